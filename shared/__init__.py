@@ -1,0 +1,1 @@
+"""alertloop shared library: everything the thin functions in functions/ call."""

@@ -1,0 +1,97 @@
+"""Core settings, read from the environment once per process.
+
+Domain modules (kubernetes access, Prometheus, remediation guardrails, budgets) read their own
+settings next to the code that uses them; this module holds what every function shares.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in TRUE_WORDS
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    topic_prefix: str
+    webhook_token: str
+    allow_unauthenticated: bool
+    max_body_bytes: int
+    policy_file: str
+    dry_run: bool
+    max_event_age_seconds: int
+    stage_timeout_seconds: int
+    max_stage_attempts: int
+    slack_token: str
+    slack_channel: str
+    slack_api_url: str
+    run_url_template: str
+    collection_prefix: str
+
+    def topic(self, stage: str) -> str:
+        """Topic id for a stage (topics are named after the stage they feed)."""
+        return f"{self.topic_prefix}{stage}"
+
+    def topic_path(self, stage: str) -> str:
+        return f"projects/{self.project}/topics/{self.topic(stage)}"
+
+    def run_url(self, run_id: str) -> str:
+        if not self.run_url_template:
+            return ""
+        return self.run_url_template.format(run_id=run_id, project=self.project)
+
+
+DEFAULT_RUN_URL = (
+    "https://console.cloud.google.com/logs/query;query=jsonPayload.run_id%3D%22{run_id}%22"
+    "?project={project}"
+)
+
+
+def _project() -> str:
+    return env_str("GOOGLE_CLOUD_PROJECT") or env_str("GCP_PROJECT") or "alertloop-local"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """Process-wide settings; tests that change the environment call `settings.cache_clear()`."""
+    return Settings(
+        project=_project(),
+        topic_prefix=env_str("ALERTLOOP_TOPIC_PREFIX", "alertloop-"),
+        webhook_token=env_str("ALERTLOOP_WEBHOOK_TOKEN"),
+        allow_unauthenticated=env_bool("ALERTLOOP_ALLOW_UNAUTHENTICATED"),
+        max_body_bytes=env_int("ALERTLOOP_MAX_BODY_BYTES", 1024 * 1024),
+        policy_file=env_str("ALERTLOOP_POLICY_FILE"),
+        dry_run=env_bool("ALERTLOOP_DRY_RUN"),
+        max_event_age_seconds=env_int("ALERTLOOP_MAX_EVENT_AGE_SECONDS", 6 * 3600),
+        stage_timeout_seconds=env_int("ALERTLOOP_STAGE_TIMEOUT_SECONDS", 300),
+        max_stage_attempts=env_int("ALERTLOOP_MAX_STAGE_ATTEMPTS", 5),
+        slack_token=env_str("SLACK_BOT_TOKEN"),
+        slack_channel=env_str("SLACK_CHANNEL", "#alerts"),
+        slack_api_url=env_str("SLACK_API_URL", "https://slack.com/api/"),
+        run_url_template=env_str("ALERTLOOP_RUN_URL_TEMPLATE", DEFAULT_RUN_URL),
+        collection_prefix=env_str("ALERTLOOP_COLLECTION_PREFIX"),
+    )
