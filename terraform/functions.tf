@@ -1,0 +1,69 @@
+# Every function comes from the same bundle and the same table (local.functions).
+#
+# Workers are deployed without an Eventarc trigger: their push subscription (pubsub.tf) is the
+# trigger. The push URL ends in /projects/P/topics/T, so functions-framework turns the Pub/Sub
+# push body into a CloudEvent; GOOGLE_FUNCTION_SIGNATURE_TYPE tells the buildpack the signature.
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+
+  project     = var.project_id
+  location    = var.region
+  name        = "${var.name_prefix}${each.key}"
+  description = "alertloop ${each.key} (${each.value.kind})"
+  labels      = local.common_labels
+
+  build_config {
+    runtime               = var.python_runtime
+    entry_point           = each.key
+    environment_variables = each.value.kind == "cloudevent" ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}
+    service_account       = var.build_service_account == "" ? null : "projects/${var.project_id}/serviceAccounts/${var.build_service_account}"
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.bundle.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = each.value.memory
+    timeout_seconds                = each.value.timeout_seconds
+    max_instance_count             = each.value.max_instances
+    min_instance_count             = 0
+    ingress_settings               = each.value.exposure == "public" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.fn[each.key].email
+    environment_variables          = local.function_env[each.key]
+
+    dynamic "secret_environment_variables" {
+      for_each = toset(local.function_secrets[each.key])
+      content {
+        key        = secret_environment_variables.value
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
+        version    = "latest"
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for name in keys(var.extra_env) : contains(keys(local.functions), name)])
+      error_message = "extra_env keys must be function names: ${join(", ", keys(local.functions))}."
+    }
+    precondition {
+      condition     = each.value.exposure == "internal" || each.value.kind == "http"
+      error_message = "Only HTTP functions may be exposed publicly."
+    }
+    precondition {
+      condition     = each.value.kind == "http" || each.value.timeout_seconds <= 540
+      error_message = "Worker timeouts must stay within the 600 s push ack deadline."
+    }
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}

@@ -1,0 +1,208 @@
+# The one table. It mirrors shared/registry.py (FUNCTIONS); tests/unit/test_terraform.py fails
+# when they disagree. Adding a function (e.g. approve, rollback) is one row here and one there.
+#
+#   kind       "http" (called directly) | "cloudevent" (fed by a push subscription on `topic`)
+#   topic      stage topic it consumes (null for HTTP functions)
+#   publishes  topics it may publish to (topic-level roles/pubsub.publisher, nothing else)
+#   env        plain env vars beyond local.core_env (values from local.env_values)
+#   secrets    env vars mounted from Secret Manager (only those listed in var.mounted_secrets)
+#   exposure   "internal" | a variable chosen by the operator (HTTP entry points only)
+locals {
+  functions = {
+    ingest = {
+      kind            = "http"
+      topic           = null
+      publishes       = ["investigate", "remediate", "budget", "notify"]
+      env             = []
+      secrets         = ["ALERTLOOP_WEBHOOK_TOKEN"]
+      memory          = "256Mi"
+      timeout_seconds = 60
+      max_instances   = 10
+      exposure        = var.ingest_access
+      uses_kubernetes = false
+      uses_prometheus = false
+    }
+    investigate = {
+      kind            = "cloudevent"
+      topic           = "investigate"
+      publishes       = ["remediate", "budget", "notify", "deadletter"]
+      env             = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      secrets         = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
+      memory          = "512Mi"
+      timeout_seconds = 300
+      max_instances   = 10
+      exposure        = "internal"
+      uses_kubernetes = true
+      uses_prometheus = true
+    }
+    remediate = {
+      kind            = "cloudevent"
+      topic           = "remediate"
+      publishes       = ["budget", "notify", "deadletter"]
+      env             = ["ALERTLOOP_K8S_TIMEOUT_SECONDS"]
+      secrets         = ["KUBE_CONFIG_DATA"]
+      memory          = "512Mi"
+      timeout_seconds = 300
+      max_instances   = 5
+      exposure        = "internal"
+      uses_kubernetes = true
+      uses_prometheus = false
+    }
+    budget = {
+      kind            = "cloudevent"
+      topic           = "budget"
+      publishes       = ["notify", "deadletter"]
+      env             = ["PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      secrets         = ["PROMETHEUS_BEARER_TOKEN"]
+      memory          = "256Mi"
+      timeout_seconds = 300
+      max_instances   = 10
+      exposure        = "internal"
+      uses_kubernetes = false
+      uses_prometheus = true
+    }
+    notify = {
+      kind            = "cloudevent"
+      topic           = "notify"
+      publishes       = []
+      env             = []
+      secrets         = ["SLACK_BOT_TOKEN"]
+      memory          = "256Mi"
+      timeout_seconds = 60
+      max_instances   = 10
+      exposure        = "internal"
+      uses_kubernetes = false
+      uses_prometheus = false
+    }
+    deadletter = {
+      kind            = "cloudevent"
+      topic           = "deadletter"
+      publishes       = []
+      env             = []
+      secrets         = ["SLACK_BOT_TOKEN"]
+      memory          = "256Mi"
+      timeout_seconds = 60
+      max_instances   = 10
+      exposure        = "internal"
+      uses_kubernetes = false
+      uses_prometheus = false
+    }
+  }
+
+  # Stage topics (shared/registry.py STAGE_TOPICS), plus the parking topic for messages the
+  # deadletter function itself cannot take.
+  stage_topics      = ["investigate", "remediate", "budget", "notify", "deadletter", "rollback"]
+  dead_letter_topic = "deadletter"
+  parked_topic      = "parked"
+  ordered_topics    = ["notify"]
+
+  # Secret env var -> Secret Manager secret id suffix (shared/registry.py SECRETS).
+  secrets = {
+    ALERTLOOP_WEBHOOK_TOKEN = "webhook-token"
+    SLACK_BOT_TOKEN         = "slack-bot-token"
+    SLACK_SIGNING_SECRET    = "slack-signing-secret"
+    KUBE_CONFIG_DATA        = "kubeconfig"
+    PROMETHEUS_BEARER_TOKEN = "prometheus-bearer-token"
+  }
+
+  # Firestore: collections with an `expires_at` TTL, and composite indexes.
+  ttl_field       = "expires_at"
+  ttl_collections = ["idempotency", "leases", "locks", "approvals"]
+  firestore_indexes = {
+    runs_by_alert_type = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    runs_by_state      = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    audit_by_target    = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
+  }
+
+  # Core settings every function gets (shared/registry.py CORE_ENV + FIRESTORE_ENV).
+  core_env = [
+    "GOOGLE_CLOUD_PROJECT",
+    "ALERTLOOP_TOPIC_PREFIX",
+    "ALERTLOOP_MAX_BODY_BYTES",
+    "ALERTLOOP_POLICY_FILE",
+    "ALERTLOOP_DRY_RUN",
+    "ALERTLOOP_MAX_EVENT_AGE_SECONDS",
+    "ALERTLOOP_STAGE_TIMEOUT_SECONDS",
+    "ALERTLOOP_MAX_STAGE_ATTEMPTS",
+    "SLACK_CHANNEL",
+    "SLACK_API_URL",
+    "ALERTLOOP_RUN_URL_TEMPLATE",
+    "ALERTLOOP_COLLECTION_PREFIX",
+    "ALERTLOOP_FIRESTORE_DATABASE",
+  ]
+
+  # Values of every plain env var; empty values are not set (the code's default applies).
+  env_values = {
+    GOOGLE_CLOUD_PROJECT            = var.project_id
+    ALERTLOOP_TOPIC_PREFIX          = var.name_prefix
+    ALERTLOOP_MAX_BODY_BYTES        = tostring(var.max_body_bytes)
+    ALERTLOOP_POLICY_FILE           = var.policy_file
+    ALERTLOOP_DRY_RUN               = tostring(var.dry_run)
+    ALERTLOOP_MAX_EVENT_AGE_SECONDS = tostring(var.max_event_age_seconds)
+    ALERTLOOP_STAGE_TIMEOUT_SECONDS = tostring(var.stage_timeout_seconds)
+    ALERTLOOP_MAX_STAGE_ATTEMPTS    = tostring(var.max_delivery_attempts)
+    SLACK_CHANNEL                   = var.slack_channel
+    SLACK_API_URL                   = var.slack_api_url
+    ALERTLOOP_RUN_URL_TEMPLATE      = var.run_url_template
+    ALERTLOOP_COLLECTION_PREFIX     = var.collection_prefix
+    ALERTLOOP_FIRESTORE_DATABASE    = var.firestore_database == "(default)" ? "" : var.firestore_database
+    ALERTLOOP_K8S_TIMEOUT_SECONDS   = tostring(var.k8s_timeout_seconds)
+    PROMETHEUS_URL                  = var.prometheus_url
+    PROMETHEUS_AUTH                 = var.prometheus_auth
+    PROMETHEUS_TIMEOUT_SECONDS      = tostring(var.prometheus_timeout_seconds)
+  }
+
+  # ---- derived views (no new facts below this line) ----
+
+  workers = { for name, f in local.functions : name => f if f.kind == "cloudevent" }
+
+  function_env = {
+    for name, f in local.functions : name => merge(
+      { for k in concat(local.core_env, f.env) : k => local.env_values[k] if local.env_values[k] != "" },
+      lookup(var.extra_env, name, {}),
+    )
+  }
+
+  function_secrets = {
+    for name, f in local.functions : name => [for s in f.secrets : s if contains(var.mounted_secrets, s)]
+  }
+
+  # (function, topic) pairs for topic-level publisher grants.
+  publish_grants = {
+    for pair in flatten([
+      for name, f in local.functions : [for t in f.publishes : { function = name, topic = t }]
+    ]) : "${pair.function}/${pair.topic}" => pair
+  }
+
+  # (function, secret) pairs for secret-level accessor grants (mounted secrets only).
+  secret_grants = {
+    for pair in flatten([
+      for name, s in local.function_secrets : [for env in s : { function = name, env = env }]
+    ]) : "${pair.function}/${pair.env}" => pair
+  }
+
+  # Who may invoke the HTTP entry points: allUsers only when the operator chose "public".
+  http_invokers = {
+    for pair in flatten([
+      for name, f in local.functions : [
+        for m in(f.exposure == "public" ? ["allUsers"] : lookup(var.internal_invoker_members, name, [])) :
+        { function = name, member = m }
+      ] if f.kind == "http"
+    ]) : "${pair.function}/${pair.member}" => pair
+  }
+
+  # Project-level roles, each only for the functions that need it.
+  project_role_grants = {
+    for pair in flatten([
+      for name, f in local.functions : concat(
+        var.prometheus_auth == "google" && f.uses_prometheus ? [{ function = name, role = "roles/monitoring.viewer" }] : [],
+        var.grant_gke_cluster_viewer && f.uses_kubernetes ? [{ function = name, role = "roles/container.clusterViewer" }] : [],
+      )
+    ]) : "${pair.function}/${pair.role}" => pair
+  }
+
+  firestore_database_name = var.create_firestore_database ? google_firestore_database.alertloop[0].name : var.firestore_database
+  pubsub_service_agent    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  bundle_object           = "bundles/bundle-${filesha256(var.bundle_path)}.zip"
+  common_labels           = merge({ app = "alertloop", managed-by = "terraform" }, var.labels)
+}

@@ -1,0 +1,54 @@
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+# APIs the deployment needs. Left enabled on destroy: other workloads may use them.
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ])
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# ---- source: one bundle, content-addressed, shared by every function ----
+
+resource "google_storage_bucket" "source" {
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.common_labels
+
+  lifecycle_rule {
+    condition {
+      age = var.source_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# The object name carries the bundle's SHA-256: new code -> new object -> every function rebuilds.
+resource "google_storage_bucket_object" "bundle" {
+  name   = local.bundle_object
+  bucket = google_storage_bucket.source.name
+  source = var.bundle_path
+}

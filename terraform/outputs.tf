@@ -1,0 +1,44 @@
+# Outputs hold names and URLs only; never secret values.
+
+output "ingest_url" {
+  description = "Point Alertmanager's webhook receiver here (with the bearer token from Secret Manager)."
+  value       = google_cloudfunctions2_function.fn["ingest"].service_config[0].uri
+}
+
+output "function_urls" {
+  description = "URL of every function (workers accept only their push subscription's OIDC token)."
+  value       = { for name, f in google_cloudfunctions2_function.fn : name => f.service_config[0].uri }
+}
+
+output "topics" {
+  description = "Topic id per stage (ALERTLOOP_TOPIC_PREFIX + stage)."
+  value       = { for stage, t in google_pubsub_topic.stage : stage => t.name }
+}
+
+output "subscriptions" {
+  description = "Push subscription per worker function, and the parked-messages subscription."
+  value = merge(
+    { for name, s in google_pubsub_subscription.push : name => s.name },
+    { parked = google_pubsub_subscription.parked.name },
+  )
+}
+
+output "service_accounts" {
+  description = "Runtime service account email per function (bind the remediator's to Kubernetes RBAC, see deploy/rbac.yaml)."
+  value       = { for name, sa in google_service_account.fn : name => sa.email }
+}
+
+output "secret_ids" {
+  description = "Secret Manager secret ids per env var; add values with `gcloud secrets versions add <id> --data-file=-`."
+  value       = { for env, s in google_secret_manager_secret.secret : env => s.secret_id }
+}
+
+output "firestore_database" {
+  description = "Firestore database holding the run ledger."
+  value       = local.firestore_database_name
+}
+
+output "source_object" {
+  description = "Content-hashed bundle object the functions were built from."
+  value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.bundle.name}"
+}

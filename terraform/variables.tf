@@ -1,0 +1,350 @@
+# Inputs. Secret *values* are never inputs: they are added to Secret Manager out of band
+# (`gcloud secrets versions add`, see docs/deployment.md) and never enter Terraform state.
+
+variable "project_id" {
+  description = "Google Cloud project id to deploy into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a valid project id (6-30 chars, lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region for the functions, the source bucket and the function URLs."
+  type        = string
+  default     = "europe-west1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must look like europe-west1 or us-central1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; also the topic prefix the code reads (ALERTLOOP_TOPIC_PREFIX)."
+  type        = string
+  default     = "alertloop-"
+
+  validation {
+    # Service account ids are at most 30 chars: prefix + "push-" + "deadletter" must fit.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,13}-$", var.name_prefix))
+    error_message = "name_prefix must be 2-15 chars of lowercase letters, digits and hyphens, start with a letter and end with '-'."
+  }
+}
+
+variable "bundle_path" {
+  description = "Path to the source bundle built by `make bundle` (main.py, functions/, shared/, requirements.txt at its root)."
+  type        = string
+  default     = "../build/bundle.zip"
+
+  validation {
+    condition     = endswith(var.bundle_path, ".zip")
+    error_message = "bundle_path must point at a .zip file (run `make bundle`)."
+  }
+}
+
+variable "python_runtime" {
+  description = "Cloud Functions runtime id."
+  type        = string
+  default     = "python311"
+
+  validation {
+    condition     = can(regex("^python3(1[1-9])$", var.python_runtime))
+    error_message = "python_runtime must be python311 or newer."
+  }
+}
+
+variable "build_service_account" {
+  description = "Optional service account email Cloud Build uses to build the functions (empty: the platform default)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.build_service_account == "" || can(regex("^[^@]+@[^@]+\\.iam\\.gserviceaccount\\.com$", var.build_service_account))
+    error_message = "build_service_account must be empty or a service account email."
+  }
+}
+
+variable "ingest_access" {
+  description = "How Alertmanager reaches ingest: \"public\" (ingress ALLOW_ALL, allUsers invoker; the function enforces the bearer token) or \"internal\" (ingress ALLOW_INTERNAL_ONLY, only internal_invoker_members may invoke)."
+  type        = string
+  default     = "public"
+
+  validation {
+    condition     = contains(["public", "internal"], var.ingest_access)
+    error_message = "ingest_access must be \"public\" or \"internal\"."
+  }
+}
+
+variable "internal_invoker_members" {
+  description = "Extra IAM members allowed to invoke internal HTTP functions, by function name (e.g. { ingest = [\"serviceAccount:proxy@p.iam.gserviceaccount.com\"] })."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for members in values(var.internal_invoker_members) : alltrue([
+        for m in members : can(regex("^(serviceAccount|user|group):", m))
+      ])
+    ])
+    error_message = "internal_invoker_members may hold only serviceAccount:, user: or group: members (never allUsers or allAuthenticatedUsers)."
+  }
+}
+
+variable "mounted_secrets" {
+  description = "Secret env vars whose Secret Manager secret has a version (add it with gcloud before applying). Each function mounts the ones it needs from this set; the others stay unset and the code degrades."
+  type        = set(string)
+  default     = ["ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN"]
+
+  validation {
+    condition = alltrue([
+      for s in var.mounted_secrets : contains([
+        "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+        "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN",
+      ], s)
+    ])
+    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN."
+  }
+
+  validation {
+    condition     = contains(var.mounted_secrets, "ALERTLOOP_WEBHOOK_TOKEN")
+    error_message = "ALERTLOOP_WEBHOOK_TOKEN must be mounted: ingest refuses unauthenticated alerts in production."
+  }
+}
+
+variable "dry_run" {
+  description = "ALERTLOOP_DRY_RUN: when true no cluster change is made (findings say what would have been done). Start with true."
+  type        = bool
+  default     = true
+}
+
+variable "slack_channel" {
+  description = "SLACK_CHANNEL: channel (name or id) for incident threads."
+  type        = string
+  default     = "#alerts"
+
+  validation {
+    condition     = length(var.slack_channel) > 0
+    error_message = "slack_channel must not be empty."
+  }
+}
+
+variable "slack_api_url" {
+  description = "SLACK_API_URL: Slack Web API base URL."
+  type        = string
+  default     = "https://slack.com/api/"
+
+  validation {
+    condition     = startswith(var.slack_api_url, "https://")
+    error_message = "slack_api_url must be an https URL."
+  }
+}
+
+variable "run_url_template" {
+  description = "ALERTLOOP_RUN_URL_TEMPLATE: link for a run ({run_id}, {project} are substituted). Empty: the code's default (Cloud Logging query)."
+  type        = string
+  default     = ""
+}
+
+variable "policy_file" {
+  description = "ALERTLOOP_POLICY_FILE: path of a policy override file inside the bundle. Empty: the embedded default policy."
+  type        = string
+  default     = ""
+}
+
+variable "max_body_bytes" {
+  description = "ALERTLOOP_MAX_BODY_BYTES: largest webhook body ingest accepts."
+  type        = number
+  default     = 1048576
+
+  validation {
+    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 33554432
+    error_message = "max_body_bytes must be between 1 KiB and 32 MiB (the Cloud Functions request limit)."
+  }
+}
+
+variable "max_event_age_seconds" {
+  description = "ALERTLOOP_MAX_EVENT_AGE_SECONDS: stages drop events older than this instead of retrying forever."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.max_event_age_seconds >= 600
+    error_message = "max_event_age_seconds must be at least 600."
+  }
+}
+
+variable "stage_timeout_seconds" {
+  description = "ALERTLOOP_STAGE_TIMEOUT_SECONDS: how long a stage's in-progress claim is honoured."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.stage_timeout_seconds >= 30 && var.stage_timeout_seconds <= 3600
+    error_message = "stage_timeout_seconds must be between 30 and 3600."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Pub/Sub deliveries before a message is dead-lettered; also ALERTLOOP_MAX_STAGE_ATTEMPTS."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub limits)."
+  }
+}
+
+variable "retry_minimum_backoff_seconds" {
+  description = "Pub/Sub exponential backoff: first retry delay."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.retry_minimum_backoff_seconds >= 0 && var.retry_minimum_backoff_seconds <= 600
+    error_message = "retry_minimum_backoff_seconds must be between 0 and 600."
+  }
+}
+
+variable "retry_maximum_backoff_seconds" {
+  description = "Pub/Sub exponential backoff: longest retry delay."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.retry_maximum_backoff_seconds >= var.retry_minimum_backoff_seconds && var.retry_maximum_backoff_seconds <= 600
+    error_message = "retry_maximum_backoff_seconds must be between retry_minimum_backoff_seconds and 600."
+  }
+}
+
+variable "prometheus_url" {
+  description = "PROMETHEUS_URL: Prometheus HTTP API base (or the Google Managed Prometheus endpoint). Empty: budget/investigate report Prometheus as not configured."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.prometheus_url == "" || can(regex("^https?://", var.prometheus_url))
+    error_message = "prometheus_url must be empty or an http(s) URL."
+  }
+}
+
+variable "prometheus_auth" {
+  description = "PROMETHEUS_AUTH: none | bearer (mount PROMETHEUS_BEARER_TOKEN via mounted_secrets) | google (Managed Prometheus; grants roles/monitoring.viewer)."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "bearer", "google"], var.prometheus_auth)
+    error_message = "prometheus_auth must be none, bearer or google."
+  }
+
+  validation {
+    condition     = var.prometheus_auth != "bearer" || contains(var.mounted_secrets, "PROMETHEUS_BEARER_TOKEN")
+    error_message = "prometheus_auth = \"bearer\" needs PROMETHEUS_BEARER_TOKEN in mounted_secrets."
+  }
+}
+
+variable "prometheus_timeout_seconds" {
+  description = "PROMETHEUS_TIMEOUT_SECONDS: per-query timeout."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.prometheus_timeout_seconds > 0 && var.prometheus_timeout_seconds <= 120
+    error_message = "prometheus_timeout_seconds must be in (0, 120]."
+  }
+}
+
+variable "k8s_timeout_seconds" {
+  description = "ALERTLOOP_K8S_TIMEOUT_SECONDS: Kubernetes API request timeout."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.k8s_timeout_seconds > 0 && var.k8s_timeout_seconds <= 120
+    error_message = "k8s_timeout_seconds must be in (0, 120]."
+  }
+}
+
+variable "grant_gke_cluster_viewer" {
+  description = "Grant roles/container.clusterViewer to the functions that talk to Kubernetes (needed to reach a GKE cluster with their own identity instead of a kubeconfig secret)."
+  type        = bool
+  default     = false
+}
+
+variable "extra_env" {
+  description = "Additional plain env vars per function, e.g. remediation guardrails: { remediate = { ALERTLOOP_NAMESPACE_ALLOWLIST = \"shop,api\" } }. Never put secrets here."
+  type        = map(map(string))
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for fn, env in var.extra_env : alltrue([
+        for name in keys(env) : can(regex("^[A-Z][A-Z0-9_]*$", name)) && !contains([
+          "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+          "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTLOOP_ALLOW_UNAUTHENTICATED",
+        ], name) && !can(regex("(TOKEN|SECRET|PASSWORD|KEY)$", name))
+      ])
+    ])
+    error_message = "extra_env names must be UPPER_SNAKE_CASE and must not be a secret (mount secrets via Secret Manager) or ALERTLOOP_ALLOW_UNAUTHENTICATED."
+  }
+}
+
+variable "firestore_database" {
+  description = "Firestore (native mode) database id; \"(default)\" or a named database."
+  type        = string
+  default     = "(default)"
+
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be \"(default)\" or 4-63 chars of lowercase letters, digits and hyphens."
+  }
+}
+
+variable "create_firestore_database" {
+  description = "Create the Firestore database (false when it already exists, e.g. a (default) database used by other apps)."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a region like europe-west1 or a multi-region like eur3/nam5). Cannot be changed later."
+  type        = string
+  default     = "eur3"
+
+  validation {
+    condition     = can(regex("^([a-z]+-[a-z]+[0-9]|nam[0-9]+|eur[0-9]+)$", var.firestore_location))
+    error_message = "firestore_location must be a region (europe-west1) or a multi-region (eur3, nam5)."
+  }
+}
+
+variable "collection_prefix" {
+  description = "ALERTLOOP_COLLECTION_PREFIX: prefix of the Firestore collection names (lets several deployments share a database)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]*$", var.collection_prefix))
+    error_message = "collection_prefix may contain only letters, digits, '_' and '-'."
+  }
+}
+
+variable "source_retention_days" {
+  description = "Days to keep old source bundles in the bucket (rollback = re-apply an older bundle)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.source_retention_days >= 7
+    error_message = "source_retention_days must be at least 7."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to every labelled resource."
+  type        = map(string)
+  default     = {}
+}
