@@ -29,8 +29,8 @@ variable "name_prefix" {
 
   validation {
     # Service account ids are at most 30 chars: prefix + "push-" + "deadletter" must fit.
-    condition     = can(regex("^[a-z][a-z0-9-]{0,13}-$", var.name_prefix))
-    error_message = "name_prefix must be 2-15 chars of lowercase letters, digits and hyphens, start with a letter and end with '-'."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,12}-$", var.name_prefix))
+    error_message = "name_prefix must be 2-14 chars of lowercase letters, digits and hyphens, start with a letter and end with '-'."
   }
 }
 
@@ -146,12 +146,22 @@ variable "run_url_template" {
   description = "ALERTLOOP_RUN_URL_TEMPLATE: link for a run ({run_id}, {project} are substituted). Empty: the code's default (Cloud Logging query)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.run_url_template == "" || (startswith(var.run_url_template, "https://") && strcontains(var.run_url_template, "{run_id}"))
+    error_message = "run_url_template must be empty or an https URL containing {run_id}."
+  }
 }
 
 variable "policy_file" {
   description = "ALERTLOOP_POLICY_FILE: path of a policy override file inside the bundle. Empty: the embedded default policy."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.policy_file == "" || can(regex("\\.ya?ml$", var.policy_file))
+    error_message = "policy_file must be empty or a .yaml/.yml path."
+  }
 }
 
 variable "max_body_bytes" {
@@ -347,4 +357,9 @@ variable "labels" {
   description = "Labels added to every labelled resource."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "labels must be lowercase keys/values of letters, digits, '_' and '-' (GCP label rules)."
+  }
 }

@@ -1,0 +1,505 @@
+"""Static checks of terraform/ against shared/registry.py.
+
+The Google provider cannot be downloaded here, so `terraform validate`/`plan` are out of reach:
+these tests parse the HCL (python-hcl2) and check the facts that matter — the function table
+matches the registry, topics and subscriptions are complete, secrets stay secret, IAM stays
+narrow, and `terraform fmt` is clean.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import registry
+
+hcl2 = pytest.importorskip("hcl2")
+
+ROOT = Path(__file__).resolve().parents[2]
+TF = ROOT / "terraform"
+
+ALLOWED_ROLES = {
+    "roles/pubsub.publisher",  # topic-level only
+    "roles/pubsub.subscriber",  # Pub/Sub service agent on the push subscriptions
+    "roles/datastore.user",  # Firestore run ledger, conditioned to the database
+    "roles/secretmanager.secretAccessor",  # secret-level only
+    "roles/run.invoker",  # service-level only
+    "roles/iam.serviceAccountTokenCreator",  # service agent on the push identities only
+    "roles/monitoring.viewer",  # optional: Managed Prometheus
+    "roles/container.clusterViewer",  # optional: GKE credentials
+}
+# Roles that may be granted at project level (everything else must be resource-level).
+PROJECT_LEVEL_ROLES = {
+    "roles/datastore.user",
+    "roles/monitoring.viewer",
+    "roles/container.clusterViewer",
+}
+
+
+# ---------------------------------------------------------------- parsing helpers
+
+
+def _unquote(value: Any) -> Any:
+    """python-hcl2 8.x keeps string literals quoted ('"x"'); expressions look like '${...}'."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {
+            _unquote(k): _clean(v)
+            for k, v in obj.items()
+            if k not in ("__is_block__", "__comments__", "__inline_comments__")
+        }
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return _unquote(obj)
+
+
+@cache
+def _tf() -> dict[str, Any]:
+    """All .tf files merged: resources by type/name, variables, outputs, locals, data."""
+    merged: dict[str, Any] = {
+        "resource": {},
+        "data": {},
+        "variable": {},
+        "output": {},
+        "locals": {},
+    }
+    for path in sorted(TF.glob("*.tf")):
+        with path.open() as fh:
+            doc = _clean(hcl2.load(fh))
+        for block in doc.get("resource", []):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    assert name not in merged["resource"].get(rtype, {}), (
+                        f"duplicate {rtype}.{name}"
+                    )
+                    merged["resource"].setdefault(rtype, {})[name] = body
+        for block in doc.get("data", []):
+            for dtype, named in block.items():
+                merged["data"].setdefault(dtype, {}).update(named)
+        for kind in ("variable", "output"):
+            for block in doc.get(kind, []):
+                merged[kind].update(block)
+        for block in doc.get("locals", []):
+            merged["locals"].update(block)
+    return merged
+
+
+@cache
+def _text() -> str:
+    return "\n".join(p.read_text() for p in sorted(TF.glob("*.tf")))
+
+
+def _locals() -> dict[str, Any]:
+    return dict(_tf()["locals"])
+
+
+def _resources(rtype: str) -> dict[str, Any]:
+    return dict(_tf()["resource"].get(rtype, {}))
+
+
+def _one(block: Any) -> dict[str, Any]:
+    """A nested block parses as a one-element list."""
+    assert isinstance(block, list) and len(block) == 1, block
+    return dict(block[0])
+
+
+def _strings(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        return [s for v in obj.values() for s in _strings(v)]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _strings(v)]
+    return [obj] if isinstance(obj, str) else []
+
+
+# ---------------------------------------------------------------- terraform fmt
+
+
+def test_terraform_fmt_is_clean() -> None:
+    terraform = shutil.which("terraform") or "/usr/local/bin/terraform"
+    if not Path(terraform).exists():
+        pytest.skip("terraform binary not found (install Terraform >= 1.9 to run this check)")
+    proc = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TF)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"terraform fmt would change files:\n{proc.stdout}{proc.stderr}"
+
+
+# ---------------------------------------------------------------- the one table
+
+
+def test_function_table_matches_registry() -> None:
+    table = _locals()["functions"]
+    assert list(table) == [f.name for f in registry.FUNCTIONS]
+    for spec in registry.FUNCTIONS:
+        row = table[spec.name]
+        assert row["kind"] == spec.kind, spec.name
+        assert row["topic"] == spec.topic, spec.name
+        assert row["publishes"] == list(spec.publishes), spec.name
+        assert row["env"] == list(spec.env), spec.name
+        assert row["secrets"] == list(spec.secrets), spec.name
+        assert row["memory"] == spec.memory, spec.name
+        assert row["timeout_seconds"] == spec.timeout_seconds, spec.name
+        assert row["max_instances"] == spec.max_instances, spec.name
+        assert row["uses_kubernetes"] is spec.uses_kubernetes, spec.name
+        assert row["uses_prometheus"] is spec.uses_prometheus, spec.name
+        if spec.exposure == "public":
+            # "public" in the registry means "may be public": the operator chooses.
+            assert row["exposure"] == f"${{var.{spec.name}_access}}", spec.name
+            assert f"{spec.name}_access" in _tf()["variable"]
+        else:
+            assert row["exposure"] == "internal", spec.name
+
+
+def test_every_function_is_one_for_each_resource_from_the_table() -> None:
+    fns = _resources("google_cloudfunctions2_function")
+    assert list(fns) == ["fn"], "one resource, for_each over local.functions; no copies"
+    fn = fns["fn"]
+    assert fn["for_each"] == "${local.functions}"
+    assert fn["name"] == "${var.name_prefix}${each.key}"
+    build = _one(fn["build_config"])
+    assert build["entry_point"] == "${each.key}"  # entry point = registry name
+    assert "cloudevent" in build["environment_variables"]
+    assert "GOOGLE_FUNCTION_SIGNATURE_TYPE" in build["environment_variables"]
+    storage = _one(_one(build["source"])["storage_source"])
+    assert storage["object"] == "${google_storage_bucket_object.bundle.name}"
+    service = _one(fn["service_config"])
+    assert service["service_account_email"] == "${google_service_account.fn[each.key].email}"
+    assert service["environment_variables"] == "${local.function_env[each.key]}"
+    assert service["ingress_settings"] == (
+        '${each.value.exposure == "public" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
+    )
+
+
+def test_bundle_object_name_is_content_hashed() -> None:
+    assert "filesha256(var.bundle_path)" in _locals()["bundle_object"]
+    obj = _resources("google_storage_bucket_object")["bundle"]
+    assert obj["name"] == "${local.bundle_object}"
+    assert obj["source"] == "${var.bundle_path}"
+
+
+# ---------------------------------------------------------------- topics and subscriptions
+
+
+def test_topics_match_registry() -> None:
+    loc = _locals()
+    assert tuple(loc["stage_topics"]) == registry.STAGE_TOPICS
+    assert loc["dead_letter_topic"] == registry.DEAD_LETTER_TOPIC
+    assert loc["parked_topic"] == registry.PARKED_TOPIC
+    assert tuple(loc["ordered_topics"]) == registry.ORDERED_TOPICS
+    topic = _resources("google_pubsub_topic")["stage"]
+    assert topic["for_each"] == "${toset(concat(local.stage_topics, [local.parked_topic]))}"
+    assert topic["name"] == "${var.name_prefix}${each.key}"  # = ALERTLOOP_TOPIC_PREFIX + stage
+    assert _locals()["env_values"]["ALERTLOOP_TOPIC_PREFIX"] == "${var.name_prefix}"
+    for spec in registry.FUNCTIONS:
+        for t in spec.publishes:
+            assert t in registry.STAGE_TOPICS, (spec.name, t)
+
+
+def test_every_worker_has_a_push_subscription_with_retry_and_dead_letter() -> None:
+    assert _locals()["workers"].startswith("${{for name, f in local.functions")
+    subs = _resources("google_pubsub_subscription")
+    push = subs["push"]
+    assert push["for_each"] == "${local.workers}"
+    retry = _one(push["retry_policy"])
+    assert retry["minimum_backoff"] and retry["maximum_backoff"]  # exponential backoff
+    dead = _one(push["dead_letter_policy"])
+    assert "local.dead_letter_topic" in dead["dead_letter_topic"]
+    assert "local.parked_topic" in dead["dead_letter_topic"]  # deadletter's own: no self-loop
+    assert dead["max_delivery_attempts"] == "${var.max_delivery_attempts}"
+    assert push["enable_message_ordering"] == (
+        "${contains(local.ordered_topics, each.value.topic)}"
+    )
+    cfg = _one(push["push_config"])
+    # functions-framework needs projects/P/topics/T in the path to build the CloudEvent.
+    assert re.search(r"\}/projects/\$\{var\.project_id\}/topics/\$\{", cfg["push_endpoint"])
+    assert cfg["push_endpoint"].startswith(
+        "${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}"
+    )
+    oidc = _one(cfg["oidc_token"])
+    assert oidc["service_account_email"] == "${google_service_account.push[each.key].email}"
+    assert (
+        oidc["audience"] == "${google_cloudfunctions2_function.fn[each.key].service_config[0].uri}"
+    )
+    # Every other subscription is a pull hold without push (the parking lot).
+    for name, sub in subs.items():
+        if name != "push":
+            assert "push_config" not in sub, name
+            assert sub["message_retention_duration"] == "604800s", name
+
+
+def test_every_cloudevent_function_consumes_a_distinct_topic() -> None:
+    topics = [f.topic for f in registry.FUNCTIONS if f.kind == "cloudevent"]
+    assert len(topics) == len(set(topics))
+    assert registry.DEAD_LETTER_TOPIC in topics
+    for f in registry.FUNCTIONS:
+        assert (f.topic is None) == (f.kind == "http"), f.name
+
+
+def test_pubsub_service_agent_can_dead_letter() -> None:
+    pub = _resources("google_pubsub_topic_iam_member")["service_agent_dead_letter"]
+    assert pub["role"] == "roles/pubsub.publisher"
+    assert pub["member"] == "${local.pubsub_service_agent}"
+    assert "local.dead_letter_topic" in pub["for_each"]
+    sub = _resources("google_pubsub_subscription_iam_member")["service_agent_subscriber"]
+    assert sub["role"] == "roles/pubsub.subscriber"
+    assert sub["for_each"] == "${local.workers}"
+    assert "gcp-sa-pubsub.iam.gserviceaccount.com" in _locals()["pubsub_service_agent"]
+
+
+# ---------------------------------------------------------------- environment and secrets
+
+
+def test_env_var_names_are_known_to_the_code() -> None:
+    loc = _locals()
+    assert tuple(loc["core_env"]) == registry.CORE_ENV + registry.FIRESTORE_ENV
+    values = loc["env_values"]
+    for name in values:
+        assert name in registry.KNOWN_ENV, f"{name} is set by Terraform but unknown to the code"
+        assert name not in registry.SECRETS, f"{name} is a secret: mount it, never a plain env"
+        assert name not in registry.LOCAL_ONLY_ENV, name
+    for spec in registry.FUNCTIONS:
+        for name in spec.env:
+            assert name in values, (spec.name, name)
+
+
+def test_local_only_settings_never_deployed() -> None:
+    loc = _locals()
+    for name in registry.LOCAL_ONLY_ENV:
+        assert name not in loc["env_values"] and name not in loc["core_env"]
+        # Only the extra_env validation names it, to forbid it.
+        for path in TF.glob("*.tf"):
+            if name in path.read_text():
+                assert path.name == "variables.tf", path
+        assert name in str(_tf()["variable"]["extra_env"]["validation"])
+
+
+def test_secrets_are_mounted_from_secret_manager_only() -> None:
+    loc = _locals()
+    assert loc["secrets"] == registry.SECRETS
+    for spec in registry.FUNCTIONS:
+        assert set(spec.secrets) <= set(registry.SECRETS), spec.name
+    secret = _resources("google_secret_manager_secret")["secret"]
+    assert secret["for_each"] == "${local.secrets}"
+    # No secret version resources: values would land in Terraform state.
+    assert "google_secret_manager_secret_version" not in _tf()["resource"]
+    assert "google_secret_manager_secret_version" not in _tf()["data"]
+    service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
+    dyn = _one(service["dynamic"])
+    mount = dyn["secret_environment_variables"]
+    assert mount["for_each"] == "${toset(local.function_secrets[each.key])}"
+    assert "google_secret_manager_secret.secret" in _one(mount["content"])["secret"]
+    assert "local.functions" in loc["function_secrets"]
+    assert "var.mounted_secrets" in loc["function_secrets"]
+
+
+def test_no_secret_values_in_variables_or_outputs() -> None:
+    secret_words = re.compile(r"token|secret|password|kubeconfig|credential", re.I)
+    for name, var in _tf()["variable"].items():
+        if name == "mounted_secrets":  # names of secrets, not values
+            assert var["type"] == "${set(string)}"
+            assert set(var["default"]) <= set(registry.SECRETS)
+            continue
+        assert not secret_words.search(name), f"variable {name} looks like a secret value"
+        assert not var.get("sensitive"), name
+    for name, out in _tf()["output"].items():
+        value = str(out["value"])
+        assert "secret_data" not in value and "secret_version" not in value, name
+        if name != "secret_ids":
+            assert "google_secret_manager_secret" not in value, name
+    for name in registry.SECRETS:
+        assert name not in _locals()["env_values"]
+
+
+def test_secret_access_is_per_function() -> None:
+    grant = _resources("google_secret_manager_secret_iam_member")["accessor"]
+    assert grant["for_each"] == "${local.secret_grants}"
+    assert grant["role"] == "roles/secretmanager.secretAccessor"
+    assert "google_service_account.fn[each.value.function]" in grant["member"]
+    assert "local.function_secrets" in _locals()["secret_grants"]
+
+
+# ---------------------------------------------------------------- IAM
+
+
+def _all_roles() -> list[tuple[str, str, str]]:
+    found = []
+    for rtype, named in _tf()["resource"].items():
+        for name, body in named.items():
+            if "role" in body:
+                found.append((rtype, name, body["role"]))
+    return found
+
+
+def test_every_role_is_in_the_allowed_list() -> None:
+    optional_roles = set(re.findall(r'"(roles/[A-Za-z.]+)"', _locals()["project_role_grants"]))
+    assert optional_roles == {"roles/monitoring.viewer", "roles/container.clusterViewer"}
+    for rtype, name, role in _all_roles():
+        roles = optional_roles if role == "${each.value.role}" else {role}
+        assert roles <= ALLOWED_ROLES, (rtype, name, roles)
+        if rtype.startswith("google_project_iam"):
+            assert roles <= PROJECT_LEVEL_ROLES, (rtype, name, roles)
+    assert not any(
+        rtype in ("google_project_iam_binding", "google_project_iam_policy")
+        for rtype in _tf()["resource"]
+    ), "authoritative project IAM would clobber other bindings"
+
+
+def test_publishing_is_topic_level_and_follows_the_registry() -> None:
+    grant = _resources("google_pubsub_topic_iam_member")["publisher"]
+    assert grant["for_each"] == "${local.publish_grants}"
+    assert grant["topic"] == "${google_pubsub_topic.stage[each.value.topic].name}"
+    assert "google_service_account.fn[each.value.function]" in grant["member"]
+    assert "f.publishes" in _locals()["publish_grants"]
+    for rtype, name, role in _all_roles():
+        if role == "roles/pubsub.publisher":
+            assert rtype == "google_pubsub_topic_iam_member", (rtype, name)
+
+
+def test_only_the_approval_path_publishes_to_rollback() -> None:
+    for spec in registry.FUNCTIONS:
+        if registry.ROLLBACK_TOPIC in spec.publishes:
+            assert spec.name in registry.ROLLBACK_PUBLISHERS, spec.name
+    for name, row in _locals()["functions"].items():
+        if registry.ROLLBACK_TOPIC in row["publishes"]:
+            assert name in registry.ROLLBACK_PUBLISHERS, name
+
+
+def test_firestore_role_is_conditioned_to_the_database() -> None:
+    grant = _resources("google_project_iam_member")["firestore"]
+    assert grant["role"] == "roles/datastore.user"
+    assert grant["for_each"] == "${local.functions}"
+    cond = _one(grant["condition"])
+    assert "databases/${local.firestore_database_name}" in cond["expression"]
+
+
+def test_one_runtime_and_one_push_identity_per_function() -> None:
+    sas = _resources("google_service_account")
+    assert sas["fn"]["for_each"] == "${local.functions}"
+    assert sas["push"]["for_each"] == "${local.workers}"
+    invoker = _resources("google_cloud_run_v2_service_iam_member")["push_invoker"]
+    assert invoker["role"] == "roles/run.invoker"
+    assert (
+        invoker["name"]
+        == "${google_cloudfunctions2_function.fn[each.key].service_config[0].service}"
+    )
+    assert invoker["member"] == "serviceAccount:${google_service_account.push[each.key].email}"
+    token = _resources("google_service_account_iam_member")["pubsub_token_creator"]
+    assert token["service_account_id"] == "${google_service_account.push[each.key].name}"
+
+
+def test_service_account_ids_fit() -> None:
+    # account_id: 6-30 chars; the longest name_prefix allowed is 14 chars.
+    longest_prefix = "a" * 13 + "-"
+    for spec in registry.FUNCTIONS:
+        for account in (f"{longest_prefix}{spec.name}", f"{longest_prefix}push-{spec.name}"):
+            assert 6 <= len(account) <= 30, account
+    assert "{0,12}-$" in _tf()["variable"]["name_prefix"]["validation"][0]["condition"]
+
+
+def test_all_users_only_on_public_http_functions() -> None:
+    text = _text()
+    assert "allAuthenticatedUsers" not in text.replace(
+        "(never allUsers or allAuthenticatedUsers)", ""
+    )
+    code_hits = [
+        line
+        for line in text.splitlines()
+        if "allUsers" in line
+        and not line.strip().startswith("#")
+        and "error_message" not in line
+        and "description" not in line
+    ]
+    assert len(code_hits) == 1, code_hits
+    assert 'f.exposure == "public" ? ["allUsers"]' in code_hits[0]
+    assert 'if f.kind == "http"' in _locals()["http_invokers"]
+    public = [f.name for f in registry.FUNCTIONS if f.exposure == "public"]
+    assert public == ["ingest"]
+    for f in registry.FUNCTIONS:
+        if f.exposure == "public":
+            assert f.kind == "http", f.name
+    access = _tf()["variable"]["ingest_access"]
+    assert access["default"] in ("public", "internal")
+    assert "contains([" in access["validation"][0]["condition"]
+
+
+# ---------------------------------------------------------------- Firestore
+
+
+def test_firestore_ttl_policies_and_indexes() -> None:
+    loc = _locals()
+    assert loc["ttl_field"] == registry.TTL_FIELD
+    assert tuple(loc["ttl_collections"]) == registry.TTL_COLLECTIONS
+    ttl = _resources("google_firestore_field")["ttl"]
+    assert ttl["field"] == "${local.ttl_field}"
+    assert "ttl_config" in ttl
+    assert ttl["collection"] == "${var.collection_prefix}${each.key}"
+    indexes = {
+        (i["collection"], tuple(tuple(f) for f in i["fields"]))
+        for i in loc["firestore_indexes"].values()
+    }
+    assert indexes == set(registry.FIRESTORE_INDEXES)
+    idx = _resources("google_firestore_index")["composite"]
+    assert idx["collection"] == "${var.collection_prefix}${each.value.collection}"
+    db = _resources("google_firestore_database")["alertloop"]
+    assert db["type"] == "FIRESTORE_NATIVE"
+    assert db["count"] == "${var.create_firestore_database ? 1 : 0}"
+
+
+# ---------------------------------------------------------------- variables, outputs, APIs
+
+
+def test_variables_have_descriptions_and_validation() -> None:
+    for name, var in _tf()["variable"].items():
+        assert var.get("description"), f"variable {name} has no description"
+        if var.get("type") not in ("bool", "${bool}"):
+            assert var.get("validation"), f"variable {name} has no validation"
+
+
+def test_outputs() -> None:
+    outputs = _tf()["output"]
+    assert outputs["ingest_url"]["value"] == (
+        '${google_cloudfunctions2_function.fn["ingest"].service_config[0].uri}'
+    )
+    assert "google_pubsub_topic.stage" in outputs["topics"]["value"]
+    for name, out in outputs.items():
+        assert out.get("description"), name
+        assert not out.get("sensitive"), f"output {name} should not need to be sensitive"
+
+
+def test_required_apis_enabled() -> None:
+    apis = _resources("google_project_service")["apis"]
+    for api in (
+        "cloudfunctions.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "run.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "pubsub.googleapis.com",
+        "firestore.googleapis.com",
+        "secretmanager.googleapis.com",
+        "iam.googleapis.com",
+    ):
+        assert api in apis["for_each"], api
+    assert apis["disable_on_destroy"] is False
+
+
+def test_tfvars_example_uses_declared_variables() -> None:
+    with (TF / "terraform.tfvars.example").open() as fh:
+        example = _clean(hcl2.load(fh))
+    declared = set(_tf()["variable"])
+    assert set(example) <= declared, set(example) - declared
+    assert "project_id" in example
+    assert set(example["mounted_secrets"]) <= set(registry.SECRETS)
