@@ -1,0 +1,22 @@
+"""budget (Pub/Sub CloudEvent): the budget stage of a run's plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from shared.envelope import Envelope, Finding
+from shared.stage import StageRunner
+
+
+def _handle(env: Envelope) -> Finding:
+    return Finding(stage="budget", status="skipped", summary="not implemented yet")
+
+
+_runner = StageRunner("budget", _handle)
+
+
+@functions_framework.cloud_event
+def budget(cloud_event: Any) -> None:
+    _runner(cloud_event)

@@ -1,0 +1,22 @@
+"""investigate (Pub/Sub CloudEvent): the investigate stage of a run's plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from shared.envelope import Envelope, Finding
+from shared.stage import StageRunner
+
+
+def _handle(env: Envelope) -> Finding:
+    return Finding(stage="investigate", status="skipped", summary="not implemented yet")
+
+
+_runner = StageRunner("investigate", _handle)
+
+
+@functions_framework.cloud_event
+def investigate(cloud_event: Any) -> None:
+    _runner(cloud_event)

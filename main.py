@@ -1,0 +1,10 @@
+"""Deploy-bundle entry points: Cloud Functions loads this file and calls the named function."""
+
+from functions.budget import budget
+from functions.deadletter import deadletter
+from functions.ingest import ingest
+from functions.investigate import investigate
+from functions.notify import notify
+from functions.remediate import remediate
+
+__all__ = ["budget", "deadletter", "ingest", "investigate", "notify", "remediate"]

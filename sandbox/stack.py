@@ -1,0 +1,182 @@
+"""The whole loop on one machine: emulators, topics and push subscriptions, every function under
+functions-framework, a local Slack API, and (without KUBECONFIG) a sandbox Kubernetes API.
+
+Used by `make run` / `make demo` (python -m sandbox.stack) and by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from sandbox.emulators import Emulators
+from sandbox.procs import Proc, free_port, wait_until
+from sandbox.slack_api import SlackApiServer
+from shared.registry import FUNCTIONS, STAGE_TOPICS
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "alertloop-local"
+TOPIC_PREFIX = "alertloop-"
+LOCAL_TOKEN = "local-dev-token"
+SLACK_TOKEN = "xoxb-local-test"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    slack_listener: Any = None
+    source_dir: Path = ROOT  # where main.py lives (the repo, or an unpacked deploy bundle)
+    max_delivery_attempts: int = 5
+    emulators: Emulators | None = None
+    slack: SlackApiServer | None = None
+    functions: dict[str, Proc] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    extra: list[Proc] = field(default_factory=list)
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ingest']}/"
+
+    def function_env(self) -> dict[str, str]:
+        assert self.emulators and self.slack
+        env = {
+            **self.emulators.env(),
+            "ALERTLOOP_TOPIC_PREFIX": TOPIC_PREFIX,
+            "ALERTLOOP_WEBHOOK_TOKEN": LOCAL_TOKEN,
+            "ALERTLOOP_LOG_FORMAT": "text",
+            "ALERTLOOP_RUN_URL_TEMPLATE": "",
+            "ALERTLOOP_STAGE_TIMEOUT_SECONDS": "60",
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_API_URL": self.slack.url,
+            "SLACK_CHANNEL": "#alerts-local",
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.env_overrides)
+        return env
+
+    def start(self) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.emulators = Emulators(PROJECT, self.workdir).start()
+        self.slack = SlackApiServer(token=SLACK_TOKEN, on_event=self.slack_listener).start()
+        env = self.function_env()
+        os.environ.update(self.emulators.env())
+        for spec in FUNCTIONS:
+            self.ports[spec.name] = free_port()
+        ff = str(Path(sys.executable).parent / "functions-framework")
+        for spec in FUNCTIONS:
+            self.functions[spec.name] = Proc(
+                spec.name,
+                [
+                    ff,
+                    "--source",
+                    str(self.source_dir / "main.py"),
+                    "--target",
+                    spec.name,
+                    "--signature-type",
+                    spec.kind,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports[spec.name]),
+                ],
+                self.workdir / "logs" / f"{spec.name}.log",
+                env=env,
+                cwd=self.source_dir,
+            )
+        self.create_topics()
+        for name, proc in self.functions.items():
+            port = self.ports[name]
+            proc.wait_ready(lambda p=port: _listening(p), 60)
+        return self
+
+    def create_topics(self) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        pub = pubsub_v1.PublisherClient()
+        sub = pubsub_v1.SubscriberClient()
+        path = f"projects/{PROJECT}/topics/{TOPIC_PREFIX}"
+        for topic in STAGE_TOPICS:
+            pub.create_topic(name=path + topic)
+        consumers = {spec.topic: spec.name for spec in FUNCTIONS if spec.topic}
+        for topic in STAGE_TOPICS:
+            fn = consumers.get(topic)
+            if fn is None:
+                continue
+            request: dict[str, Any] = {
+                "name": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
+                "topic": path + topic,
+                # functions-framework derives the CloudEvent source from this path.
+                "push_config": {
+                    "push_endpoint": f"http://127.0.0.1:{self.ports[fn]}"
+                    f"/projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
+                },
+                "ack_deadline_seconds": 60,
+                "retry_policy": {
+                    "minimum_backoff": {"seconds": 1},
+                    "maximum_backoff": {"seconds": 10},
+                },
+                "enable_message_ordering": topic == "notify",
+            }
+            if topic != "deadletter":
+                request["dead_letter_policy"] = {
+                    "dead_letter_topic": path + "deadletter",
+                    "max_delivery_attempts": max(5, self.max_delivery_attempts + 5),
+                }
+            sub.create_subscription(request=request)
+
+    def pull_subscription(self, topic: str) -> str:
+        """A pull subscription on a topic, for tests that watch what gets published."""
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        name = f"projects/{PROJECT}/subscriptions/watch-{topic}-{free_port()}"
+        pubsub_v1.SubscriberClient().create_subscription(
+            name=name, topic=f"projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
+        )
+        return name
+
+    def stop(self) -> None:
+        for proc in [*self.functions.values(), *self.extra]:
+            proc.stop()
+        if self.slack:
+            self.slack.stop()
+        if self.emulators:
+            self.emulators.stop()
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _listening(port: int) -> bool:
+    # Any HTTP answer means the worker is up (GET on a CloudEvent function answers 4xx/405).
+    requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+    return True
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    wait_until(check, timeout, what, interval=0.25)
+
+
+def fire(
+    ingest_url: str, body: dict[str, Any], token: str = LOCAL_TOKEN, timeout: float = 30
+) -> requests.Response:
+    return requests.post(
+        ingest_url, json=body, timeout=timeout, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def elapsed(t0: float) -> str:
+    return f"{time.monotonic() - t0:.1f}s"

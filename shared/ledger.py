@@ -1,0 +1,276 @@
+"""The run ledger on Firestore: runs, per-(run, stage) idempotency records, and leases.
+
+Collections (prefixed by ALERTLOOP_COLLECTION_PREFIX):
+  runs/{run_id}                 state, alert, plan, findings by stage, Slack ts, timings, outcome
+  idempotency/{run_id}:{key}    in_progress | completed | failed, attempts, expires_at (TTL field)
+  leases/{name}                 short mutual-exclusion leases (notify's per-run Slack lock)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from shared.config import Settings, settings
+from shared.envelope import Envelope, Finding, utcnow
+
+RegisterOutcome = Literal["accepted", "duplicate", "resolved", "redispatch"]
+BeginOutcome = Literal["started", "completed", "in_progress"]
+
+# Completed idempotency records are kept this long (a Firestore TTL policy deletes them after).
+COMPLETED_RETENTION = timedelta(days=7)
+
+# Run states, in the order the parent Slack message shows them.
+STAGE_STATE = {
+    "investigate": "investigated",
+    "remediate": "remediated",
+    "budget": "analysed",
+}
+
+
+class LedgerError(RuntimeError):
+    """Firestore could not be reached or refused the write; the caller should retry."""
+
+
+@dataclass
+class Claim:
+    outcome: BeginOutcome
+    attempts: int
+    record: dict[str, Any]
+
+
+class Ledger:
+    def __init__(self, cfg: Settings | None = None, client: Any = None) -> None:
+        self._cfg = cfg
+        self._client = client
+
+    @property
+    def cfg(self) -> Settings:
+        return self._cfg or settings()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from google.cloud import firestore
+
+            self._client = firestore.Client(project=self.cfg.project)
+        return self._client
+
+    def _col(self, name: str) -> Any:
+        return self.client.collection(f"{self.cfg.collection_prefix}{name}")
+
+    def _transaction(self, fn: Any, *args: Any) -> Any:
+        from google.api_core import exceptions as gexc
+        from google.cloud import firestore
+
+        try:
+            return firestore.transactional(fn)(self.client.transaction(), *args)
+        except gexc.GoogleAPIError as exc:
+            raise LedgerError(f"Firestore: {exc}") from exc
+
+    # ---- runs -------------------------------------------------------------------------------
+
+    def register_alert(self, env: Envelope) -> RegisterOutcome:
+        """Record an incoming alert. Idempotent: HA duplicates and retries map to one run."""
+        ref = self._col("runs").document(env.run_id)
+        alert = env.alert
+
+        def txn(transaction: Any) -> RegisterOutcome:
+            snap = ref.get(transaction=transaction)
+            now = utcnow()
+            if not snap.exists:
+                transaction.set(ref, _new_run(env, now))
+                return "resolved" if alert.status == "resolved" else "accepted"
+            run = snap.to_dict() or {}
+            if alert.status == "resolved":
+                if run.get("state") == "resolved":
+                    # Re-send the resolution if its earlier publish failed.
+                    return "duplicate" if run.get("resolved_dispatched") else "resolved"
+                ends = alert.ends_at or now
+                starts = _as_dt(run.get("starts_at")) or alert.starts_at
+                transaction.update(
+                    ref,
+                    {
+                        "state": "resolved",
+                        "resolved_at": ends,
+                        "mttr_seconds": max(0.0, (ends - starts).total_seconds()),
+                        "resolved_dispatched": False,
+                        "updated_at": now,
+                    },
+                )
+                return "resolved"
+            if run.get("state") == "resolved":
+                # Same fingerprint and startsAt firing again after resolving: Alertmanager
+                # resends; the run stays resolved.
+                return "duplicate"
+            return "duplicate" if run.get("dispatched") else "redispatch"
+
+        outcome: RegisterOutcome = self._transaction(txn)
+        return outcome
+
+    def mark_dispatched(self, run_id: str, resolved: bool = False) -> None:
+        field = "resolved_dispatched" if resolved else "dispatched"
+        self._update_run(run_id, {field: True})
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        snap = self._col("runs").document(run_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        from google.cloud import firestore
+
+        query = self._col("runs").order_by("received_at", direction=firestore.Query.DESCENDING)
+        return [s.to_dict() for s in query.limit(limit).stream()]
+
+    def record_finding(self, run_id: str, finding: Finding) -> None:
+        data = finding.model_dump(mode="json")
+        update: dict[str, Any] = {
+            f"findings.{finding.stage}": data,
+            f"timings.{finding.stage}_seconds": finding.duration_seconds,
+            "updated_at": utcnow(),
+        }
+        state = STAGE_STATE.get(finding.stage)
+        run = self.get_run(run_id) or {}
+        if state and run.get("state") not in ("resolved",):
+            update["state"] = state
+        self._update_run(run_id, update)
+
+    def update_run(self, run_id: str, fields: dict[str, Any]) -> None:
+        self._update_run(run_id, fields)
+
+    def _update_run(self, run_id: str, fields: dict[str, Any]) -> None:
+        from google.api_core import exceptions as gexc
+
+        try:
+            self._col("runs").document(run_id).set(_nest(fields), merge=True)
+        except gexc.GoogleAPIError as exc:
+            raise LedgerError(f"Firestore: {exc}") from exc
+
+    # ---- idempotency --------------------------------------------------------------------------
+
+    def begin(self, run_id: str, key: str, ttl_seconds: int, force: bool = False) -> Claim:
+        """Claim (run, key). completed -> skip; in progress and not expired -> retry later."""
+        ref = self._col("idempotency").document(f"{run_id}:{key}")
+
+        def txn(transaction: Any) -> Claim:
+            snap = ref.get(transaction=transaction)
+            now = utcnow()
+            rec = snap.to_dict() if snap.exists else {}
+            state = rec.get("state")
+            expires = _as_dt(rec.get("expires_at"))
+            if state == "completed" and not force:
+                return Claim("completed", int(rec.get("attempts", 0)), rec)
+            if state == "in_progress" and expires and expires > now and not force:
+                return Claim("in_progress", int(rec.get("attempts", 0)), rec)
+            attempts = int(rec.get("attempts", 0)) + 1
+            new = {
+                "run_id": run_id,
+                "key": key,
+                "state": "in_progress",
+                "attempts": attempts,
+                "started_at": now,
+                "expires_at": now + timedelta(seconds=ttl_seconds),
+            }
+            transaction.set(ref, new)
+            return Claim("started", attempts, new)
+
+        claim: Claim = self._transaction(txn)
+        return claim
+
+    def complete(self, run_id: str, key: str, result: dict[str, Any] | None = None) -> None:
+        now = utcnow()
+        self._col("idempotency").document(f"{run_id}:{key}").set(
+            {
+                "state": "completed",
+                "finished_at": now,
+                "expires_at": now + COMPLETED_RETENTION,
+                "result": result or {},
+            },
+            merge=True,
+        )
+
+    def mark(self, run_id: str, key: str, fields: dict[str, Any]) -> None:
+        self._col("idempotency").document(f"{run_id}:{key}").set(fields, merge=True)
+
+    def fail(self, run_id: str, key: str, error: str) -> None:
+        """Release a claim after a crash so the retry may start again (attempts are kept)."""
+        now = utcnow()
+        self._col("idempotency").document(f"{run_id}:{key}").set(
+            {"state": "failed", "error": error[:2000], "finished_at": now, "expires_at": now},
+            merge=True,
+        )
+
+    def idempotency_record(self, run_id: str, key: str) -> dict[str, Any] | None:
+        snap = self._col("idempotency").document(f"{run_id}:{key}").get()
+        return snap.to_dict() if snap.exists else None
+
+    # ---- leases -------------------------------------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: int) -> bool:
+        ref = self._col("leases").document(name)
+
+        def txn(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            now = utcnow()
+            if snap.exists:
+                rec = snap.to_dict() or {}
+                expires = _as_dt(rec.get("expires_at"))
+                if rec.get("holder") != holder and expires and expires > now:
+                    return False
+            transaction.set(
+                ref, {"holder": holder, "expires_at": now + timedelta(seconds=ttl_seconds)}
+            )
+            return True
+
+        acquired: bool = self._transaction(txn)
+        return acquired
+
+    def release_lease(self, name: str, holder: str) -> None:
+        ref = self._col("leases").document(name)
+        snap = ref.get()
+        if snap.exists and (snap.to_dict() or {}).get("holder") == holder:
+            ref.delete()
+
+
+def _new_run(env: Envelope, now: datetime) -> dict[str, Any]:
+    alert = env.alert
+    resolved = alert.status == "resolved"
+    return {
+        "run_id": env.run_id,
+        "alert_type": env.alert_type,
+        "alert_name": alert.name,
+        "severity": alert.severity,
+        "alert": alert.model_dump(mode="json"),
+        "source": env.source,
+        "plan": env.plan,
+        "action": env.action,
+        "dry_run": env.dry_run,
+        "group_key": alert.group_key,
+        "state": "resolved" if resolved else "firing",
+        "starts_at": alert.starts_at,
+        "received_at": env.received_at,
+        "resolved_at": (alert.ends_at or now) if resolved else None,
+        "dispatched": False,
+        "resolved_dispatched": False,
+        "findings": {},
+        "timings": {},
+        "slack": {},
+        "updated_at": now,
+    }
+
+
+def _nest(fields: dict[str, Any]) -> dict[str, Any]:
+    """Turn {"a.b": 1} into {"a": {"b": 1}} so set(merge=True) merges nested maps."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        parts = key.split(".")
+        cur = out
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        cur[parts[-1]] = value
+    return out
+
+
+def _as_dt(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None

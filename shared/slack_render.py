@@ -1,0 +1,248 @@
+"""Block Kit rendering of a run. Pure functions: no clients, no I/O.
+
+Everything that came from an alert (labels, annotations, findings quoting logs) is escaped:
+Slack only parses `<...>` sequences (mentions, links), so escaping &, < and > makes
+`<!channel>` and `<http://evil|click>` inert text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.envelope import Alert, Envelope, Finding
+
+HEADER_MAX = 150
+SECTION_MAX = 3000
+FIELD_MAX = 2000
+BUTTON_URL_MAX = 3000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+STAGE_TITLES = {
+    "investigate": "Investigation",
+    "remediate": "Remediation",
+    "budget": "Error-budget analysis",
+    "deadletter": "Stage failed",
+}
+STATE_TITLES = {
+    "firing": "FIRING — investigating…",
+    "investigated": "INVESTIGATED",
+    "remediated": "REMEDIATED",
+    "analysed": "ANALYSED",
+    "resolved": "RESOLVED",
+    "failed": "NEEDS ATTENTION",
+}
+STATUS_MARK = {"ok": ":white_check_mark:", "skipped": ":fast_forward:", "error": ":x:"}
+
+
+def escape(text: Any) -> str:
+    """Make alert-provided text safe for mrkdwn: no mentions, no links, no control bytes."""
+    s = _CONTROL.sub("", str(text))
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str) -> str:
+    """Only http(s) URLs become buttons (no javascript:, no slack:// deep links)."""
+    url = url.strip()
+    if re.match(r"^https?://[^\s<>|]+$", url) and len(url) <= BUTTON_URL_MAX:
+        return url
+    return ""
+
+
+@dataclass
+class RunView:
+    run_id: str
+    alert: Alert
+    alert_type: str
+    state: str
+    plan: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    dry_run: bool = False
+    mttr_seconds: float | None = None
+    run_url: str = ""
+    automatic_action: str = ""
+    follow_up: str = ""
+
+    @classmethod
+    def from_envelope(cls, env: Envelope, run: dict[str, Any] | None = None) -> RunView:
+        """The run as the ledger has it, plus anything the envelope knows that it does not."""
+        run = run or {}
+        by_stage = {f.stage: f for f in env.findings}
+        for stage, data in (run.get("findings") or {}).items():
+            by_stage[stage] = Finding.model_validate(data)
+        order = {s: i for i, s in enumerate(env.plan)}
+        findings = sorted(by_stage.values(), key=lambda f: (order.get(f.stage, 99), f.started))
+        state = run.get("state") or ("resolved" if env.alert.status == "resolved" else "firing")
+        alert = env.alert
+        if state == "resolved" and alert.status != "resolved":
+            alert = alert.model_copy(update={"status": "resolved"})
+        return cls(
+            run_id=env.run_id,
+            alert=alert,
+            alert_type=env.alert_type,
+            state=state,
+            plan=env.plan,
+            findings=findings,
+            dry_run=env.dry_run,
+            mttr_seconds=run.get("mttr_seconds"),
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _slack_date(ts: datetime) -> str:
+    return f"<!date^{int(ts.timestamp())}^{{date_short_pretty}} {{time}}|{ts.isoformat()}>"
+
+
+def _emoji(view: RunView) -> str:
+    if view.state == "resolved":
+        return ":large_green_circle:"
+    return ":red_circle:" if view.alert.severity == "critical" else ":large_orange_circle:"
+
+
+def _workload(labels: dict[str, str]) -> str:
+    for key in (
+        "deployment",
+        "statefulset",
+        "daemonset",
+        "service",
+        "pod",
+        "job",
+        "app",
+        "app.kubernetes.io/name",
+        "instance",
+    ):
+        if labels.get(key):
+            return f"{key}/{labels[key]}"
+    return "—"
+
+
+def parent_text(view: RunView) -> str:
+    """Notification fallback text (push notifications, screen readers)."""
+    state = STATE_TITLES.get(view.state, view.state.upper())
+    s = f"[{state}] {view.alert.name} ({view.alert.severity})"
+    summary = view.alert.annotations.get("summary")
+    if summary:
+        s += f": {summary}"
+    return truncate(escape(s), SECTION_MAX)
+
+
+def render_parent(view: RunView) -> list[dict[str, Any]]:
+    alert = view.alert
+    state = STATE_TITLES.get(view.state, view.state.upper())
+    if view.state == "resolved" and view.mttr_seconds is not None:
+        state = f"RESOLVED after {_duration(view.mttr_seconds)}"
+    dry = " [dry-run]" if view.dry_run else ""
+    header = truncate(f"{state}: {alert.name}{dry}", HEADER_MAX)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+    ]
+    summary = alert.annotations.get("summary") or alert.annotations.get("message") or ""
+    description = alert.annotations.get("description", "")
+    body = f"{_emoji(view)} *{escape(summary or alert.name)}*"
+    if description:
+        body += f"\n{escape(description)}"
+    blocks.append(
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
+    )
+    fields = [
+        f"*Severity*\n{escape(alert.severity)}",
+        f"*Namespace*\n{escape(alert.labels.get('namespace', '—'))}",
+        f"*Workload*\n{escape(_workload(alert.labels))}",
+        f"*Started*\n{_slack_date(alert.starts_at)}",
+    ]
+    if view.automatic_action:
+        fields.append(f"*Automatic action*\n{escape(view.automatic_action)}")
+    if view.follow_up:
+        fields.append(f"*Manual follow-up*\n{escape(view.follow_up)}")
+    blocks.append(
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": truncate(f, FIELD_MAX)} for f in fields],
+        }
+    )
+    done = {f.stage: f for f in view.findings}
+    steps = []
+    for stage in view.plan:
+        f = done.get(stage)
+        mark = STATUS_MARK.get(f.status, "") if f else ":hourglass_flowing_sand:"
+        steps.append(f"{mark} {STAGE_TITLES.get(stage, stage)}")
+    context = " · ".join(steps) if steps else "notify only"
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"{context} · alert type `{escape(view.alert_type)}` · "
+                    f"run `{view.run_id}`",
+                }
+            ],
+        }
+    )
+    buttons = []
+    for label, url in (
+        ("Runbook", alert.annotations.get("runbook_url", "")),
+        ("Alert source", alert.generator_url),
+        ("Run log", view.run_url),
+    ):
+        if safe_url(url):
+            buttons.append(
+                {
+                    "type": "button",
+                    "text": {"type": "plain_text", "text": label},
+                    "url": safe_url(url),
+                    "action_id": f"link_{label.lower()[:6]}",
+                }
+            )
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks
+
+
+def finding_text(finding: Finding) -> str:
+    title = STAGE_TITLES.get(finding.stage, finding.stage)
+    return truncate(escape(f"{title}: {finding.status} — {finding.summary}"), SECTION_MAX)
+
+
+def render_finding(finding: Finding) -> list[dict[str, Any]]:
+    title = STAGE_TITLES.get(finding.stage, finding.stage)
+    mark = STATUS_MARK.get(finding.status, "")
+    head = f"{mark} *{title}* — {finding.status} ({finding.duration_seconds:.1f} s)"
+    body = f"{head}\n{escape(finding.summary)}"
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}]
+
+
+def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
+    took = f" after {_duration(view.mttr_seconds)}" if view.mttr_seconds is not None else ""
+    text = f":large_green_circle: Resolved{took}. {escape(view.alert.name)} stopped firing."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
+    """A readable plain rendering of blocks, for logs and the local demo."""
+    lines: list[str] = []
+    for b in blocks:
+        if b["type"] in ("header", "section") and "text" in b:
+            lines.append(b["text"]["text"])
+        for f in b.get("fields", []):
+            lines.append("  " + f["text"].replace("\n", ": ", 1))
+        for e in b.get("elements", []):
+            if e.get("type") == "button":
+                lines.append(f"  [{e['text']['text']}] {e['url']}")
+            elif "text" in e:
+                lines.append(e["text"] if isinstance(e["text"], str) else e["text"]["text"])
+    return "\n".join(lines)
