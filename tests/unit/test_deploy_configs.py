@@ -1,0 +1,233 @@
+"""The files under deploy/ are valid for the real tools, and the RBAC stays least-privilege.
+
+amtool and promtool come from the Debian packages prometheus-alertmanager and prometheus (the
+Makefile installs them); these tests fail, not skip, when they are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.policy import load_policy
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+ALERT_TYPES = (
+    "HighErrorRate",
+    "ErrorBudgetExhausted",
+    "HighCPUUsage",
+    "HighMemoryUsage",
+    "ApplicationDown",
+    "DatabaseDown",
+)
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name) or f"/usr/bin/{name}"
+    if not Path(path).exists():
+        pytest.fail(f"{name} not found: install the Debian package {package} (make deps does)")
+    return path
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+# ---------------------------------------------------------------- Alertmanager
+
+
+def test_amtool_check_config_passes() -> None:
+    amtool = _tool("amtool", "prometheus-alertmanager")
+    proc = _run(amtool, "check-config", str(DEPLOY / "alertmanager.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_amtool_check_config_passes_with_the_credentials_file_present(tmp_path: Path) -> None:
+    amtool = _tool("amtool", "prometheus-alertmanager")
+    cfg = yaml.safe_load((DEPLOY / "alertmanager.yml").read_text())
+    token = tmp_path / "token"
+    token.write_text("test-token\n")
+    for receiver in cfg["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            hook["http_config"]["authorization"]["credentials_file"] = str(token)
+    copy = tmp_path / "alertmanager.yml"
+    copy.write_text(yaml.safe_dump(cfg))
+    proc = _run(amtool, "check-config", str(copy))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_alertmanager_sends_to_ingest_with_bearer_file() -> None:
+    cfg = yaml.safe_load((DEPLOY / "alertmanager.yml").read_text())
+    hooks = [h for r in cfg["receivers"] for h in r.get("webhook_configs", [])]
+    assert len(hooks) == 1
+    hook = hooks[0]
+    assert hook["send_resolved"] is True
+    assert hook["url"].startswith("https://")
+    auth = hook["http_config"]["authorization"]
+    assert auth["type"] == "Bearer"
+    assert "credentials_file" in auth and "credentials" not in auth  # no token in the file
+    route = cfg["route"]
+    assert "alertname" in route["group_by"]
+    for key in ("group_wait", "group_interval", "repeat_interval"):
+        assert key in route
+    severities = {m for r in route["routes"] for m in r.get("matchers", [])}
+    assert 'severity="critical"' in severities
+    assert 'severity="warning"' in severities
+
+
+def test_alertmanager_routes_reach_alertloop() -> None:
+    amtool = _tool("amtool", "prometheus-alertmanager")
+    cfg = str(DEPLOY / "alertmanager.yml")
+    for labels, receiver in (
+        (["alertname=HighErrorRate", "severity=critical"], "alertloop"),
+        (["alertname=HighMemoryUsage", "severity=warning"], "alertloop"),
+        (["alertname=Watchdog", "severity=none"], "blackhole"),
+    ):
+        proc = _run(amtool, "config", "routes", "test", f"--config.file={cfg}", *labels)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.strip() == receiver, (labels, proc.stdout)
+
+
+# ---------------------------------------------------------------- Prometheus rules
+
+
+def test_promtool_check_rules_passes() -> None:
+    promtool = _tool("promtool", "prometheus")
+    proc = _run(promtool, "check", "rules", str(DEPLOY / "prometheus-rules.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_promtool_rule_unit_tests_pass() -> None:
+    promtool = _tool("promtool", "prometheus")
+    proc = _run(promtool, "test", "rules", str(DEPLOY / "prometheus-rules.test.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _alert_rules() -> list[dict[str, Any]]:
+    doc = yaml.safe_load((DEPLOY / "prometheus-rules.yml").read_text())
+    return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_every_policy_alert_type_has_rules_with_labels_and_annotations() -> None:
+    rules = _alert_rules()
+    names = {r["alert"] for r in rules}
+    assert set(ALERT_TYPES) <= names
+    policy = load_policy()
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
+        for key in ("summary", "description", "runbook_url"):
+            assert rule["annotations"].get(key), (rule["alert"], key)
+        assert rule["alert"] in policy.alerts, f"{rule['alert']} is not in the policy table"
+
+
+def test_rule_unit_tests_cover_every_alert_firing_and_quiet() -> None:
+    doc = yaml.safe_load((DEPLOY / "prometheus-rules.test.yml").read_text())
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for test in doc["tests"]:
+        for case in test.get("alert_rule_test", []):
+            (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
+            # Fired alerts carry the labels alertloop resolves the workload from.
+            for alert in case.get("exp_alerts") or []:
+                labels = alert["exp_labels"]
+                assert labels.get("namespace"), case
+                assert labels.get("deployment") or labels.get("service"), case
+                assert labels["severity"] in ("critical", "warning"), case
+    assert set(ALERT_TYPES) <= firing
+    assert set(ALERT_TYPES) <= quiet
+
+
+# ---------------------------------------------------------------- Kubernetes RBAC
+
+PATCHABLE = {("apps", "deployments"), ("apps", "deployments/scale"),
+             ("autoscaling", "horizontalpodautoscalers")}  # fmt: skip
+READ_VERBS = {"get", "list", "watch"}
+
+
+def _rbac() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()) if d]
+
+
+def _rules() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (doc["kind"], doc["metadata"]["name"], rule)
+        for doc in _rbac()
+        if doc["kind"] in ("Role", "ClusterRole")
+        for rule in doc["rules"]
+    ]
+
+
+def test_rbac_kinds() -> None:
+    kinds = sorted(d["kind"] for d in _rbac())
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+    for doc in _rbac():
+        assert doc["apiVersion"] == "rbac.authorization.k8s.io/v1"
+
+
+def test_rbac_never_deletes_creates_or_reads_secrets() -> None:
+    for kind, name, rule in _rules():
+        verbs = set(rule["verbs"])
+        assert "*" not in verbs and "*" not in rule["resources"], (kind, name, rule)
+        assert "*" not in rule.get("apiGroups", []), (kind, name, rule)
+        assert not verbs & {"delete", "deletecollection", "create", "update", "escalate",
+                            "bind", "impersonate"}, (kind, name, rule)  # fmt: skip
+        for res in rule["resources"]:
+            assert res not in ("secrets", "configmaps", "pods/exec", "pods/attach",
+                               "pods/portforward", "serviceaccounts/token"), res  # fmt: skip
+
+
+def test_rbac_patch_only_on_deployments_scale_and_hpas_in_a_namespace() -> None:
+    patched: set[tuple[str, str]] = set()
+    for kind, name, rule in _rules():
+        verbs = set(rule["verbs"])
+        if "patch" in verbs:
+            assert kind == "Role", f"{kind} {name} patches cluster-wide"
+            assert verbs <= {"get", "patch"}, rule
+            for group in rule["apiGroups"]:
+                for res in rule["resources"]:
+                    assert (group, res) in PATCHABLE, (group, res)
+                    patched.add((group, res))
+        else:
+            assert verbs <= READ_VERBS, (kind, name, rule)
+    assert patched == PATCHABLE
+
+
+def test_rbac_reads_what_investigation_needs() -> None:
+    readable: set[tuple[str, str]] = set()
+    for _kind, _name, rule in _rules():
+        if {"get"} <= set(rule["verbs"]):
+            readable |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+    for need in (
+        ("", "pods"),
+        ("", "pods/log"),
+        ("", "events"),
+        ("", "services"),
+        ("apps", "deployments"),
+        ("apps", "replicasets"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("autoscaling", "horizontalpodautoscalers"),
+        ("apiregistration.k8s.io", "apiservices"),
+    ):
+        assert need in readable, need
+    # apiservices: get only, cluster-scoped.
+    for kind, _name, rule in _rules():
+        if "apiservices" in rule["resources"]:
+            assert kind == "ClusterRole" and rule["verbs"] == ["get"]
+
+
+def test_rbac_subjects_are_the_function_identities() -> None:
+    for doc in _rbac():
+        if doc["kind"].endswith("Binding"):
+            for subject in doc["subjects"]:
+                assert subject["kind"] == "User"
+                assert subject["name"].endswith(".iam.gserviceaccount.com")
+        if doc["kind"] == "RoleBinding":
+            names = [s["name"] for s in doc["subjects"]]
+            assert all(n.startswith("alertloop-remediate@") for n in names), names
