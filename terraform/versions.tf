@@ -9,8 +9,9 @@ terraform {
     }
   }
 
-  # Configure remote state for real use, e.g. (see docs/deployment.md):
-  # backend "gcs" { bucket = "my-tf-state" prefix = "alertloop" }
+  # Remote state in a GCS bucket (partial configuration; see docs/deployment.md):
+  #   terraform init -backend-config="bucket=MY_STATE_BUCKET" -backend-config="prefix=alertloop"
+  backend "gcs" {}
 }
 
 provider "google" {
