@@ -232,6 +232,9 @@ def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
+_SLACK_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+
+
 def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
     """A readable plain rendering of blocks, for logs and the local demo."""
     lines: list[str] = []
@@ -245,4 +248,4 @@ def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
                 lines.append(f"  [{e['text']['text']}] {e['url']}")
             elif "text" in e:
                 lines.append(e["text"] if isinstance(e["text"], str) else e["text"]["text"])
-    return "\n".join(lines)
+    return _SLACK_DATE.sub(r"\1", "\n".join(lines))

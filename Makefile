@@ -1,0 +1,77 @@
+# alertloop — every workflow goes through here. `make run` and `make test` set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-deps run demo test test-unit check lint fmt typecheck bundle bench tf-fmt clean
+
+help:
+	@echo "make run        start the whole loop locally and fire the three example paths"
+	@echo "make demo       the same, exit 0 once all three paths reached Slack"
+	@echo "make test       lint, type-check and run the whole test suite"
+	@echo "make test-unit  only the fast tests (no servers)"
+	@echo "make bundle     build/bundle.zip for deployment"
+	@echo "make bench      ingest throughput/latency vs a bare function"
+
+$(STAMP): pyproject.toml requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) system-deps
+
+# Prometheus and Alertmanager come from Debian; the emulators come with the Google Cloud SDK.
+system-deps:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
+	    || ! command -v amtool >/dev/null \
+	    || ! { command -v prometheus-alertmanager || command -v alertmanager; } >/dev/null; then \
+	  echo "installing prometheus and prometheus-alertmanager (apt-get)…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; \
+	fi
+	@command -v java >/dev/null || { echo "the emulators need Java 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	@command -v gcloud >/dev/null || { echo "need the Google Cloud SDK with the pubsub and firestore emulators"; exit 1; }
+
+run: setup
+	$(BIN)/python -m sandbox.run
+
+demo: setup
+	$(BIN)/python -m sandbox.run --demo
+
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared functions sandbox tests bench scripts main.py
+	$(BIN)/ruff format --check shared functions sandbox tests bench scripts main.py
+
+fmt: $(STAMP)
+	$(BIN)/ruff format shared functions sandbox tests bench scripts main.py
+	$(BIN)/ruff check --fix shared functions sandbox tests bench scripts main.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared functions
+
+test: setup check
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+bundle: $(STAMP)
+	$(BIN)/python scripts/make_bundle.py build
+
+bench: setup
+	$(BIN)/python bench/bench_ingest.py
+
+tf-fmt:
+	terraform fmt -recursive terraform
+
+clean:
+	rm -rf build .stack .pytest_cache .ruff_cache .mypy_cache

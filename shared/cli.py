@@ -1,0 +1,110 @@
+"""The alertloop command line: `alertloop fire` sends a manual alert to a running ingest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+STACK_FILE = Path(".stack/stack.json")  # written by `make run` so fire finds the local stack
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--{what} takes KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _target(args: argparse.Namespace) -> tuple[str, str]:
+    url = args.url or os.environ.get("ALERTLOOP_INGEST_URL", "")
+    token = args.token or os.environ.get("ALERTLOOP_WEBHOOK_TOKEN", "")
+    if (not url or not token) and STACK_FILE.exists():
+        local = json.loads(STACK_FILE.read_text())
+        url = url or local["ingest_url"]
+        token = token or local["token"]
+    if not url:
+        raise SystemExit("no ingest URL: pass --url, set ALERTLOOP_INGEST_URL, or start `make run`")
+    return url, token
+
+
+def dispatch_body(args: argparse.Namespace) -> dict[str, Any]:
+    labels = _pairs(args.label, "label")
+    if args.namespace:
+        labels["namespace"] = args.namespace
+    if args.deployment:
+        labels["deployment"] = args.deployment
+    return {
+        "event_type": "alert-fired",
+        "client_payload": {
+            "alert_type": args.alert_type,
+            "severity": args.severity,
+            "action": args.action,
+            "labels": labels,
+            "annotations": _pairs(args.annotation, "annotation"),
+            "dry_run": args.dry_run,
+        },
+    }
+
+
+def cmd_fire(args: argparse.Namespace) -> int:
+    import requests
+
+    url, token = _target(args)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        resp = requests.post(url, json=dispatch_body(args), headers=headers, timeout=30)
+    except requests.RequestException as exc:
+        print(f"cannot reach ingest at {url}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {"error": resp.text[:500]}
+    if resp.status_code != 200:
+        print(f"ingest answered {resp.status_code}: {body.get('error', body)}", file=sys.stderr)
+        return 1
+    for r in body.get("results", []):
+        plan = " -> ".join([*r["plan"], "notify"])
+        print(f"{r['status']}: {r['alert']} (policy {r['alert_type']}) run {r['run_id']}: {plan}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alertloop", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    fire = sub.add_parser("fire", help="send a manual alert (what 'Run workflow' was)")
+    fire.add_argument("alert_type", help="e.g. HighErrorRate, ApplicationDown, DatabaseDown")
+    fire.add_argument("--severity", default="warning", choices=["info", "warning", "critical"])
+    fire.add_argument(
+        "--action",
+        default="auto",
+        choices=["auto", "investigate", "remediate", "notify"],
+        help="auto/remediate: the policy's plan; investigate: investigate only; "
+        "notify: only tell Slack",
+    )
+    fire.add_argument("--namespace", default="")
+    fire.add_argument("--deployment", default="")
+    fire.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    fire.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
+    fire.add_argument("--dry-run", action="store_true", help="compute actions, change nothing")
+    fire.add_argument("--url", default="", help="ingest URL (default $ALERTLOOP_INGEST_URL)")
+    fire.add_argument("--token", default="", help="bearer token (default $ALERTLOOP_WEBHOOK_TOKEN)")
+    fire.set_defaults(func=cmd_fire)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
