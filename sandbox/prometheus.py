@@ -365,18 +365,127 @@ def _cleanup() -> None:  # a crashed test run must not leave Prometheus behind
 # -- demo / scenario data ---------------------------------------------------------------------
 
 
+SCENARIO_NAMESPACE = "shop"
+
+
+def _scaled(rps: float, ratio: Callable[[float], float], ok: bool) -> Callable[[float], float]:
+    def rate(t: float) -> float:
+        return rps * (1 - ratio(t)) if ok else rps * ratio(t)
+
+    return rate
+
+
+def _service_series(
+    service: str,
+    handlers: Mapping[str, tuple[float, Callable[[float], float]]],
+    start: float,
+    end: float,
+    step: float,
+) -> list[SyntheticSeries]:
+    """http_requests_total for one service: per handler, code=200 and code=500 counters.
+
+    handlers: {handler: (requests per second, error ratio as a function of time)}.
+    """
+    out = []
+    for handler, (rps, ratio) in handlers.items():
+        labels = {
+            "job": service,
+            "namespace": SCENARIO_NAMESPACE,
+            "service": service,
+            "handler": handler,
+        }
+        out.append(
+            counter_series(
+                "http_requests_total",
+                {**labels, "code": "200"},
+                _scaled(rps, ratio, ok=True),
+                start,
+                end,
+                step,
+                initial=1e6,
+            )
+        )
+        out.append(
+            counter_series(
+                "http_requests_total",
+                {**labels, "code": "500"},
+                _scaled(rps, ratio, ok=False),
+                start,
+                end,
+                step,
+                initial=1e3,
+            )
+        )
+    return out
+
+
+def budget_scenarios(end: float, step: float = 300.0) -> dict[str, list[SyntheticSeries]]:
+    """Synthetic histories for the budget analysis, one service each, ending at `end`.
+
+    - ``checkout``: healthy (0.1% errors) until 45 min before `end`, then /api/checkout fails
+      40% of requests (a spike; the matching deploy is 50 min before `end`);
+    - ``search``: /api/search's error ratio ramps linearly from 0.2% to 3% over 10 days;
+    - ``catalog``: healthy, 0.1% errors all month;
+    - ``orders``: /api/orders fails 15% since 2 days before `end`; /api/users, /health fine.
+
+    Counter increments are attributed to the interval ending at each sample (see
+    `counter_series`), so changes take effect at samples strictly after the change time.
+    """
+    start = end - 30 * DAY - 3600
+    spike_at = end - 45 * 60
+    ramp_from = end - 10 * DAY
+    orders_from = end - 2 * DAY
+
+    def const(r: float) -> Callable[[float], float]:
+        return lambda t: r
+
+    def ramp(t: float) -> float:
+        if t <= ramp_from:
+            return 0.002
+        return 0.002 + 0.028 * (t - ramp_from) / (end - ramp_from)
+
+    return {
+        "checkout": _service_series(
+            "checkout",
+            {
+                "/api/checkout": (5.0, lambda t: 0.4 if t > spike_at else 0.001),
+                "/api/cart": (5.0, const(0.001)),
+            },
+            start,
+            end,
+            step,
+        ),
+        "search": _service_series(
+            "search",
+            {"/api/search": (10.0, ramp), "/api/suggest": (2.0, const(0.001))},
+            start,
+            end,
+            step,
+        ),
+        "catalog": _service_series(
+            "catalog",
+            {"/api/items": (8.0, const(0.001)), "/api/categories": (2.0, const(0.001))},
+            start,
+            end,
+            step,
+        ),
+        "orders": _service_series(
+            "orders",
+            {
+                "/api/orders": (2.0, lambda t: 0.15 if t > orders_from else 0.001),
+                "/api/users": (6.0, const(0.001)),
+                "/health": (2.0, const(0.0)),
+            },
+            start,
+            end,
+            step,
+        ),
+    }
+
+
 def budget_demo_series(end: float, step: float = 300.0) -> list[SyntheticSeries]:
-    """A healthy service with 30 days of request counters (0.1% errors)."""
-    start = end - 30 * DAY
-    labels = {"job": "demo", "namespace": "default", "service": "demo"}
-    return [
-        counter_series(
-            "http_requests_total", {**labels, "code": "200"}, lambda t: 10.0, start, end, step
-        ),
-        counter_series(
-            "http_requests_total", {**labels, "code": "500"}, lambda t: 0.01, start, end, step
-        ),
-    ]
+    """Every budget scenario in one list (one Prometheus, services told apart by labels)."""
+    return [s for series in budget_scenarios(end, step).values() for s in series]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,135 @@
+"""Error-budget settings: environment defaults, overridable per alert through annotations.
+
+Environment (process-wide defaults):
+
+====================================  ==========================  ================================
+name                                  default                     meaning
+====================================  ==========================  ================================
+BUDGET_SLO_OBJECTIVE                  0.99                        SLO objective; 0.99 or 99 (%)
+BUDGET_SLO_PERIOD_DAYS                30                          SLO period (rolling window)
+BUDGET_ERRORS_SELECTOR                http_requests_total{code=~"5.."}   counter of failed requests
+BUDGET_TOTAL_SELECTOR                 http_requests_total         counter of all requests
+BUDGET_MATCH_LABELS                   service,job,namespace       alert labels copied into both
+                                                                  selectors (those present)
+BUDGET_ENDPOINT_LABELS                route,handler,path,endpoint  labels naming an endpoint; the
+                                                                  first one present in the data wins
+BUDGET_TOP_ENDPOINTS                  5                           endpoints listed
+BUDGET_DEPLOY_CORRELATION_MINUTES     120                         a spike starting within this long
+                                                                  after a deploy is blamed on it
+====================================  ==========================  ================================
+
+Alert annotations (set on the Prometheus alerting rule) override per alert:
+``slo_objective``, ``slo_period_days``, ``slo_errors_selector``, ``slo_total_selector``,
+``slo_endpoint_label``. Selectors must be plain vector selectors (``metric{matchers}``); the
+analysis wraps them in ``rate(...[window])`` and adds the alert's label matchers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+DEFAULT_ERRORS_SELECTOR = 'http_requests_total{code=~"5.."}'
+DEFAULT_TOTAL_SELECTOR = "http_requests_total"
+SELECTOR_RE = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{.*\})?\s*$", re.DOTALL)
+
+
+class BudgetConfigError(ValueError):
+    """A setting (env var or annotation) is invalid; the message names it."""
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def parse_objective(raw: str, source: str) -> float:
+    try:
+        value = float(raw.strip().rstrip("%"))
+    except ValueError as exc:
+        raise BudgetConfigError(
+            f"{source} must be a number such as 0.99 or 99, got {raw!r}"
+        ) from exc
+    if value >= 1:
+        value /= 100
+    if not 0 < value < 1:
+        raise BudgetConfigError(f"{source} must be between 0 and 1 (or 0 and 100 %), got {raw!r}")
+    return value
+
+
+def _positive_int(raw: str, source: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BudgetConfigError(f"{source} must be an integer, got {raw!r}") from exc
+    if value <= 0:
+        raise BudgetConfigError(f"{source} must be > 0, got {raw!r}")
+    return value
+
+
+def check_selector(raw: str, source: str) -> str:
+    if not SELECTOR_RE.match(raw) or not raw.strip():
+        raise BudgetConfigError(f'{source} must be a vector selector like metric{{a="b"}}')
+    return raw.strip()
+
+
+def _labels(raw: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in raw.split(",") if x.strip())
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    objective: float = 0.99
+    period_days: int = 30
+    errors_selector: str = DEFAULT_ERRORS_SELECTOR
+    total_selector: str = DEFAULT_TOTAL_SELECTOR
+    match_labels: tuple[str, ...] = ("service", "job", "namespace")
+    endpoint_labels: tuple[str, ...] = ("route", "handler", "path", "endpoint")
+    top_endpoints: int = 5
+    deploy_correlation_minutes: int = 120
+
+    @property
+    def period_seconds(self) -> int:
+        return self.period_days * 86400
+
+    @property
+    def allowed_error_ratio(self) -> float:
+        return 1 - self.objective
+
+    @classmethod
+    def from_env(cls) -> BudgetSettings:
+        return cls(
+            objective=parse_objective(_env("BUDGET_SLO_OBJECTIVE", "0.99"), "BUDGET_SLO_OBJECTIVE"),
+            period_days=_positive_int(
+                _env("BUDGET_SLO_PERIOD_DAYS", "30"), "BUDGET_SLO_PERIOD_DAYS"
+            ),
+            errors_selector=check_selector(
+                _env("BUDGET_ERRORS_SELECTOR", DEFAULT_ERRORS_SELECTOR), "BUDGET_ERRORS_SELECTOR"
+            ),
+            total_selector=check_selector(
+                _env("BUDGET_TOTAL_SELECTOR", DEFAULT_TOTAL_SELECTOR), "BUDGET_TOTAL_SELECTOR"
+            ),
+            match_labels=_labels(_env("BUDGET_MATCH_LABELS", "service,job,namespace")),
+            endpoint_labels=_labels(_env("BUDGET_ENDPOINT_LABELS", "route,handler,path,endpoint")),
+            top_endpoints=_positive_int(_env("BUDGET_TOP_ENDPOINTS", "5"), "BUDGET_TOP_ENDPOINTS"),
+            deploy_correlation_minutes=_positive_int(
+                _env("BUDGET_DEPLOY_CORRELATION_MINUTES", "120"),
+                "BUDGET_DEPLOY_CORRELATION_MINUTES",
+            ),
+        )
+
+    def with_annotations(self, annotations: Mapping[str, str]) -> BudgetSettings:
+        """Per-alert overrides from the alerting rule's annotations (see module docstring)."""
+        changes: dict[str, object] = {}
+        if raw := annotations.get("slo_objective", "").strip():
+            changes["objective"] = parse_objective(raw, "annotation slo_objective")
+        if raw := annotations.get("slo_period_days", "").strip():
+            changes["period_days"] = _positive_int(raw, "annotation slo_period_days")
+        if raw := annotations.get("slo_errors_selector", "").strip():
+            changes["errors_selector"] = check_selector(raw, "annotation slo_errors_selector")
+        if raw := annotations.get("slo_total_selector", "").strip():
+            changes["total_selector"] = check_selector(raw, "annotation slo_total_selector")
+        if raw := annotations.get("slo_endpoint_label", "").strip():
+            changes["endpoint_labels"] = _labels(raw)
+        return replace(self, **changes) if changes else self  # type: ignore[arg-type]
