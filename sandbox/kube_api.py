@@ -543,7 +543,7 @@ class KubeApiServer:
         port: int = 0,
         kubeconfig_path: str | Path | None = None,
         namespace: str = "default",
-        token: str = "sandbox-token",  # noqa: S107 - a fake token for a fake cluster
+        token: str = "sandbox-token",
     ) -> None:
         self.scenario = _load_scenario(scenario)
         self.state = ClusterState()

@@ -1,0 +1,408 @@
+"""Reads used by investigation (and reusable by remediation): pods, events, logs, rollout
+history, HPAs, metrics-server. Pure summarisers (`pod_summary`, `hpa_summary`,
+`recent_deploy`) are separate from the calls so they can be unit tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.k8s.client import KubeClients
+from shared.k8s.errors import K8sApiError, K8sError, K8sForbidden, K8sNotFound
+from shared.k8s.workload import WorkloadRef, controller_of
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
+MAX_MESSAGE = 300
+MAX_LOG_LINE = 400
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
+    state = cs.get("state") or {}
+    waiting = state.get("waiting") or {}
+    term_now = state.get("terminated") or {}
+    last = (cs.get("lastState") or {}).get("terminated") or {}
+    out: dict[str, Any] = {
+        "name": cs.get("name", ""),
+        "image": cs.get("image", ""),
+        "ready": bool(cs.get("ready")),
+        "restart_count": int(cs.get("restartCount") or 0),
+        "state": "waiting" if waiting else "terminated" if term_now else "running",
+        "waiting_reason": waiting.get("reason"),
+        "waiting_message": _clip(str(waiting.get("message") or ""), MAX_MESSAGE) or None,
+        "last_termination": None,
+    }
+    if term_now:
+        out["terminated_reason"] = term_now.get("reason")
+        out["terminated_exit_code"] = term_now.get("exitCode")
+    if last:
+        out["last_termination"] = {
+            "reason": last.get("reason"),
+            "exit_code": last.get("exitCode"),
+            "finished_at": iso(parse_time(last.get("finishedAt"))),
+            "started_at": iso(parse_time(last.get("startedAt"))),
+        }
+    return out
+
+
+def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    containers = [container_summary(c) for c in status.get("containerStatuses") or []]
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    return {
+        "name": meta.get("name", ""),
+        "phase": status.get("phase", "Unknown"),
+        "ready": conditions.get("Ready") == "True",
+        "restarts": sum(c["restart_count"] for c in containers),
+        "node": (pod.get("spec") or {}).get("nodeName"),
+        "reason": status.get("reason"),
+        "containers": containers,
+        "created": iso(parse_time(meta.get("creationTimestamp"))),
+    }
+
+
+def pod_severity(summary: dict[str, Any]) -> int:
+    """Higher is worse: used to pick which pods' logs to read."""
+    score = 0 if summary["ready"] else 10
+    for c in summary["containers"]:
+        if c["waiting_reason"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"):
+            score += 20
+        if c["last_termination"]:
+            score += 5
+        score += min(c["restart_count"], 10)
+    if summary["phase"] not in ("Running", "Succeeded"):
+        score += 5
+    return score
+
+
+# --------------------------------------------------------------------------- events
+
+
+def event_summary(ev: dict[str, Any]) -> dict[str, Any]:
+    involved = ev.get("involvedObject") or {}
+    last = (
+        parse_time(ev.get("lastTimestamp"))
+        or parse_time(ev.get("eventTime"))
+        or parse_time((ev.get("series") or {}).get("lastObservedTime"))
+        or parse_time((ev.get("metadata") or {}).get("creationTimestamp"))
+    )
+    return {
+        "type": ev.get("type", ""),
+        "reason": ev.get("reason", ""),
+        "object": f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        "message": _clip(str(ev.get("message") or ""), MAX_MESSAGE),
+        "count": int(ev.get("count") or (ev.get("series") or {}).get("count") or 1),
+        "last_seen": iso(last),
+    }
+
+
+def warning_events(
+    clients: KubeClients,
+    namespace: str,
+    names: list[str],
+    *,
+    window_minutes: float,
+    now: datetime | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Warning events for the named objects, newest first, within the window."""
+    since = (now or datetime.now(UTC)) - timedelta(minutes=window_minutes)
+    out: list[dict[str, Any]] = []
+    for name in names:
+        selector = f"involvedObject.name={name},type=Warning"
+        data = clients.call(
+            "list",
+            "events",
+            namespace,
+            lambda sel=selector, **kw: clients.core.list_namespaced_event(
+                namespace, field_selector=sel, **kw
+            ),
+        )
+        for ev in data.get("items") or []:
+            summary = event_summary(ev)
+            seen = parse_time(summary["last_seen"])
+            if seen is None or seen >= since:
+                out.append(summary)
+    out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
+    return out[:limit]
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def pod_log(
+    clients: KubeClients,
+    namespace: str,
+    pod: str,
+    container: str,
+    *,
+    tail_lines: int,
+    previous: bool = False,
+) -> list[str]:
+    """The last log lines of a container (unredacted: redact before storing them anywhere)."""
+    text = clients.call(
+        "get",
+        "pods/log",
+        namespace,
+        lambda **kw: clients.core.read_namespaced_pod_log(
+            pod, namespace, container=container, tail_lines=tail_lines, previous=previous, **kw
+        ),
+        raw=True,
+    )
+    lines = str(text or "").splitlines()[-tail_lines:]
+    return [_clip(line, MAX_LOG_LINE) for line in lines]
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: int
+    name: str
+    created: datetime | None
+    images: list[str]
+    replicas: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "replicaset": self.name,
+            "created": iso(self.created),
+            "images": self.images,
+            "replicas": self.replicas,
+        }
+
+
+def _images(template: dict[str, Any]) -> list[str]:
+    return [str(c.get("image", "")) for c in (template.get("spec") or {}).get("containers") or []]
+
+
+def rollout_history(
+    clients: KubeClients, deployment: dict[str, Any], selector: str
+) -> list[Revision]:
+    """Revisions of a deployment from its ReplicaSets, oldest first."""
+    meta = deployment.get("metadata") or {}
+    namespace, uid = meta.get("namespace", ""), meta.get("uid")
+    data = clients.call(
+        "list",
+        "replicasets",
+        namespace,
+        lambda **kw: clients.apps.list_namespaced_replica_set(
+            namespace, label_selector=selector, **kw
+        ),
+    )
+    revisions = []
+    for rs in data.get("items") or []:
+        owner = controller_of(rs)
+        if not owner or (uid and owner.get("uid") != uid) or owner.get("name") != meta.get("name"):
+            continue
+        rmeta = rs.get("metadata") or {}
+        try:
+            number = int((rmeta.get("annotations") or {}).get(REVISION_ANNOTATION, "0"))
+        except ValueError:
+            number = 0
+        revisions.append(
+            Revision(
+                revision=number,
+                name=rmeta.get("name", ""),
+                created=parse_time(rmeta.get("creationTimestamp")),
+                images=_images((rs.get("spec") or {}).get("template") or {}),
+                replicas=int((rs.get("spec") or {}).get("replicas") or 0),
+            )
+        )
+    revisions.sort(key=lambda r: r.revision)
+    return revisions
+
+
+def recent_deploy(
+    history: list[Revision], window_minutes: float, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """The `recent_deploy` detail: newest revision, its predecessor, and whether it is recent."""
+    if not history:
+        return None
+    newest = history[-1]
+    previous = history[-2] if len(history) > 1 else None
+    now = now or datetime.now(UTC)
+    age = (now - newest.created).total_seconds() / 60 if newest.created else None
+    return {
+        "recent": age is not None and age <= window_minutes,
+        "revision": newest.revision,
+        "previous_revision": previous.revision if previous else None,
+        "created": iso(newest.created),
+        "age_minutes": round(age, 1) if age is not None else None,
+        "window_minutes": window_minutes,
+        "images": newest.images,
+        "previous_images": previous.images if previous else [],
+        "replicaset": newest.name,
+        "previous_replicaset": previous.name if previous else None,
+    }
+
+
+# --------------------------------------------------------------------------- HPA
+
+
+def list_hpas(clients: KubeClients, namespace: str) -> list[dict[str, Any]]:
+    data = clients.call(
+        "list",
+        "horizontalpodautoscalers",
+        namespace,
+        lambda **kw: clients.autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace, **kw),
+    )
+    return list(data.get("items") or [])
+
+
+def get_hpa(clients: KubeClients, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "get",
+        "horizontalpodautoscalers",
+        namespace,
+        lambda **kw: clients.autoscaling.read_namespaced_horizontal_pod_autoscaler(
+            name, namespace, **kw
+        ),
+    )
+    return result
+
+
+def find_hpa(clients: KubeClients, workload: WorkloadRef) -> dict[str, Any] | None:
+    """The HPA whose scaleTargetRef is the workload, if any."""
+    for item in list_hpas(clients, workload.namespace):
+        ref = (item.get("spec") or {}).get("scaleTargetRef") or {}
+        if ref.get("kind") == workload.kind and ref.get("name") == workload.name:
+            return item
+    return None
+
+
+def hpa_summary(hpa: dict[str, Any]) -> dict[str, Any]:
+    spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+    current = int(status.get("currentReplicas") or 0)
+    desired = int(status.get("desiredReplicas") or 0)
+    min_r = int(spec.get("minReplicas") or 1)
+    max_r = int(spec.get("maxReplicas") or 0)
+    conditions = [
+        {
+            "type": c.get("type", ""),
+            "status": c.get("status", ""),
+            "reason": c.get("reason", ""),
+            "message": _clip(str(c.get("message") or ""), MAX_MESSAGE),
+        }
+        for c in status.get("conditions") or []
+    ]
+    limited = any(
+        c["type"] == "ScalingLimited" and c["status"] == "True" and c["reason"] == "TooManyReplicas"
+        for c in conditions
+    )
+    failed_metrics = [
+        c["message"] for c in conditions if c["type"] == "ScalingActive" and c["status"] == "False"
+    ]
+    metrics = []
+    for m in status.get("currentMetrics") or []:
+        res = m.get("resource") or {}
+        cur = res.get("current") or {}
+        if res:
+            metrics.append(
+                {
+                    "name": res.get("name"),
+                    "average_utilization": cur.get("averageUtilization"),
+                    "average_value": cur.get("averageValue"),
+                }
+            )
+    return {
+        "name": (hpa.get("metadata") or {}).get("name", ""),
+        "current_replicas": current,
+        "desired_replicas": desired,
+        "min_replicas": min_r,
+        "max_replicas": max_r,
+        "at_max": (max_r > 0 and current >= max_r) or limited,
+        "scaling_limited": limited,
+        "scaling_active": not failed_metrics,
+        "failed_metrics": failed_metrics,
+        "current_metrics": metrics,
+        "conditions": conditions,
+    }
+
+
+# --------------------------------------------------------------------------- metrics-server
+
+
+def metrics_server_status(clients: KubeClients) -> tuple[bool | None, str]:
+    """(available, why): from the APIService, else discovery; None when neither can be read."""
+    try:
+        svc = clients.call(
+            "get",
+            "apiservices",
+            None,
+            lambda **kw: clients.apiregistration.read_api_service(METRICS_APISERVICE, **kw),
+        )
+    except K8sNotFound:
+        return False, f"APIService {METRICS_APISERVICE} is not registered (metrics-server missing)"
+    except (K8sForbidden, K8sApiError):
+        return _metrics_from_discovery(clients)
+    for cond in (svc.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Available":
+            if cond.get("status") == "True":
+                return True, f"APIService {METRICS_APISERVICE} is Available"
+            return False, (
+                f"APIService {METRICS_APISERVICE} is not Available: "
+                f"{cond.get('reason', '')} {_clip(str(cond.get('message') or ''), MAX_MESSAGE)}"
+            ).strip()
+    return False, f"APIService {METRICS_APISERVICE} reports no Available condition"
+
+
+def _metrics_from_discovery(clients: KubeClients) -> tuple[bool | None, str]:
+    try:
+        groups = clients.call("get", "apis", None, lambda **kw: clients.apis.get_api_versions(**kw))
+    except K8sError as exc:
+        return None, f"cannot tell whether metrics-server is available: {exc.message}"
+    names = {g.get("name") for g in groups.get("groups") or []}
+    if "metrics.k8s.io" in names:
+        return True, "metrics.k8s.io is served (discovery)"
+    return False, "metrics.k8s.io is not served (discovery): metrics-server missing"
+
+
+# --------------------------------------------------------------------------- for remediation
+
+
+def get_deployment(clients: KubeClients, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "get",
+        "deployments",
+        namespace,
+        lambda **kw: clients.apps.read_namespaced_deployment(name, namespace, **kw),
+    )
+    return result
+
+
+def get_deployment_scale(clients: KubeClients, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "get",
+        "deployments/scale",
+        namespace,
+        lambda **kw: clients.apps.read_namespaced_deployment_scale(name, namespace, **kw),
+    )
+    return result
