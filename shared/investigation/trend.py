@@ -89,8 +89,9 @@ def classify_memory(
     up_fraction = sum(1 for d in steps if d >= -tolerance) / len(steps) if steps else 0.0
     first, current = values[0], values[-1]
     rel_growth = (current - first) / first if first > 0 else 0.0
-    baseline = statistics.median(values)
-    peak = max(values)
+    all_values = [v for _, v in pts]  # a spike's fall looks like a restart: judge the window
+    baseline = statistics.median(all_values)
+    peak = max(all_values)
     leak = (
         slope > 0
         and duration >= p.min_duration_s
