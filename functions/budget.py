@@ -1,4 +1,4 @@
-"""budget (Pub/Sub CloudEvent): the budget stage of a run's plan."""
+"""budget (Pub/Sub CloudEvent): error-budget burn-rate analysis (execution path B)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from shared.stage import StageRunner
 
 
 def _handle(env: Envelope) -> Finding:
-    return Finding(stage="budget", status="skipped", summary="not implemented yet")
+    # Imported on first use: the analysis pulls in requests and the Prometheus client.
+    from shared.budget import analyse_budget
+
+    return analyse_budget(env)
 
 
 _runner = StageRunner("budget", _handle)

@@ -1,4 +1,4 @@
-"""investigate (Pub/Sub CloudEvent): the investigate stage of a run's plan."""
+"""investigate (Pub/Sub CloudEvent): evidence from Kubernetes and Prometheus."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from shared.stage import StageRunner
 
 
 def _handle(env: Envelope) -> Finding:
-    return Finding(stage="investigate", status="skipped", summary="not implemented yet")
+    # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
+    from shared.investigation import investigate as run_investigation
+
+    return run_investigation(env)
 
 
 _runner = StageRunner("investigate", _handle)

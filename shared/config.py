@@ -51,6 +51,7 @@ class Settings:
     slack_api_url: str
     run_url_template: str
     collection_prefix: str
+    firestore_database: str
 
     def topic(self, stage: str) -> str:
         """Topic id for a stage (topics are named after the stage they feed)."""
@@ -94,4 +95,5 @@ def settings() -> Settings:
         slack_api_url=env_str("SLACK_API_URL", "https://slack.com/api/"),
         run_url_template=env_str("ALERTLOOP_RUN_URL_TEMPLATE", DEFAULT_RUN_URL),
         collection_prefix=env_str("ALERTLOOP_COLLECTION_PREFIX"),
+        firestore_database=env_str("ALERTLOOP_FIRESTORE_DATABASE", "(default)"),
     )

@@ -54,7 +54,9 @@ class Ledger:
         if self._client is None:
             from google.cloud import firestore
 
-            self._client = firestore.Client(project=self.cfg.project)
+            self._client = firestore.Client(
+                project=self.cfg.project, database=self.cfg.firestore_database
+            )
         return self._client
 
     def _col(self, name: str) -> Any:

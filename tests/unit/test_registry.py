@@ -90,7 +90,12 @@ def _names_read_by(path: Path) -> set[str]:
 def test_core_env_matches_shared_config() -> None:
     read = _names_read_by(ROOT / "shared" / "config.py")
     read.discard("GCP_PROJECT")  # legacy fallback for GOOGLE_CLOUD_PROJECT
-    declared = set(registry.CORE_ENV) | set(registry.LOCAL_ONLY_ENV) | set(registry.SECRETS)
+    declared = (
+        set(registry.CORE_ENV)
+        | set(registry.LOCAL_ONLY_ENV)
+        | set(registry.SECRETS)
+        | set(registry.FIRESTORE_ENV)
+    )
     assert read <= declared, (
         f"config.py reads env vars the registry does not list: {read - declared}"
     )
