@@ -78,8 +78,9 @@ def test_resolved_alert_updates_its_run(client, topics) -> None:
     topics.pull("investigate")
     resolved = copy.deepcopy(SAMPLE)
     resolved["status"] = "resolved"
-    resolved["alerts"] = [dict(resolved["alerts"][0], status="resolved",
-                               endsAt="2026-11-27T06:12:00Z")]
+    resolved["alerts"] = [
+        dict(resolved["alerts"][0], status="resolved", endsAt="2026-11-27T06:12:00Z")
+    ]
     resp = client.post("/", json=resolved, headers=AUTH)
     assert resp.get_json()["counts"] == {"resolved": 1}
     run_id = resp.get_json()["results"][0]["run_id"]
@@ -96,8 +97,10 @@ def test_resolved_alert_updates_its_run(client, topics) -> None:
 
 
 def test_unknown_alert_type_gets_investigate_then_notify(client, topics) -> None:
-    body = {"event_type": "alert-fired",
-            "client_payload": {"alert_type": "DiskAlmostFull", "severity": "warning"}}
+    body = {
+        "event_type": "alert-fired",
+        "client_payload": {"alert_type": "DiskAlmostFull", "severity": "warning"},
+    }
     resp = client.post("/", json=body, headers=AUTH)
     assert resp.get_json()["results"][0]["plan"] == ["investigate"]
     env = envelopes(topics.pull("investigate"))[0]
@@ -109,8 +112,10 @@ def test_invalid_input_publishes_nothing(client, topics) -> None:
     del bad["alerts"][1]["labels"]["alertname"]  # one bad alert rejects the whole group
     assert client.post("/", json=bad, headers=AUTH).status_code == 400
     assert client.post("/", json=SAMPLE, headers={}).status_code == 401
-    assert client.post("/", data="{", headers={**AUTH, "Content-Type": "application/json"}
-                       ).status_code == 400
+    assert (
+        client.post("/", data="{", headers={**AUTH, "Content-Type": "application/json"}).status_code
+        == 400
+    )
     for stage in ("notify", "investigate"):
         assert topics.pull(stage, timeout=1) == []
 

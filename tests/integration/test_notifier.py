@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from shared.envelope import Alert, Envelope, Finding, utcnow
@@ -12,12 +14,21 @@ pytestmark = pytest.mark.integration
 
 
 def make_env(**annotations: str) -> Envelope:
-    alert = Alert(name="ApplicationDown", severity="critical", starts_at=utcnow(),
-                  fingerprint="fp", labels={"namespace": "shop", "deployment": "api"},
-                  annotations=annotations)
-    return Envelope(run_id="n-" + utcnow().strftime("%H%M%S%f"), source="alertmanager",
-                    alert=alert, alert_type="ApplicationDown",
-                    plan=["investigate", "remediate"])
+    alert = Alert(
+        name="ApplicationDown",
+        severity="critical",
+        starts_at=utcnow(),
+        fingerprint="fp",
+        labels={"namespace": "shop", "deployment": "api"},
+        annotations=annotations,
+    )
+    return Envelope(
+        run_id="n-" + utcnow().strftime("%H%M%S%f"),
+        source="alertmanager",
+        alert=alert,
+        alert_type="ApplicationDown",
+        plan=["investigate", "remediate"],
+    )
 
 
 def test_one_parent_updated_in_place_and_one_reply_per_finding(topics, slack_api) -> None:
@@ -48,9 +59,10 @@ def test_resolution_updates_the_parent_and_says_how_long(topics, slack_api) -> N
     ledger = Ledger()
     ledger.register_alert(env)
     Notifier()(env)
-    resolved = env.model_copy(update={"alert": env.alert.model_copy(update={
-        "status": "resolved", "ends_at": env.alert.starts_at.replace(microsecond=0)
-        + (utcnow() - utcnow()) + __import__("datetime").timedelta(minutes=12)})})
+    ends = env.alert.starts_at + timedelta(minutes=12)
+    resolved = env.model_copy(
+        update={"alert": env.alert.model_copy(update={"status": "resolved", "ends_at": ends})}
+    )
     assert ledger.register_alert(resolved) == "resolved"
     Notifier()(resolved)
     parent = slack_api.parents()[0]

@@ -17,16 +17,33 @@ pytestmark = pytest.mark.integration
 
 
 def make_env(plan=("investigate", "remediate"), **kw) -> Envelope:
-    alert = Alert(name="HighErrorRate", severity="critical", starts_at=utcnow(),
-                  fingerprint=kw.pop("fingerprint", "fp"), labels={"namespace": "shop"})
-    return Envelope(run_id=kw.pop("run_id", "run-" + utcnow().strftime("%H%M%S%f")),
-                    source="dispatch", alert=alert, alert_type="HighErrorRate",
-                    plan=list(plan), **kw)
+    alert = Alert(
+        name="HighErrorRate",
+        severity="critical",
+        starts_at=utcnow(),
+        fingerprint=kw.pop("fingerprint", "fp"),
+        labels={"namespace": "shop"},
+    )
+    return Envelope(
+        run_id=kw.pop("run_id", "run-" + utcnow().strftime("%H%M%S%f")),
+        source="dispatch",
+        alert=alert,
+        alert_type="HighErrorRate",
+        plan=list(plan),
+        **kw,
+    )
 
 
 def cloud_event(payload: bytes, **attributes: str) -> SimpleNamespace:
-    return SimpleNamespace(data={"message": {"data": base64.b64encode(payload).decode(),
-                                             "attributes": attributes, "messageId": "1"}})
+    return SimpleNamespace(
+        data={
+            "message": {
+                "data": base64.b64encode(payload).decode(),
+                "attributes": attributes,
+                "messageId": "1",
+            }
+        }
+    )
 
 
 class Counter:

@@ -32,6 +32,9 @@ def test_round_trip_and_latest_finding() -> None:
     assert back.finding("investigate").summary == "second"
     assert back.finding("budget") is None
     assert env.attributes("notify") == {
-        "run_id": "r", "alert_type": "X", "severity": "warning", "stage": "notify",
+        "run_id": "r",
+        "alert_type": "X",
+        "severity": "warning",
+        "stage": "notify",
         "status": "firing",
     }

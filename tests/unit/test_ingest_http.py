@@ -63,8 +63,11 @@ def test_non_json_content_type_is_415(client) -> None:
 
 
 def test_oversized_body_is_413(client) -> None:
-    resp = client.post("/", data=json.dumps({"x": "y" * 5000}),
-                       headers={**AUTH, "Content-Type": "application/json"})
+    resp = client.post(
+        "/",
+        data=json.dumps({"x": "y" * 5000}),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     assert resp.status_code == 413
 
 
@@ -73,10 +76,14 @@ def test_oversized_body_is_413(client) -> None:
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
-        (json.dumps({"version": "4", "status": "firing", "alerts": [{"status": "firing"}]}),
-         "alerts.0.labels"),
-        (json.dumps({"event_type": "alert-fired", "client_payload": {"severity": "x"}}),
-         "client_payload.alert_type"),
+        (
+            json.dumps({"version": "4", "status": "firing", "alerts": [{"status": "firing"}]}),
+            "alerts.0.labels",
+        ),
+        (
+            json.dumps({"event_type": "alert-fired", "client_payload": {"severity": "x"}}),
+            "client_payload.alert_type",
+        ),
     ],
 )
 def test_bad_body_is_400_naming_the_problem(client, data: str, message: str) -> None:

@@ -75,8 +75,10 @@ def test_database_alerts_never_act_even_if_a_file_says_so(tmp_path: Path) -> Non
     [
         ("alerts:\n  X:\n    stages: [investigate, reboot]\n", "unknown stage"),
         ("alerts:\n  X:\n    stages: [investigate]\n    remediation: delete\n", "remediation"),
-        ("alerts:\n  X:\n    stages: [investigate]\n    guardrails: {max_attempts: -1}\n",
-         "max_attempts"),
+        (
+            "alerts:\n  X:\n    stages: [investigate]\n    guardrails: {max_attempts: -1}\n",
+            "max_attempts",
+        ),
         ("- just\n- a list\n", "mapping"),
         ("alerts: {X: {stages: [investigate], typo_field: 1}}\n", "typo_field"),
     ],

@@ -15,13 +15,21 @@ from shared.slack_render import (
 
 def view(annotations: dict[str, str], state: str = "firing", **kw) -> RunView:
     alert = Alert(
-        name="HighErrorRate", severity="critical",
-        labels={"namespace": "shop", "deployment": "checkout"}, annotations=annotations,
-        starts_at=datetime(2026, 11, 27, 6, 0, tzinfo=UTC), fingerprint="f",
+        name="HighErrorRate",
+        severity="critical",
+        labels={"namespace": "shop", "deployment": "checkout"},
+        annotations=annotations,
+        starts_at=datetime(2026, 11, 27, 6, 0, tzinfo=UTC),
+        fingerprint="f",
         generator_url=kw.pop("generator_url", "http://prometheus:9090/graph"),
     )
-    env = Envelope(run_id="run1", source="alertmanager", alert=alert,
-                   alert_type="HighErrorRate", plan=["investigate", "remediate"])
+    env = Envelope(
+        run_id="run1",
+        source="alertmanager",
+        alert=alert,
+        alert_type="HighErrorRate",
+        plan=["investigate", "remediate"],
+    )
     v = RunView.from_envelope(env, {"state": state, **kw})
     return v
 

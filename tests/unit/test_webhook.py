@@ -67,8 +67,11 @@ def test_missing_fingerprint_is_derived_from_labels() -> None:
 def test_dispatch_body_as_the_old_github_flow_sent_it() -> None:
     body = {
         "event_type": "alert-fired",
-        "client_payload": {"alert_type": "HighErrorRate", "severity": "critical",
-                           "action": "investigate"},
+        "client_payload": {
+            "alert_type": "HighErrorRate",
+            "severity": "critical",
+            "action": "investigate",
+        },
     }
     source, alerts, options = parse_body(body)
     assert source == "dispatch"
@@ -91,10 +94,17 @@ def test_each_manual_fire_is_a_new_incident() -> None:
         ({"hello": 1}, "neither"),
         ({"event_type": "push", "client_payload": {"alert_type": "X"}}, "event_type"),
         ({"event_type": "alert-fired", "client_payload": {}}, "client_payload.alert_type"),
-        ({"event_type": "alert-fired",
-          "client_payload": {"alert_type": "X", "action": "rollback"}}, "client_payload.action"),
-        ({"event_type": "alert-fired",
-          "client_payload": {"alert_type": "X", "surprise": 1}}, "surprise"),
+        (
+            {
+                "event_type": "alert-fired",
+                "client_payload": {"alert_type": "X", "action": "rollback"},
+            },
+            "client_payload.action",
+        ),
+        (
+            {"event_type": "alert-fired", "client_payload": {"alert_type": "X", "surprise": 1}},
+            "surprise",
+        ),
     ],
 )
 def test_bad_dispatch_names_the_field(body, expected: str) -> None:
