@@ -154,7 +154,8 @@ class Monitoring:
 
     def start(self) -> Monitoring:
         self.exporter.start()
-        self.prom_port, self.am_port = free_port(), free_port()
+        self.prom_port = self.prom_port or free_port()
+        self.am_port = self.am_port or free_port()
         prom_file, am_file = self._write_configs()
         logs = self.workdir / "logs"
         self.alertmanager = Proc(
@@ -205,9 +206,12 @@ class Monitoring:
 
 
 def rule(name: str, expr: str, severity: str, summary: str, **labels: str) -> dict[str, Any]:
+    """An alerting rule on a sandbox gauge: `metric > threshold`, without the scrape's own
+    job/instance labels (they name the sandbox exporter, not the workload)."""
+    metric, _, condition = expr.partition(" ")
     return {
         "alert": name,
-        "expr": expr,
+        "expr": f"max without (job, instance) ({metric}) {condition}",
         "for": "0s",
         "labels": {"severity": severity, **labels},
         "annotations": {"summary": summary, "runbook_url": f"https://runbooks.example.com/{name}"},

@@ -16,7 +16,9 @@ import threading
 import time
 from pathlib import Path
 
+from sandbox.demo_data import prepare_tsdb
 from sandbox.monitoring import Monitoring, rule
+from sandbox.procs import Proc, free_port
 from sandbox.slack_api import SlackMessage
 from sandbox.stack import LOCAL_TOKEN, ROOT, Stack
 from shared.policy import load_policy
@@ -39,7 +41,7 @@ PATHS = {
         "warning",
         "demo_error_budget_burn_rate > 1",
         "payments burned its 30-day error budget",
-        {"namespace": "shop", "service": "payments"},
+        {"namespace": "shop", "service": "payments", "deployment": "payments"},
         3.0,
     ),
     "C": (
@@ -120,17 +122,34 @@ def main(argv: list[str] | None = None) -> int:
         _rmtree(WORKDIR / stale)
 
     t0 = time.monotonic()
-    say("starting emulators, functions and the local Slack API…")
-    stack = Stack(WORKDIR, env_overrides=_passthrough_env(), slack_listener=show_slack)
+    env = _passthrough_env()
+    stack = Stack(WORKDIR, env_overrides=env, slack_listener=show_slack)
+    stack.ports["ingest"] = free_port()
     rules = [
         rule(name, expr, sev, summary, **labels)
         for name, sev, expr, summary, labels, _ in PATHS.values()
     ]
+    mon = Monitoring(WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules, prom_port=free_port())
+    sandbox_notes = []
     try:
+        if "PROMETHEUS_URL" not in env:
+            took = prepare_tsdb(WORKDIR / "prometheus-data", WORKDIR)
+            env["PROMETHEUS_URL"] = mon.prometheus_url
+            sandbox_notes.append(
+                f"Prometheus holds 30 days of generated demo history (backfilled in {took:.1f}s)"
+            )
+        if "KUBECONFIG" not in env and "KUBE_CONFIG_DATA" not in env:
+            env["KUBECONFIG"] = str(start_kube_sandbox(stack))
+            sandbox_notes.append(
+                "Kubernetes is a SANDBOX API server (scenario 'demo'), not a real cluster; "
+                "set KUBECONFIG to investigate yours (read-only unless you allow namespaces)"
+            )
+        say("starting emulators, functions and the local Slack API…")
         stack.start()
-        mon = Monitoring(WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules).start()
+        mon.start()
         stack.extra.extend(p for p in (mon.prometheus, mon.alertmanager) if p)
     except BaseException:
+        mon.stop()
         stack.stop()
         raise
     try:
@@ -145,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         banner(stack, mon)
+        for note in sandbox_notes:
+            say(f"  note: {note}")
         say(
             f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A, B and C through "
             "Prometheus → Alertmanager → ingest…"
@@ -181,6 +202,29 @@ def main(argv: list[str] | None = None) -> int:
         mon.stop()
         stack.stop()
         (WORKDIR / "stack.json").unlink(missing_ok=True)
+
+
+def start_kube_sandbox(stack: Stack) -> Path:
+    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps."""
+    kubeconfig = WORKDIR / "sandbox-kubeconfig"
+    kubeconfig.unlink(missing_ok=True)
+    proc = Proc(
+        "kube-sandbox",
+        [
+            sys.executable,
+            "-m",
+            "sandbox.kube_api",
+            "--scenario",
+            "demo",
+            "--kubeconfig-out",
+            str(kubeconfig),
+        ],
+        WORKDIR / "logs" / "kube-sandbox.log",
+        cwd=ROOT,
+    )
+    stack.extra.append(proc)
+    proc.wait_ready(kubeconfig.exists, 30)
+    return kubeconfig
 
 
 def _passthrough_env() -> dict[str, str]:

@@ -68,7 +68,7 @@ class Stack:
         env = self.function_env()
         os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
-            self.ports[spec.name] = free_port()
+            self.ports.setdefault(spec.name, free_port())
         ff = str(Path(sys.executable).parent / "functions-framework")
         for spec in FUNCTIONS:
             self.functions[spec.name] = Proc(
