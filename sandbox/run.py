@@ -20,7 +20,7 @@ from sandbox.demo_data import prepare_tsdb
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import Proc, free_port
 from sandbox.slack_api import SlackMessage
-from sandbox.stack import LOCAL_TOKEN, ROOT, Stack
+from sandbox.stack import LOCAL_TOKEN, PROJECT, ROOT, TOPIC_PREFIX, Stack
 from shared.policy import load_policy
 from shared.slack_render import blocks_as_text
 
@@ -160,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                     "token": LOCAL_TOKEN,
                     "prometheus_url": mon.prometheus_url,
                     "alertmanager_url": mon.alertmanager_url,
+                    "project": PROJECT,
+                    "topic_prefix": TOPIC_PREFIX,
+                    "pubsub_host": stack.emulators.pubsub_host if stack.emulators else "",
+                    "firestore_host": stack.emulators.firestore_host if stack.emulators else "",
                 }
             )
         )
