@@ -11,7 +11,10 @@ from shared.stage import StageRunner
 
 
 def _handle(env: Envelope) -> Finding:
-    return Finding(stage="remediate", status="skipped", summary="not implemented yet")
+    # Imported on first use: remediation pulls in the kubernetes client and Firestore.
+    from shared.remediation import remediate as run_remediation
+
+    return run_remediation(env)
 
 
 _runner = StageRunner("remediate", _handle)

@@ -1,0 +1,76 @@
+"""Remediation settings, read from the environment on each call (cheap; tests change env).
+
+- ALERTLOOP_REMEDIATE_NAMESPACES (""): comma-separated namespaces alertloop may change.
+  Empty = nothing is changed anywhere. `kube-system` is never changed, even if listed.
+- ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR (10): fleet-wide cap on cluster changes in any
+  sliding hour (all instances, counted in Firestore). 0 = no changes at all.
+- ALERTLOOP_REMEDIATE_VERIFY_SECONDS (60): how long to wait for a change to take effect.
+  0 = do not wait (verification reports "not verified").
+- ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS (2): poll interval while verifying.
+- ALERTLOOP_APPROVAL_TTL_MINUTES (60): a proposal (rollback, HPA raise) expires after this.
+- K_SERVICE ("alertloop-remediate"): the function identity written to the audit trail
+  (Cloud Run / Cloud Functions gen2 set it).
+
+The dry-run switches are ALERTLOOP_DRY_RUN (shared.config), the policy's guardrails.dry_run
+and the envelope's dry_run flag: any one of them makes remediation report without changing.
+Per-alert limits (cooldown, attempts, replica ceiling, scale step, approval) come from the policy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+# Workloads (and HPAs) annotated with this key set to "false" are never changed.
+OPT_OUT_ANNOTATION = "alertloop.io/remediate"
+OPT_OUT_VALUES = frozenset({"false", "no", "off", "0", "disabled"})
+# Never changed, even if listed in the allowlist.
+PROTECTED_NAMESPACES = frozenset({"kube-system"})
+DEFAULT_ACTOR = "alertloop-remediate"
+
+
+def _number(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {raw!r}")
+    return value
+
+
+def parse_namespaces(raw: str) -> tuple[str, ...]:
+    """The allowlist: comma/space separated, deduplicated, order kept."""
+    out: list[str] = []
+    for part in raw.replace(" ", ",").split(","):
+        ns = part.strip()
+        if ns and ns not in out:
+            out.append(ns)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RemediationSettings:
+    namespaces: tuple[str, ...] = ()
+    max_changes_per_hour: int = 10
+    verify_seconds: float = 60.0
+    verify_interval_seconds: float = 2.0
+    approval_ttl_minutes: float = 60.0
+    actor: str = DEFAULT_ACTOR
+    protected_namespaces: frozenset[str] = field(default=PROTECTED_NAMESPACES)
+
+
+def remediation_settings() -> RemediationSettings:
+    return RemediationSettings(
+        namespaces=parse_namespaces(os.environ.get("ALERTLOOP_REMEDIATE_NAMESPACES", "")),
+        max_changes_per_hour=int(_number("ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR", 10)),
+        verify_seconds=_number("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", 60.0),
+        verify_interval_seconds=_number(
+            "ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", 2.0, minimum=0.05
+        ),
+        approval_ttl_minutes=_number("ALERTLOOP_APPROVAL_TTL_MINUTES", 60.0, minimum=1.0),
+        actor=os.environ.get("K_SERVICE", "").strip() or DEFAULT_ACTOR,
+    )

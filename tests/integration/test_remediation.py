@@ -1,0 +1,796 @@
+"""Remediation against the sandbox Kubernetes API (real `kubernetes` client) with durable
+guardrails on the Firestore emulator. Asserts the exact PATCH requests and the audit trail."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.kube_api import Fault, KubeApiServer, ParsedRequest, RecordedRequest
+from sandbox.kube_remediation_scenarios import remediation as remediation_scenario
+from shared import config as config_mod
+from shared import policy as policy_mod
+from shared.envelope import Alert, Envelope, Finding
+from shared.k8s.client import load_clients
+from shared.k8s.reads import recent_deploy as recent_deploy_detail
+from shared.k8s.reads import rollout_history
+from shared.ledger import Ledger
+from shared.remediation import remediate
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "alertloop-test"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def reset() -> None:
+    config_mod.settings.cache_clear()
+    policy_mod.cached_policy.cache_clear()
+
+
+@pytest.fixture
+def store(emulators: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", f"r{uuid.uuid4().hex[:8]}-")
+    reset()
+    return Ledger()
+
+
+@pytest.fixture
+def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
+    for name in (
+        "KUBE_CONFIG_DATA",
+        "KUBERNETES_SERVICE_HOST",
+        "ALERTLOOP_DRY_RUN",
+        "ALERTLOOP_POLICY_FILE",
+        "K_SERVICE",
+        "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop,kube-system")
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "2")
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", "0.1")
+    with KubeApiServer(remediation_scenario()) as srv:
+        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_path)
+        reset()
+        yield srv
+
+
+def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alerts: dict[str, Any]) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump({"alerts": alerts}))
+    monkeypatch.setenv("ALERTLOOP_POLICY_FILE", str(path))
+    reset()
+
+
+def envelope(
+    alert_type: str,
+    labels: dict[str, str],
+    *,
+    workload: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+    run_id: str = "run-1",
+    dry_run: bool = False,
+    force: bool = False,
+) -> Envelope:
+    alert = Alert(
+        name=alert_type,
+        labels=labels,
+        starts_at=datetime.now(UTC) - timedelta(minutes=5),
+        fingerprint="fp-" + run_id,
+    )
+    findings = []
+    if workload is not None or details:
+        findings.append(
+            Finding(
+                stage="investigate",
+                status="ok",
+                summary="investigated",
+                details={"workload": workload, **(details or {})},
+            )
+        )
+    return Envelope(
+        run_id=run_id,
+        source="dispatch",
+        alert=alert,
+        alert_type=alert_type,
+        plan=["investigate", "remediate"],
+        findings=findings,
+        dry_run=dry_run,
+        force=force,
+    )
+
+
+def deploy_ref(name: str, ns: str = "shop") -> dict[str, str]:
+    return {"kind": "Deployment", "name": name, "namespace": ns}
+
+
+def patches(srv: KubeApiServer) -> list[RecordedRequest]:
+    return srv.requests_matching("PATCH")
+
+
+def audits(ledger: Ledger) -> list[dict[str, Any]]:
+    docs = [d.to_dict() | {"id": d.id} for d in ledger._col("audit").stream()]
+    return sorted(docs, key=lambda d: d["at"])
+
+
+def audit(ledger: Ledger, audit_id: str | None) -> dict[str, Any]:
+    assert audit_id, "the finding carries no audit id"
+    snap = ledger._col("audit").document(audit_id).get()
+    assert snap.exists
+    return snap.to_dict() or {}
+
+
+def rv(srv: KubeApiServer, plural: str, name: str, ns: str = "shop") -> str:
+    obj = srv.get_object(plural, ns, name)
+    assert obj is not None
+    return str(obj["metadata"]["resourceVersion"])
+
+
+def assert_refused(
+    f: Finding, ledger: Ledger, guard: str, outcome: str = "refused"
+) -> dict[str, Any]:
+    refused = f.details["refused"]
+    assert refused and refused["guard"] == guard, f.details
+    doc = audit(ledger, f.details["audit_id"])
+    assert doc["outcome"] == outcome
+    assert doc["guard"] == guard
+    assert doc["reason"] == refused["reason"]
+    assert doc["actor"] == "alertloop-remediate (run " + doc["run_id"] + ")"
+    return doc
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def test_restart_sends_the_exact_rollout_restart_patch(kube: KubeApiServer, store: Ledger) -> None:
+    before_rv = rv(kube, "deployments", "api")
+    env = envelope(
+        "ApplicationDown", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+    )
+    f = remediate(env)
+    assert f.status == "ok", f.summary
+    [req] = patches(kube)
+    assert req.path == "/apis/apps/v1/namespaces/shop/deployments/api"
+    assert req.content_type == "application/strategic-merge-patch+json"
+    assert req.query.get("fieldManager") == "alertloop"
+    restarted = req.body["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
+    assert req.body == {
+        "metadata": {"resourceVersion": before_rv},
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted}}}},
+    }
+    assert datetime.fromisoformat(restarted.replace("Z", "+00:00")) <= datetime.now(UTC)
+    d = f.details
+    assert d["action"] == "restart" and d["target"] == "deployment/shop/api"
+    assert d["after"] == {RESTARTED_AT: restarted}
+    assert d["dry_run"] is False and d["refused"] is None
+    assert d["verification"]["result"] == "succeeded"
+    doc = audit(store, d["audit_id"])
+    assert doc["outcome"] == "applied" and doc["action"] == "restart"
+    assert doc["target"] == "deployment/shop/api"
+    assert doc["verification"]["result"] == "succeeded"
+    assert doc["patch"] == req.body
+    assert "Manual follow-up: Investigate logs; may need a rollback" in f.summary
+    assert "Next:" in f.summary
+    # the sandbox rolled the deployment out: the annotation is on the pod template
+    dep = kube.get_object("deployments", "shop", "api")
+    assert dep is not None
+    assert dep["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] == restarted
+
+
+def test_same_message_many_times_changes_the_cluster_once(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    env = envelope(
+        "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+    )
+    findings = [remediate(env) for _ in range(3)]
+    findings += [remediate(env.model_copy(update={"force": True})) for _ in range(2)]
+    assert len(patches(kube)) == 1
+    assert findings[0].details["action"] == "scale_deployment"
+    for f in findings[1:]:
+        # second attempt for this incident: the cooldown lock holds (max_attempts 2 by default)
+        assert f.details["refused"]["guard"] in ("cooldown", "attempts"), f.summary
+        assert_refused(f, store, f.details["refused"]["guard"])
+    scale = kube.get_object("deployments", "shop", "api")
+    assert scale is not None and scale["spec"]["replicas"] == 4
+    # the restart path is idempotent too (already restarted since the alert began)
+    kube.clear_requests()
+    restart = envelope(
+        "ApplicationDown",
+        {"namespace": "shop", "deployment": "web"},
+        workload=deploy_ref("web"),
+        run_id="run-r",
+    )
+    outs = [
+        remediate(restart),
+        remediate(restart),
+        remediate(restart.model_copy(update={"force": True})),
+    ]
+    assert len(patches(kube)) == 1
+    assert all(o.details["action"] in ("none", "restart") for o in outs)
+
+
+def test_cooldown_refuses_another_incident_on_the_same_target(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    first = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id="run-a",
+        )
+    )
+    assert first.details["action"] == "scale_deployment"
+    second = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id="run-b",
+        )
+    )
+    doc = assert_refused(second, store, "cooldown")
+    assert "run-a" in doc["reason"]
+    assert len(patches(kube)) == 1
+    lock = store._col("locks").document("deployment:shop:api").get().to_dict()
+    assert lock["run_id"] == "run-a" and lock["expires_at"] > datetime.now(UTC)
+
+
+def test_attempt_cap_per_incident(
+    kube: KubeApiServer, store: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_file(
+        tmp_path,
+        monkeypatch,
+        {
+            "HighCPUUsage": {
+                "stages": ["investigate", "remediate"],
+                "remediation": "scale",
+                "guardrails": {"cooldown_minutes": 0, "max_attempts": 1},
+            }
+        },
+    )
+    env = envelope(
+        "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+    )
+    assert remediate(env).details["action"] == "scale_deployment"
+    f = remediate(env.model_copy(update={"force": True}))
+    doc = assert_refused(f, store, "attempts")
+    assert "max_attempts = 1" in doc["reason"]
+    assert len(patches(kube)) == 1
+    # another incident may act (no cooldown): attempts are per incident
+    other = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id="run-2",
+        )
+    )
+    assert other.details["action"] == "scale_deployment" and other.details["refused"] is None
+    assert len(patches(kube)) == 2
+
+
+def test_fleet_rate_limit(
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR", "1")
+    a = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id="run-a",
+        )
+    )
+    assert a.details["action"] == "scale_deployment"
+    b = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "shop", "deployment": "web"},
+            workload=deploy_ref("web"),
+            run_id="run-b",
+        )
+    )
+    doc = assert_refused(b, store, "rate_limit")
+    assert "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR = 1" in doc["reason"]
+    assert len(patches(kube)) == 1
+
+
+@pytest.mark.parametrize("namespaces", ["", "other,prod"])
+def test_namespace_allowlist_refuses_before_any_api_call(
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch, namespaces: str
+) -> None:
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", namespaces)
+    f = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+        )
+    )
+    doc = assert_refused(f, store, "namespace")
+    assert "ALERTLOOP_REMEDIATE_NAMESPACES" in doc["reason"]
+    assert kube.requests == []
+    # from labels only (no investigation): still refused before any API call
+    f2 = remediate(
+        envelope("ApplicationDown", {"namespace": "shop", "deployment": "api"}, run_id="run-2")
+    )
+    assert_refused(f2, store, "namespace")
+    assert kube.requests == []
+
+
+def test_kube_system_is_never_changed_even_if_listed(kube: KubeApiServer, store: Ledger) -> None:
+    f = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "kube-system", "deployment": "coredns"},
+            workload=deploy_ref("coredns", "kube-system"),
+        )
+    )
+    assert_refused(f, store, "protected_namespace")
+    assert patches(kube) == []
+
+
+def test_opt_out_annotation(kube: KubeApiServer, store: Ledger) -> None:
+    f = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "shop", "deployment": "legacy"},
+            workload=deploy_ref("legacy"),
+        )
+    )
+    doc = assert_refused(f, store, "opt_out")
+    assert 'alertloop.io/remediate: "false"' in doc["reason"]
+    assert patches(kube) == []
+
+
+def test_replica_ceiling_refuses_and_clamps(
+    kube: KubeApiServer, store: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_file(
+        tmp_path,
+        monkeypatch,
+        {
+            "HighCPUUsage": {
+                "stages": ["investigate", "remediate"],
+                "remediation": "scale",
+                "guardrails": {"replica_ceiling": 2},
+            }
+        },
+    )
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    doc = assert_refused(f, store, "ceiling")
+    assert "replica ceiling 2" in doc["reason"]
+    assert patches(kube) == []
+    policy_file(
+        tmp_path,
+        monkeypatch,
+        {
+            "HighCPUUsage": {
+                "stages": ["investigate", "remediate"],
+                "remediation": "scale",
+                "guardrails": {"replica_ceiling": 3},
+            }
+        },
+    )
+    f = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id="run-2",
+        )
+    )
+    [req] = patches(kube)
+    assert req.body["spec"] == {"replicas": 3}
+    assert "capped at the replica ceiling 3" in f.summary
+
+
+@pytest.mark.parametrize("source", ["global", "envelope", "policy"])
+def test_dry_run_reports_the_exact_change_and_sends_nothing(
+    kube: KubeApiServer,
+    store: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+) -> None:
+    if source == "global":
+        monkeypatch.setenv("ALERTLOOP_DRY_RUN", "true")
+        reset()
+    if source == "policy":
+        policy_file(
+            tmp_path,
+            monkeypatch,
+            {
+                "HighCPUUsage": {
+                    "stages": ["investigate", "remediate"],
+                    "remediation": "scale",
+                    "guardrails": {"dry_run": True},
+                }
+            },
+        )
+    rv_before = rv(kube, "deployments", "api")
+    f = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            dry_run=source == "envelope",
+        )
+    )
+    assert f.status == "ok"
+    doc = assert_refused(f, store, "dry_run", outcome="dry_run")
+    assert doc["dry_run"] is True
+    assert f.details["dry_run"] is True and f.details["dry_run_sources"]
+    assert f.details["patch"] == {
+        "kind": "scale",
+        "body": {"metadata": {"resourceVersion": rv_before}, "spec": {"replicas": 4}},
+    }
+    assert doc["patch"] == f.details["patch"]["body"]
+    assert "Dry-run: Would scale deployment/shop/api from 2 to 4" in f.summary
+    assert patches(kube) == []
+    assert list(store._col("locks").stream()) == []
+
+
+def test_database_alert_with_deployment_labels_changes_nothing(
+    kube: KubeApiServer, store: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a policy file that tries to make DatabaseDown restart (and drops database: true)
+    policy_file(
+        tmp_path,
+        monkeypatch,
+        {
+            "DatabaseDown": {
+                "stages": ["investigate", "remediate"],
+                "remediation": "restart",
+                "database": False,
+            }
+        },
+    )
+    labels = {"namespace": "shop", "deployment": "api"}
+    for alert in ("DatabaseDown", "PostgresqlDown"):
+        f = remediate(envelope(alert, labels, workload=deploy_ref("api"), run_id=f"run-{alert}"))
+        assert_refused(f, store, "database")
+        assert "never acts on databases" in f.summary
+    assert kube.requests == []
+    assert patches(kube) == []
+
+
+# --------------------------------------------------------------------------- scale / HPA
+
+
+def test_hpa_below_max_means_no_action(kube: KubeApiServer, store: Ledger) -> None:
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "web"}, workload=deploy_ref("web")
+        )
+    )
+    assert f.status == "ok" and f.details["action"] == "none"
+    assert "HPA web is scaling" in f.summary
+    assert patches(kube) == []
+
+
+def test_hpa_at_max_raises_max_replicas(kube: KubeApiServer, store: Ledger) -> None:
+    hpa_rv = rv(kube, "horizontalpodautoscalers", "search")
+    f = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "search"},
+            workload=deploy_ref("search"),
+        )
+    )
+    [req] = patches(kube)
+    assert req.path == "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/search"
+    assert req.content_type == "application/merge-patch+json"
+    assert req.body == {"metadata": {"resourceVersion": hpa_rv}, "spec": {"maxReplicas": 7}}
+    assert f.details["action"] == "raise_hpa_max"
+    assert f.details["before"]["max_replicas"] == 5 and f.details["after"] == {"maxReplicas": 7}
+    # the sandbox HPA never scales: verification says so after the bounded wait
+    assert f.details["verification"]["result"] == "still progressing"
+    hpa = kube.get_object("horizontalpodautoscalers", "shop", "search")
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == 7
+
+
+def test_hpa_at_max_with_approval_required_is_proposed(
+    kube: KubeApiServer, store: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_file(
+        tmp_path,
+        monkeypatch,
+        {
+            "HighCPUUsage": {
+                "stages": ["investigate", "remediate"],
+                "remediation": "scale",
+                "guardrails": {"approval_required": True},
+            }
+        },
+    )
+    f = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "search"},
+            workload=deploy_ref("search"),
+        )
+    )
+    assert patches(kube) == []
+    assert f.details["action"] == "propose_raise_hpa_max"
+    approval = store._col("approvals").document(f.details["approval_id"]).get().to_dict()
+    assert approval["status"] == "proposed" and approval["action"] == "raise_hpa_max"
+    assert approval["target"] == "horizontalpodautoscaler/shop/search"
+
+
+def test_no_hpa_scales_the_deployment_scale_subresource(kube: KubeApiServer, store: Ledger) -> None:
+    rv_before = rv(kube, "deployments", "api")
+    f = remediate(
+        envelope(
+            "HighMemoryUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            details={"memory_trend": {"verdict": "leak suspected"}},
+        )
+    )
+    [req] = patches(kube)
+    assert req.path == "/apis/apps/v1/namespaces/shop/deployments/api/scale"
+    assert req.content_type == "application/merge-patch+json"
+    assert req.body == {"metadata": {"resourceVersion": rv_before}, "spec": {"replicas": 4}}
+    assert "memory leak is suspected: scaling only buys time" in f.summary
+    assert f.details["before"] == {"replicas": 2} and f.details["after"] == {"replicas": 4}
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def _after_patch(srv: KubeApiServer, fn: Any) -> threading.Thread:
+    def run() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not patches(srv):
+            time.sleep(0.02)
+        time.sleep(0.2)
+        srv.mutate("deployments", "shop", "api", fn)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def test_verification_succeeds_when_the_rollout_completes(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    def complete(d: dict[str, Any]) -> None:
+        d["status"].update(replicas=4, updatedReplicas=4, readyReplicas=4, availableReplicas=4)
+
+    t = _after_patch(kube, complete)
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    t.join()
+    assert f.details["verification"]["result"] == "succeeded", f.details["verification"]
+    assert f.details["verification"]["polls"] > 1
+    assert audit(store, f.details["audit_id"])["verification"]["result"] == "succeeded"
+
+
+def test_verification_reports_a_rollout_that_never_becomes_available(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    def stuck(d: dict[str, Any]) -> None:
+        d["status"]["conditions"] = [
+            {
+                "type": "Progressing",
+                "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": 'ReplicaSet "api-7d9" has timed out progressing.',
+            }
+        ]
+
+    t = _after_patch(kube, stuck)
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    t.join()
+    assert f.status == "error"
+    assert f.details["verification"]["result"] == "failed"
+    assert "progress deadline" in f.summary
+    assert audit(store, f.details["audit_id"])["outcome"] == "applied"
+
+
+def test_verification_times_out_still_progressing(
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "0.5")
+    started = time.monotonic()
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    assert time.monotonic() - started < 5
+    assert f.details["verification"]["result"] == "still progressing"
+    assert "2 of 4 replicas updated" in f.details["verification"]["detail"]
+
+
+# --------------------------------------------------------------------------- conflicts, errors
+
+
+def test_409_conflict_is_re_read_and_retried_once(kube: KubeApiServer, store: Ledger) -> None:
+    kube.add_fault(Fault("conflict", resource="deployments/scale", verb="patch", times=1))
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    first, second = patches(kube)
+    assert first.status == 409 and second.status == 200
+    assert second.body["metadata"]["resourceVersion"] == first.body["metadata"]["resourceVersion"]
+    assert f.details["action"] == "scale_deployment" and f.details["refused"] is None
+    assert "409 Conflict" in f.summary
+
+
+class ChangedMeanwhile(Fault):
+    """A concurrent writer: changes the object, then the API answers 409 (a stale read)."""
+
+    def __init__(self, srv: KubeApiServer, fn: Any, **kw: Any) -> None:
+        super().__init__("conflict", **kw)
+        self.srv, self.fn = srv, fn
+
+    def matches(self, req: ParsedRequest) -> bool:
+        hit = super().matches(req)
+        if hit:
+            self.srv.mutate("horizontalpodautoscalers", "shop", "search", self.fn)
+        return hit
+
+
+def test_stale_read_is_re_evaluated_after_409(kube: KubeApiServer, store: Ledger) -> None:
+    def someone_raised_it(h: dict[str, Any]) -> None:
+        h["spec"]["maxReplicas"] = 12
+        h["status"]["conditions"] = []
+
+    kube.add_fault(
+        ChangedMeanwhile(
+            kube, someone_raised_it, resource="horizontalpodautoscalers", verb="patch", times=1
+        )
+    )
+    f = remediate(
+        envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "search"},
+            workload=deploy_ref("search"),
+        )
+    )
+    [req] = patches(kube)
+    assert req.status == 409
+    assert f.details["action"] == "none" and f.details["conflict"] is True
+    hpa = kube.get_object("horizontalpodautoscalers", "shop", "search")
+    assert hpa is not None and hpa["spec"]["maxReplicas"] == 12  # the newer spec survived
+    assert audit(store, f.details["audit_id"])["outcome"] == "superseded"
+    # nothing changed: the cooldown lock and the rate-limit slot were released
+    assert not store._col("locks").document("deployment:shop:search").get().exists
+
+
+def test_persistent_conflict_is_reported(kube: KubeApiServer, store: Ledger) -> None:
+    kube.add_fault(Fault("conflict", resource="deployments/scale", verb="patch"))
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    assert len(patches(kube)) == 2
+    assert f.status == "error" and f.details["conflict"] is True
+    assert "409 Conflict twice" in f.summary
+    assert audit(store, f.details["audit_id"])["outcome"] == "conflict"
+
+
+def test_forbidden_patch_names_the_permission(kube: KubeApiServer, store: Ledger) -> None:
+    kube.add_fault(Fault("forbidden", resource="deployments/scale", verb="patch"))
+    f = remediate(
+        envelope(
+            "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
+        )
+    )
+    assert f.status == "error"
+    assert 'grant verb "patch" on resource "deployments/scale"' in f.summary
+    assert audit(store, f.details["audit_id"])["outcome"] == "failed"
+    assert not store._col("locks").document("deployment:shop:api").get().exists
+
+
+# --------------------------------------------------------------------------- rollback proposal
+
+
+def _recent_deploy(srv: KubeApiServer) -> dict[str, Any]:
+    clients = load_clients()
+    try:
+        dep = clients.call(
+            "get",
+            "deployments",
+            "shop",
+            lambda **kw: clients.apps.read_namespaced_deployment("checkout", "shop", **kw),
+        )
+        detail = recent_deploy_detail(rollout_history(clients, dep, "app=checkout"), 30)
+    finally:
+        clients.close()
+    assert detail is not None
+    return detail
+
+
+def test_high_error_rate_after_a_deploy_proposes_the_exact_rollback(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    recent = _recent_deploy(kube)
+    assert recent["recent"] and recent["revision"] == 4
+    env = envelope(
+        "HighErrorRate",
+        {"namespace": "shop", "deployment": "checkout"},
+        workload=deploy_ref("checkout"),
+        details={"recent_deploy": recent},
+    )
+    f = remediate(env)
+    assert f.status == "ok", f.summary
+    assert patches(kube) == []
+    assert f.details["action"] == "propose_rollback"
+    assert "revision 3" in f.summary and "checkout:1.4.2" in f.summary
+    approval = store._col("approvals").document(f.details["approval_id"]).get().to_dict()
+    assert approval["status"] == "proposed"
+    assert approval["run_id"] == "run-1"
+    assert approval["target"] == "deployment/shop/checkout"
+    assert (approval["from_revision"], approval["to_revision"]) == (4, 3)
+    assert approval["to_images"] == ["registry.example.com/shop/checkout:1.4.2"]
+    assert approval["from_images"] == ["registry.example.com/shop/checkout:1.5.0"]
+    assert approval["expires_at"] > datetime.now(UTC) + timedelta(minutes=50)
+    assert audit(store, f.details["audit_id"])["outcome"] == "proposed"
+    # redelivery: same proposal, no second approval doc, still no patch
+    again = remediate(env.model_copy(update={"force": True}))
+    assert again.details["approval_id"] == f.details["approval_id"]
+    assert len(list(store._col("approvals").stream())) == 1
+    assert patches(kube) == []
+
+
+def test_high_error_rate_without_a_recent_deploy(kube: KubeApiServer, store: Ledger) -> None:
+    f = remediate(
+        envelope(
+            "HighErrorRate",
+            {"namespace": "shop", "deployment": "web"},
+            workload=deploy_ref("web"),
+            details={"recent_deploy": None},
+        )
+    )
+    assert f.details["action"] == "none"
+    assert "no rollback is indicated" in f.summary
+    assert patches(kube) == []
+    assert list(store._col("approvals").stream()) == []
+
+
+# --------------------------------------------------------------------------- degraded
+
+
+def test_no_kubeconfig_is_a_skipped_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KUBECONFIG", "KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST", "ALERTLOOP_DRY_RUN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
+    reset()
+    f = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+        )
+    )
+    assert f.status == "skipped"
+    assert "KUBECONFIG" in f.summary and "KUBE_CONFIG_DATA" in f.summary
