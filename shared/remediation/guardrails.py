@@ -41,6 +41,9 @@ from shared.remediation.settings import (
 )
 
 RATE_DOC = "remediate-changes"
+# Instances racing for one target contend on the same documents: retry the transaction more
+# often than the client's default 5 before failing closed.
+TXN_ATTEMPTS = 25
 RATE_WINDOW = timedelta(hours=1)
 SUPPORTED_KINDS = ("Deployment",)
 ALWAYS_DATABASE = frozenset({"DatabaseDown"})
@@ -377,7 +380,7 @@ class Guardrails:
             )
             return Reservation(token, workload.key, run_id, count, expires)
 
-        result = self.ledger._transaction(txn)
+        result = self._transaction(txn)
         if isinstance(result, Reservation):
             return result
         guard, reason = result
@@ -398,7 +401,21 @@ class Guardrails:
             changes = [c for c in rate.get("changes") or [] if c.get("token") != reservation.token]
             transaction.set(rate_ref, {"changes": changes, "updated_at": utcnow()})
 
-        self.ledger._transaction(txn)
+        self._transaction(txn)
+
+    def _transaction(self, fn: Any) -> Any:
+        """Run `fn(transaction)` atomically; LedgerError when Firestore fails or stays contended
+        (the caller fails closed: no change without the guardrails' say-so)."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import firestore
+
+        client = self.ledger.client
+        try:
+            return firestore.transactional(fn)(client.transaction(max_attempts=TXN_ATTEMPTS))
+        except gexc.GoogleAPIError as exc:
+            raise LedgerError(f"Firestore: {exc}") from exc
+        except ValueError as exc:  # the client's "Failed to commit transaction in N attempts"
+            raise LedgerError(f"Firestore transaction contended: {exc}") from exc
 
 
 def _doc(snap: Any) -> dict[str, Any]:

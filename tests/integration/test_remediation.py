@@ -794,3 +794,32 @@ def test_no_kubeconfig_is_a_skipped_finding(monkeypatch: pytest.MonkeyPatch) -> 
     )
     assert f.status == "skipped"
     assert "KUBECONFIG" in f.summary and "KUBE_CONFIG_DATA" in f.summary
+
+
+def test_concurrent_instances_change_the_target_once(kube: KubeApiServer, store: Ledger) -> None:
+    """Several instances (own Firestore clients) handling incidents on one target at once."""
+    results: list[Finding] = []
+
+    def instance(i: int) -> None:
+        env = envelope(
+            "HighCPUUsage",
+            {"namespace": "shop", "deployment": "api"},
+            workload=deploy_ref("api"),
+            run_id=f"run-c{i}",
+        )
+        results.append(remediate(env, ledger=Ledger()))
+
+    threads = [threading.Thread(target=instance, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 4
+    assert len([r for r in results if r.details["refused"] is None]) == 1
+    assert (
+        sorted(r.details["refused"]["guard"] for r in results if r.details["refused"])
+        == ["cooldown"] * 3
+    )
+    assert len([p for p in patches(kube) if p.status == 200]) == 1
+    outcomes = sorted(a["outcome"] for a in audits(store))
+    assert outcomes == ["applied", "refused", "refused", "refused"]
