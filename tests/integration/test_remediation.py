@@ -823,3 +823,20 @@ def test_concurrent_instances_change_the_target_once(kube: KubeApiServer, store:
     assert len([p for p in patches(kube) if p.status == 200]) == 1
     outcomes = sorted(a["outcome"] for a in audits(store))
     assert outcomes == ["applied", "refused", "refused", "refused"]
+
+
+def test_invalid_names_are_refused_before_any_api_call(kube: KubeApiServer, store: Ledger) -> None:
+    bad_labels = {"namespace": "Shop_Prod", "deployment": "api;rm -rf"}
+    f = remediate(envelope("ApplicationDown", bad_labels))
+    doc = assert_refused(f, store, "invalid_name")
+    assert "DNS-1123" in doc["reason"]
+    g = remediate(
+        envelope(
+            "ApplicationDown",
+            {"namespace": "shop"},
+            run_id="run-2",
+            workload={"kind": "Deployment", "name": "API/../x", "namespace": "shop"},
+        )
+    )
+    assert_refused(g, store, "invalid_name")
+    assert kube.requests == []
