@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if "KUBECONFIG" not in env and "KUBE_CONFIG_DATA" not in env:
             env["KUBECONFIG"] = str(start_kube_sandbox(stack))
+            # The sandbox is ours to change: let remediation act on its "shop" namespace.
+            env.setdefault("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
+            env.setdefault("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "3")
             sandbox_notes.append(
                 "Kubernetes is a SANDBOX API server (scenario 'demo'), not a real cluster; "
                 "set KUBECONFIG to investigate yours (read-only unless you allow namespaces)"
@@ -233,7 +236,13 @@ def start_kube_sandbox(stack: Stack) -> Path:
 
 def _passthrough_env() -> dict[str, str]:
     """Configuration the user set (their cluster, Prometheus, Slack) wins over the sandbox."""
-    keys = ("KUBECONFIG", "KUBE_CONFIG_DATA", "PROMETHEUS_URL", "ALERTLOOP_DRY_RUN")
+    keys = (
+        "KUBECONFIG",
+        "KUBE_CONFIG_DATA",
+        "PROMETHEUS_URL",
+        "ALERTLOOP_DRY_RUN",
+        "ALERTLOOP_REMEDIATE_NAMESPACES",
+    )
     return {k: os.environ[k] for k in keys if os.environ.get(k)}
 
 

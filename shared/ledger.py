@@ -67,9 +67,14 @@ class Ledger:
         from google.cloud import firestore
 
         try:
-            return firestore.transactional(fn)(self.client.transaction(), *args)
+            return firestore.transactional(fn)(self.client.transaction(max_attempts=10), *args)
         except gexc.GoogleAPIError as exc:
             raise LedgerError(f"Firestore: {exc}") from exc
+        except ValueError as exc:
+            # The client gives up on a contended transaction with a bare ValueError.
+            if "Failed to commit transaction" not in str(exc):
+                raise
+            raise LedgerError(f"Firestore transaction contended: {exc}") from exc
 
     # ---- runs -------------------------------------------------------------------------------
 

@@ -49,8 +49,8 @@ NEXT_CHECKS = {
     "scaling is not the fix",
     "raise_hpa_max": "watch the HPA scale past its old maximum and the alert resolve; review "
     "the HPA's limits afterwards",
-    "propose_rollback": "approve or reject the rollback in Slack before it expires; compare the "
-    "error rate of the new revision with the previous one",
+    "propose_rollback": "a human decides: compare the error rate of the new revision with the "
+    "previous one, then roll back by hand (command above) or let the proposal expire",
 }
 
 
@@ -404,6 +404,7 @@ class _Run:
             f"Approval required: proposal {approval_id} expires at {exp_text}"
             + ("" if created else " (already proposed for this run)")
             + ".",
+            *_rollback_command(plan.target.as_dict(), details),
             *plan.notes,
         ]
         out = self._plan_details(plan, workload)
@@ -617,3 +618,14 @@ class _Run:
                 f"(patch {plan.patch})"
             )
         return f"{plan.reason}"
+
+
+def _rollback_command(target: dict[str, Any], details: dict[str, Any]) -> list[str]:
+    """The exact manual command; nothing here executes it (no automatic rollback, ever)."""
+    revision = details.get("to_revision")
+    if target.get("kind") != "Deployment" or not revision:
+        return []
+    return [
+        f"To roll back by hand: kubectl -n {target.get('namespace')} rollout undo "
+        f"deployment/{target.get('name')} --to-revision={revision}"
+    ]
