@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.replay import add_replay_parser
+
 STACK_FILE = Path(".stack/stack.json")  # written by `make run` so fire finds the local stack
 
 
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     fire.add_argument("--url", default="", help="ingest URL (default $ALERTLOOP_INGEST_URL)")
     fire.add_argument("--token", default="", help="bearer token (default $ALERTLOOP_WEBHOOK_TOKEN)")
     fire.set_defaults(func=cmd_fire)
+    add_replay_parser(sub)
     return p
 
 
