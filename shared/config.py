@@ -52,6 +52,8 @@ class Settings:
     run_url_template: str
     collection_prefix: str
     firestore_database: str
+    flap_holddown_minutes: int
+    storm_threshold: int
 
     def topic(self, stage: str) -> str:
         """Topic id for a stage (topics are named after the stage they feed)."""
@@ -96,4 +98,6 @@ def settings() -> Settings:
         run_url_template=env_str("ALERTLOOP_RUN_URL_TEMPLATE", DEFAULT_RUN_URL),
         collection_prefix=env_str("ALERTLOOP_COLLECTION_PREFIX"),
         firestore_database=env_str("ALERTLOOP_FIRESTORE_DATABASE", "(default)"),
+        flap_holddown_minutes=env_int("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", 30),
+        storm_threshold=env_int("ALERTLOOP_STORM_THRESHOLD", 20),
     )

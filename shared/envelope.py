@@ -80,6 +80,9 @@ class Envelope(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     # Set by replay: re-run stages even if they completed (guardrails still apply).
     force: bool = False
+    # Alert storms: runs of a big group share one Slack digest instead of a parent each.
+    digest_group: str = ""
+    digest: bool = False  # this message asks notify to re-render the group's digest
 
     def finding(self, stage: str) -> Finding | None:
         """The latest finding a stage appended, if any."""

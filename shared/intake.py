@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,37 +71,103 @@ def build_envelope(
     )
 
 
+def group_id_for(alerts: list[Alert]) -> str:
+    key = alerts[0].group_key or json.dumps(sorted(alerts[0].labels.items()))
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def group_snapshot(alerts: list[Alert], envs: list[Envelope]) -> dict[str, Any]:
+    """What a storm's digest shows: Alertmanager's own current view of the whole group."""
+    by_name = Counter(a.name for a in alerts)
+    by_workload = Counter(
+        f"{a.labels.get('namespace', '?')}/{workload_of(a.labels)}" for a in alerts
+    )
+    firing = sum(1 for a in alerts if a.status == "firing")
+    return {
+        "group_key": alerts[0].group_key,
+        "total": len(alerts),
+        "firing": firing,
+        "resolved": len(alerts) - firing,
+        "by_name": dict(by_name.most_common(10)),
+        "by_workload": dict(by_workload.most_common(10)),
+        "severity": max((a.severity for a in alerts), key=_severity_rank),
+        "run_ids_sample": [e.run_id for e in envs[:20]],
+    }
+
+
+def workload_of(labels: dict[str, str]) -> str:
+    for key in ("deployment", "statefulset", "daemonset", "service", "pod", "job", "app"):
+        if labels.get(key):
+            return labels[key]
+    return "?"
+
+
+def _severity_rank(severity: str) -> int:
+    return {"critical": 3, "warning": 2, "info": 1}.get(severity, 0)
+
+
 def accept(body: Any, cfg: Settings, policy: Policy, ledger: Ledger, bus: Bus) -> IntakeResult:
     """Everything after auth. Raises BadRequest (nothing published), LedgerError/PublishError
     (caller answers 5xx so the sender retries; the ledger lets the retry finish the job)."""
     source, alerts, options = parse_body(body)
+    storm = len(alerts) >= cfg.storm_threshold > 0
+    group_id = group_id_for(alerts) if storm else ""
+    envs = [
+        build_envelope(a, source, policy, options, cfg).model_copy(
+            update={"digest_group": group_id}
+        )
+        for a in alerts
+    ]
+    if len(envs) > 1:
+        # Each registration is a transaction round trip; a storm's run them side by side.
+        with ThreadPoolExecutor(max_workers=min(16, len(envs))) as pool:
+            outcomes = list(pool.map(ledger.register_alert, envs))
+    else:
+        outcomes = [ledger.register_alert(e) for e in envs]
     out = IntakeResult(source)
     outgoing: list[Outgoing] = []
     to_mark: list[tuple[str, bool]] = []
-    for alert in alerts:
-        env = build_envelope(alert, source, policy, options, cfg)
-        outcome = ledger.register_alert(env)
+    changed = False
+    for env, outcome in zip(envs, outcomes, strict=True):
         status = {"redispatch": "accepted"}.get(outcome, outcome)
         out.results.append(
             {
                 "run_id": env.run_id,
-                "alert": alert.name,
+                "alert": env.alert.name,
                 "alert_type": env.alert_type,
                 "status": status,
                 "plan": env.plan,
             }
         )
-        event(log, f"alert {status}", run_id=env.run_id, alert=alert.name, source=source)
         if outcome in ("accepted", "redispatch"):
-            outgoing.append(Outgoing(Stage.NOTIFY, env))
+            changed = True
+            if not storm:
+                outgoing.append(Outgoing(Stage.NOTIFY, env))
             if env.plan:
                 outgoing.append(Outgoing(env.plan[0], env))
             to_mark.append((env.run_id, False))
         elif outcome == "resolved":
-            outgoing.append(Outgoing(Stage.NOTIFY, env))
+            changed = True
+            if not storm:
+                outgoing.append(Outgoing(Stage.NOTIFY, env))
             to_mark.append((env.run_id, True))
+    if storm:
+        event(
+            log,
+            "alert storm: one digest for the group",
+            group=group_id,
+            alerts=len(alerts),
+            source=source,
+        )
+        if changed:
+            ledger.record_group(group_id, group_snapshot(alerts, envs))
+            digest = envs[0].model_copy(update={"digest": True, "run_id": f"group-{group_id}"})
+            outgoing.append(Outgoing(Stage.NOTIFY, digest))
+    else:
+        for r in out.results:
+            event(log, f"alert {r['status']}", run_id=r["run_id"], alert=r["alert"], source=source)
     if outgoing:
         bus.publish_many(outgoing)
-    for run_id, resolved in to_mark:
-        ledger.mark_dispatched(run_id, resolved=resolved)
+    if to_mark:
+        ledger.mark_many_dispatched(to_mark)
     return out

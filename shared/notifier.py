@@ -21,8 +21,10 @@ from shared.slack_render import (
     RunView,
     finding_text,
     parent_text,
+    render_digest,
     render_finding,
     render_parent,
+    render_reopened,
     render_resolved,
 )
 from shared.stage import RetryLater
@@ -67,6 +69,9 @@ class Notifier:
         return view
 
     def __call__(self, env: Envelope) -> None:
+        if env.digest_group:
+            self._storm(env)
+            return
         holder = uuid.uuid4().hex
         lease = f"slack-{env.run_id}"
         if not self.ledger.acquire_lease(lease, holder, LEASE_SECONDS):
@@ -87,6 +92,8 @@ class Notifier:
         blocks = render_parent(view)
         digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
         text = parent_text(view)
+        if not slack.get("ts") and run and run.get("reopens"):
+            slack = self._reopen(env, view, str(run["reopens"]))
         if not slack.get("ts"):
             channel, ts = self.poster.post(text, blocks)
             slack.update(channel=channel, ts=ts, digest=digest)
@@ -111,3 +118,47 @@ class Notifier:
             text, rblocks = render_resolved(view)
             _, ts = self.poster.post(text, rblocks, thread_ts=slack["ts"])
             self.ledger.update_run(env.run_id, {"slack.replies.resolved": ts})
+
+    def _reopen(self, env: Envelope, view: RunView, previous: str) -> dict[str, Any]:
+        """Flapping: continue in the previous run's thread instead of opening a new one."""
+        prev_slack = ((self.ledger.get_run(previous) or {}).get("slack")) or {}
+        if not prev_slack.get("ts"):
+            return {}
+        text, blocks = render_reopened(view, previous)
+        self.poster.post(text, blocks, thread_ts=prev_slack["ts"])
+        slack = {"channel": prev_slack["channel"], "ts": prev_slack["ts"], "reopened": previous}
+        self.ledger.update_run(env.run_id, {f"slack.{k}": v for k, v in slack.items()})
+        event(log, "flapping alert reopened its thread", run_id=env.run_id, previous=previous)
+        return slack
+
+    def _storm(self, env: Envelope) -> None:
+        """Runs of a storm share the group's digest. Only the digest message renders it; a
+        dead-lettered stage of one of its runs is still told, in the digest's thread."""
+        group_id = env.digest_group
+        failure = env.finding("deadletter")
+        if not env.digest and failure is None:
+            return  # recorded in the ledger; the digest covers it
+        holder = uuid.uuid4().hex
+        lease = f"slack-group-{group_id}"
+        if not self.ledger.acquire_lease(lease, holder, LEASE_SECONDS):
+            raise RetryLater(f"digest for group {group_id} is being rendered elsewhere")
+        try:
+            group = self.ledger.get_group(group_id) or {}
+            slack = dict(group.get("slack") or {})
+            text, blocks = render_digest(group)
+            digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
+            if not slack.get("ts"):
+                channel, ts = self.poster.post(text, blocks)
+                slack = {"channel": channel, "ts": ts, "digest": digest}
+                self.ledger.update_group(group_id, {"slack": slack})
+            elif env.digest and slack.get("digest") != digest:
+                self.poster.update(slack["channel"], slack["ts"], text, blocks)
+                self.ledger.update_group(group_id, {"slack.digest": digest})
+            if failure is not None:
+                self.poster.post(
+                    finding_text(failure), render_finding(failure), thread_ts=slack["ts"]
+                )
+        except SlackPermanentError as exc:
+            event(log, "slack refused; not retrying", 50, group=group_id, error=str(exc))
+        finally:
+            self.ledger.release_lease(lease, holder)

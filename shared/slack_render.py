@@ -68,6 +68,7 @@ class RunView:
     run_url: str = ""
     automatic_action: str = ""
     follow_up: str = ""
+    flap_count: int = 0
 
     @classmethod
     def from_envelope(cls, env: Envelope, run: dict[str, Any] | None = None) -> RunView:
@@ -91,6 +92,7 @@ class RunView:
             findings=findings,
             dry_run=env.dry_run,
             mttr_seconds=run.get("mttr_seconds"),
+            flap_count=int(run.get("flap_count") or 0),
         )
 
 
@@ -146,7 +148,8 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
     if view.state == "resolved" and view.mttr_seconds is not None:
         state = f"RESOLVED after {_duration(view.mttr_seconds)}"
     dry = " [dry-run]" if view.dry_run else ""
-    header = truncate(f"{state}: {alert.name}{dry}", HEADER_MAX)
+    flap = f" [flapping x{view.flap_count + 1}]" if view.flap_count else ""
+    header = truncate(f"{state}: {alert.name}{dry}{flap}", HEADER_MAX)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
     ]
@@ -230,6 +233,46 @@ def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
     took = f" after {_duration(view.mttr_seconds)}" if view.mttr_seconds is not None else ""
     text = f":large_green_circle: Resolved{took}. {escape(view.alert.name)} stopped firing."
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def render_reopened(view: RunView, previous_run: str) -> tuple[str, list[dict[str, Any]]]:
+    text = (
+        f":repeat: Firing again (flapping, {view.flap_count + 1} times in the hold-down window). "
+        f"New run `{view.run_id}` continues in this thread (previous run `{previous_run}`)."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """One message for an alert storm: counts, not hundreds of parents."""
+    total, firing, resolved = (
+        group.get("total", 0),
+        group.get("firing", 0),
+        group.get("resolved", 0),
+    )
+    state = "RESOLVED" if firing == 0 else "ALERT STORM"
+    header = truncate(f"{state}: {total} alerts in one group ({firing} firing)", HEADER_MAX)
+    names = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_name") or {}).items())
+    workloads = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_workload") or {}).items())
+    body = (
+        f"*Alerts:* {names}\n*Workloads:* {workloads}\n*Resolved:* {resolved} of {total}\n"
+        "Every alert is a recorded run and follows its policy (guardrails and the fleet-wide "
+        "rate limit still apply); this digest replaces one message per alert."
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"group `{escape(str(group.get('group_key', ''))[:200])}`",
+                }
+            ],
+        },
+    ]
+    return truncate(escape(header), SECTION_MAX), blocks
 
 
 _SLACK_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
