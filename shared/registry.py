@@ -29,6 +29,8 @@ CORE_ENV: tuple[str, ...] = (
     "SLACK_API_URL",
     "ALERTLOOP_RUN_URL_TEMPLATE",
     "ALERTLOOP_COLLECTION_PREFIX",
+    "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
+    "ALERTLOOP_STORM_THRESHOLD",
 )
 
 # Settings that exist for local development only; a deployment must never set them.
