@@ -128,6 +128,8 @@ locals {
     "SLACK_API_URL",
     "ALERTLOOP_RUN_URL_TEMPLATE",
     "ALERTLOOP_COLLECTION_PREFIX",
+    "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
+    "ALERTLOOP_STORM_THRESHOLD",
     "ALERTLOOP_FIRESTORE_DATABASE",
   ]
 
@@ -145,6 +147,8 @@ locals {
     SLACK_API_URL                   = var.slack_api_url
     ALERTLOOP_RUN_URL_TEMPLATE      = var.run_url_template
     ALERTLOOP_COLLECTION_PREFIX     = var.collection_prefix
+    ALERTLOOP_FLAP_HOLDDOWN_MINUTES = tostring(var.flap_holddown_minutes)
+    ALERTLOOP_STORM_THRESHOLD       = tostring(var.storm_threshold)
     ALERTLOOP_FIRESTORE_DATABASE    = var.firestore_database == "(default)" ? "" : var.firestore_database
     ALERTLOOP_K8S_TIMEOUT_SECONDS   = tostring(var.k8s_timeout_seconds)
     PROMETHEUS_URL                  = var.prometheus_url

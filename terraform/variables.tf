@@ -363,3 +363,25 @@ variable "labels" {
     error_message = "labels must be lowercase keys/values of letters, digits, '_' and '-' (GCP label rules)."
   }
 }
+
+variable "flap_holddown_minutes" {
+  description = "ALERTLOOP_FLAP_HOLDDOWN_MINUTES: an alert that fires again within this many minutes of resolving reopens its Slack thread (flapping)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.flap_holddown_minutes >= 0 && var.flap_holddown_minutes <= 1440
+    error_message = "flap_holddown_minutes must be between 0 and 1440."
+  }
+}
+
+variable "storm_threshold" {
+  description = "ALERTLOOP_STORM_THRESHOLD: a webhook group with at least this many alerts gets one Slack digest instead of a message per alert (0 disables)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.storm_threshold >= 0
+    error_message = "storm_threshold must be 0 (disabled) or more."
+  }
+}
