@@ -6,6 +6,7 @@ Used by `make run` / `make demo` (python -m sandbox.stack) and by the end-to-end
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -97,39 +98,54 @@ class Stack:
         return self
 
     def create_topics(self) -> None:
+        # The dead-letter topic first: the other subscriptions name it.
+        for topic in sorted(STAGE_TOPICS, key=lambda t: t != "deadletter"):
+            self.create_topic(topic)
+
+    def create_topic(self, topic: str) -> None:
+        """A stage topic and, if a function consumes it, its push subscription."""
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-        pub = pubsub_v1.PublisherClient()
-        sub = pubsub_v1.SubscriberClient()
         path = f"projects/{PROJECT}/topics/{TOPIC_PREFIX}"
-        for topic in STAGE_TOPICS:
-            pub.create_topic(name=path + topic)
+        pubsub_v1.PublisherClient().create_topic(name=path + topic)
         consumers = {spec.topic: spec.name for spec in FUNCTIONS if spec.topic}
-        for topic in STAGE_TOPICS:
-            fn = consumers.get(topic)
-            if fn is None:
-                continue
-            request: dict[str, Any] = {
-                "name": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
-                "topic": path + topic,
-                # functions-framework derives the CloudEvent source from this path.
-                "push_config": {
-                    "push_endpoint": f"http://127.0.0.1:{self.ports[fn]}"
-                    f"/projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
-                },
-                "ack_deadline_seconds": 60,
-                "retry_policy": {
-                    "minimum_backoff": {"seconds": 1},
-                    "maximum_backoff": {"seconds": 10},
-                },
-                "enable_message_ordering": topic == "notify",
+        fn = consumers.get(topic)
+        if fn is None:
+            return
+        request: dict[str, Any] = {
+            "name": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
+            "topic": path + topic,
+            # functions-framework derives the CloudEvent source from this path.
+            "push_config": {
+                "push_endpoint": f"http://127.0.0.1:{self.ports[fn]}"
+                f"/projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
+            },
+            "ack_deadline_seconds": 60,
+            "retry_policy": {
+                "minimum_backoff": {"seconds": 1},
+                "maximum_backoff": {"seconds": 10},
+            },
+            "enable_message_ordering": topic == "notify",
+        }
+        if topic != "deadletter":
+            request["dead_letter_policy"] = {
+                "dead_letter_topic": path + "deadletter",
+                "max_delivery_attempts": max(5, self.max_delivery_attempts + 5),
             }
-            if topic != "deadletter":
-                request["dead_letter_policy"] = {
-                    "dead_letter_topic": path + "deadletter",
-                    "max_delivery_attempts": max(5, self.max_delivery_attempts + 5),
-                }
-            sub.create_subscription(request=request)
+        pubsub_v1.SubscriberClient().create_subscription(request=request)
+
+    def delete_topic(self, topic: str) -> None:
+        """Take a topic (and its push subscription) away: publishing to it now fails."""
+        from google.api_core import exceptions as gexc
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        with contextlib.suppress(gexc.NotFound):
+            pubsub_v1.SubscriberClient().delete_subscription(
+                subscription=f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push"
+            )
+        pubsub_v1.PublisherClient().delete_topic(
+            topic=f"projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
+        )
 
     def pull_subscription(self, topic: str) -> str:
         """A pull subscription on a topic, for tests that watch what gets published."""

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.bus import Bus, Outgoing
+from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
 from shared.envelope import Alert, Envelope, Stage, run_id_for
 from shared.ledger import Ledger
@@ -167,7 +167,11 @@ def accept(body: Any, cfg: Settings, policy: Policy, ledger: Ledger, bus: Bus) -
         for r in out.results:
             event(log, f"alert {r['status']}", run_id=r["run_id"], alert=r["alert"], source=source)
     if outgoing:
-        bus.publish_many(outgoing)
+        try:
+            bus.publish_many(outgoing)
+        except PublishError:
+            ledger.release_dispatch(to_mark)
+            raise
     if to_mark:
         ledger.mark_many_dispatched(to_mark)
     return out

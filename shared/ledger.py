@@ -18,6 +18,10 @@ from shared.envelope import Envelope, Finding, utcnow
 RegisterOutcome = Literal["accepted", "duplicate", "resolved", "redispatch"]
 BeginOutcome = Literal["started", "completed", "in_progress"]
 
+# How long one ingest instance holds the right to publish a run's messages; a crash mid-publish
+# releases it by expiry, a failed publish releases it at once.
+DISPATCH_CLAIM = timedelta(seconds=30)
+
 # Completed idempotency records are kept this long (a Firestore TTL policy deletes them after).
 COMPLETED_RETENTION = timedelta(days=7)
 
@@ -117,8 +121,11 @@ class Ledger:
             run = snap.to_dict() or {}
             if alert.status == "resolved":
                 if run.get("state") == "resolved":
-                    # Re-send the resolution if its earlier publish failed.
-                    return "duplicate" if run.get("resolved_dispatched") else "resolved"
+                    # Re-send the resolution if its earlier publish failed (and nobody else is).
+                    if run.get("resolved_dispatched") or _claimed(run, "resolved_claim", now):
+                        return "duplicate"
+                    transaction.update(ref, {"resolved_claim": now + DISPATCH_CLAIM})
+                    return "resolved"
                 ends = alert.ends_at or now
                 starts = _as_dt(run.get("starts_at")) or alert.starts_at
                 transaction.update(
@@ -128,6 +135,7 @@ class Ledger:
                         "resolved_at": ends,
                         "mttr_seconds": max(0.0, (ends - starts).total_seconds()),
                         "resolved_dispatched": False,
+                        "resolved_claim": now + DISPATCH_CLAIM,
                         "updated_at": now,
                     },
                 )
@@ -142,13 +150,30 @@ class Ledger:
                 # Same fingerprint and startsAt firing again after resolving: Alertmanager
                 # resends; the run stays resolved.
                 return "duplicate"
-            return "duplicate" if run.get("dispatched") else "redispatch"
+            if run.get("dispatched") or _claimed(run, "dispatch_claim", now):
+                return "duplicate"  # done, or being published right now by another request
+            transaction.update(ref, {"dispatch_claim": now + DISPATCH_CLAIM})
+            return "redispatch"
 
         outcome: RegisterOutcome = self._transaction(txn)
         return outcome
 
     def mark_dispatched(self, run_id: str, resolved: bool = False) -> None:
         self.mark_many_dispatched([(run_id, resolved)])
+
+    def release_dispatch(self, runs: list[tuple[str, bool]]) -> None:
+        """A publish failed: let the sender's retry dispatch these runs without waiting."""
+        from google.api_core import exceptions as gexc
+
+        now = utcnow()
+        try:
+            batch = self.client.batch()
+            for run_id, resolved in runs:
+                field = "resolved_claim" if resolved else "dispatch_claim"
+                batch.set(self._col("runs").document(run_id), {field: now}, merge=True)
+            batch.commit()
+        except gexc.GoogleAPIError:
+            pass  # the claims expire on their own
 
     def mark_many_dispatched(self, runs: list[tuple[str, bool]]) -> None:
         """One batched write per 400 runs (storms), instead of a round trip per run."""
@@ -322,12 +347,19 @@ def _new_run(env: Envelope, now: datetime) -> dict[str, Any]:
         "received_at": env.received_at,
         "resolved_at": (alert.ends_at or now) if resolved else None,
         "dispatched": False,
+        "dispatch_claim": now + DISPATCH_CLAIM,
         "resolved_dispatched": False,
+        "resolved_claim": (now + DISPATCH_CLAIM) if resolved else None,
         "findings": {},
         "timings": {},
         "slack": {},
         "updated_at": now,
     }
+
+
+def _claimed(run: dict[str, Any], field: str, now: datetime) -> bool:
+    until = _as_dt(run.get(field))
+    return until is not None and until > now
 
 
 def _nest(fields: dict[str, Any]) -> dict[str, Any]:
