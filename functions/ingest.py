@@ -13,7 +13,7 @@ from shared.config import settings
 from shared.intake import Unauthorized, accept, check_bearer
 from shared.ledger import Ledger, LedgerError
 from shared.log import event, get_logger
-from shared.policy import cached_policy
+from shared.policy import PolicyError, cached_policy
 from shared.webhook import BadRequest
 
 log = get_logger("alertloop.ingest")
@@ -65,8 +65,15 @@ def ingest(request: flask.Request) -> flask.Response:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return _error(400, f"body is not valid JSON: {exc}")
+    except RecursionError:
+        return _error(400, "body is nested too deeply to be an alert")
     try:
         policy = cached_policy(cfg.policy_file)
+    except PolicyError as exc:
+        # Misconfiguration, not the sender's fault: 500 so Alertmanager keeps the alert.
+        event(log, "policy file invalid; refusing to route alerts", 50, reason=str(exc))
+        return _error(500, f"alertloop is misconfigured: {exc}")
+    try:
         ledger, bus = _clients()
         result = accept(body, cfg, policy, ledger, bus)
     except BadRequest as exc:

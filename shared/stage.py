@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.bus import Bus, Outgoing
+from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings, settings
 from shared.envelope import Envelope, Finding, Stage, utcnow
 from shared.ledger import Ledger
@@ -109,7 +109,8 @@ class StageRunner:
         if claim.outcome == "completed":
             if not claim.record.get("forwarded"):
                 finding = Finding.model_validate(claim.record.get("result") or {})
-                self._forward(env, finding)
+                self._forward_or_give_up(env, finding, claim.record)
+                return
             event(log, "duplicate delivery acknowledged", run_id=env.run_id, stage=self.stage)
             return
         event(log, "stage started", run_id=env.run_id, stage=self.stage, attempt=claim.attempts)
@@ -142,7 +143,7 @@ class StageRunner:
         finding.stage = self.stage
         self.ledger.record_finding(env.run_id, finding)
         self.ledger.complete(env.run_id, self.stage, finding.model_dump(mode="json"))
-        self._forward(env, finding)
+        self._forward_or_give_up(env, finding, {})
         event(
             log,
             "stage finished",
@@ -151,6 +152,38 @@ class StageRunner:
             status=finding.status,
             seconds=round(finding.duration_seconds, 3),
         )
+
+    def _forward_or_give_up(self, env: Envelope, finding: Finding, record: dict[str, Any]) -> None:
+        """Publishing onward can fail for reasons of its own (a missing topic, a revoked
+        permission). Those failures count as attempts too, so they end in the dead-letter
+        topic instead of being retried forever."""
+        try:
+            self._forward(env, finding)
+        except PublishError as exc:
+            failures = int(record.get("forward_failures", 0)) + 1
+            self.ledger.mark(env.run_id, self.stage, {"forward_failures": failures})
+            if failures >= self.cfg.max_stage_attempts:
+                event(
+                    log,
+                    "cannot publish onward; dead-lettering",
+                    50,
+                    run_id=env.run_id,
+                    stage=self.stage,
+                    failures=failures,
+                    error=str(exc),
+                )
+                self._dead_letter(env, f"could not publish onward: {exc}", failures)
+                return
+            event(
+                log,
+                "publishing onward failed; will retry",
+                40,
+                run_id=env.run_id,
+                stage=self.stage,
+                failures=failures,
+                error=str(exc),
+            )
+            raise
 
     def _forward(self, env: Envelope, finding: Finding) -> None:
         updated = env.model_copy(update={"findings": [*env.findings, finding], "force": False})
