@@ -78,6 +78,30 @@ def cmd_fire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from shared.envelope import utcnow
+    from shared.health import loop_health, render
+    from shared.ledger import Ledger, LedgerError
+    from shared.replay import ReplayError, load_stack_env
+
+    try:
+        load_stack_env()  # the local stack's emulators, when `make run` is up
+    except ReplayError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    now = utcnow()
+    try:
+        runs = Ledger().runs_since(now - timedelta(days=args.days))
+    except LedgerError as exc:
+        print(f"cannot read the run ledger: {exc}", file=sys.stderr)
+        return 2
+    report = loop_health(runs, now, days=args.days, quick_minutes=args.quick_minutes)
+    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alertloop", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     fire.add_argument("--url", default="", help="ingest URL (default $ALERTLOOP_INGEST_URL)")
     fire.add_argument("--token", default="", help="bearer token (default $ALERTLOOP_WEBHOOK_TOKEN)")
     fire.set_defaults(func=cmd_fire)
+    health = sub.add_parser("health", help="loop-health measures from the run ledger")
+    health.add_argument("--days", type=float, default=30, help="window (default 30 days)")
+    health.add_argument(
+        "--quick-minutes",
+        type=float,
+        default=5,
+        help="resolving this fast with no cluster change counts as a false positive (default 5)",
+    )
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(func=cmd_health)
     add_replay_parser(sub)
     return p
 

@@ -217,6 +217,12 @@ class Ledger:
         query = self._col("runs").order_by("received_at", direction=firestore.Query.DESCENDING)
         return [s.to_dict() for s in query.limit(limit).stream()]
 
+    def runs_since(self, since: datetime) -> list[dict[str, Any]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._col("runs").where(filter=FieldFilter("received_at", ">=", since))
+        return [s.to_dict() for s in query.stream()]
+
     def record_finding(self, run_id: str, finding: Finding) -> None:
         data = finding.model_dump(mode="json")
         update: dict[str, Any] = {

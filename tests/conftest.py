@@ -73,8 +73,13 @@ class Topics:
         out: list[Any] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            # Non-blocking: an empty pull on the emulator otherwise blocks for seconds.
             resp = self.subscriber.pull(
-                subscription=self.subs[stage], max_messages=max_messages, timeout=5
+                request={
+                    "subscription": self.subs[stage],
+                    "max_messages": max_messages,
+                    "return_immediately": True,
+                }
             )
             if resp.received_messages:
                 out.extend(resp.received_messages)

@@ -1,0 +1,169 @@
+"""Loop health: is the alert-to-remediation loop doing its job? Computed from the run ledger.
+
+The five measures of the reference design, per alert type and overall:
+- execution: runs whose whole plan ran, against runs recorded (should match the alert rate);
+- investigation duration (target < 5 min);
+- MTTR (resolution - start, for resolved runs);
+- false-positive rate: resolved runs that cleared by themselves within `quick_minutes` with no
+  cluster change (> 10% means the alert's threshold needs work);
+- team action rate: runs that needed a human — a proposal to approve, a refusal or error, a
+  dead-lettered stage, or a database alert (target < 20%).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+INVESTIGATION_TARGET_SECONDS = 300.0
+FALSE_POSITIVE_LIMIT = 0.10
+TEAM_ACTION_TARGET = 0.20
+CHANGES = {"restart", "scale_deployment", "raise_hpa_max"}
+
+
+@dataclass
+class Measures:
+    runs: int = 0
+    executed: int = 0
+    resolved: int = 0
+    false_positives: int = 0
+    team_actions: int = 0
+    investigation_seconds: list[float] = field(default_factory=list)
+    mttr_seconds: list[float] = field(default_factory=list)
+
+    def summary(self, days: float) -> dict[str, Any]:
+        inv = sorted(self.investigation_seconds)
+        return {
+            "runs": self.runs,
+            "alerts_per_day": round(self.runs / days, 2) if days else None,
+            "execution_rate": _ratio(self.executed, self.runs),
+            "investigation_p50_s": _pct(inv, 0.5),
+            "investigation_p95_s": _pct(inv, 0.95),
+            "investigation_max_s": inv[-1] if inv else None,
+            "mttr_mean_s": statistics.fmean(self.mttr_seconds) if self.mttr_seconds else None,
+            "mttr_p50_s": _pct(sorted(self.mttr_seconds), 0.5),
+            "false_positive_rate": _ratio(self.false_positives, self.resolved),
+            "team_action_rate": _ratio(self.team_actions, self.runs),
+        }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _dt(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def needs_team(run: dict[str, Any]) -> bool:
+    findings = run.get("findings") or {}
+    if run.get("state") == "failed" or "deadletter" in findings:
+        return True
+    if any((f or {}).get("status") == "error" for f in findings.values()):
+        return True
+    details = (findings.get("remediate") or {}).get("details") or {}
+    action = str(details.get("action", ""))
+    if action.startswith("propose") or details.get("refused"):
+        return True
+    return run.get("alert_type") == "DatabaseDown"
+
+
+def changed_cluster(run: dict[str, Any]) -> bool:
+    details = ((run.get("findings") or {}).get("remediate") or {}).get("details") or {}
+    return details.get("action") in CHANGES and not details.get("dry_run")
+
+
+def loop_health(
+    runs: list[dict[str, Any]], now: datetime, days: float = 30, quick_minutes: float = 5
+) -> dict[str, Any]:
+    since = now - timedelta(days=days)
+    overall = Measures()
+    by_type: dict[str, Measures] = defaultdict(Measures)
+    for run in runs:
+        received = _dt(run.get("received_at"))
+        if received is None or received < since:
+            continue
+        for m in (overall, by_type[str(run.get("alert_type", "?"))]):
+            m.runs += 1
+            findings = run.get("findings") or {}
+            if all(stage in findings for stage in run.get("plan") or []):
+                m.executed += 1
+            inv = (run.get("timings") or {}).get("investigate_seconds")
+            if isinstance(inv, int | float):
+                m.investigation_seconds.append(float(inv))
+            if run.get("state") == "resolved" and run.get("mttr_seconds") is not None:
+                mttr = float(run["mttr_seconds"])
+                m.resolved += 1
+                m.mttr_seconds.append(mttr)
+                if mttr <= quick_minutes * 60 and not changed_cluster(run):
+                    m.false_positives += 1
+            if needs_team(run):
+                m.team_actions += 1
+    report = {
+        "window_days": days,
+        "overall": overall.summary(days),
+        "by_alert_type": {k: v.summary(days) for k, v in sorted(by_type.items())},
+    }
+    report["warnings"] = warnings(report)
+    return report
+
+
+def warnings(report: dict[str, Any]) -> list[str]:
+    out = []
+    o = report["overall"]
+    if (
+        o["investigation_p95_s"] is not None
+        and o["investigation_p95_s"] > INVESTIGATION_TARGET_SECONDS
+    ):
+        out.append(f"investigations are slow: p95 {o['investigation_p95_s']:.0f}s (target < 300s)")
+    if o["execution_rate"] is not None and o["execution_rate"] < 1:
+        out.append(f"{(1 - o['execution_rate']):.0%} of runs did not run their whole plan")
+    if o["team_action_rate"] is not None and o["team_action_rate"] > TEAM_ACTION_TARGET:
+        out.append(f"team action rate {o['team_action_rate']:.0%} (target < 20%)")
+    for name, m in report["by_alert_type"].items():
+        fp = m["false_positive_rate"]
+        if fp is not None and fp > FALSE_POSITIVE_LIMIT:
+            out.append(f"{name}: {fp:.0%} false positives (> 10%): its threshold needs work")
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    def fmt(v: Any, unit: str = "") -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, float) and unit == "%":
+            return f"{v:.0%}"
+        if isinstance(v, float):
+            return f"{v:.1f}{unit}"
+        return f"{v}{unit}"
+
+    head = f"{'alert type':<24}{'runs':>6}{'/day':>7}{'exec':>7}{'inv p95':>9}{'MTTR p50':>10}"
+    head += f"{'false+':>8}{'team':>7}"
+    lines = [f"Loop health over the last {report['window_days']:g} days", head]
+    rows = [("all", report["overall"]), *report["by_alert_type"].items()]
+    for name, m in rows:
+        lines.append(
+            f"{name[:23]:<24}{m['runs']:>6}{fmt(m['alerts_per_day']):>7}"
+            f"{fmt(m['execution_rate'], '%'):>7}{fmt(m['investigation_p95_s'], 's'):>9}"
+            f"{fmt(m['mttr_p50_s'], 's'):>10}{fmt(m['false_positive_rate'], '%'):>8}"
+            f"{fmt(m['team_action_rate'], '%'):>7}"
+        )
+    lines.append("targets: investigation < 5 min, false positives <= 10%, team action < 20%")
+    lines.extend(f"warning: {w}" for w in report["warnings"])
+    return "\n".join(lines)
