@@ -49,6 +49,7 @@ def storm_body() -> dict:
 def test_a_thousand_alerts_one_digest_every_run_recorded(stack: Stack, monkeypatch) -> None:
     monkeypatch.setenv("ALERTLOOP_TOPIC_PREFIX", "alertloop-")
     from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
 
     from shared.config import settings
 
@@ -67,7 +68,7 @@ def test_a_thousand_alerts_one_digest_every_run_recorded(stack: Stack, monkeypat
     def investigated() -> int:
         return sum(
             1
-            for s in runs.where("alert_type", "==", "HighMemoryUsage").stream()
+            for s in runs.where(filter=FieldFilter("alert_type", "==", "HighMemoryUsage")).stream()
             if (s.to_dict() or {}).get("findings", {}).get("investigate")
         )
 
