@@ -1,5 +1,6 @@
 """Deploy-bundle entry points: Cloud Functions loads this file and calls the named function."""
 
+from functions.approve import approve
 from functions.budget import budget
 from functions.deadletter import deadletter
 from functions.ingest import ingest
@@ -7,4 +8,4 @@ from functions.investigate import investigate
 from functions.notify import notify
 from functions.remediate import remediate
 
-__all__ = ["budget", "deadletter", "ingest", "investigate", "notify", "remediate"]
+__all__ = ["approve", "budget", "deadletter", "ingest", "investigate", "notify", "remediate"]

@@ -83,6 +83,8 @@ class Envelope(BaseModel):
     # Alert storms: runs of a big group share one Slack digest instead of a parent each.
     digest_group: str = ""
     digest: bool = False  # this message asks notify to re-render the group's digest
+    # Set by approve: the approvals/{id} record a human decided (the rollback stage acts on it).
+    approval_id: str = ""
 
     def finding(self, stage: str) -> Finding | None:
         """The latest finding a stage appended, if any."""

@@ -226,7 +226,36 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
     mark = STATUS_MARK.get(finding.status, "")
     head = f"{mark} *{title}* — {finding.status} ({finding.duration_seconds:.1f} s)"
     body = f"{head}\n{escape(finding.summary)}"
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
+    ]
+    approval_id = finding.details.get("approval_id")
+    rollback = finding.details.get("action") in (None, "propose_rollback")
+    if isinstance(approval_id, str) and approval_id and rollback:
+        # A pending rollback proposal: the buttons post to the approve function, which checks
+        # the signature, the approver and the proposal (single use, expiring) before anything.
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"approval:{approval_id}"[:255],
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Approve rollback"},
+                        "style": "primary",
+                        "action_id": "approve_rollback",
+                        "value": approval_id,
+                    },
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Reject"},
+                        "action_id": "reject_rollback",
+                        "value": approval_id,
+                    },
+                ],
+            }
+        )
+    return blocks
 
 
 def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
@@ -288,7 +317,7 @@ def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
             lines.append("  " + f["text"].replace("\n", ": ", 1))
         for e in b.get("elements", []):
             if e.get("type") == "button":
-                lines.append(f"  [{e['text']['text']}] {e['url']}")
+                lines.append(f"  [{e['text']['text']}] {e.get('url', '')}".rstrip())
             elif "text" in e:
                 lines.append(e["text"] if isinstance(e["text"], str) else e["text"]["text"])
     return _SLACK_DATE.sub(r"\1", "\n".join(lines))

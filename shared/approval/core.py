@@ -1,0 +1,254 @@
+"""Decide on a rollback proposal from a Slack click, in one Firestore transaction.
+
+approvals/{id} moves   proposed --approve--> approved   (approved_by, approved_at, approved_via)
+                       proposed --reject---> rejected   (rejected_by, rejected_at)
+and nothing else: a second click, a replayed request or a click after `expires_at` finds the
+record no longer "proposed" (or expired) and is refused. Every decision and every refusal is
+written to `audit` (shared.remediation.records.Recorder). Nothing here touches the cluster: an
+approval only publishes the run's envelope (with `approval_id`) to the `rollback` topic; the
+rollback function re-checks everything before it acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from shared.approval.settings import ApprovalSettings
+from shared.approval.slack_request import Action
+from shared.bus import Bus, PublishError
+from shared.envelope import Alert, Envelope, Finding, Stage, utcnow
+from shared.ledger import Ledger, LedgerError
+from shared.log import event, get_logger
+from shared.remediation.records import Recorder
+
+log = get_logger(__name__)
+
+Outcome = Literal["approved", "rejected", "refused"]
+PROPOSED = "proposed"
+ROLLBACK_ACTION = "propose_rollback"
+
+
+@dataclass
+class Decision:
+    outcome: Outcome
+    message: str  # what the clicking user reads (ephemeral)
+    reason: str = ""  # refusal reason code: unknown|not_approver|no_approvers|status|expired|...
+    approval: dict[str, Any] = field(default_factory=dict)
+    audit_id: str | None = None
+    published: bool = False
+
+
+def _audit(
+    ledger: Ledger,
+    cfg: ApprovalSettings,
+    action: Action,
+    approval: dict[str, Any],
+    outcome: str,
+    reason: str,
+    guard: str = "",
+) -> str | None:
+    recorder = Recorder(
+        ledger, cfg.actor, str(approval.get("run_id", "")), str(approval.get("alert_type", ""))
+    )
+    try:
+        return recorder.audit(
+            action=action.action_id,
+            target=str(approval.get("target", "")),
+            outcome=outcome,
+            reason=reason,
+            before={"status": approval.get("status")} if approval else None,
+            guard=guard,
+            extra={
+                "approval_id": action.approval_id,
+                "slack_user": action.user_id,
+                "slack_user_name": action.user_name,
+                "slack_channel": action.channel,
+            },
+        )
+    except LedgerError as exc:
+        event(log, "approval decision not audited", 40, error=str(exc))
+        return None
+
+
+def _describe(approval: dict[str, Any]) -> str:
+    return (
+        f"rollback of {approval.get('target', '?')} from revision "
+        f"{approval.get('from_revision', '?')} to {approval.get('to_revision', '?')}"
+    )
+
+
+def _expired(approval: dict[str, Any], now: datetime) -> bool:
+    expires = approval.get("expires_at")
+    return not isinstance(expires, datetime) or expires <= now
+
+
+def decide(
+    action: Action, ledger: Ledger, cfg: ApprovalSettings, now: datetime | None = None
+) -> Decision:
+    """Approve or reject, single use; or refuse with a reason. Always audited."""
+    ref = ledger._col("approvals").document(action.approval_id)
+    snap = ref.get()
+    approval: dict[str, Any] = (snap.to_dict() or {}) if snap.exists else {}
+
+    def refuse(reason: str, message: str) -> Decision:
+        audit_id = _audit(ledger, cfg, action, approval, "refused", message, guard=reason)
+        event(
+            log,
+            "approval refused",
+            30,
+            approval_id=action.approval_id,
+            user=action.user_id,
+            reason=reason,
+            run_id=approval.get("run_id", ""),
+        )
+        return Decision("refused", message, reason, approval, audit_id)
+
+    if not approval:
+        return refuse("unknown", f"No rollback proposal {action.approval_id} exists.")
+    if approval.get("action") != ROLLBACK_ACTION:
+        return refuse("action", f"Proposal {action.approval_id} is not a rollback proposal.")
+    if not cfg.approvers:
+        return refuse(
+            "no_approvers",
+            "Nobody may approve rollbacks: ALERTLOOP_APPROVERS is empty. Ask an operator to "
+            "list the Slack user ids allowed to decide.",
+        )
+    if action.user_id not in cfg.approvers:
+        return refuse(
+            "not_approver",
+            f"<@{action.user_id}> is not an allowed approver (ALERTLOOP_APPROVERS); "
+            f"nothing was decided on the {_describe(approval)}.",
+        )
+
+    new_status: Outcome = "approved" if action.approve else "rejected"
+    verb = "approved" if action.approve else "rejected"
+
+    def txn(transaction: Any) -> tuple[str, dict[str, Any]]:
+        current_snap = ref.get(transaction=transaction)
+        current = (current_snap.to_dict() or {}) if current_snap.exists else {}
+        at = now or utcnow()
+        if current.get("status") != PROPOSED:
+            return "status", current
+        if _expired(current, at):
+            transaction.update(ref, {"status": "expired", "expired_seen_at": at})
+            return "expired", current
+        fields = {
+            "status": new_status,
+            f"{verb}_by": action.user_id,
+            f"{verb}_by_name": action.user_name,
+            f"{verb}_at": at,
+            "decided_via": "slack",
+            "slack_channel": action.channel,
+            "slack_message_ts": action.message_ts,
+        }
+        transaction.update(ref, fields)
+        return "ok", {**current, **fields}
+
+    result, current = ledger._transaction(txn)
+    approval = current or approval
+    if result == "status":
+        who = approval.get("approved_by") or approval.get("rejected_by")
+        by = f" by <@{who}>" if who else ""
+        return refuse(
+            "status",
+            f"This proposal is already {approval.get('status', 'gone')}{by}: approvals are "
+            "single use.",
+        )
+    if result == "expired":
+        approval["status"] = "expired"
+        return refuse(
+            "expired",
+            f"This proposal expired at {approval.get('expires_at')}: nothing was done. "
+            "A new incident will propose again.",
+        )
+    message = (
+        f"<@{action.user_id}> approved the {_describe(approval)}: alertloop re-checks the "
+        "deployment and its guardrails, then rolls back and reports in the thread."
+        if action.approve
+        else f"<@{action.user_id}> rejected the {_describe(approval)}: nothing will change."
+    )
+    audit_id = _audit(ledger, cfg, action, {**approval, "status": PROPOSED}, new_status, message)
+    if audit_id:
+        try:
+            ref.update({f"{verb}_audit_id": audit_id})
+        except Exception as exc:  # the decision stands; the audit record names it
+            event(log, "cannot link the decision's audit record", 40, error=str(exc))
+    event(
+        log,
+        f"rollback proposal {verb}",
+        approval_id=action.approval_id,
+        user=action.user_id,
+        run_id=approval.get("run_id", ""),
+    )
+    return Decision(new_status, message, "", approval, audit_id)
+
+
+def envelope_for(run: dict[str, Any], approval_id: str) -> Envelope:
+    """The run's envelope as the ledger has it, its plan extended by the rollback stage."""
+    findings = [Finding.model_validate(f) for f in (run.get("findings") or {}).values()]
+    findings.sort(key=lambda f: f.started)
+    plan = [str(s) for s in run.get("plan") or [] if s != Stage.ROLLBACK]
+    received = run.get("received_at")
+    return Envelope(
+        run_id=str(run["run_id"]),
+        source=run.get("source") or "alertmanager",
+        received_at=received if isinstance(received, datetime) else utcnow(),
+        alert=Alert.model_validate(run.get("alert") or {}),
+        alert_type=str(run.get("alert_type", "")),
+        plan=[*plan, Stage.ROLLBACK.value],
+        action=str(run.get("action") or "auto"),
+        dry_run=bool(run.get("dry_run")),
+        findings=findings,
+        digest_group=str(run.get("digest_group") or ""),
+        approval_id=approval_id,
+    )
+
+
+def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bus) -> Decision:
+    """Send an approved (or rejected) proposal to the rollback stage, which reports to Slack.
+
+    When an approval cannot be published it is put back to "proposed" (so the button works
+    again) and the click is answered with the failure; a rejection stands either way.
+    """
+    if decision.outcome == "refused":
+        return decision
+    run_id = str(decision.approval.get("run_id", ""))
+    run = ledger.get_run(run_id) if run_id else None
+    try:
+        if run is None:
+            raise PublishError(f"run {run_id or '?'} is not in the ledger")
+        bus.publish(Stage.ROLLBACK, envelope_for(run, action.approval_id))
+    except PublishError as exc:
+        event(log, "cannot publish the decision", 40, run_id=run_id, error=str(exc))
+        if decision.outcome == "approved":
+            _revert(ledger, action.approval_id)
+            decision.message = (
+                f"Could not queue the rollback ({exc}); the approval was withdrawn — "
+                "click Approve again in a moment."
+            )
+            decision.outcome = "refused"
+            decision.reason = "publish_failed"
+        else:
+            decision.message += " (The thread could not be updated.)"
+        return decision
+    decision.published = True
+    return decision
+
+
+def _revert(ledger: Ledger, approval_id: str) -> None:
+    ref = ledger._col("approvals").document(approval_id)
+
+    def txn(transaction: Any) -> None:
+        snap = ref.get(transaction=transaction)
+        doc = (snap.to_dict() or {}) if snap.exists else {}
+        if doc.get("status") == "approved":
+            transaction.update(
+                ref, {"status": PROPOSED, "approved_by": "", "publish_failed_at": utcnow()}
+            )
+
+    try:
+        ledger._transaction(txn)
+    except LedgerError as exc:
+        event(log, "cannot withdraw an unpublished approval", 50, error=str(exc))
