@@ -7,5 +7,15 @@ from functions.ingest import ingest
 from functions.investigate import investigate
 from functions.notify import notify
 from functions.remediate import remediate
+from functions.rollback import rollback
 
-__all__ = ["approve", "budget", "deadletter", "ingest", "investigate", "notify", "remediate"]
+__all__ = [
+    "approve",
+    "budget",
+    "deadletter",
+    "ingest",
+    "investigate",
+    "notify",
+    "remediate",
+    "rollback",
+]

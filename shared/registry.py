@@ -152,6 +152,31 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec("notify", "cloudevent", "notify", secrets=("SLACK_BOT_TOKEN",)),
     FunctionSpec("deadletter", "cloudevent", "deadletter", secrets=("SLACK_BOT_TOKEN",)),
+    # Slack's interactivity endpoint: it must be reachable from Slack; every request is checked
+    # against the Slack signing secret, the approver list and the single-use proposal.
+    FunctionSpec(
+        "approve",
+        "http",
+        None,
+        publishes=("rollback",),
+        secrets=("SLACK_SIGNING_SECRET",),
+        exposure="public",
+    ),
+    # Executes approved rollbacks only; the timeout covers the canary wait
+    # (ALERTLOOP_ROLLBACK_VERIFY_SECONDS, default 300).
+    FunctionSpec(
+        "rollback",
+        "cloudevent",
+        "rollback",
+        publishes=("notify", "deadletter"),
+        env=KUBERNETES_ENV + PROMETHEUS_ENV,
+        secrets=("KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"),
+        memory="512Mi",
+        timeout_seconds=420,
+        max_instances=2,
+        uses_kubernetes=True,
+        uses_prometheus=True,
+    ),
 )
 
 BY_NAME = {f.name: f for f in FUNCTIONS}

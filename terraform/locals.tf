@@ -87,6 +87,32 @@ locals {
       uses_kubernetes = false
       uses_prometheus = false
     }
+    approve = {
+      kind            = "http"
+      topic           = null
+      publishes       = ["rollback"]
+      env             = []
+      secrets         = ["SLACK_SIGNING_SECRET"]
+      memory          = "256Mi"
+      timeout_seconds = 60
+      max_instances   = 10
+      exposure        = var.approve_access
+      uses_kubernetes = false
+      uses_prometheus = false
+    }
+    rollback = {
+      kind            = "cloudevent"
+      topic           = "rollback"
+      publishes       = ["notify", "deadletter"]
+      env             = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      secrets         = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
+      memory          = "512Mi"
+      timeout_seconds = 420
+      max_instances   = 2
+      exposure        = "internal"
+      uses_kubernetes = true
+      uses_prometheus = true
+    }
   }
 
   # Stage topics (shared/registry.py STAGE_TOPICS), plus the parking topic for messages the

@@ -78,6 +78,17 @@ variable "ingest_access" {
   }
 }
 
+variable "approve_access" {
+  description = "How Slack reaches the approve function (the app's interactivity request URL): \"public\" (ingress ALLOW_ALL, allUsers invoker; the function enforces the Slack signature, the approver list and single use) or \"internal\" (behind your own proxy; only internal_invoker_members may invoke)."
+  type        = string
+  default     = "public"
+
+  validation {
+    condition     = contains(["public", "internal"], var.approve_access)
+    error_message = "approve_access must be \"public\" or \"internal\"."
+  }
+}
+
 variable "internal_invoker_members" {
   description = "Extra IAM members allowed to invoke internal HTTP functions, by function name (e.g. { ingest = [\"serviceAccount:proxy@p.iam.gserviceaccount.com\"] })."
   type        = map(list(string))

@@ -427,13 +427,15 @@ def test_all_users_only_on_public_http_functions() -> None:
     assert 'f.exposure == "public" ? ["allUsers"]' in code_hits[0]
     assert 'if f.kind == "http"' in _locals()["http_invokers"]
     public = [f.name for f in registry.FUNCTIONS if f.exposure == "public"]
-    assert public == ["ingest"]
+    # ingest (Alertmanager's webhook) and approve (Slack's interactivity endpoint) only.
+    assert public == ["ingest", "approve"]
     for f in registry.FUNCTIONS:
         if f.exposure == "public":
             assert f.kind == "http", f.name
-    access = _tf()["variable"]["ingest_access"]
-    assert access["default"] in ("public", "internal")
-    assert "contains([" in access["validation"][0]["condition"]
+    for name in public:
+        access = _tf()["variable"][f"{name}_access"]
+        assert access["default"] in ("public", "internal")
+        assert "contains([" in access["validation"][0]["condition"]
 
 
 # ---------------------------------------------------------------- Firestore

@@ -1,0 +1,28 @@
+"""rollback (Pub/Sub CloudEvent): execute an approved rollback once, guarded, then a canary
+check. Fed only by the approve function (the `rollback` topic); reports to notify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from shared.envelope import Envelope, Finding
+from shared.stage import StageRunner
+
+
+def _handle(env: Envelope) -> Finding:
+    # Imported on first use: rollback pulls in the kubernetes client and Firestore.
+    from shared.rollback import rollback as run_rollback
+
+    return run_rollback(env)
+
+
+# approve extends the plan with "rollback" as its last stage, so the runner forwards the finding
+# to notify only.
+_runner = StageRunner("rollback", _handle)
+
+
+@functions_framework.cloud_event
+def rollback(cloud_event: Any) -> None:
+    _runner(cloud_event)

@@ -1,0 +1,504 @@
+"""`rollback(envelope) -> Finding`: execute an approved rollback, once, or refuse.
+
+1. the envelope names an approval (approve set `approval_id`); it must be `approved`, for this
+   run, this exact target and from->to revision, and not long past its expiry;
+2. claim it in one transaction: approved -> executing (a redelivery or a second message finds it
+   no longer approved: single use);
+3. the remediation guardrails, again: database never, names, namespace allowlist (kube-system
+   never), kind, opt-out annotation, dry-run, then cooldown/attempts/fleet rate limit reserved
+   atomically (shared.remediation.guardrails);
+4. the live deployment must still be at the approved `from_revision` (never roll back over a
+   newer deploy) and the target ReplicaSet must still be the approved revision;
+5. one JSON patch of spec.template (kubectl rollout undo) with the resourceVersion precondition,
+   audited before (in_progress) and after (applied|conflict|failed);
+6. the canary check (shared.rollback.canary) within ALERTLOOP_ROLLBACK_VERIFY_SECONDS.
+
+approvals/{id}.status ends as executed | refused | dry_run | failed. Expected failures become
+findings (the pipeline goes on and notify reports them); nothing here raises for them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.config import settings
+from shared.envelope import Envelope, Finding, FindingStatus, utcnow
+from shared.k8s import reads
+from shared.k8s.client import ClientFactory, KubeClients, default_factory
+from shared.k8s.errors import K8sApiError, K8sError, K8sNotConfigured, K8sNotFound
+from shared.k8s.workload import WorkloadRef
+from shared.ledger import Ledger, LedgerError
+from shared.policy import PolicyError, cached_policy
+from shared.remediation.decide import Plan, Target
+from shared.remediation.guardrails import Guardrails, Refusal
+from shared.remediation.records import Recorder
+from shared.remediation.settings import remediation_settings
+from shared.rollback import canary as canary_mod
+from shared.rollback.plan import (
+    JSON_PATCH,
+    binding_problem,
+    images_of,
+    live_problem,
+    replicaset_problem,
+    undo_patch,
+    undo_template,
+)
+from shared.rollback.settings import RollbackSettings, rollback_settings
+
+STAGE = "rollback"
+ACTION = "rollback"
+FIELD_MANAGER = "alertloop"
+
+PrometheusFactory = Callable[[], Any]
+
+
+@dataclass
+class Outcome:
+    status: FindingStatus
+    lines: list[str]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _prometheus_from_env() -> Any:
+    from shared.prometheus import PrometheusClient
+
+    return PrometheusClient.from_env()
+
+
+def rollback(
+    envelope: Envelope,
+    *,
+    k8s_factory: ClientFactory | None = None,
+    ledger: Ledger | None = None,
+    prometheus_factory: PrometheusFactory | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Finding:
+    started = utcnow()
+    run = _Run(
+        envelope,
+        k8s_factory or default_factory(),
+        ledger or Ledger(),
+        prometheus_factory or _prometheus_from_env,
+        sleep,
+    )
+    try:
+        out = run.execute()
+    except LedgerError as exc:
+        out = Outcome(
+            "error",
+            [
+                f"Rollback stopped: the approval/guardrail store (Firestore) failed: {exc}. "
+                "Nothing was changed after this point; the guardrails fail closed."
+            ],
+            {"error": str(exc)},
+        )
+    except PolicyError as exc:
+        out = Outcome("error", [f"Rollback skipped: {exc}"], {"error": str(exc)})
+    finally:
+        run.close()
+    return Finding(
+        stage=STAGE,
+        status=out.status,
+        summary="\n".join(out.lines),
+        details={"action": ACTION, "approval": run.approval_summary(), **out.details},
+        started=started,
+        finished=utcnow(),
+    )
+
+
+def _get_replicaset(clients: KubeClients, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        result: dict[str, Any] = clients.call(
+            "get",
+            "replicasets",
+            namespace,
+            lambda **kw: clients.apps.read_namespaced_replica_set(name, namespace, **kw),
+        )
+    except K8sNotFound:
+        return None
+    return result
+
+
+def _find_replicaset(
+    clients: KubeClients, deploy: dict[str, Any], approval: dict[str, Any]
+) -> dict[str, Any] | None:
+    ns = str(approval.get("namespace", ""))
+    name = approval.get("to_replicaset")
+    if isinstance(name, str) and name:
+        return _get_replicaset(clients, ns, name)
+    from shared.k8s.workload import selector_string
+
+    selector = selector_string((deploy.get("spec") or {}).get("selector"))
+    for rev in reads.rollout_history(clients, deploy, selector):
+        if rev.revision == approval.get("to_revision"):
+            return _get_replicaset(clients, ns, rev.name)
+    return None
+
+
+def _json_patch(
+    clients: KubeClients, namespace: str, name: str, ops: list[dict[str, Any]]
+) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "patch",
+        "deployments",
+        namespace,
+        lambda **kw: clients.apps.patch_namespaced_deployment(
+            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH, **kw
+        ),
+    )
+    return result
+
+
+class _Run:
+    def __init__(
+        self,
+        env: Envelope,
+        factory: ClientFactory,
+        ledger: Ledger,
+        prometheus_factory: PrometheusFactory,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.env = env
+        self.factory = factory
+        self.ledger = ledger
+        self.prometheus_factory = prometheus_factory
+        self.sleep = sleep
+        self.cfg: RollbackSettings = rollback_settings()
+        self.approval: dict[str, Any] = {}
+        self.clients: KubeClients | None = None
+        self.recorder = Recorder(ledger, self.cfg.actor, env.run_id, env.alert_type)
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.clients is not None:
+            self.clients.close()
+
+    def approval_summary(self) -> dict[str, Any]:
+        a = self.approval
+        keys = ("id", "status", "target", "from_revision", "to_revision", "approved_by")
+        return {k: a.get(k) for k in keys if k in a} or {"id": self.env.approval_id or None}
+
+    def _ref(self) -> Any:
+        return self.ledger._col("approvals").document(self.env.approval_id)
+
+    def _set_status(self, status: str, **fields: Any) -> None:
+        self.approval["status"] = status
+        try:
+            self._ref().set({"status": status, f"{status}_at": utcnow(), **fields}, merge=True)
+        except Exception as exc:  # the audit trail still has the outcome
+            raise LedgerError(f"Firestore: {exc}") from exc
+
+    def _refuse_unbound(self, guard: str, reason: str, target: str) -> Outcome:
+        """Refusals before the guardrails exist (no approval, wrong binding): audited too."""
+        audit_id = None
+        error = ""
+        try:
+            audit_id = self.recorder.audit(
+                action=ACTION,
+                target=target,
+                outcome="refused",
+                reason=reason,
+                guard=guard,
+                extra={"approval_id": self.env.approval_id},
+            )
+        except LedgerError as exc:
+            error = str(exc)
+        lines = [f"Not rolled back ({guard}): {reason}."]
+        if error:
+            lines.append(f"Warning: the refusal could not be audited: {error}")
+        return Outcome(
+            "skipped", lines, {"refused": {"guard": guard, "reason": reason}, "audit_id": audit_id}
+        )
+
+    def _refused(self, refusal: Refusal, status: str = "refused") -> Outcome:
+        self._set_status(status, refused_guard=refusal.guard, refused_reason=refusal.reason)
+        if refusal.guard == "dry_run":
+            line = f"Dry-run: would roll back {self.approval.get('target')}. {refusal.reason}."
+        else:
+            line = f"Not rolled back ({refusal.guard}): {refusal.reason}."
+        lines = [line]
+        if refusal.audit_error:
+            lines.append(f"Warning: the refusal could not be audited: {refusal.audit_error}")
+        return Outcome(
+            "ok" if refusal.guard == "dry_run" else "skipped",
+            lines,
+            {"refused": refusal.as_dict(), "audit_id": refusal.audit_id},
+        )
+
+    # ---- the flow -------------------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        if not self.env.approval_id:
+            return self._refuse_unbound(
+                "approval",
+                "no approval came with this message: alertloop never rolls back without a "
+                "human approval (the Approve button on the proposal)",
+                "?",
+            )
+        snap = self._ref().get()
+        self.approval = (snap.to_dict() or {}) if snap.exists else {}
+        if not self.approval:
+            return self._refuse_unbound(
+                "approval", f"approval {self.env.approval_id} does not exist", "?"
+            )
+        target = Target(
+            str(self.approval.get("kind", "")),
+            str(self.approval.get("namespace", "")),
+            str(self.approval.get("name", "")),
+        )
+        status = self.approval.get("status")
+        if status == "rejected":
+            who = self.approval.get("rejected_by", "?")
+            return Outcome(
+                "skipped",
+                [
+                    f"Rollback of {target} rejected by <@{who}>: nothing was changed.",
+                    f"Manual follow-up: fix forward, or roll back by hand (kubectl -n "
+                    f"{target.namespace} rollout undo deployment/{target.name} "
+                    f"--to-revision={self.approval.get('to_revision')}).",
+                ],
+                {"rejected_by": who},
+            )
+        problem = binding_problem(self.approval, self.env.run_id, str(target))
+        if problem is not None:
+            return self._refuse_unbound(*problem, str(target))
+        if status != "approved":
+            return self._refuse_unbound(
+                "single_use",
+                f"approval {self.env.approval_id} is {status}, not approved: approvals are "
+                "single use",
+                str(target),
+            )
+        expires = self.approval.get("expires_at")
+        grace = timedelta(minutes=self.cfg.grace_minutes)
+        if not isinstance(expires, datetime) or utcnow() > expires + grace:
+            return self._refuse_unbound(
+                "expired",
+                f"approval {self.env.approval_id} expired at {expires}; this message came too "
+                "late to act on",
+                str(target),
+            )
+        if not self._claim():
+            return self._refuse_unbound(
+                "single_use",
+                f"approval {self.env.approval_id} is being (or was) executed elsewhere",
+                str(target),
+            )
+        return self._guarded(target)
+
+    def _claim(self) -> bool:
+        ref = self._ref()
+
+        def txn(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            doc = (snap.to_dict() or {}) if snap.exists else {}
+            if doc.get("status") != "approved":
+                return False
+            transaction.update(
+                ref, {"status": "executing", "executing_at": utcnow(), "executor": self.cfg.actor}
+            )
+            return True
+
+        claimed: bool = self.ledger._transaction(txn)
+        if claimed:
+            self.approval["status"] = "executing"
+        return claimed
+
+    def _guarded(self, target: Target) -> Outcome:
+        core = settings()
+        policy = cached_policy(core.policy_file)
+        _, entry = policy.resolve(self.env.alert_type)
+        if entry is policy.unknown and self.env.alert.name != self.env.alert_type:
+            _, entry = policy.resolve(self.env.alert.name)
+        guard = Guardrails(
+            self.env,
+            entry,
+            remediation_settings(),
+            self.ledger,
+            self.recorder,
+            global_dry_run=core.dry_run,
+        )
+        refusal = (
+            guard.check_database(ACTION, str(target))
+            or guard.check_names(ACTION, target.kind, target.namespace, target.name)
+            or guard.check_namespace(ACTION, target)
+            or guard.check_kind(ACTION, target)
+        )
+        if refusal is not None:
+            return self._refused(refusal)
+        try:
+            return self._with_cluster(guard, target)
+        except K8sNotConfigured as exc:
+            self._set_status("failed", failed_reason=exc.message)
+            return Outcome(
+                "error",
+                [f"Not rolled back: Kubernetes access is not configured ({exc.fix})."],
+                {"error": exc.message},
+            )
+        except K8sError as exc:
+            self._set_status("failed", failed_reason=str(exc))
+            return Outcome(
+                "error",
+                [f"Not rolled back: {exc}. The approval is used up; propose again if needed."],
+                {"error": str(exc), "error_type": type(exc).__name__},
+            )
+
+    def _with_cluster(self, guard: Guardrails, target: Target) -> Outcome:
+        self.clients = clients = self.factory()
+        ns, name = target.namespace, target.name
+        deploy = reads.get_deployment(clients, ns, name)
+        refusal = guard.check_opt_out(ACTION, target, deploy)
+        if refusal is not None:
+            return self._refused(refusal)
+        problem = live_problem(self.approval, deploy) or replicaset_problem(
+            self.approval, deploy, _find_replicaset(clients, deploy, self.approval)
+        )
+        if problem is not None:
+            return self._refused(
+                guard.refuse(problem[0], problem[1], action=ACTION, target=str(target))
+            )
+        rs = _find_replicaset(clients, deploy, self.approval)
+        assert rs is not None
+        template = undo_template(rs)
+        meta = deploy.get("metadata") or {}
+        rv = str(meta.get("resourceVersion", ""))
+        ops = undo_patch(rv, template)
+        live_template = (deploy.get("spec") or {}).get("template") or {}
+        plan = Plan(
+            ACTION,
+            "change",
+            target,
+            f"approved by {self.approval.get('approved_by')}: roll {target} back from revision "
+            f"{self.approval.get('from_revision')} to {self.approval.get('to_revision')}",
+            before={
+                "revision": self.approval.get("from_revision"),
+                "images": images_of(live_template),
+                "resourceVersion": rv,
+            },
+            after={
+                "revision_template": self.approval.get("to_revision"),
+                "images": images_of(template),
+                "replicaset": (rs.get("metadata") or {}).get("name"),
+            },
+            patch={"type": JSON_PATCH, "ops": ops},
+            patch_kind="deployment",
+            resource_version=rv,
+        )
+        refusal = guard.check_dry_run(plan, target)
+        if refusal is not None:
+            return self._refused(refusal, status="dry_run")
+        reserved = guard.reserve(plan, target)
+        if isinstance(reserved, Refusal):
+            return self._refused(reserved)
+        audit_id = self.recorder.audit(
+            action=ACTION,
+            target=str(target),
+            outcome="in_progress",
+            reason=plan.reason,
+            before=plan.before,
+            after=plan.after,
+            extra={
+                "patch": plan.patch,
+                "approval_id": self.env.approval_id,
+                "approved_by": self.approval.get("approved_by"),
+            },
+        )
+        try:
+            result = _json_patch(clients, ns, name, ops)
+        except K8sError as exc:
+            guard.release(reserved)
+            conflict = isinstance(exc, K8sApiError) and exc.status == 409
+            outcome = "conflict" if conflict else "failed"
+            self.recorder.update_audit(audit_id, {"outcome": outcome, "error": str(exc)})
+            self._set_status("failed", failed_reason=str(exc), audit_id=audit_id)
+            why = (
+                "the deployment changed between the check and the patch (409 Conflict): "
+                "nothing was changed; decide again on the current state"
+                if conflict
+                else str(exc)
+            )
+            return Outcome(
+                "error",
+                [f"Rollback of {target} not applied: {why}."],
+                {"audit_id": audit_id, "error": str(exc), "outcome": outcome},
+            )
+        new_rev = reads.REVISION_ANNOTATION
+        new_revision = ((result.get("metadata") or {}).get("annotations") or {}).get(new_rev)
+        applied = {
+            "revision": new_revision,
+            "images": images_of((result.get("spec") or {}).get("template") or {}),
+            "resourceVersion": (result.get("metadata") or {}).get("resourceVersion"),
+        }
+        self.recorder.update_audit(audit_id, {"outcome": "applied", "after": applied})
+        self._set_status("executed", audit_id=audit_id, new_revision=new_revision)
+        check = self._canary(clients, target)
+        self.recorder.update_audit(audit_id, {"verification": check})
+        verdict = check["verdict"]
+        headline = {
+            canary_mod.HEALTHY: "Rolled back and healthy",
+            canary_mod.STILL_ERRORING: "Rolled back, still erroring",
+            canary_mod.ROLLOUT_FAILED: "Rolled back, but the rollout failed",
+            canary_mod.ROLLOUT_PROGRESSING: "Rolled back; the rollout is still progressing",
+        }.get(verdict, "Rolled back (not verified)")
+        lines = [
+            f"{headline}: {target} from revision {self.approval.get('from_revision')} "
+            f"({', '.join(plan.before['images'])}) to the template of revision "
+            f"{self.approval.get('to_revision')} ({', '.join(plan.after['images'])}), "
+            f"approved by <@{self.approval.get('approved_by')}>.",
+            f"Canary: {check['detail']}.",
+        ]
+        if verdict == canary_mod.STILL_ERRORING:
+            lines.append("Next: the previous release errs too — the cause is elsewhere.")
+        elif verdict == canary_mod.ROLLOUT_FAILED:
+            lines.append("Next: inspect the pods of the rolled-back revision (events, logs).")
+        status: FindingStatus = "ok" if verdict == canary_mod.HEALTHY else "error"
+        if verdict == canary_mod.NOT_VERIFIED:
+            status = "ok"
+        return Outcome(
+            status,
+            lines,
+            {
+                "audit_id": audit_id,
+                "target": str(target),
+                "before": plan.before,
+                "after": applied,
+                "patch": plan.patch,
+                "verdict": verdict,
+                "canary": check,
+                "attempt": reserved.attempt,
+                "cooldown_until": reserved.lock_expires_at.isoformat(),
+            },
+        )
+
+    def _canary(self, clients: KubeClients, target: Target) -> dict[str, Any]:
+        prometheus = None
+        try:
+            prometheus = self.prometheus_factory()
+        except ValueError as exc:  # a bad PROMETHEUS_* setting: still check the rollout
+            prometheus = None
+            note = f"Prometheus settings invalid: {exc}"
+        else:
+            note = ""
+        try:
+            check = canary_mod.canary(
+                clients,
+                WorkloadRef("Deployment", target.name, target.namespace),
+                self.env.alert.labels,
+                timeout=self.cfg.verify_seconds,
+                interval=self.cfg.verify_interval_seconds,
+                threshold=self.cfg.error_ratio_threshold,
+                prometheus=prometheus,
+                sleep=self.sleep,
+            )
+        finally:
+            closer = getattr(prometheus, "close", None)
+            if callable(closer):
+                closer()
+        if note:
+            check["note"] = note
+        return check

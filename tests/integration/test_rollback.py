@@ -1,0 +1,368 @@
+"""The rollback stage against the sandbox Kubernetes API (real `kubernetes` client), approvals
+and guardrails on the Firestore emulator, and a tiny Prometheus query API for the canary.
+Asserts the exact PATCH requests, the approval's single use and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from sandbox.kube_api import KubeApiServer, RecordedRequest
+from sandbox.kube_remediation_scenarios import remediation as remediation_scenario
+from shared import config as config_mod
+from shared import policy as policy_mod
+from shared.envelope import Alert, Envelope
+from shared.k8s.client import load_clients
+from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, rollout_history
+from shared.k8s.reads import recent_deploy as recent_deploy_detail
+from shared.k8s.workload import selector_string
+from shared.ledger import Ledger
+from shared.remediation.decide import plan_rollback
+from shared.remediation.records import Recorder
+from shared.rollback import rollback
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "alertloop-test"
+
+
+def reset() -> None:
+    config_mod.settings.cache_clear()
+    policy_mod.cached_policy.cache_clear()
+
+
+class FakePrometheus:
+    """/api/v1/query answering one value for every query (None = empty vector)."""
+
+    def __init__(self) -> None:
+        self.value: float | None = 0.01
+        self.queries: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                from urllib.parse import parse_qs, urlparse
+
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                params = parse_qs(urlparse(self.path).query) | parse_qs(raw)
+                outer.queries.append(params.get("query", [""])[0])
+                result = (
+                    []
+                    if outer.value is None
+                    else [
+                        {"metric": {}, "value": [datetime.now(UTC).timestamp(), str(outer.value)]}
+                    ]
+                )
+                body = json.dumps(
+                    {"status": "success", "data": {"resultType": "vector", "result": result}}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = _answer
+            do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def store(emulators: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", f"rb{uuid.uuid4().hex[:8]}-")
+    reset()
+    return Ledger()
+
+
+@pytest.fixture
+def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
+    for name in (
+        "KUBE_CONFIG_DATA",
+        "KUBERNETES_SERVICE_HOST",
+        "ALERTLOOP_DRY_RUN",
+        "ALERTLOOP_POLICY_FILE",
+        "K_SERVICE",
+        "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR",
+        "PROMETHEUS_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "2")
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", "0.1")
+    with KubeApiServer(remediation_scenario()) as srv:
+        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_path)
+        reset()
+        yield srv
+
+
+@pytest.fixture
+def prom(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePrometheus]:
+    p = FakePrometheus()
+    monkeypatch.setenv("PROMETHEUS_URL", p.url)
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def envelope(run_id: str, approval_id: str) -> Envelope:
+    return Envelope(
+        run_id=run_id,
+        source="alertmanager",
+        alert=Alert(
+            name="HighErrorRate",
+            severity="critical",
+            labels={"namespace": "shop", "deployment": "checkout", "service": "checkout"},
+            starts_at=datetime.now(UTC) - timedelta(minutes=5),
+            fingerprint=f"fp-{run_id}",
+        ),
+        alert_type="HighErrorRate",
+        plan=["investigate", "remediate", "rollback"],
+        approval_id=approval_id,
+    )
+
+
+def proposal(run_id: str, ledger: Ledger, *, status: str = "approved") -> str:
+    """The proposal remediation records for checkout (revision 4 -> 3), then a decision."""
+    clients = load_clients()
+    try:
+        deploy = get_deployment(clients, "shop", "checkout")
+        history = rollout_history(clients, deploy, selector_string(deploy["spec"]["selector"]))
+    finally:
+        clients.close()
+    plan = plan_rollback(deploy, recent_deploy_detail(history, 30))
+    assert plan.proposal is not None and plan.target is not None
+    recorder = Recorder(ledger, "alertloop-remediate", run_id, "HighErrorRate")
+    aid, _, _ = recorder.propose(
+        action="propose_rollback",
+        target=plan.target.as_dict(),
+        target_str=str(plan.target),
+        details=plan.proposal,
+        ttl=timedelta(minutes=60),
+    )
+    if status != "proposed":
+        ledger._col("approvals").document(aid).update(
+            {"status": status, "approved_by": "UAPPROVER", "approved_at": datetime.now(UTC)}
+        )
+    return aid
+
+
+def patches(srv: KubeApiServer) -> list[RecordedRequest]:
+    return srv.requests_matching("PATCH")
+
+
+def approval(ledger: Ledger, aid: str) -> dict[str, Any]:
+    return ledger._col("approvals").document(aid).get().to_dict() or {}
+
+
+def audits(ledger: Ledger) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in ledger._col("audit").stream()]
+
+
+def rs_template(srv: KubeApiServer, name: str) -> dict[str, Any]:
+    rs = srv.get_object("replicasets", "shop", name)
+    assert rs is not None
+    template = rs["spec"]["template"]
+    template["metadata"]["labels"].pop("pod-template-hash")
+    return dict(template)
+
+
+def test_executes_exactly_one_patch_and_is_healthy(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus
+) -> None:
+    aid = proposal("run-ok", store)
+    approved = approval(store, aid)
+    rv_before = kube.get_object("deployments", "shop", "checkout")["metadata"]["resourceVersion"]
+    kube.clear_requests()
+
+    finding = rollback(envelope("run-ok", aid))
+
+    assert finding.status == "ok", finding.summary
+    assert finding.summary.startswith("Rolled back and healthy"), finding.summary
+    (patch,) = patches(kube)
+    assert patch.content_type.startswith("application/json-patch+json")
+    assert patch.path.endswith("/namespaces/shop/deployments/checkout")
+    ops = {op["path"]: op for op in patch.json}
+    assert ops["/metadata/resourceVersion"]["value"] == rv_before
+    template = ops["/spec/template"]["value"]
+    assert template == rs_template(kube, approved["to_replicaset"])
+    assert "pod-template-hash" not in template["metadata"]["labels"]
+    live = kube.get_object("deployments", "shop", "checkout")
+    images = [c["image"] for c in live["spec"]["template"]["spec"]["containers"]]
+    assert images == approved["to_images"] == ["registry.example.com/shop/checkout:1.4.2"]
+    doc = approval(store, aid)
+    assert doc["status"] == "executed" and doc["audit_id"]
+    (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
+    assert audit["outcome"] == "applied" and audit["approval_id"] == aid
+    assert audit["before"]["images"] == ["registry.example.com/shop/checkout:1.5.0"]
+    assert audit["after"]["images"] == approved["to_images"]
+    assert audit["verification"]["verdict"] == "healthy"
+    assert finding.details["verdict"] == "healthy"
+    assert finding.details["canary"]["error_ratio"] == 0.01
+    assert 'service="checkout"' in prom.queries[-1]
+    assert "approval_id" not in finding.details  # no buttons on the result
+
+    # Redelivered (or a second message for the same approval): single use, no second PATCH.
+    again = rollback(envelope("run-ok", aid))
+    assert again.status == "skipped" and "single use" in again.summary
+    assert len(patches(kube)) == 1
+
+
+def test_still_erroring_after_the_rollback(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus
+) -> None:
+    prom.value = 0.2
+    aid = proposal("run-err", store)
+    finding = rollback(envelope("run-err", aid))
+    assert finding.status == "error"
+    assert finding.summary.startswith("Rolled back, still erroring"), finding.summary
+    assert finding.details["canary"]["error_ratio"] == 0.2
+    assert finding.details["canary"]["polls"] > 1  # polled until the deadline
+    assert len(patches(kube)) == 1
+
+
+def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus) -> None:
+    aid = proposal("run-fail", store)
+    deploy = kube.get_object("deployments", "shop", "checkout")
+    status = deploy["status"]
+    status["conditions"] = [
+        {
+            "type": "Progressing",
+            "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": 'ReplicaSet "checkout-x" has timed out progressing.',
+        }
+    ]
+    kube.set_status("deployments", "shop", "checkout", status)
+    # The approval was bound to the object as read; a status change bumps resourceVersion but
+    # not the revision, so the rollback still applies (with the fresh resourceVersion).
+    finding = rollback(envelope("run-fail", aid))
+    assert finding.status == "error"
+    assert "rollout failed" in finding.summary, finding.summary
+    assert finding.details["verdict"] == "rollout failed"
+    assert len(patches(kube)) == 1
+
+
+def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer) -> None:
+    aid = proposal("run-newer", store)
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["metadata"]["annotations"].__setitem__(REVISION_ANNOTATION, "5"),
+    )
+    kube.clear_requests()
+    finding = rollback(envelope("run-newer", aid))
+    assert finding.status == "skipped"
+    assert "newer_deploy" in finding.summary and "revision 5 now, not 4" in finding.summary
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "newer_deploy"
+
+
+def test_refuses_without_an_approval(store: Ledger, kube: KubeApiServer) -> None:
+    kube.clear_requests()
+    finding = rollback(envelope("run-none", ""))
+    assert finding.status == "skipped" and "never rolls back without" in finding.summary
+    missing = rollback(envelope("run-none", "nosuchapproval"))
+    assert "does not exist" in missing.summary
+    aid = proposal("run-none", store, status="proposed")  # proposed, never approved
+    kube.clear_requests()
+    pending = rollback(envelope("run-none", aid))
+    assert pending.status == "skipped" and "proposed, not approved" in pending.summary
+    assert approval(store, aid)["status"] == "proposed"
+    other = proposal("run-none2", store)
+    kube.clear_requests()
+    other_run = rollback(envelope("run-other", other))
+    assert "belongs to run run-none2" in other_run.summary
+    assert kube.requests == []  # refused before any API call
+    assert {a["outcome"] for a in audits(store)} == {"refused"}
+    assert len(audits(store)) == 4
+
+
+def test_rejected_reports_and_changes_nothing(store: Ledger, kube: KubeApiServer) -> None:
+    aid = proposal("run-rej", store, status="rejected")
+    store._col("approvals").document(aid).update({"rejected_by": "UAPPROVER"})
+    finding = rollback(envelope("run-rej", aid))
+    assert finding.status == "skipped" and "rejected by <@UAPPROVER>" in finding.summary
+    assert patches(kube) == []
+
+
+def test_dry_run_reports_the_patch_and_sends_nothing(
+    store: Ledger, kube: KubeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTLOOP_DRY_RUN", "true")
+    reset()
+    aid = proposal("run-dry", store)
+    finding = rollback(envelope("run-dry", aid))
+    assert finding.status == "ok" and finding.summary.startswith("Dry-run: would roll back")
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "dry_run"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "dry_run"
+    assert audit["patch"]["ops"][1]["path"] == "/spec/template"
+
+
+def test_namespace_allowlist_is_enforced(
+    store: Ledger, kube: KubeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aid = proposal("run-ns", store)
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "payments")
+    kube.clear_requests()
+    finding = rollback(envelope("run-ns", aid))
+    assert finding.status == "skipped" and "Not rolled back (namespace)" in finding.summary
+    assert kube.requests == []
+    assert approval(store, aid)["status"] == "refused"
+
+
+def test_opt_out_annotation_is_honoured(store: Ledger, kube: KubeApiServer) -> None:
+    aid = proposal("run-opt", store)
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["metadata"]["annotations"].__setitem__("alertloop.io/remediate", "false"),
+    )
+    finding = rollback(envelope("run-opt", aid))
+    assert "opt_out" in finding.summary
+    assert patches(kube) == []
+
+
+def test_conflict_between_check_and_patch_changes_nothing(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    from sandbox.kube_api import Fault
+
+    aid = proposal("run-409", store)
+    kube.add_fault(Fault(kind="conflict", verb="patch", resource="deployments", times=1))
+    finding = rollback(envelope("run-409", aid))
+    assert finding.status == "error" and "409 Conflict" in finding.summary
+    assert approval(store, aid)["status"] == "failed"
+    (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
+    assert audit["outcome"] == "conflict"
+    # The cooldown lock and the rate-limit slot were released: nothing changed.
+    assert not store._col("locks").document("deployment:shop:checkout").get().exists
