@@ -11,7 +11,8 @@ import json
 import uuid
 from typing import Any
 
-from shared.config import Settings, settings
+from shared.config import Settings
+from shared.deps import Deps
 from shared.envelope import Envelope
 from shared.ledger import Ledger
 from shared.log import event, get_logger
@@ -33,26 +34,15 @@ log = get_logger(__name__)
 LEASE_SECONDS = 60
 
 
-class Notifier:
+class Notifier(Deps):
     def __init__(
         self,
         cfg: Settings | None = None,
         ledger: Ledger | None = None,
         poster: Poster | None = None,
     ) -> None:
-        self._cfg = cfg
-        self._ledger = ledger
+        super().__init__(cfg, ledger)
         self._poster = poster
-
-    @property
-    def cfg(self) -> Settings:
-        return self._cfg or settings()
-
-    @property
-    def ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = Ledger()
-        return self._ledger
 
     @property
     def poster(self) -> Poster:

@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.bus import Bus, Outgoing, PublishError
-from shared.config import Settings, settings
+from shared.config import Settings
+from shared.deps import Deps
 from shared.envelope import Envelope, Finding, Stage, utcnow
 from shared.ledger import Ledger
 from shared.log import event, get_logger
@@ -56,7 +57,7 @@ def decode(cloud_event: Any) -> Envelope:
         raise PoisonMessage(f"not an alertloop envelope: {str(exc)[:500]}") from exc
 
 
-class StageRunner:
+class StageRunner(Deps):
     def __init__(
         self,
         stage: str,
@@ -65,27 +66,9 @@ class StageRunner:
         ledger: Ledger | None = None,
         bus: Bus | None = None,
     ) -> None:
+        super().__init__(cfg, ledger, bus)
         self.stage = stage
         self.handler = handler
-        self._cfg = cfg
-        self._ledger = ledger
-        self._bus = bus
-
-    @property
-    def cfg(self) -> Settings:
-        return self._cfg or settings()
-
-    @property
-    def ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = Ledger()
-        return self._ledger
-
-    @property
-    def bus(self) -> Bus:
-        if self._bus is None:
-            self._bus = Bus()
-        return self._bus
 
     def __call__(self, cloud_event: Any) -> None:
         try:

@@ -17,18 +17,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from shared.config import env_float
+
 
 def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
+    return env_float(name, default, positive=True)
 
 
 def _int(name: str, default: int) -> int:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from shared.config import env_float
+
 # Workloads (and HPAs) annotated with this key set to "false" are never changed.
 OPT_OUT_ANNOTATION = "alertloop.io/remediate"
 OPT_OUT_VALUES = frozenset({"false", "no", "off", "0", "disabled"})
@@ -30,16 +32,7 @@ DEFAULT_ACTOR = "alertloop-remediate"
 
 
 def _number(name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {raw!r}")
-    return value
+    return env_float(name, default, minimum=minimum)
 
 
 def parse_namespaces(raw: str) -> tuple[str, ...]:
