@@ -27,7 +27,8 @@ log = get_logger(__name__)
 
 Outcome = Literal["approved", "rejected", "refused"]
 PROPOSED = "proposed"
-ROLLBACK_ACTION = "propose_rollback"
+# Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
+ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
 
 
 @dataclass
@@ -107,7 +108,7 @@ def decide(
 
     if not approval:
         return refuse("unknown", f"No rollback proposal {action.approval_id} exists.")
-    if approval.get("action") != ROLLBACK_ACTION:
+    if approval.get("action") not in ROLLBACK_ACTIONS:
         return refuse("action", f"Proposal {action.approval_id} is not a rollback proposal.")
     if not cfg.approvers:
         return refuse(

@@ -15,6 +15,8 @@ from shared.k8s.reads import REVISION_ANNOTATION
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 JSON_PATCH = "application/json-patch+json"
+# Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
+ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
 
 
 def undo_template(replicaset: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def images_of(template: dict[str, Any]) -> list[str]:
 
 def binding_problem(approval: dict[str, Any], run_id: str, target: str) -> tuple[str, str] | None:
     """(guard, reason) when the approval does not bind this run to this exact target."""
-    if approval.get("action") != "propose_rollback":
+    if approval.get("action") not in ROLLBACK_ACTIONS:
         return "approval", f"approval {approval.get('id')} is not a rollback proposal"
     if approval.get("run_id") != run_id:
         return "approval", (

@@ -157,7 +157,7 @@ def proposal(run_id: str, ledger: Ledger, *, status: str = "approved") -> str:
     assert plan.proposal is not None and plan.target is not None
     recorder = Recorder(ledger, "alertloop-remediate", run_id, "HighErrorRate")
     aid, _, _ = recorder.propose(
-        action="propose_rollback",
+        action="rollback",  # as shared.remediation.core records it
         target=plan.target.as_dict(),
         target_str=str(plan.target),
         details=plan.proposal,

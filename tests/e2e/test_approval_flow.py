@@ -1,0 +1,146 @@
+"""Path A to the end, on the whole stack: HighErrorRate after a recent deploy -> a rollback
+proposal in the Slack thread with Approve/Reject buttons -> a signed Slack click on the approve
+function -> the rollback function rolls checkout back (one PATCH) and reports in the thread."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.kube_api import KubeApiServer
+from sandbox.kube_remediation_scenarios import remediation
+from sandbox.slack_api import SlackMessage
+from sandbox.stack import Stack, fire, wait_for
+from shared.approval.slack_request import form_body, sign
+from shared.envelope import utcnow
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "e2e-slack-signing-secret"
+APPROVER = "UE2EAPPROVER"
+
+
+@pytest.fixture(scope="module")
+def kube():
+    with KubeApiServer(remediation()) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, kube: KubeApiServer):
+    env = {
+        "KUBECONFIG": kube.kubeconfig_path,
+        "ALERTLOOP_REMEDIATE_NAMESPACES": "shop",
+        "ALERTLOOP_REMEDIATE_VERIFY_SECONDS": "1",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "ALERTLOOP_APPROVERS": APPROVER,
+        "ALERTLOOP_ROLLBACK_VERIFY_SECONDS": "3",
+        "ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS": "0.2",
+    }
+    with Stack(tmp_path_factory.mktemp("stack"), env_overrides=env) as st:
+        yield st
+
+
+def webhook(fingerprint: str) -> dict[str, Any]:
+    body = json.loads((ROOT / "tests" / "data" / "alertmanager_v4.json").read_text())
+    alert = body["alerts"][0]
+    alert["labels"] = {
+        "alertname": "HighErrorRate",
+        "namespace": "shop",
+        "deployment": "checkout",
+        "severity": "critical",
+    }
+    alert["annotations"] = {"summary": f"checkout errors {fingerprint}"}
+    alert["fingerprint"] = fingerprint
+    alert["startsAt"] = utcnow().isoformat()
+    body["alerts"] = [alert]
+    return body
+
+
+def buttons(msg: SlackMessage) -> dict[str, str]:
+    return {
+        e["action_id"]: e["value"]
+        for b in msg.blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements", [])
+        if e.get("action_id") in ("approve_rollback", "reject_rollback")
+    }
+
+
+def click(stack: Stack, approval_id: str, user: str = APPROVER) -> requests.Response:
+    body = form_body(
+        {
+            "type": "block_actions",
+            "user": {"id": user, "username": "oncall"},
+            "channel": {"id": "C1"},
+            "actions": [{"action_id": "approve_rollback", "value": approval_id}],
+        }
+    )
+    return requests.post(
+        f"http://127.0.0.1:{stack.ports['approve']}/",
+        data=body,
+        headers=sign(body, SECRET),
+        timeout=30,
+    )
+
+
+def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
+    stack: Stack, kube: KubeApiServer
+) -> None:
+    t0 = time.monotonic()
+    fp = f"approve{time.monotonic_ns()}"
+    resp = fire(stack.ingest_url, webhook(fp))
+    assert resp.status_code == 200, resp.text
+    assert stack.slack is not None
+    slack = stack.slack
+    wait_for(lambda: slack.find_parent(fp) is not None, 60, "Slack parent")
+    parent = slack.find_parent(fp)
+    assert parent is not None
+
+    def proposal() -> SlackMessage | None:
+        return next((r for r in slack.replies(parent.ts) if buttons(r)), None)
+
+    wait_for(lambda: proposal() is not None, 60, "the remediation reply with buttons")
+    reply = proposal()
+    assert reply is not None and reply.text.startswith("Remediation")
+    ids = buttons(reply)
+    assert ids["approve_rollback"] == ids["reject_rollback"]
+    patches_before = len(kube.requests_matching("PATCH", "/deployments/checkout"))
+    assert patches_before == 0  # a proposal changes nothing
+
+    # Someone not on the approver list: refused, nothing published.
+    refused = click(stack, ids["approve_rollback"], user="UINTRUDER")
+    assert refused.status_code == 200 and refused.json()["outcome"] == "refused"
+
+    approved = click(stack, ids["approve_rollback"])
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["outcome"] == "approved", approved.json()
+    assert approved.json()["response_type"] == "ephemeral"
+
+    def result() -> SlackMessage | None:
+        return next((r for r in slack.replies(parent.ts) if "Rolled back" in r.text), None)
+
+    wait_for(lambda: result() is not None, 60, "the rollback reply in the thread")
+    done = result()
+    assert done is not None
+    assert "Rolled back and healthy" in done.text, done.text
+    assert not buttons(done)
+    patches = kube.requests_matching("PATCH", "/deployments/checkout")
+    assert len(patches) == 1
+    ops = {op["path"]: op["value"] for op in patches[0].json}
+    images = [c["image"] for c in ops["/spec/template"]["spec"]["containers"]]
+    assert images == ["registry.example.com/shop/checkout:1.4.2"]
+
+    # The same click again (double click, or a replay of the signed request): single use.
+    again = click(stack, ids["approve_rollback"])
+    assert again.json()["outcome"] == "refused" and "single use" in again.json()["text"]
+    time.sleep(1.0)
+    assert len(kube.requests_matching("PATCH", "/deployments/checkout")) == 1
+    assert sum("Rolled back" in r.text for r in slack.replies(parent.ts)) == 1
+    print(f"alert -> proposal -> approval -> rollback reply in {time.monotonic() - t0:.1f}s")
