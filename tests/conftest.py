@@ -106,6 +106,9 @@ class Topics:
 @pytest.fixture
 def topics(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Topics:
     prefix = f"t{uuid.uuid4().hex[:8]}-"
+    # Always point at the live emulators: another module may have redirected the environment.
+    for key, value in emulators.env().items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
     monkeypatch.setenv("ALERTLOOP_TOPIC_PREFIX", prefix)
     monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", prefix)
