@@ -50,7 +50,8 @@ NEXT_CHECKS = {
     "raise_hpa_max": "watch the HPA scale past its old maximum and the alert resolve; review "
     "the HPA's limits afterwards",
     "propose_rollback": "a human decides: compare the error rate of the new revision with the "
-    "previous one, then roll back by hand (command above) or let the proposal expire",
+    "previous one, then Approve or Reject below (allowed approvers only), or roll back by hand "
+    "(command above)",
 }
 
 
