@@ -72,6 +72,23 @@ resource "google_pubsub_subscription" "parked" {
   }
 }
 
+# A second subscription on the dead-letter topic, pulled only by `alertloop replay --dead-letters`
+# (which drains it back to the original stages); the push subscription to the deadletter
+# function keeps its own copy, so neither steals from the other.
+resource "google_pubsub_subscription" "deadletter_replay" {
+  project                    = var.project_id
+  name                       = "${var.name_prefix}deadletter-replay"
+  topic                      = google_pubsub_topic.stage[local.dead_letter_topic].id
+  labels                     = local.common_labels
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
 # ---- the Pub/Sub service agent: what dead-lettering and OIDC push need ----
 
 # Publish dead letters (and parked messages).

@@ -505,3 +505,11 @@ def test_tfvars_example_uses_declared_variables() -> None:
     assert set(example) <= declared, set(example) - declared
     assert "project_id" in example
     assert set(example["mounted_secrets"]) <= set(registry.SECRETS)
+
+
+def test_replay_drains_a_subscription_terraform_creates() -> None:
+    from shared.replay import DEAD_LETTER_SUBSCRIPTION
+
+    sub = _resources("google_pubsub_subscription")["deadletter_replay"]
+    assert sub["name"] == "${var.name_prefix}" + DEAD_LETTER_SUBSCRIPTION
+    assert sub["topic"] == "${google_pubsub_topic.stage[local.dead_letter_topic].id}"
