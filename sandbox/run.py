@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=150)
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Explicit handlers: a shell may start us with SIGINT ignored, and SIGTERM must clean up too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     WORKDIR.mkdir(exist_ok=True)
     for stale in ("prometheus-data", "alertmanager-data"):
         _rmtree(WORKDIR / stale)
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         expected = {name: len(policy.plan_for(name)) for name, *_ in PATHS.values()}
         deadline = time.monotonic() + args.timeout
         missing = parents_done(stack, expected)
-        while missing and time.monotonic() < deadline and not stop.is_set():
+        while missing and time.monotonic() < deadline:
             time.sleep(0.5)
             missing = parents_done(stack, expected)
         if missing:
@@ -199,9 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             return 0
         say("\nstill running: fire more alerts, or Ctrl-C to stop everything.")
-        while not stop.is_set():
-            stop.wait(1)
-        return 0
+        while True:  # until Ctrl-C or SIGTERM (KeyboardInterrupt, below)
+            time.sleep(1)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -209,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         mon.stop()
         stack.stop()
         (WORKDIR / "stack.json").unlink(missing_ok=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def start_kube_sandbox(stack: Stack) -> Path:
