@@ -6,7 +6,6 @@ verify the Slack signature -> parse the block_actions payload -> decide (single 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import flask
@@ -25,6 +24,7 @@ from shared.bus import Bus
 from shared.config import settings
 from shared.ledger import Ledger, LedgerError
 from shared.log import event, get_logger
+from shared.responses import json_error, json_reply
 
 log = get_logger("alertloop.approve")
 
@@ -44,20 +44,9 @@ def _clients() -> tuple[Ledger, Bus]:
     return _ledger, _bus
 
 
-def _reply(status: int, body: dict[str, Any], **headers: str) -> flask.Response:
-    resp = flask.Response(json.dumps(body), status=status, mimetype="application/json")
-    for key, value in headers.items():
-        resp.headers[key.replace("_", "-")] = value
-    return resp
-
-
-def _error(status: int, message: str, **headers: str) -> flask.Response:
-    return _reply(status, {"error": message}, **headers)
-
-
 def _ephemeral(text: str, **fields: Any) -> flask.Response:
     # Slack shows `text` to the clicking user only; the extra fields are for logs and tests.
-    return _reply(
+    return json_reply(
         200, {"response_type": "ephemeral", "replace_original": False, "text": text, **fields}
     )
 
@@ -67,25 +56,25 @@ def approve(request: flask.Request) -> flask.Response:
     cfg = settings()
     acfg = approval_settings()
     if request.method != "POST":
-        return _error(405, "use POST", Allow="POST")
+        return json_error(405, "use POST", Allow="POST")
     limit = cfg.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes")
     if request.mimetype != FORM:
-        return _error(415, f"Content-Type must be {FORM}, got {request.mimetype!r}")
+        return json_error(415, f"Content-Type must be {FORM}, got {request.mimetype!r}")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        return _error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes")
     try:
         verify_signature(raw, dict(request.headers.items()), acfg.signing_secret)
     except SignatureError as exc:
         event(log, "rejected: bad Slack signature", 30, remote=request.remote_addr, reason=str(exc))
-        return _error(401, f"not a verified Slack request: {exc}")
+        return json_error(401, f"not a verified Slack request: {exc}")
     try:
         action = parse_action(raw)
     except PayloadError as exc:
         event(log, "rejected: bad interactivity payload", 30, reason=str(exc))
-        return _error(400, str(exc))
+        return json_error(400, str(exc))
     try:
         ledger, bus = _clients()
         decision = decide(action, ledger, acfg)

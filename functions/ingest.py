@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import flask
 import functions_framework
@@ -14,6 +13,7 @@ from shared.intake import Unauthorized, accept, check_bearer
 from shared.ledger import Ledger, LedgerError
 from shared.log import event, get_logger
 from shared.policy import PolicyError, cached_policy
+from shared.responses import json_error, json_reply
 from shared.webhook import BadRequest
 
 log = get_logger("alertloop.ingest")
@@ -32,57 +32,46 @@ def _clients() -> tuple[Ledger, Bus]:
     return _ledger, _bus
 
 
-def _reply(status: int, body: dict[str, Any], **headers: str) -> flask.Response:
-    resp = flask.Response(json.dumps(body), status=status, mimetype="application/json")
-    for key, value in headers.items():
-        resp.headers[key.replace("_", "-")] = value
-    return resp
-
-
-def _error(status: int, message: str, **headers: str) -> flask.Response:
-    return _reply(status, {"error": message}, **headers)
-
-
 @functions_framework.http
 def ingest(request: flask.Request) -> flask.Response:
     cfg = settings()
     if request.method != "POST":
-        return _error(405, "use POST", Allow="POST")
+        return json_error(405, "use POST", Allow="POST")
     try:
         check_bearer(request.headers.get("Authorization"), cfg)
     except Unauthorized as exc:
         event(log, "rejected: unauthorized", 30, remote=request.remote_addr)
-        return _error(401, str(exc), WWW_Authenticate='Bearer realm="alertloop"')
+        return json_error(401, str(exc), WWW_Authenticate='Bearer realm="alertloop"')
     if request.mimetype != "application/json":
-        return _error(415, f"Content-Type must be application/json, got {request.mimetype!r}")
+        return json_error(415, f"Content-Type must be application/json, got {request.mimetype!r}")
     limit = cfg.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        return _error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes")
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, f"body is not valid JSON: {exc}")
+        return json_error(400, f"body is not valid JSON: {exc}")
     except RecursionError:
-        return _error(400, "body is nested too deeply to be an alert")
+        return json_error(400, "body is nested too deeply to be an alert")
     try:
         policy = cached_policy(cfg.policy_file)
     except PolicyError as exc:
         # Misconfiguration, not the sender's fault: 500 so Alertmanager keeps the alert.
         event(log, "policy file invalid; refusing to route alerts", 50, reason=str(exc))
-        return _error(500, f"alertloop is misconfigured: {exc}")
+        return json_error(500, f"alertloop is misconfigured: {exc}")
     try:
         ledger, bus = _clients()
         result = accept(body, cfg, policy, ledger, bus)
     except BadRequest as exc:
         event(log, "rejected: bad request", 30, reason=str(exc))
-        return _error(400, str(exc))
+        return json_error(400, str(exc))
     except (LedgerError, PublishError) as exc:
         # Not acknowledged: Alertmanager retries, and the ledger lets the retry finish the job.
         event(log, "ingest unavailable", 50, reason=str(exc))
-        return _error(
+        return json_error(
             503, f"temporarily unable to record or publish alerts: {exc}", Retry_After="10"
         )
-    return _reply(200, result.summary())
+    return json_reply(200, result.summary())
