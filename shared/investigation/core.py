@@ -172,6 +172,9 @@ def _summary(
     alert = envelope.alert
     target = str(ev.workload) if ev.workload else alert.labels.get("namespace", "?")
     lines = [f"{envelope.alert_type} ({alert.severity}) on {target}"]
+    if ev.sandbox:
+        # Never let demo evidence pass for a real cluster's.
+        lines[0] += " [SANDBOX cluster: demo data, not a real cluster]"
     if causes:
         lines.append("Likely cause: " + "; ".join(causes[:2]))
     body = ev.lines[:] + prom.lines

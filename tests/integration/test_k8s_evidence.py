@@ -93,6 +93,7 @@ def test_crashloop_names_reason_restarts_and_redacts_previous_log(
     assert f.status == "ok"
     assert f.details["workload"] == {"kind": "Deployment", "name": "api", "namespace": "shop"}
     assert f.details["sandbox"] is True
+    assert "SANDBOX cluster" in f.summary.splitlines()[0]  # never passes for a real cluster
     assert "CrashLoopBackOff (7 restarts)" in f.summary
     assert "0/2 pods ready" in f.summary
     pods = f.details["pods"]
