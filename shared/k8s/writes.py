@@ -17,6 +17,7 @@ from shared.k8s.client import KubeClients
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"  # what `kubectl rollout undo` sends
 FIELD_MANAGER = "alertloop"
 
 
@@ -43,7 +44,11 @@ def hpa_max_patch(resource_version: str, max_replicas: int) -> dict[str, Any]:
 
 
 def patch_deployment(
-    clients: KubeClients, namespace: str, name: str, body: dict[str, Any]
+    clients: KubeClients,
+    namespace: str,
+    name: str,
+    body: dict[str, Any] | list[dict[str, Any]],
+    content_type: str = STRATEGIC_MERGE,
 ) -> dict[str, Any]:
     result: dict[str, Any] = clients.call(
         "patch",
@@ -54,7 +59,7 @@ def patch_deployment(
             namespace,
             body,
             field_manager=FIELD_MANAGER,
-            _content_type=STRATEGIC_MERGE,
+            _content_type=content_type,
             **kw,
         ),
     )

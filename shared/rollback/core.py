@@ -27,10 +27,11 @@ from typing import Any
 
 from shared.config import settings
 from shared.envelope import Envelope, Finding, FindingStatus, utcnow
-from shared.k8s import reads
+from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sApiError, K8sError, K8sNotConfigured, K8sNotFound
 from shared.k8s.workload import WorkloadRef
+from shared.k8s.writes import JSON_PATCH
 from shared.ledger import Ledger, LedgerError
 from shared.policy import PolicyError, cached_policy
 from shared.remediation.decide import Plan, Target
@@ -39,7 +40,6 @@ from shared.remediation.records import Recorder
 from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
 from shared.rollback.plan import (
-    JSON_PATCH,
     binding_problem,
     images_of,
     live_problem,
@@ -51,7 +51,6 @@ from shared.rollback.settings import RollbackSettings, rollback_settings
 
 STAGE = "rollback"
 ACTION = "rollback"
-FIELD_MANAGER = "alertloop"
 
 PrometheusFactory = Callable[[], Any]
 
@@ -137,20 +136,6 @@ def _find_replicaset(
         if rev.revision == approval.get("to_revision"):
             return _get_replicaset(clients, ns, rev.name)
     return None
-
-
-def _json_patch(
-    clients: KubeClients, namespace: str, name: str, ops: list[dict[str, Any]]
-) -> dict[str, Any]:
-    result: dict[str, Any] = clients.call(
-        "patch",
-        "deployments",
-        namespace,
-        lambda **kw: clients.apps.patch_namespaced_deployment(
-            name, namespace, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH, **kw
-        ),
-    )
-    return result
 
 
 class _Run:
@@ -409,7 +394,7 @@ class _Run:
             },
         )
         try:
-            result = _json_patch(clients, ns, name, ops)
+            result = writes.patch_deployment(clients, ns, name, ops, content_type=JSON_PATCH)
         except K8sError as exc:
             guard.release(reserved)
             conflict = isinstance(exc, K8sApiError) and exc.status == 409

@@ -14,7 +14,7 @@ from typing import Any
 from shared.k8s.reads import REVISION_ANNOTATION
 
 POD_TEMPLATE_HASH = "pod-template-hash"
-JSON_PATCH = "application/json-patch+json"
+
 # Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
 ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
 
