@@ -158,9 +158,6 @@ class Ledger:
         outcome: RegisterOutcome = self._transaction(txn)
         return outcome
 
-    def mark_dispatched(self, run_id: str, resolved: bool = False) -> None:
-        self.mark_many_dispatched([(run_id, resolved)])
-
     def release_dispatch(self, runs: list[tuple[str, bool]]) -> None:
         """A publish failed: let the sender's retry dispatch these runs without waiting."""
         from google.api_core import exceptions as gexc
@@ -210,12 +207,6 @@ class Ledger:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         snap = self._col("runs").document(run_id).get()
         return snap.to_dict() if snap.exists else None
-
-    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        from google.cloud import firestore
-
-        query = self._col("runs").order_by("received_at", direction=firestore.Query.DESCENDING)
-        return [s.to_dict() for s in query.limit(limit).stream()]
 
     def runs_since(self, since: datetime) -> list[dict[str, Any]]:
         from google.cloud.firestore_v1.base_query import FieldFilter

@@ -57,11 +57,6 @@ class AlertPolicy(BaseModel):
             raise ValueError(f"unknown stage(s) {bad}; allowed: {sorted(allowed)}")
         return stages
 
-    @property
-    def acts_on_cluster(self) -> bool:
-        """Databases are never touched, whatever a policy file says (DESIGN §5)."""
-        return not self.database and self.remediation != "none"
-
 
 class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]

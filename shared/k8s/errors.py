@@ -65,7 +65,3 @@ class K8sApiError(K8sError):
         super().__init__(message, fix=fix)
         self.status = status
         self.reason = reason
-
-
-class InvalidName(K8sError):
-    """A name from an alert label is not a valid Kubernetes name (never sent to the API)."""

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from shared.policy import PolicyError, load_policy
+from shared.remediation.guardrails import is_database_alert
 
 
 def test_default_table_matches_the_reference_design() -> None:
@@ -21,7 +22,7 @@ def test_default_table_matches_the_reference_design() -> None:
         assert (entry.severity, entry.stages, entry.remediation) == (severity, stages, remediation)
         assert entry.follow_up and entry.automatic_action
     assert p.alerts["HighErrorRate"].guardrails.approval_required is True
-    assert p.alerts["DatabaseDown"].acts_on_cluster is False
+    assert is_database_alert("DatabaseDown", "DatabaseDown", p.alerts["DatabaseDown"])
 
 
 def test_aliases_and_unknown_types() -> None:
@@ -67,7 +68,8 @@ def test_database_alerts_never_act_even_if_a_file_says_so(tmp_path: Path) -> Non
         "alerts:\n  DatabaseDown:\n    stages: [investigate, remediate]\n"
         "    remediation: restart\n    database: true\n"
     )
-    assert load_policy(str(f)).alerts["DatabaseDown"].acts_on_cluster is False
+    entry = load_policy(str(f)).alerts["DatabaseDown"]
+    assert is_database_alert("DatabaseDown", "DatabaseDown", entry)
 
 
 @pytest.mark.parametrize(

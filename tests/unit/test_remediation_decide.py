@@ -216,7 +216,7 @@ def test_database_alerts_whatever_the_policy_file_says(tmp_path: Path) -> None:
         )
     )
     _, entry = load_policy(str(path)).resolve("DatabaseDown")
-    assert entry.acts_on_cluster  # the file tried...
+    assert entry.database is False and entry.remediation == "restart"  # the file tried...
     assert is_database_alert("DatabaseDown", "DatabaseDown", entry)  # ...the guard holds
     assert is_database_alert("Unknown", "MySQLDown", entry)
     custom = AlertPolicy(stages=["remediate"], remediation="restart", database=True)
