@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from sandbox.emulators import Emulators
+from sandbox.kube_api import KubeApiServer
+from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackApiServer
 from shared import config as config_mod
 from shared import policy as policy_mod
+from shared.ledger import Ledger
 from shared.registry import STAGE_TOPICS
 
 PROJECT = "alertloop-test"
@@ -130,3 +133,33 @@ def slack_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackApiServer]:
 @pytest.fixture
 def tmp_workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def store(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A ledger on the live emulators, with Firestore collections of its own."""
+    for key, value in emulators.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
+    monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", f"s{uuid.uuid4().hex[:8]}-")
+    reset_settings()
+    return Ledger()
+
+
+@pytest.fixture
+def remediation_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
+    """The sandbox API server with the remediation scenario, and no other cluster settings."""
+    for name in (
+        "KUBE_CONFIG_DATA",
+        "KUBERNETES_SERVICE_HOST",
+        "ALERTLOOP_DRY_RUN",
+        "ALERTLOOP_POLICY_FILE",
+        "K_SERVICE",
+        "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR",
+        "PROMETHEUS_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with KubeApiServer(remediation()) as srv:
+        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_path)
+        reset_settings()
+        yield srv

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,15 +13,13 @@ import pytest
 import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer, ParsedRequest, RecordedRequest
-from sandbox.kube_remediation_scenarios import remediation as remediation_scenario
-from shared import config as config_mod
-from shared import policy as policy_mod
 from shared.envelope import Alert, Envelope, Finding
 from shared.k8s.client import load_clients
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.reads import rollout_history
 from shared.ledger import Ledger
 from shared.remediation import remediate
+from tests.conftest import reset_settings as reset
 
 pytestmark = pytest.mark.integration
 
@@ -31,37 +27,13 @@ PROJECT = "alertloop-test"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-def reset() -> None:
-    config_mod.settings.cache_clear()
-    policy_mod.cached_policy.cache_clear()
-
-
 @pytest.fixture
-def store(emulators: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
-    monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", f"r{uuid.uuid4().hex[:8]}-")
-    reset()
-    return Ledger()
-
-
-@pytest.fixture
-def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
-    for name in (
-        "KUBE_CONFIG_DATA",
-        "KUBERNETES_SERVICE_HOST",
-        "ALERTLOOP_DRY_RUN",
-        "ALERTLOOP_POLICY_FILE",
-        "K_SERVICE",
-        "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def kube(remediation_cluster: KubeApiServer, monkeypatch: pytest.MonkeyPatch) -> KubeApiServer:
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop,kube-system")
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "2")
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", "0.1")
-    with KubeApiServer(remediation_scenario()) as srv:
-        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_path)
-        reset()
-        yield srv
+    reset()
+    return remediation_cluster
 
 
 def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alerts: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,9 +14,6 @@ from typing import Any
 import pytest
 
 from sandbox.kube_api import KubeApiServer, RecordedRequest
-from sandbox.kube_remediation_scenarios import remediation as remediation_scenario
-from shared import config as config_mod
-from shared import policy as policy_mod
 from shared.envelope import Alert, Envelope
 from shared.k8s.client import load_clients
 from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, rollout_history
@@ -27,15 +23,20 @@ from shared.ledger import Ledger
 from shared.remediation.decide import plan_rollback
 from shared.remediation.records import Recorder
 from shared.rollback import rollback
+from tests.conftest import reset_settings as reset
 
 pytestmark = pytest.mark.integration
 
 PROJECT = "alertloop-test"
 
 
-def reset() -> None:
-    config_mod.settings.cache_clear()
-    policy_mod.cached_policy.cache_clear()
+@pytest.fixture
+def kube(remediation_cluster: KubeApiServer, monkeypatch: pytest.MonkeyPatch) -> KubeApiServer:
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "2")
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", "0.1")
+    reset()
+    return remediation_cluster
 
 
 class FakePrometheus:
@@ -87,35 +88,6 @@ class FakePrometheus:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-@pytest.fixture
-def store(emulators: Any, monkeypatch: pytest.MonkeyPatch) -> Ledger:
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
-    monkeypatch.setenv("ALERTLOOP_COLLECTION_PREFIX", f"rb{uuid.uuid4().hex[:8]}-")
-    reset()
-    return Ledger()
-
-
-@pytest.fixture
-def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeApiServer]:
-    for name in (
-        "KUBE_CONFIG_DATA",
-        "KUBERNETES_SERVICE_HOST",
-        "ALERTLOOP_DRY_RUN",
-        "ALERTLOOP_POLICY_FILE",
-        "K_SERVICE",
-        "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR",
-        "PROMETHEUS_URL",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
-    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "2")
-    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", "0.1")
-    with KubeApiServer(remediation_scenario()) as srv:
-        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_path)
-        reset()
-        yield srv
 
 
 @pytest.fixture
