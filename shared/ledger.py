@@ -214,18 +214,31 @@ class Ledger:
         query = self._col("runs").where(filter=FieldFilter("received_at", ">=", since))
         return [s.to_dict() for s in query.stream()]
 
-    def record_finding(self, run_id: str, finding: Finding) -> None:
+    def record_finding(self, run_id: str, finding: Finding, complete: bool = False) -> None:
+        """Put a stage's finding on its run; with `complete`, close the stage's claim in the
+        same transaction. Atomic, so a resolution landing meanwhile is never overwritten and a
+        crash cannot leave a recorded finding behind an open claim."""
         data = finding.model_dump(mode="json")
-        update: dict[str, Any] = {
-            f"findings.{finding.stage}": data,
-            f"timings.{finding.stage}_seconds": finding.duration_seconds,
-            "updated_at": utcnow(),
-        }
+        run_ref = self._col("runs").document(run_id)
+        claim_ref = self._col("idempotency").document(f"{run_id}:{finding.stage}")
         state = STAGE_STATE.get(finding.stage)
-        run = self.get_run(run_id) or {}
-        if state and run.get("state") not in ("resolved",):
-            update["state"] = state
-        self._update_run(run_id, update)
+
+        def txn(transaction: Any) -> None:
+            snap = run_ref.get(transaction=transaction)
+            run = (snap.to_dict() or {}) if snap.exists else {}
+            now = utcnow()
+            update: dict[str, Any] = {
+                f"findings.{finding.stage}": data,
+                f"timings.{finding.stage}_seconds": finding.duration_seconds,
+                "updated_at": now,
+            }
+            if state and run.get("state") != "resolved":
+                update["state"] = state
+            transaction.set(run_ref, _nest(update), merge=True)
+            if complete:
+                transaction.set(claim_ref, _completed(data, now), merge=True)
+
+        self._transaction(txn)
 
     def update_run(self, run_id: str, fields: dict[str, Any]) -> None:
         self._update_run(run_id, fields)
@@ -270,15 +283,8 @@ class Ledger:
         return claim
 
     def complete(self, run_id: str, key: str, result: dict[str, Any] | None = None) -> None:
-        now = utcnow()
         self._col("idempotency").document(f"{run_id}:{key}").set(
-            {
-                "state": "completed",
-                "finished_at": now,
-                "expires_at": now + COMPLETED_RETENTION,
-                "result": result or {},
-            },
-            merge=True,
+            _completed(result or {}, utcnow()), merge=True
         )
 
     def mark(self, run_id: str, key: str, fields: dict[str, Any]) -> None:
@@ -351,6 +357,15 @@ def _new_run(env: Envelope, now: datetime) -> dict[str, Any]:
         "timings": {},
         "slack": {},
         "updated_at": now,
+    }
+
+
+def _completed(result: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "state": "completed",
+        "finished_at": now,
+        "expires_at": now + COMPLETED_RETENTION,
+        "result": result,
     }
 
 

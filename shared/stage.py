@@ -124,8 +124,7 @@ class StageRunner(Deps):
             )
             raise
         finding.stage = self.stage
-        self.ledger.record_finding(env.run_id, finding)
-        self.ledger.complete(env.run_id, self.stage, finding.model_dump(mode="json"))
+        self.ledger.record_finding(env.run_id, finding, complete=True)
         self._forward_or_give_up(env, finding, {})
         event(
             log,

@@ -169,3 +169,18 @@ def test_stale_message_is_reported_not_acted_on(topics) -> None:
     note = Envelope.from_bytes(topics.pull("notify")[0].message.data)
     assert note.findings[-1].status == "skipped" and "old" in note.findings[-1].summary
     assert topics.pull("remediate", timeout=0.5) == []
+
+
+def test_a_finding_after_resolution_keeps_the_run_resolved(topics) -> None:
+    env = make_env(plan=["investigate"])
+    ledger = Ledger()
+    ledger.register_alert(env)
+    resolved = env.model_copy(
+        update={"alert": env.alert.model_copy(update={"status": "resolved", "ends_at": utcnow()})}
+    )
+    assert ledger.register_alert(resolved) == "resolved"
+    StageRunner("investigate", Counter())(cloud_event(env.to_bytes()))
+    run = ledger.get_run(env.run_id)
+    assert run["state"] == "resolved"  # the late stage did not overwrite the resolution
+    assert run["findings"]["investigate"]["summary"] == "call 1"
+    assert ledger.idempotency_record(env.run_id, "investigate")["state"] == "completed"
