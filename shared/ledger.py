@@ -209,10 +209,16 @@ class Ledger:
         return snap.to_dict() if snap.exists else None
 
     def runs_since(self, since: datetime) -> list[dict[str, Any]]:
+        from google.api_core import exceptions as gexc
+        from google.api_core.retry import Retry
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._col("runs").where(filter=FieldFilter("received_at", ">=", since))
-        return [s.to_dict() for s in query.stream()]
+        try:
+            # Bounded: a person is waiting on this (alertloop health), not a retrying pipeline.
+            return [s.to_dict() for s in query.stream(retry=Retry(timeout=20), timeout=20)]
+        except gexc.GoogleAPIError as exc:
+            raise LedgerError(f"Firestore: {exc}") from exc
 
     def record_finding(self, run_id: str, finding: Finding, complete: bool = False) -> None:
         """Put a stage's finding on its run; with `complete`, close the stage's claim in the
