@@ -66,12 +66,13 @@ class Ledger:
     def _col(self, name: str) -> Any:
         return self.client.collection(f"{self.cfg.collection_prefix}{name}")
 
-    def _transaction(self, fn: Any, *args: Any) -> Any:
+    def _transaction(self, fn: Any, *args: Any, attempts: int = 10) -> Any:
         from google.api_core import exceptions as gexc
         from google.cloud import firestore
 
         try:
-            return firestore.transactional(fn)(self.client.transaction(max_attempts=10), *args)
+            transaction = self.client.transaction(max_attempts=attempts)
+            return firestore.transactional(fn)(transaction, *args)
         except gexc.GoogleAPIError as exc:
             raise LedgerError(f"Firestore: {exc}") from exc
         except ValueError as exc:
@@ -155,7 +156,10 @@ class Ledger:
             transaction.update(ref, {"dispatch_claim": now + DISPATCH_CLAIM})
             return "redispatch"
 
-        outcome: RegisterOutcome = self._transaction(txn)
+        # Few attempts: the client backs off exponentially between them, and contention here
+        # means a duplicate is already being registered — a quick 503 (sender retries) beats
+        # holding the webhook for tens of seconds.
+        outcome: RegisterOutcome = self._transaction(txn, attempts=3)
         return outcome
 
     def release_dispatch(self, runs: list[tuple[str, bool]]) -> None:
