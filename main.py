@@ -3,6 +3,7 @@
 from functions.approve import approve
 from functions.budget import budget
 from functions.deadletter import deadletter
+from functions.dispatch import dispatch
 from functions.ingest import ingest
 from functions.investigate import investigate
 from functions.notify import notify
@@ -13,6 +14,7 @@ __all__ = [
     "approve",
     "budget",
     "deadletter",
+    "dispatch",
     "ingest",
     "investigate",
     "notify",

@@ -6,15 +6,16 @@ from typing import Any
 
 import functions_framework
 
-from shared.envelope import Envelope, Finding
+from shared.envelope import Finding
+from shared.run import Run
 from shared.stage import StageRunner
 
 
-def _handle(env: Envelope) -> Finding:
+def _handle(run: Run) -> Finding:
     # Imported on first use: the analysis pulls in requests and the Prometheus client.
     from shared.budget import analyse_budget
 
-    return analyse_budget(env)
+    return analyse_budget(run)
 
 
 _runner = StageRunner("budget", _handle)

@@ -9,8 +9,8 @@ import functions_framework
 from shared.deadletters import handle_dead_letter, parse_dead_letter
 from shared.ledger import Ledger
 from shared.log import event, get_logger
+from shared.messages import BadMessage, message_data
 from shared.notifier import Notifier
-from shared.stage import PoisonMessage, message_data
 
 log = get_logger("alertloop.deadletter")
 _ledger = Ledger()
@@ -20,9 +20,8 @@ _notifier = Notifier(ledger=_ledger)
 @functions_framework.cloud_event
 def deadletter(cloud_event: Any) -> None:
     try:
-        raw, attributes = message_data(cloud_event)
-    except PoisonMessage as exc:
+        raw, attributes, message_id = message_data(cloud_event)
+    except BadMessage as exc:
         event(log, "dead-letter message unreadable; dropped", 50, error=str(exc))
         return
-    message_id = str((cloud_event.data.get("message") or {}).get("messageId", ""))
     handle_dead_letter(parse_dead_letter(raw, attributes), message_id, _ledger, _notifier)

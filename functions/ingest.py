@@ -1,4 +1,4 @@
-"""ingest (HTTP): authenticate, validate, split, dedupe, plan, publish."""
+"""ingest (HTTP): authenticate, validate, split, publish to `intake`. No Firestore here."""
 
 from __future__ import annotations
 
@@ -10,26 +10,21 @@ import functions_framework
 from shared.bus import Bus, PublishError
 from shared.config import settings
 from shared.intake import Unauthorized, accept, check_bearer
-from shared.ledger import Ledger, LedgerError
 from shared.log import event, get_logger
-from shared.policy import PolicyError, cached_policy
 from shared.responses import json_error, json_reply
 from shared.webhook import BadRequest
 
 log = get_logger("alertloop.ingest")
 
-_ledger: Ledger | None = None
 _bus: Bus | None = None
 
 
-def _clients() -> tuple[Ledger, Bus]:
+def _publisher() -> Bus:
     # Created once per instance, on first use: cold start stays cheap.
-    global _ledger, _bus
-    if _ledger is None:
-        _ledger = Ledger()
+    global _bus
     if _bus is None:
         _bus = Bus()
-    return _ledger, _bus
+    return _bus
 
 
 @functions_framework.http
@@ -46,10 +41,10 @@ def ingest(request: flask.Request) -> flask.Response:
         return json_error(415, f"Content-Type must be application/json, got {request.mimetype!r}")
     limit = cfg.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return json_error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes (ALERTLOOP_MAX_BODY_BYTES)")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        return json_error(413, f"body is larger than {limit} bytes")
+        return json_error(413, f"body is larger than {limit} bytes (ALERTLOOP_MAX_BODY_BYTES)")
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -57,21 +52,12 @@ def ingest(request: flask.Request) -> flask.Response:
     except RecursionError:
         return json_error(400, "body is nested too deeply to be an alert")
     try:
-        policy = cached_policy(cfg.policy_file)
-    except PolicyError as exc:
-        # Misconfiguration, not the sender's fault: 500 so Alertmanager keeps the alert.
-        event(log, "policy file invalid; refusing to route alerts", 50, reason=str(exc))
-        return json_error(500, f"alertloop is misconfigured: {exc}")
-    try:
-        ledger, bus = _clients()
-        result = accept(body, cfg, policy, ledger, bus)
+        result = accept(body, cfg, _publisher())
     except BadRequest as exc:
         event(log, "rejected: bad request", 30, reason=str(exc))
         return json_error(400, str(exc))
-    except (LedgerError, PublishError) as exc:
-        # Not acknowledged: Alertmanager retries, and the ledger lets the retry finish the job.
-        event(log, "ingest unavailable", 50, reason=str(exc))
-        return json_error(
-            503, f"temporarily unable to record or publish alerts: {exc}", Retry_After="10"
-        )
+    except PublishError as exc:
+        # Nothing is acknowledged: Alertmanager resends the group, dispatch dedupes.
+        event(log, "ingest unavailable: publish failed", 50, reason=str(exc))
+        return json_error(503, f"temporarily unable to publish alerts: {exc}", Retry_After="10")
     return json_reply(200, result.summary())

@@ -6,15 +6,16 @@ from typing import Any
 
 import functions_framework
 
-from shared.envelope import Envelope, Finding
+from shared.envelope import Finding
+from shared.run import Run
 from shared.stage import StageRunner
 
 
-def _handle(env: Envelope) -> Finding:
+def _handle(run: Run) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
     from shared.investigation import investigate as run_investigation
 
-    return run_investigation(env)
+    return run_investigation(run)
 
 
 _runner = StageRunner("investigate", _handle)

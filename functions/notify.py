@@ -1,4 +1,4 @@
-"""notify (Pub/Sub CloudEvent): upsert the run's Slack parent message and thread replies."""
+"""notify (Pub/Sub CloudEvent): project an incident (or a storm's digest) onto Slack."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import functions_framework
 
 from shared.log import event, get_logger
+from shared.messages import BadMessage, message_data, parse_notify
 from shared.notifier import Notifier
-from shared.stage import PoisonMessage, decode
 
 log = get_logger("alertloop.notify")
 _notifier = Notifier()
@@ -17,9 +17,10 @@ _notifier = Notifier()
 @functions_framework.cloud_event
 def notify(cloud_event: Any) -> None:
     try:
-        env = decode(cloud_event)
-    except PoisonMessage as exc:
+        raw, _, _ = message_data(cloud_event)
+        msg = parse_notify(raw)
+    except BadMessage as exc:
         # Nothing to notify about; retrying cannot fix it.
         event(log, "dropped a malformed notify message", 40, error=str(exc))
         return
-    _notifier(env)
+    _notifier(msg)

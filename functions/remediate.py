@@ -6,15 +6,16 @@ from typing import Any
 
 import functions_framework
 
-from shared.envelope import Envelope, Finding
+from shared.envelope import Finding
+from shared.run import Run
 from shared.stage import StageRunner
 
 
-def _handle(env: Envelope) -> Finding:
+def _handle(run: Run) -> Finding:
     # Imported on first use: remediation pulls in the kubernetes client and Firestore.
     from shared.remediation import remediate as run_remediation
 
-    return run_remediation(env)
+    return run_remediation(run)
 
 
 _runner = StageRunner("remediate", _handle)

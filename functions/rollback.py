@@ -7,19 +7,19 @@ from typing import Any
 
 import functions_framework
 
-from shared.envelope import Envelope, Finding
+from shared.envelope import Finding
+from shared.run import Run
 from shared.stage import StageRunner
 
 
-def _handle(env: Envelope) -> Finding:
+def _handle(run: Run) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
     from shared.rollback import rollback as run_rollback
 
-    return run_rollback(env)
+    return run_rollback(run)
 
 
-# approve extends the plan with "rollback" as its last stage, so the runner forwards the finding
-# to notify only.
+# "rollback" is never in a plan (no automatic rollback): the runner forwards to notify only.
 _runner = StageRunner("rollback", _handle)
 
 

@@ -1,14 +1,15 @@
-"""Publishing envelopes to stage topics (Pub/Sub; the emulator when PUBSUB_EMULATOR_HOST is set)."""
+"""Publishing to the topics (Pub/Sub; the emulator when PUBSUB_EMULATOR_HOST is set)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.config import Settings, settings
-from shared.envelope import Envelope, Stage
+from shared.envelope import Stage
 from shared.log import event, get_logger
+from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessage
 
 log = get_logger(__name__)
 
@@ -21,12 +22,39 @@ class PublishError(RuntimeError):
 
 @dataclass(frozen=True)
 class Outgoing:
-    stage: str
-    envelope: Envelope
+    topic: str  # a topic name from the registry (a stage, intake, notify, deadletter)
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+    ordering_key: str = ""
+
+    @classmethod
+    def stage(cls, msg: StageMessage, **attributes: str) -> Outgoing:
+        attrs = {"run_id": msg.run_id, "stage": msg.stage, **attributes}
+        return cls(msg.stage, msg.to_bytes(), attrs)
+
+    @classmethod
+    def notify(cls, msg: NotifyMessage) -> Outgoing:
+        # One incident's projections arrive in order (firing before resolved).
+        attrs = {"kind": msg.kind, "id": msg.id, "run_id": msg.run_id}
+        return cls(Stage.NOTIFY, msg.to_bytes(), attrs, msg.ordering_key)
+
+    @classmethod
+    def intake(cls, msg: IntakeAlert | IntakeGroup) -> Outgoing:
+        # No ordering key: a run's firing and resolve come in different webhooks, often to
+        # different ingest instances, which keys cannot order; dispatch orders by received_at.
+        if isinstance(msg, IntakeAlert):
+            attrs = {
+                "run_id": msg.run_id,
+                "alert": msg.alert.name[:200],
+                "status": msg.alert.status,
+            }
+        else:
+            attrs = {"group_id": msg.group_id}
+        return cls(Stage.INTAKE, msg.to_bytes(), attrs)
 
 
 class Bus:
-    """Publishes envelopes; the Pub/Sub client is created lazily, once per process."""
+    """Publishes messages; the Pub/Sub client is created lazily, once per process."""
 
     def __init__(self, cfg: Settings | None = None, publisher: Any = None) -> None:
         self._cfg = cfg
@@ -50,38 +78,25 @@ class Bus:
         """Publish all, then wait for all: one slow round trip, not one per message."""
         pending = []
         for msg in messages:
-            topic = self.cfg.topic_path(msg.stage)
-            # Notify messages for one run must arrive in order (firing before resolved).
-            key = msg.envelope.run_id if msg.stage == Stage.NOTIFY else ""
+            topic = self.cfg.topic_path(msg.topic)
             future = self.publisher.publish(
-                topic,
-                msg.envelope.to_bytes(),
-                ordering_key=key,
-                **msg.envelope.attributes(msg.stage),
+                topic, msg.data, ordering_key=msg.ordering_key, **msg.attributes
             )
-            pending.append((msg, topic, key, future))
+            pending.append((msg, topic, future))
         ids = []
         failures = []
-        for msg, topic, key, future in pending:
+        for msg, topic, future in pending:
             try:
                 ids.append(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
             except Exception as exc:  # any client error means "not published"
                 failures.append(f"{topic}: {exc}")
-                if key:
+                if msg.ordering_key:
                     # An ordering key pauses after a failure until resumed.
-                    self.publisher.resume_publish(topic, key)
-                event(log, "publish failed", 40, run_id=msg.envelope.run_id, topic=topic)
+                    self.publisher.resume_publish(topic, msg.ordering_key)
         if failures:
-            raise PublishError("; ".join(failures))
+            event(log, "publish failed", 40, failures=len(failures), first=failures[0])
+            raise PublishError(f"{len(failures)} message(s) not published; " + failures[0])
         return ids
 
-    def publish(self, stage: str, envelope: Envelope) -> str:
-        return self.publish_many([Outgoing(stage, envelope)])[0]
-
-    def publish_raw(self, topic_stage: str, data: bytes, **attributes: str) -> str:
-        """For messages that are not envelopes (dead-letter records)."""
-        future = self.publisher.publish(self.cfg.topic_path(topic_stage), data, **attributes)
-        try:
-            return str(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
-        except Exception as exc:
-            raise PublishError(f"{topic_stage}: {exc}") from exc
+    def publish(self, message: Outgoing) -> str:
+        return self.publish_many([message])[0]

@@ -12,6 +12,10 @@ from functools import lru_cache
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
+# Cloud Run functions accept requests up to 32 MiB; anything Alertmanager can send that fits
+# must be taken (it never retries a 4xx, so a refused storm would be lost).
+MAX_BODY_DEFAULT = 32 * 1024 * 1024
+
 
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
@@ -104,7 +108,7 @@ def settings() -> Settings:
         topic_prefix=env_str("ALERTLOOP_TOPIC_PREFIX", "alertloop-"),
         webhook_token=env_str("ALERTLOOP_WEBHOOK_TOKEN"),
         allow_unauthenticated=env_bool("ALERTLOOP_ALLOW_UNAUTHENTICATED"),
-        max_body_bytes=env_int("ALERTLOOP_MAX_BODY_BYTES", 1024 * 1024),
+        max_body_bytes=env_int("ALERTLOOP_MAX_BODY_BYTES", MAX_BODY_DEFAULT),
         policy_file=env_str("ALERTLOOP_POLICY_FILE"),
         dry_run=env_bool("ALERTLOOP_DRY_RUN"),
         max_event_age_seconds=env_int("ALERTLOOP_MAX_EVENT_AGE_SECONDS", 6 * 3600),

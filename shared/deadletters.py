@@ -1,24 +1,35 @@
-"""What the deadletter function does with a message no stage could process.
+"""Dead letters: messages no function could process, and what the deadletter function does.
 
-Two shapes arrive on the dead-letter topic: our own record (a stage gave up after its attempts,
-or found a poison message), and Pub/Sub's native dead-lettering (the original message, when a
-function kept failing before it could count attempts). Both are recorded and told to Slack with
-the exact command that replays them.
+Three shapes arrive on the dead-letter topic:
+  our record of a stage that gave up   {"stage", "error", "attempts", "message": StageMessage}
+  our record of a poison message       {"stage", "error", "attempts": 1, "raw", "attributes"}
+  Pub/Sub's native dead-lettering      the original message (a stage pointer or an intake
+                                       alert), when a function kept failing before it could
+                                       count attempts (e.g. dispatch while Firestore was down)
+All are recorded and told to Slack with the exact command that replays them.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from shared.envelope import Envelope, Finding, utcnow
-from shared.ledger import Ledger
+from shared.bus import Bus, Outgoing
+from shared.envelope import Finding, Stage, utcnow
 from shared.log import event, get_logger
-from shared.notifier import Notifier
-from shared.slack_render import escape
+from shared.messages import (
+    BadMessage,
+    StageMessage,
+    as_json,
+    message_data,
+    parse_intake,
+    parse_stage,
+)
+
+if TYPE_CHECKING:
+    from shared.ledger import Ledger
+    from shared.notifier import Notifier
 
 log = get_logger(__name__)
 
@@ -27,98 +38,154 @@ def replay_command(run_id: str, stage: str) -> str:
     return f"alertloop replay {run_id} --from {stage}"
 
 
-def parse_dead_letter(raw: bytes, attributes: dict[str, str]) -> dict[str, Any]:
-    """Normalise both shapes to {stage, error, attempts, envelope | None, raw}."""
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        data = None
-    if isinstance(data, dict) and "stage" in data and ("envelope" in data or "raw" in data):
-        env = None
-        if data.get("envelope"):
-            try:
-                env = Envelope.model_validate(data["envelope"])
-            except ValidationError:
-                env = None
-        return {
-            "stage": str(data["stage"]),
-            "error": str(data.get("error", "")),
-            "attempts": int(data.get("attempts", 0)),
-            "envelope": env,
-            "raw": str(data.get("raw", "")),
-            "reason": attributes.get("reason", "failed"),
+def dead_letter(bus: Bus, stage: str, msg: StageMessage, error: str, attempts: int) -> None:
+    """A stage gave up on a run after its attempts: park the pointer for replay."""
+    data = json.dumps(
+        {
+            "stage": stage,
+            "error": error[:2000],
+            "attempts": attempts,
+            "message": json.loads(msg.model_dump_json()),
         }
+    ).encode()
+    bus.publish(
+        Outgoing(Stage.DEADLETTER, data, {"run_id": msg.run_id, "stage": stage, "reason": "failed"})
+    )
+
+
+def set_aside(bus: Bus, stage: str, cloud_event: Any, error: str) -> None:
+    """A message that can never be processed: dead-letter it at once (no retry loop)."""
     try:
-        env = Envelope.from_bytes(raw)
-    except (ValidationError, ValueError):
-        env = None
-    return {
-        "stage": attributes.get("stage", "unknown"),
-        "error": "Pub/Sub gave up delivering this message (native dead-letter policy)",
-        "attempts": int(attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", 0) or 0),
-        "envelope": env,
-        "raw": raw.decode("utf-8", "replace")[:10_000],
-        "reason": "native" if env else "poison",
-    }
+        raw, attrs, _ = message_data(cloud_event)
+    except BadMessage:
+        raw, attrs = json.dumps(getattr(cloud_event, "data", None), default=str).encode(), {}
+    event(log, "poison message set aside", 50, stage=stage, error=error[:300])
+    data = json.dumps(
+        {
+            "stage": stage,
+            "error": error[:2000],
+            "attempts": 1,
+            "raw": raw.decode("utf-8", "replace")[:100_000],
+            "attributes": attrs,
+        }
+    ).encode()
+    bus.publish(
+        Outgoing(
+            Stage.DEADLETTER,
+            data,
+            {"stage": stage, "reason": "poison", "run_id": attrs.get("run_id", "")},
+        )
+    )
+
+
+@dataclass
+class DeadLetter:
+    stage: str
+    error: str
+    attempts: int
+    reason: str  # failed | poison | native
+    raw: str = ""
+    message: StageMessage | None = None  # a stage pointer to replay
+    intake: bytes = b""  # an intake message to replay to `intake`
+
+    @property
+    def run_id(self) -> str:
+        return self.message.run_id if self.message else ""
+
+    def replay(self) -> Outgoing | None:
+        """What publishing this dead letter again means (None: poison, nothing to replay)."""
+        if self.message is not None:
+            return Outgoing.stage(self.message.model_copy(update={"force": False}))
+        if self.intake:
+            return Outgoing(Stage.INTAKE, self.intake, {"replayed": "dead-letter"})
+        return None
+
+
+def parse_dead_letter(raw: bytes, attributes: dict[str, str]) -> DeadLetter:
+    data = as_json(raw)
+    if isinstance(data, dict) and "stage" in data and ("message" in data or "raw" in data):
+        msg = None
+        if isinstance(data.get("message"), dict):
+            try:
+                msg = StageMessage.model_validate(data["message"])
+            except ValueError:
+                msg = None
+        return DeadLetter(
+            stage=str(data["stage"]),
+            error=str(data.get("error", "")),
+            attempts=int(data.get("attempts", 0) or 0),
+            reason=attributes.get("reason", "failed" if msg else "poison"),
+            raw=str(data.get("raw", "")),
+            message=msg,
+        )
+    attempts = int(attributes.get("CloudPubSubDeadLetterSourceDeliveryCount", 0) or 0)
+    native = "Pub/Sub gave up delivering this message (native dead-letter policy)"
+    try:
+        pointer = parse_stage(raw)
+    except BadMessage:
+        pointer = None
+    if pointer is not None:
+        return DeadLetter(pointer.stage, native, attempts, "native", message=pointer)
+    try:
+        parse_intake(raw)
+    except BadMessage:
+        return DeadLetter(
+            attributes.get("stage", "unknown"),
+            native,
+            attempts,
+            "poison",
+            raw=raw.decode("utf-8", "replace")[:10_000],
+        )
+    return DeadLetter("intake", native, attempts, "native", intake=raw)
 
 
 def handle_dead_letter(
-    record: dict[str, Any], message_id: str, ledger: Ledger, notifier: Notifier
+    letter: DeadLetter, message_id: str, ledger: Ledger, notifier: Notifier
 ) -> None:
-    env: Envelope | None = record["envelope"]
-    stage = record["stage"]
-    now: datetime = utcnow()
-    if env is None:
-        # A poison message: no run to attach it to. Keep it, and say so in a new message.
-        ledger.client.collection(f"{ledger.cfg.collection_prefix}deadletters").document(
-            message_id or now.strftime("%Y%m%dT%H%M%S%f")
-        ).set(
+    from shared.slack_render import escape
+
+    now = utcnow()
+    run = ledger.get_run(letter.run_id) if letter.run_id else None
+    if run is None:
+        # Poison, an intake alert dispatch gave up on, or a pointer to an unknown run: keep it
+        # and say so in a message of its own.
+        ledger.store_poison(
+            message_id,
             {
-                "stage": stage,
-                "error": record["error"],
-                "raw": record["raw"],
-                "at": now,
-                "reason": record["reason"],
-            }
+                "stage": letter.stage,
+                "error": letter.error,
+                "raw": letter.raw or letter.intake.decode("utf-8", "replace")[:100_000],
+                "reason": letter.reason,
+            },
         )
+        what = "an alert dispatch could not record" if letter.intake else "a malformed message"
         text = (
-            f":rotating_light: A malformed message reached the *{escape(stage)}* stage "
-            f"and was set aside: {escape(record['error'][:500])}\n"
-            f"Stored as dead letter `{escape(message_id)}`; inspect it with "
-            f"`alertloop replay --list-dead-letters`."
+            f":rotating_light: The *{escape(letter.stage[:50])}* stage set aside {what}: "
+            f"{escape(letter.error[:500])}\nStored as dead letter `{escape(message_id[:100])}`; "
+            "inspect it with `alertloop replay --list-dead-letters`, put it back with "
+            "`alertloop replay --dead-letters`."
         )
-        notifier.poster.post(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
-        event(log, "poison message recorded", 40, stage=stage, message_id=message_id)
+        notifier.post_notice(text)
+        event(log, "dead letter recorded", 40, stage=letter.stage, message_id=message_id)
         return
-    cmd = replay_command(env.run_id, stage)
+    stage = letter.stage
+    cmd = replay_command(letter.run_id, stage)
     finding = Finding(
         stage="deadletter",
         status="error",
         summary=(
-            f"The {stage} stage failed {record['attempts']} time(s) and was set aside: "
-            f"{record['error'][:800]}\nFix the cause, then replay it: {cmd}"
+            f"The {stage} stage failed {letter.attempts} time(s) and was set aside: "
+            f"{letter.error[:800]}\nFix the cause, then replay it: {cmd}"
         ),
         details={
             "failed_stage": stage,
-            "attempts": record["attempts"],
-            "error": record["error"][:2000],
+            "attempts": letter.attempts,
+            "error": letter.error[:2000],
             "replay": cmd,
         },
         started=now,
         finished=now,
     )
-    ledger.update_run(
-        env.run_id,
-        {
-            "state": "failed",
-            f"failures.{stage}": {
-                "error": record["error"][:2000],
-                "attempts": record["attempts"],
-                "at": now,
-                "replay": cmd,
-            },
-            "findings.deadletter": finding.model_dump(mode="json"),
-        },
-    )
-    event(log, "stage dead-lettered", 40, run_id=env.run_id, stage=stage)
-    notifier(env.model_copy(update={"findings": [*env.findings, finding]}))
+    ledger.record_failure(letter.run_id, stage, finding, letter.attempts, cmd)
+    event(log, "stage dead-lettered", 40, run_id=letter.run_id, stage=stage)
+    notifier.project_run(letter.run_id)

@@ -1,16 +1,21 @@
-"""The envelope: the one message shape that travels between functions (the routing slip)."""
+"""The domain values every function shares: an alert, a stage finding, stage names, run ids.
+
+What travels on Pub/Sub is in `shared.messages` (pointers); what a stage works on is the run as
+the ledger holds it (`shared.run.Run`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -18,6 +23,7 @@ def utcnow() -> datetime:
 
 
 class Stage(StrEnum):
+    INTAKE = "intake"
     INVESTIGATE = "investigate"
     REMEDIATE = "remediate"
     BUDGET = "budget"
@@ -31,6 +37,10 @@ PLAN_STAGES = (Stage.INVESTIGATE, Stage.REMEDIATE, Stage.BUDGET)
 
 Source = Literal["alertmanager", "dispatch", "replay"]
 FindingStatus = Literal["ok", "skipped", "error"]
+
+# Alertmanager fingerprints are 16 hex digits; accept any hex id up to a sha256. Anything else
+# (slashes, dots, unicode) could not be a Firestore document id, so it is replaced.
+_FINGERPRINT = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
 
 class Alert(BaseModel):
@@ -66,56 +76,10 @@ class Finding(BaseModel):
     def duration_seconds(self) -> float:
         return (self.finished - self.started).total_seconds()
 
-
-class Envelope(BaseModel):
-    schema_version: int = SCHEMA_VERSION
-    run_id: str
-    source: Source
-    received_at: datetime = Field(default_factory=utcnow)
-    alert: Alert
-    alert_type: str  # the policy entry the alert resolved to (after aliases)
-    plan: list[str]
-    action: str = "auto"
-    dry_run: bool = False
-    findings: list[Finding] = Field(default_factory=list)
-    # Set by replay: re-run stages even if they completed (guardrails still apply).
-    force: bool = False
-    # Alert storms: runs of a big group share one Slack digest instead of a parent each.
-    digest_group: str = ""
-    digest: bool = False  # this message asks notify to re-render the group's digest
-    # Set by approve: the approvals/{id} record a human decided (the rollback stage acts on it).
-    approval_id: str = ""
-
-    def finding(self, stage: str) -> Finding | None:
-        """The latest finding a stage appended, if any."""
-        for f in reversed(self.findings):
-            if f.stage == stage:
-                return f
-        return None
-
-    def next_stage(self, after: str) -> str | None:
-        """The stage that follows `after` in the plan (None at the end of the plan)."""
-        if after not in self.plan:
-            return self.plan[0] if self.plan else None
-        i = self.plan.index(after)
-        return self.plan[i + 1] if i + 1 < len(self.plan) else None
-
-    def attributes(self, stage: str) -> dict[str, str]:
-        """Pub/Sub attributes, for filtering and logs."""
-        return {
-            "run_id": self.run_id,
-            "alert_type": self.alert_type,
-            "severity": self.alert.severity,
-            "stage": stage,
-            "status": self.alert.status,
-        }
-
-    def to_bytes(self) -> bytes:
-        return self.model_dump_json().encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Envelope:
-        return cls.model_validate_json(data)
+    @property
+    def key(self) -> str:
+        """Identifies this finding among re-runs of its stage (a forced replay adds another)."""
+        return f"{self.stage}:{int(self.started.timestamp() * 1000)}"
 
 
 def run_id_for(fingerprint: str, starts_at: datetime) -> str:
@@ -125,5 +89,9 @@ def run_id_for(fingerprint: str, starts_at: datetime) -> str:
 
 
 def fingerprint_for(labels: dict[str, str]) -> str:
-    """A fingerprint for alerts that came without one (manual dispatch)."""
+    """A fingerprint from the labels (alerts that came without a usable one)."""
     return hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def valid_fingerprint(fingerprint: str) -> bool:
+    return bool(_FINGERPRINT.match(fingerprint))

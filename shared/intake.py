@@ -1,4 +1,10 @@
-"""Ingest's work after authentication: parse, dedupe in the ledger, plan, publish."""
+"""Ingest's work after authentication: parse, split, publish to `intake`. No Firestore here.
+
+Durable first: nothing slow or fallible sits between Alertmanager and the publish. Once Pub/Sub
+acknowledged every message of a webhook, the alerts cannot be lost; dispatch (a retried,
+idempotent Pub/Sub function) does the ledger work. If any publish fails the webhook is answered
+5xx and Alertmanager resends the whole group; dispatch dedupes what did get through.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,17 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from shared.bus import Bus, Outgoing, PublishError
+from shared.bus import Bus, Outgoing
 from shared.config import Settings
-from shared.envelope import Alert, Envelope, Stage, run_id_for
-from shared.ledger import Ledger
+from shared.envelope import Alert, run_id_for, utcnow
 from shared.log import event, get_logger
-from shared.policy import Policy
-from shared.webhook import parse_body
+from shared.messages import GroupSnapshot, IntakeAlert, IntakeGroup
+from shared.webhook import Parsed, parse_body
+from shared.workload_labels import workload_from_labels
 
 log = get_logger(__name__)
 
@@ -41,34 +47,23 @@ def check_bearer(header: str | None, cfg: Settings) -> None:
 @dataclass
 class IntakeResult:
     source: str
-    results: list[dict[str, Any]] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    group_id: str = ""
+    truncated: int = 0
 
     def summary(self) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for r in self.results:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
         return {
             "source": self.source,
-            "received": len(self.results),
-            "counts": counts,
-            "results": self.results,
+            "received": len(self.run_ids),
+            "status": "accepted",
+            "storm_group": self.group_id or None,
+            "truncated_alerts": self.truncated,
+            "results": [
+                {"run_id": r, "alert": a.name, "status": a.status}
+                for r, a in zip(self.run_ids, self.alerts, strict=True)
+            ],
         }
-
-
-def build_envelope(
-    alert: Alert, source: str, policy: Policy, options: dict[str, Any], cfg: Settings
-) -> Envelope:
-    alert_type, entry = policy.resolve(alert.name)
-    action = str(options.get("action", "auto"))
-    return Envelope(
-        run_id=run_id_for(alert.fingerprint, alert.starts_at),
-        source=source,
-        alert=alert,
-        alert_type=alert_type,
-        plan=policy.plan_for(alert.name, action),
-        action=action,
-        dry_run=bool(options.get("dry_run")) or cfg.dry_run or entry.guardrails.dry_run,
-    )
 
 
 def group_id_for(alerts: list[Alert]) -> str:
@@ -76,102 +71,73 @@ def group_id_for(alerts: list[Alert]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def group_snapshot(alerts: list[Alert], envs: list[Envelope]) -> dict[str, Any]:
-    """What a storm's digest shows: Alertmanager's own current view of the whole group."""
-    by_name = Counter(a.name for a in alerts)
-    by_workload = Counter(
-        f"{a.labels.get('namespace', '?')}/{workload_of(a.labels)}" for a in alerts
-    )
-    firing = sum(1 for a in alerts if a.status == "firing")
-    return {
-        "group_key": alerts[0].group_key,
-        "total": len(alerts),
-        "firing": firing,
-        "resolved": len(alerts) - firing,
-        "by_name": dict(by_name.most_common(10)),
-        "by_workload": dict(by_workload.most_common(10)),
-        "severity": max((a.severity for a in alerts), key=_severity_rank),
-        "run_ids_sample": [e.run_id for e in envs[:20]],
-    }
-
-
-def workload_of(labels: dict[str, str]) -> str:
-    for key in ("deployment", "statefulset", "daemonset", "service", "pod", "job", "app"):
-        if labels.get(key):
-            return labels[key]
-    return "?"
-
-
 def _severity_rank(severity: str) -> int:
     return {"critical": 3, "warning": 2, "info": 1}.get(severity, 0)
 
 
-def accept(body: Any, cfg: Settings, policy: Policy, ledger: Ledger, bus: Bus) -> IntakeResult:
-    """Everything after auth. Raises BadRequest (nothing published), LedgerError/PublishError
-    (caller answers 5xx so the sender retries; the ledger lets the retry finish the job)."""
-    source, alerts, options = parse_body(body)
-    storm = len(alerts) >= cfg.storm_threshold > 0
-    group_id = group_id_for(alerts) if storm else ""
-    envs = [
-        build_envelope(a, source, policy, options, cfg).model_copy(
-            update={"digest_group": group_id}
-        )
+def group_snapshot(alerts: list[Alert], run_ids: list[str], truncated: int) -> GroupSnapshot:
+    """What a storm's digest shows: Alertmanager's own current view of the whole group."""
+    by_name = Counter(a.name for a in alerts)
+    by_workload = Counter(
+        f"{a.labels.get('namespace', '?')}/{workload_from_labels(a.labels).name or '?'}"
         for a in alerts
-    ]
-    if len(envs) > 1:
-        # Each registration is a transaction round trip; a storm's run them side by side.
-        with ThreadPoolExecutor(max_workers=min(16, len(envs))) as pool:
-            outcomes = list(pool.map(ledger.register_alert, envs))
-    else:
-        outcomes = [ledger.register_alert(e) for e in envs]
-    out = IntakeResult(source)
-    outgoing: list[Outgoing] = []
-    to_mark: list[tuple[str, bool]] = []
-    changed = False
-    for env, outcome in zip(envs, outcomes, strict=True):
-        status = {"redispatch": "accepted"}.get(outcome, outcome)
-        out.results.append(
-            {
-                "run_id": env.run_id,
-                "alert": env.alert.name,
-                "alert_type": env.alert_type,
-                "status": status,
-                "plan": env.plan,
-            }
+    )
+    firing = sum(1 for a in alerts if a.status == "firing")
+    return GroupSnapshot(
+        group_key=alerts[0].group_key,
+        total=len(alerts),
+        firing=firing,
+        resolved=len(alerts) - firing,
+        truncated=truncated,
+        by_name=dict(by_name.most_common(10)),
+        by_workload=dict(by_workload.most_common(10)),
+        severity=max((a.severity for a in alerts), key=_severity_rank),
+        run_ids_sample=run_ids[:20],
+    )
+
+
+def intake_messages(
+    parsed: Parsed, cfg: Settings, received_at: datetime | None = None
+) -> tuple[IntakeResult, list[IntakeAlert | IntakeGroup]]:
+    source, alerts, options = parsed
+    now = received_at or utcnow()
+    truncated = int(options.get("truncated", 0))
+    storm = len(alerts) + truncated >= cfg.storm_threshold > 0
+    group_id = group_id_for(alerts) if storm else ""
+    result = IntakeResult(source, group_id=group_id, truncated=truncated)
+    messages: list[IntakeAlert | IntakeGroup] = []
+    for alert in alerts:
+        run_id = run_id_for(alert.fingerprint, alert.starts_at)
+        result.run_ids.append(run_id)
+        result.alerts.append(alert)
+        messages.append(
+            IntakeAlert(
+                run_id=run_id,
+                source=source,
+                received_at=now,
+                alert=alert,
+                action=str(options.get("action", "auto")),
+                dry_run=bool(options.get("dry_run")),
+                group_id=group_id,
+            )
         )
-        if outcome in ("accepted", "redispatch"):
-            changed = True
-            if not storm:
-                outgoing.append(Outgoing(Stage.NOTIFY, env))
-            if env.plan:
-                outgoing.append(Outgoing(env.plan[0], env))
-            to_mark.append((env.run_id, False))
-        elif outcome == "resolved":
-            changed = True
-            if not storm:
-                outgoing.append(Outgoing(Stage.NOTIFY, env))
-            to_mark.append((env.run_id, True))
     if storm:
-        event(
-            log,
-            "alert storm: one digest for the group",
-            group=group_id,
-            alerts=len(alerts),
-            source=source,
-        )
-        if changed:
-            ledger.record_group(group_id, group_snapshot(alerts, envs))
-            digest = envs[0].model_copy(update={"digest": True, "run_id": f"group-{group_id}"})
-            outgoing.append(Outgoing(Stage.NOTIFY, digest))
-    else:
-        for r in out.results:
-            event(log, f"alert {r['status']}", run_id=r["run_id"], alert=r["alert"], source=source)
-    if outgoing:
-        try:
-            bus.publish_many(outgoing)
-        except PublishError:
-            ledger.release_dispatch(to_mark)
-            raise
-    if to_mark:
-        ledger.mark_many_dispatched(to_mark)
-    return out
+        snapshot = group_snapshot(alerts, result.run_ids, truncated)
+        messages.append(IntakeGroup(group_id=group_id, received_at=now, snapshot=snapshot))
+    return result, messages
+
+
+def accept(body: Any, cfg: Settings, bus: Bus) -> IntakeResult:
+    """Everything after auth. Raises BadRequest (nothing published) or PublishError (the
+    caller answers 5xx; the sender's retry is deduplicated by dispatch)."""
+    result, messages = intake_messages(parse_body(body), cfg)
+    bus.publish_many(Outgoing.intake(m) for m in messages)
+    event(
+        log,
+        "alerts accepted",
+        source=result.source,
+        alerts=len(result.run_ids),
+        storm_group=result.group_id or None,
+        truncated=result.truncated or None,
+    )
+    return result

@@ -57,7 +57,16 @@ SECRETS: dict[str, str] = {
     "PROMETHEUS_BEARER_TOKEN": "prometheus-bearer-token",
 }
 
-STAGE_TOPICS = ("investigate", "remediate", "budget", "notify", "deadletter", "rollback")
+# Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback.
+STAGE_TOPICS = (
+    "intake",
+    "investigate",
+    "remediate",
+    "budget",
+    "notify",
+    "deadletter",
+    "rollback",
+)
 DEAD_LETTER_TOPIC = "deadletter"
 # Where Pub/Sub parks messages the deadletter function itself cannot take (a pull subscription
 # keeps them for inspection); not a stage, so not in STAGE_TOPICS.
@@ -95,6 +104,9 @@ class FunctionSpec:
     exposure: Exposure = "internal"  # "public" may be chosen only for HTTP entry points
     uses_kubernetes: bool = False
     uses_prometheus: bool = False
+    # Pub/Sub delivery attempts before the native dead-letter policy parks a message; 0 means
+    # the deployment's default (var.max_delivery_attempts).
+    delivery_attempts: int = 0
 
     @property
     def ordered(self) -> bool:
@@ -108,13 +120,25 @@ class FunctionSpec:
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
+    # Durable first: ingest only authenticates, validates and publishes to `intake`.
     FunctionSpec(
         "ingest",
         "http",
         None,
-        publishes=("investigate", "remediate", "budget", "notify"),
+        publishes=("intake",),
         secrets=("ALERTLOOP_WEBHOOK_TOKEN",),
         exposure="public",
+    ),
+    # The ledger side of intake. Its failures are almost always Firestore being unavailable:
+    # the alert must wait in `intake` (Pub/Sub's maximum of 100 attempts, backing off to 10
+    # minutes, is hours of retries) rather than be dead-lettered after a short outage.
+    FunctionSpec(
+        "dispatch",
+        "cloudevent",
+        "intake",
+        publishes=("investigate", "remediate", "budget", "notify", "deadletter"),
+        max_instances=20,
+        delivery_attempts=100,
     ),
     FunctionSpec(
         "investigate",

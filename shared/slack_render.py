@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -69,31 +69,6 @@ class RunView:
     automatic_action: str = ""
     follow_up: str = ""
     flap_count: int = 0
-
-    @classmethod
-    def from_envelope(cls, env: Envelope, run: dict[str, Any] | None = None) -> RunView:
-        """The run as the ledger has it, plus anything the envelope knows that it does not."""
-        run = run or {}
-        by_stage = {f.stage: f for f in env.findings}
-        for stage, data in (run.get("findings") or {}).items():
-            by_stage[stage] = Finding.model_validate(data)
-        order = {s: i for i, s in enumerate(env.plan)}
-        findings = sorted(by_stage.values(), key=lambda f: (order.get(f.stage, 99), f.started))
-        state = run.get("state") or ("resolved" if env.alert.status == "resolved" else "firing")
-        alert = env.alert
-        if state == "resolved" and alert.status != "resolved":
-            alert = alert.model_copy(update={"status": "resolved"})
-        return cls(
-            run_id=env.run_id,
-            alert=alert,
-            alert_type=env.alert_type,
-            state=state,
-            plan=env.plan,
-            findings=findings,
-            dry_run=env.dry_run,
-            mttr_seconds=run.get("mttr_seconds"),
-            flap_count=int(run.get("flap_count") or 0),
-        )
 
 
 def _duration(seconds: float) -> str:
@@ -264,11 +239,15 @@ def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def render_reopened(view: RunView, previous_run: str) -> tuple[str, list[dict[str, Any]]]:
-    text = (
-        f":repeat: Firing again (flapping, {view.flap_count + 1} times in the hold-down window). "
-        f"New run `{view.run_id}` continues in this thread (previous run `{previous_run}`)."
-    )
+def render_reopened(view: RunView, previous_run: str = "") -> tuple[str, list[dict[str, Any]]]:
+    """A new run of the incident (flapping, or another alert about the same workload)."""
+    if view.flap_count:
+        what = f"Firing again (flapping, {view.flap_count + 1} times in the hold-down window)"
+    else:
+        what = f"Another alert joined this incident: {escape(view.alert.name)}"
+    text = f":repeat: {what}. Run `{view.run_id}` continues in this thread."
+    if previous_run:
+        text += f" (previous run `{previous_run}`)"
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
@@ -283,8 +262,16 @@ def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     header = truncate(f"{state}: {total} alerts in one group ({firing} firing)", HEADER_MAX)
     names = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_name") or {}).items())
     workloads = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_workload") or {}).items())
+    truncated = int(group.get("truncated") or 0)
+    left_out = (
+        f"\n*Left out by Alertmanager:* {truncated} more alert(s) in this group "
+        "(`truncatedAlerts`; raise max_alerts to receive them)"
+        if truncated
+        else ""
+    )
     body = (
-        f"*Alerts:* {names}\n*Workloads:* {workloads}\n*Resolved:* {resolved} of {total}\n"
+        f"*Alerts:* {names}\n*Workloads:* {workloads}\n*Resolved:* {resolved} of {total}"
+        f"{left_out}\n"
         "Every alert is a recorded run and follows its policy (guardrails and the fleet-wide "
         "rate limit still apply); this digest replaces one message per alert."
     )
@@ -321,3 +308,45 @@ def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
             elif "text" in e:
                 lines.append(e["text"] if isinstance(e["text"], str) else e["text"]["text"])
     return _SLACK_DATE.sub(r"\1", "\n".join(lines))
+
+
+def render_incident_runs(views: list[RunView]) -> list[dict[str, Any]]:
+    """The alerts of a multi-alert incident (flap chain, or alerts about one workload)."""
+    lines = []
+    for v in views[-15:]:
+        mark = ":large_green_circle:" if v.state == "resolved" else ":red_circle:"
+        lines.append(
+            f"{mark} {escape(v.alert.name)} — {escape(v.state)} since "
+            f"{_slack_date(v.alert.starts_at)} · run `{v.run_id}`"
+        )
+    more = len(views) - 15
+    head = f"*Alerts in this incident* ({len(views)})"
+    if more > 0:
+        head += f", the last 15 of {len(views)}"
+    text = truncate(head + "\n" + "\n".join(lines), SECTION_MAX)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def render_unresolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
+    text = (
+        f":red_circle: Firing again: Alertmanager reports {escape(view.alert.name)} active again "
+        "with the same start time (it was resolved); the incident is open."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def render_notice(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}]
+
+
+def render_rollup(counts: dict[str, int], shown: int) -> tuple[str, list[dict[str, Any]]]:
+    """Past the storm's line limit: one message, updated, counting the rest."""
+    total = sum(counts.values())
+    parts = ", ".join(f"{escape(k)} x{v}" for k, v in sorted(counts.items()))
+    text = (
+        f":heavy_plus_sign: {total} more action(s) and refusal(s) after the first {shown}: "
+        f"{parts}. Every one is in the audit trail and on its run."
+    )
+    return text, [
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
+    ]

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.envelope import Alert, fingerprint_for, utcnow
+from shared.envelope import Alert, fingerprint_for, utcnow, valid_fingerprint
 
 MAX_LABEL_VALUE = 4096
 
@@ -111,7 +111,10 @@ def _normalise_am(a: AMAlert, group_key: str) -> Alert:
         annotations=a.annotations,
         starts_at=a.startsAt,
         ends_at=ends,
-        fingerprint=a.fingerprint or fingerprint_for(a.labels),
+        # A fingerprint becomes a document id: anything but hex is replaced by a stable hash.
+        fingerprint=a.fingerprint
+        if valid_fingerprint(a.fingerprint)
+        else fingerprint_for(a.labels),
         generator_url=a.generatorURL,
         group_key=group_key,
     )
@@ -152,4 +155,5 @@ def parse_body(body: Any) -> Parsed:
     except ValidationError as exc:
         raise BadRequest(_describe(exc)) from exc
     alerts = [_normalise_am(a, hook.groupKey) for a in hook.alerts]
-    return "alertmanager", alerts, {"action": "auto", "dry_run": False}
+    options = {"action": "auto", "dry_run": False, "truncated": max(0, hook.truncatedAlerts)}
+    return "alertmanager", alerts, options

@@ -37,7 +37,7 @@ resource "google_pubsub_subscription" "push" {
   # The deadletter function's own subscription parks what it cannot take (no loop to itself).
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.stage[each.value.topic == local.dead_letter_topic ? local.parked_topic : local.dead_letter_topic].id
-    max_delivery_attempts = var.max_delivery_attempts
+    max_delivery_attempts = each.value.delivery_attempts > 0 ? each.value.delivery_attempts : var.max_delivery_attempts
   }
 
   push_config {

@@ -1,6 +1,6 @@
 """Human approval of rollback proposals through Slack buttons (the approve function)."""
 
-from shared.approval.core import Decision, decide, envelope_for, publish_decision
+from shared.approval.core import Decision, decide, publish_decision
 from shared.approval.settings import ApprovalSettings, approval_settings
 from shared.approval.slack_request import (
     Action,
@@ -18,7 +18,6 @@ __all__ = [
     "SignatureError",
     "approval_settings",
     "decide",
-    "envelope_for",
     "parse_action",
     "publish_decision",
     "verify_signature",

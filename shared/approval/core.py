@@ -5,7 +5,7 @@ approvals/{id} moves   proposed --approve--> approved   (approved_by, approved_a
 and nothing else: a second click, a replayed request or a click after `expires_at` finds the
 record no longer "proposed" (or expired) and is refused. Every decision and every refusal is
 written to `audit` (shared.remediation.records.Recorder). Nothing here touches the cluster: an
-approval only publishes the run's envelope (with `approval_id`) to the `rollback` topic; the
+approval only publishes a pointer to the run (with `approval_id`) to the `rollback` topic; the
 rollback function re-checks everything before it acts.
 """
 
@@ -17,10 +17,11 @@ from typing import Any, Literal
 
 from shared.approval.settings import ApprovalSettings
 from shared.approval.slack_request import Action
-from shared.bus import Bus, PublishError
-from shared.envelope import Alert, Envelope, Finding, Stage, utcnow
+from shared.bus import Bus, Outgoing, PublishError
+from shared.envelope import Stage, utcnow
 from shared.ledger import Ledger, LedgerError
 from shared.log import event, get_logger
+from shared.messages import StageMessage
 from shared.remediation.records import Recorder
 
 log = get_logger(__name__)
@@ -186,27 +187,6 @@ def decide(
     return Decision(new_status, message, "", approval, audit_id)
 
 
-def envelope_for(run: dict[str, Any], approval_id: str) -> Envelope:
-    """The run's envelope as the ledger has it, its plan extended by the rollback stage."""
-    findings = [Finding.model_validate(f) for f in (run.get("findings") or {}).values()]
-    findings.sort(key=lambda f: f.started)
-    plan = [str(s) for s in run.get("plan") or [] if s != Stage.ROLLBACK]
-    received = run.get("received_at")
-    return Envelope(
-        run_id=str(run["run_id"]),
-        source=run.get("source") or "alertmanager",
-        received_at=received if isinstance(received, datetime) else utcnow(),
-        alert=Alert.model_validate(run.get("alert") or {}),
-        alert_type=str(run.get("alert_type", "")),
-        plan=[*plan, Stage.ROLLBACK.value],
-        action=str(run.get("action") or "auto"),
-        dry_run=bool(run.get("dry_run")),
-        findings=findings,
-        digest_group=str(run.get("digest_group") or ""),
-        approval_id=approval_id,
-    )
-
-
 def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bus) -> Decision:
     """Send an approved (or rejected) proposal to the rollback stage, which reports to Slack.
 
@@ -220,7 +200,11 @@ def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bu
     try:
         if run is None:
             raise PublishError(f"run {run_id or '?'} is not in the ledger")
-        bus.publish(Stage.ROLLBACK, envelope_for(run, action.approval_id))
+        bus.publish(
+            Outgoing.stage(
+                StageMessage(run_id=run_id, stage=Stage.ROLLBACK, approval_id=action.approval_id)
+            )
+        )
     except PublishError as exc:
         event(log, "cannot publish the decision", 40, run_id=run_id, error=str(exc))
         if decision.outcome == "approved":

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from shared.budget.analysis import analyse
 from shared.budget.settings import BudgetConfigError, BudgetSettings
-from shared.envelope import Envelope, Finding
+from shared.envelope import Finding
+from shared.run import Run
 
 
-def analyse_budget(envelope: Envelope) -> Finding:
+def analyse_budget(envelope: Run) -> Finding:
     """The budget finding (stage="budget") for a run, evaluated now with env settings."""
     return analyse(envelope)
 

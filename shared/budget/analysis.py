@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.budget import burn, queries
 from shared.budget.settings import BudgetConfigError, BudgetSettings
-from shared.envelope import Envelope, Finding, FindingStatus, utcnow
+from shared.envelope import Finding, FindingStatus, utcnow
 from shared.prometheus import (
     PrometheusAuthError,
     PrometheusClient,
@@ -21,6 +21,7 @@ from shared.prometheus import (
     PrometheusSettings,
     PrometheusUnavailable,
 )
+from shared.run import Run
 
 STAGE = "budget"
 RANGE_MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
@@ -327,7 +328,7 @@ def recommend(
 # -- the stage --------------------------------------------------------------------------------
 
 
-def _investigation(envelope: Envelope) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+def _investigation(envelope: Run) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
     finding = envelope.finding("investigate")
     details = finding.details if finding else {}
     deploy = details.get("recent_deploy") if isinstance(details, Mapping) else None
@@ -352,7 +353,7 @@ def _finding(
 
 
 def analyse(
-    envelope: Envelope,
+    envelope: Run,
     client: PrometheusClient | None = None,
     settings: BudgetSettings | None = None,
     now: datetime | float | None = None,
@@ -413,7 +414,7 @@ def analyse(
 
 
 def _analyse(
-    envelope: Envelope,
+    envelope: Run,
     client: PrometheusClient,
     settings: BudgetSettings,
     at: float,

@@ -6,9 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.envelope import Envelope, Finding, FindingStatus, utcnow
+from shared.envelope import Finding, FindingStatus, utcnow
 from shared.investigation import analysis, k8s_evidence
 from shared.k8s.client import ClientFactory
+from shared.run import Run
 
 MAX_DETAILS_BYTES = 60_000
 MAX_SUMMARY_LINES = 8
@@ -30,7 +31,7 @@ def _prometheus_client() -> Any:
 
 
 def investigate(
-    envelope: Envelope,
+    envelope: Run,
     *,
     k8s_factory: ClientFactory | None = None,
     prometheus: Any | None = None,
@@ -163,7 +164,7 @@ def _follow_up(alert_type: str, ev: k8s_evidence.K8sEvidence, prom: analysis.Pro
 
 
 def _summary(
-    envelope: Envelope,
+    envelope: Run,
     ev: k8s_evidence.K8sEvidence,
     prom: analysis.PromPart,
     causes: list[str],

@@ -14,27 +14,9 @@ from typing import Any
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotFound
 from shared.k8s.names import is_label_value, validate_name, validate_namespace
-
-# (alert label, what it names), in the order tried.
-LABEL_KINDS: tuple[tuple[str, str], ...] = (
-    ("deployment", "Deployment"),
-    ("statefulset", "StatefulSet"),
-    ("daemonset", "DaemonSet"),
-    ("pod", "Pod"),
-    ("service", "Service"),
-    ("app.kubernetes.io/name", "App"),
-    ("app_kubernetes_io_name", "App"),  # the same label after Prometheus relabelling
-    ("label_app_kubernetes_io_name", "App"),  # kube-state-metrics kube_pod_labels
-    ("app", "App"),
-    ("label_app", "App"),
-    ("container", "App"),
-    ("job_name", "Job"),  # kube-state-metrics
-    ("job", "Job"),  # often the Prometheus scrape job: tried last, 404 is expected
-)
+from shared.workload_labels import IGNORED_VALUES, LABEL_KINDS
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
-# Names that are scrape jobs / container runtimes, never workloads.
-IGNORED_VALUES = {"POD", "", "kubernetes-pods", "kubernetes-nodes", "kubelet", "cadvisor"}
 
 
 @dataclass(frozen=True)

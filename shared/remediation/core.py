@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.config import settings
-from shared.envelope import Envelope, Finding, FindingStatus, utcnow
+from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sApiError, K8sError, K8sNotConfigured
@@ -32,6 +32,7 @@ from shared.remediation.settings import (
     RemediationSettings,
     remediation_settings,
 )
+from shared.run import Run
 
 STAGE = "remediate"
 
@@ -63,7 +64,7 @@ class Outcome:
 
 
 def remediate(
-    envelope: Envelope,
+    envelope: Run,
     *,
     k8s_factory: ClientFactory | None = None,
     ledger: Ledger | None = None,
@@ -107,7 +108,7 @@ def remediate(
 class _Run:
     def __init__(
         self,
-        env: Envelope,
+        env: Run,
         factory: ClientFactory,
         ledger: Ledger,
         sleep: Callable[[float], None],

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.envelope import Envelope, utcnow
+from shared.envelope import utcnow
 from shared.k8s.names import validate_name, validate_namespace
 from shared.ledger import Ledger, LedgerError
 from shared.policy import AlertPolicy, default_policy_data
@@ -39,6 +39,7 @@ from shared.remediation.settings import (
     OPT_OUT_VALUES,
     RemediationSettings,
 )
+from shared.run import Run
 
 RATE_DOC = "remediate-changes"
 # Instances racing for one target contend on the same documents: retry the transaction more
@@ -92,7 +93,7 @@ def is_database_alert(alert_type: str, alert_name: str, entry: AlertPolicy) -> b
     return alert_type in names or alert_name in names
 
 
-def dry_run_sources(env: Envelope, entry: AlertPolicy, global_dry_run: bool) -> list[str]:
+def dry_run_sources(env: Run, entry: AlertPolicy, global_dry_run: bool) -> list[str]:
     sources = []
     if global_dry_run:
         sources.append("ALERTLOOP_DRY_RUN")
@@ -151,7 +152,7 @@ class Guardrails:
 
     def __init__(
         self,
-        env: Envelope,
+        env: Run,
         entry: AlertPolicy,
         cfg: RemediationSettings,
         ledger: Ledger,

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.config import settings
-from shared.envelope import Envelope, Finding, FindingStatus, utcnow
+from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sApiError, K8sError, K8sNotConfigured, K8sNotFound
@@ -48,6 +48,7 @@ from shared.rollback.plan import (
     undo_template,
 )
 from shared.rollback.settings import RollbackSettings, rollback_settings
+from shared.run import Run
 
 STAGE = "rollback"
 ACTION = "rollback"
@@ -69,7 +70,7 @@ def _prometheus_from_env() -> Any:
 
 
 def rollback(
-    envelope: Envelope,
+    envelope: Run,
     *,
     k8s_factory: ClientFactory | None = None,
     ledger: Ledger | None = None,
@@ -141,7 +142,7 @@ def _find_replicaset(
 class _Run:
     def __init__(
         self,
-        env: Envelope,
+        env: Run,
         factory: ClientFactory,
         ledger: Ledger,
         prometheus_factory: PrometheusFactory,

@@ -156,6 +156,7 @@ def test_function_table_matches_registry() -> None:
         assert row["max_instances"] == spec.max_instances, spec.name
         assert row["uses_kubernetes"] is spec.uses_kubernetes, spec.name
         assert row["uses_prometheus"] is spec.uses_prometheus, spec.name
+        assert row["delivery_attempts"] == spec.delivery_attempts, spec.name
         if spec.exposure == "public":
             # "public" in the registry means "may be public": the operator chooses.
             assert row["exposure"] == f"${{var.{spec.name}_access}}", spec.name
@@ -219,7 +220,10 @@ def test_every_worker_has_a_push_subscription_with_retry_and_dead_letter() -> No
     dead = _one(push["dead_letter_policy"])
     assert "local.dead_letter_topic" in dead["dead_letter_topic"]
     assert "local.parked_topic" in dead["dead_letter_topic"]  # deadletter's own: no self-loop
-    assert dead["max_delivery_attempts"] == "${var.max_delivery_attempts}"
+    assert dead["max_delivery_attempts"] == (
+        "${each.value.delivery_attempts > 0 ? each.value.delivery_attempts : "
+        "var.max_delivery_attempts}"
+    )
     assert push["enable_message_ordering"] == (
         "${contains(local.ordered_topics, each.value.topic)}"
     )

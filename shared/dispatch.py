@@ -1,0 +1,103 @@
+"""dispatch's work: the ledger side of intake, one alert (or storm snapshot) at a time.
+
+dedupe (HA twins, Alertmanager's retries and repeats, Pub/Sub redeliveries), resolve, reopen on
+un-resolve, flap chains into incidents, storms into digests — then the plan from the policy, and
+the publishes: notify (the incident's Slack thread) and the plan's first stage. Idempotent by run
+id; a failure raises so Pub/Sub redelivers, and what was recorded but not yet published is
+published by the redelivery (`pending` on the run).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared.bus import Bus, Outgoing
+from shared.config import Settings
+from shared.ledger import Dispatch, Ledger, NewRun
+from shared.log import event, get_logger
+from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessage
+from shared.policy import Policy
+
+log = get_logger(__name__)
+
+
+def new_run_for(msg: IntakeAlert, policy: Policy, cfg: Settings) -> NewRun:
+    alert_type, entry = policy.resolve(msg.alert.name)
+    return NewRun(
+        alert_type=alert_type,
+        plan=policy.plan_for(msg.alert.name, msg.action),
+        dry_run=msg.dry_run or cfg.dry_run or entry.guardrails.dry_run,
+    )
+
+
+def dispatch_alert(
+    msg: IntakeAlert, policy: Policy, cfg: Settings, ledger: Ledger, bus: Bus
+) -> Dispatch:
+    holddown = timedelta(minutes=cfg.flap_holddown_minutes)
+    result = ledger.dispatch_alert(msg, new_run_for(msg, policy, cfg), holddown)
+    out: list[Outgoing] = []
+    if result.notify:
+        out.append(Outgoing.notify(NotifyMessage(id=result.incident_id, run_id=result.run_id)))
+    if result.first_stage:
+        out.append(Outgoing.stage(StageMessage(run_id=result.run_id, stage=result.first_stage)))
+    if out:
+        bus.publish_many(out)
+        ledger.dispatched(result.run_id)
+    event(
+        log,
+        f"alert {result.outcome}",
+        run_id=result.run_id,
+        incident=result.incident_id,
+        alert=msg.alert.name,
+        status=msg.alert.status,
+        storm_group=msg.group_id or None,
+        notes="; ".join(result.notes) or None,
+    )
+    return result
+
+
+def dispatch_group(msg: IntakeGroup, ledger: Ledger, bus: Bus) -> None:
+    """A storm's snapshot: keep the newest, and re-render its digest (notify dedupes)."""
+    ledger.record_group(msg.group_id, msg.snapshot, msg.received_at)
+    bus.publish(Outgoing.notify(NotifyMessage(kind="group", id=msg.group_id)))
+    event(
+        log,
+        "alert storm: digest refreshed",
+        group=msg.group_id,
+        total=msg.snapshot.total,
+        firing=msg.snapshot.firing,
+        truncated=msg.snapshot.truncated,
+    )
+
+
+class _Clients:
+    """Created once per instance, on first use (cold start stays cheap)."""
+
+    ledger: Ledger | None = None
+    bus: Bus | None = None
+
+
+def dispatch_message(
+    cloud_event: Any, ledger: Ledger | None = None, bus: Bus | None = None
+) -> None:
+    from shared.config import settings
+    from shared.deadletters import set_aside
+    from shared.messages import BadMessage, message_data, parse_intake
+    from shared.policy import cached_policy
+
+    ledger = ledger or _Clients.ledger or Ledger()
+    bus = bus or _Clients.bus or Bus()
+    _Clients.ledger, _Clients.bus = ledger, bus
+    try:
+        raw, _, _ = message_data(cloud_event)
+        msg = parse_intake(raw)
+    except BadMessage as exc:
+        set_aside(bus, "intake", cloud_event, str(exc))
+        return
+    if isinstance(msg, IntakeGroup):
+        dispatch_group(msg, ledger, bus)
+        return
+    cfg = settings()
+    # An invalid policy file raises PolicyError: the alert waits in `intake` until it is fixed.
+    dispatch_alert(msg, cached_policy(cfg.policy_file), cfg, ledger, bus)
