@@ -28,6 +28,8 @@ class Guardrails(BaseModel):
 
     cooldown_minutes: int = Field(30, ge=0)
     max_attempts: int = Field(2, ge=0)
+    # Attempts count per incident (a flap chain is one incident) over this rolling window.
+    attempt_window_hours: float = Field(24, gt=0)
     replica_ceiling: int = Field(20, ge=1)
     scale_step: int = Field(2, ge=1)
     approval_required: bool = False

@@ -36,6 +36,7 @@ class Run(BaseModel):
     digest_group: str = ""
     reopened: int = 0
     flap_count: int = 0
+    force_count: int = 0  # forced replays so far (each gets a fresh write identity)
     findings: list[Finding] = Field(default_factory=list)
     # From the message, not the ledger: what this delivery asks for.
     force: bool = False

@@ -20,6 +20,7 @@ from shared.approval.slack_request import Action
 from shared.bus import Bus, Outgoing, PublishError
 from shared.envelope import Stage, utcnow
 from shared.ledger import Ledger, LedgerError
+from shared.ledger.approvals import PROPOSED
 from shared.log import event, get_logger
 from shared.messages import StageMessage
 from shared.remediation.records import Recorder
@@ -27,7 +28,6 @@ from shared.remediation.records import Recorder
 log = get_logger(__name__)
 
 Outcome = Literal["approved", "rejected", "refused"]
-PROPOSED = "proposed"
 # Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
 ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
 
@@ -90,9 +90,7 @@ def decide(
     action: Action, ledger: Ledger, cfg: ApprovalSettings, now: datetime | None = None
 ) -> Decision:
     """Approve or reject, single use; or refuse with a reason. Always audited."""
-    ref = ledger._col("approvals").document(action.approval_id)
-    snap = ref.get()
-    approval: dict[str, Any] = (snap.to_dict() or {}) if snap.exists else {}
+    approval: dict[str, Any] = ledger.get_approval(action.approval_id) or {}
 
     def refuse(reason: str, message: str) -> Decision:
         audit_id = _audit(ledger, cfg, action, approval, "refused", message, guard=reason)
@@ -126,29 +124,15 @@ def decide(
 
     new_status: Outcome = "approved" if action.approve else "rejected"
     verb = "approved" if action.approve else "rejected"
-
-    def txn(transaction: Any) -> tuple[str, dict[str, Any]]:
-        current_snap = ref.get(transaction=transaction)
-        current = (current_snap.to_dict() or {}) if current_snap.exists else {}
-        at = now or utcnow()
-        if current.get("status") != PROPOSED:
-            return "status", current
-        if _expired(current, at):
-            transaction.update(ref, {"status": "expired", "expired_seen_at": at})
-            return "expired", current
-        fields = {
-            "status": new_status,
-            f"{verb}_by": action.user_id,
-            f"{verb}_by_name": action.user_name,
-            f"{verb}_at": at,
-            "decided_via": "slack",
-            "slack_channel": action.channel,
-            "slack_message_ts": action.message_ts,
-        }
-        transaction.update(ref, fields)
-        return "ok", {**current, **fields}
-
-    result, current = ledger._transaction(txn)
+    fields = {
+        f"{verb}_by": action.user_id,
+        f"{verb}_by_name": action.user_name,
+        f"{verb}_at": now or utcnow(),
+        "decided_via": "slack",
+        "slack_channel": action.channel,
+        "slack_message_ts": action.message_ts,
+    }
+    result, current = ledger.decide_approval(action.approval_id, new_status, fields, now)
     approval = current or approval
     if result == "status":
         who = approval.get("approved_by") or approval.get("rejected_by")
@@ -174,8 +158,8 @@ def decide(
     audit_id = _audit(ledger, cfg, action, {**approval, "status": PROPOSED}, new_status, message)
     if audit_id:
         try:
-            ref.update({f"{verb}_audit_id": audit_id})
-        except Exception as exc:  # the decision stands; the audit record names it
+            ledger.set_approval(action.approval_id, {f"{verb}_audit_id": audit_id})
+        except LedgerError as exc:  # the decision stands; the audit record names it
             event(log, "cannot link the decision's audit record", 40, error=str(exc))
     event(
         log,
@@ -223,17 +207,7 @@ def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bu
 
 
 def _revert(ledger: Ledger, approval_id: str) -> None:
-    ref = ledger._col("approvals").document(approval_id)
-
-    def txn(transaction: Any) -> None:
-        snap = ref.get(transaction=transaction)
-        doc = (snap.to_dict() or {}) if snap.exists else {}
-        if doc.get("status") == "approved":
-            transaction.update(
-                ref, {"status": PROPOSED, "approved_by": "", "publish_failed_at": utcnow()}
-            )
-
     try:
-        ledger._transaction(txn)
+        ledger.revert_approval(approval_id)
     except LedgerError as exc:
         event(log, "cannot withdraw an unpublished approval", 50, error=str(exc))

@@ -138,13 +138,19 @@ class KubeClients:
             raise K8sUnreachable(
                 f"cannot reach the Kubernetes API at {self.host} ({what}): {exc}",
                 fix="check the kubeconfig's server address and network access",
+                maybe_sent=False,
             ) from exc
         except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
             raise K8sTimeout(
                 f"Kubernetes API at {self.host} did not answer within {self.timeout:g}s ({what})",
                 fix="check the API server's reachability, or raise ALERTLOOP_K8S_TIMEOUT_SECONDS",
+                maybe_sent=not isinstance(exc, urllib3.exceptions.ConnectTimeoutError),
             ) from exc
         except urllib3.exceptions.MaxRetryError as exc:
+            unsent = isinstance(
+                exc.reason,
+                urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError,
+            )
             if isinstance(exc.reason, urllib3.exceptions.TimeoutError) and not isinstance(
                 exc.reason, urllib3.exceptions.NewConnectionError
             ):
@@ -153,10 +159,12 @@ class KubeClients:
                     f"({what})",
                     fix="check the API server's reachability, or raise "
                     "ALERTLOOP_K8S_TIMEOUT_SECONDS",
+                    maybe_sent=not unsent,
                 ) from exc
             raise K8sUnreachable(
                 f"cannot reach the Kubernetes API at {self.host} ({what}): {exc.reason}",
                 fix="check the kubeconfig's server address and network access",
+                maybe_sent=not unsent,
             ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise K8sUnreachable(

@@ -7,11 +7,15 @@ class K8sError(Exception):
     """Base: a Kubernetes API call or the client setup failed (an expected failure)."""
 
     status: int | None = None
+    # Could the request have reached the server? False only when it provably did not (the
+    # connection was never made): a write that failed otherwise may have been applied.
+    maybe_sent: bool = True
 
-    def __init__(self, message: str, *, fix: str = "") -> None:
+    def __init__(self, message: str, *, fix: str = "", maybe_sent: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.fix = fix
+        self.maybe_sent = maybe_sent
 
     def __str__(self) -> str:
         return f"{self.message} ({self.fix})" if self.fix else self.message
@@ -62,6 +66,6 @@ class K8sApiError(K8sError):
     def __init__(
         self, message: str, status: int | None, *, reason: str = "", fix: str = ""
     ) -> None:
-        super().__init__(message, fix=fix)
+        super().__init__(message, fix=fix, maybe_sent=True)
         self.status = status
         self.reason = reason

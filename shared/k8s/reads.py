@@ -406,3 +406,21 @@ def get_deployment_scale(clients: KubeClients, namespace: str, name: str) -> dic
         lambda **kw: clients.apps.read_namespaced_deployment_scale(name, namespace, **kw),
     )
     return result
+
+
+def pods_of(clients: KubeClients, workload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods a workload's selector matches (empty without a selector: never everything)."""
+    from shared.k8s.workload import selector_string
+
+    meta = workload.get("metadata") or {}
+    namespace = str(meta.get("namespace", ""))
+    selector = selector_string((workload.get("spec") or {}).get("selector"))
+    if not selector or not namespace:
+        return []
+    data = clients.call(
+        "list",
+        "pods",
+        namespace,
+        lambda **kw: clients.core.list_namespaced_pod(namespace, label_selector=selector, **kw),
+    )
+    return list(data.get("items") or [])

@@ -5,19 +5,34 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
 
   runs          runs/, fingerprints/, incidents/, groups/         (shared.ledger.runs)
   stages        idempotency/, leases/                             (shared.ledger.stages)
+  guardrails    locks/, attempts/, ratelimit/, audit/             (shared.ledger.guardrails)
+  approvals     approvals/                                        (shared.ledger.approvals)
   deadletters   deadletters/                                      (shared.ledger.deadletters)
 """
 
 from __future__ import annotations
 
+from shared.ledger.approvals import ApprovalsLedger
 from shared.ledger.base import LedgerError
 from shared.ledger.deadletters import DeadLettersLedger
+from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
 from shared.ledger.runs import STAGE_STATE, Dispatch, NewRun, RunsLedger
 from shared.ledger.stages import Claim, StagesLedger
 
 
-class Ledger(RunsLedger, StagesLedger, DeadLettersLedger):
+class Ledger(RunsLedger, StagesLedger, GuardrailLedger, ApprovalsLedger, DeadLettersLedger):
     """Firestore client created lazily, once per instance (cold start stays cheap)."""
 
 
-__all__ = ["STAGE_STATE", "Claim", "Dispatch", "Ledger", "LedgerError", "NewRun"]
+__all__ = [
+    "STAGE_STATE",
+    "Claim",
+    "Denied",
+    "Dispatch",
+    "Earlier",
+    "Ledger",
+    "LedgerError",
+    "NewRun",
+    "Reserved",
+    "WriteRequest",
+]

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from shared.envelope import Finding, utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, nest, snap_dict
+from shared.ledger.guardrails import fingerprint_key
 from shared.messages import GroupSnapshot, IntakeAlert
 from shared.run import Run
 
@@ -75,7 +76,7 @@ class RunsLedger(LedgerBase):
         """
         alert = msg.alert
         run_ref = self._doc("runs", msg.run_id)
-        fp_key = f"{new.cluster}:{alert.fingerprint}" if new.cluster else alert.fingerprint
+        fp_key = fingerprint_key({"cluster": new.cluster, "fingerprint": alert.fingerprint})
         fp_ref = self._doc("fingerprints", fp_key)
         storm = bool(msg.group_id)
 

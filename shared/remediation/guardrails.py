@@ -1,66 +1,63 @@
-"""The one module that enforces every remediation guardrail (DESIGN §5). Every refusal is
-written to the audit trail here, so nothing can be refused (or allowed) silently.
+"""The one module that decides whether alertloop may change something in a cluster (DESIGN §5).
+Every refusal is audited here, so nothing can be refused (or allowed) silently.
 
 Static guards (no API call, no Firestore):
-  database      database alerts (policy `database: true`, or an alert type/alias that is a
-                database alert in the embedded default policy) never get any action, whatever
-                a policy file says
-  names         target names are DNS-1123 valid before any API call
-  namespace     the target's namespace is in ALERTLOOP_REMEDIATE_NAMESPACES; kube-system never
-  kind          only Deployments (and their HPAs) are changed (what deploy/rbac.yaml allows)
-  opt-out       workloads annotated `alertloop.io/remediate: "false"` are never changed
-  ceiling       replica counts never go above guardrails.replica_ceiling
-  dry-run       ALERTLOOP_DRY_RUN, the policy's guardrails.dry_run or the envelope's dry_run:
-                the exact change is reported and nothing is sent
+  database_alert  alert types marked `database: true` in the embedded default policy (or the
+                  policy in force) never get any action, whatever a policy file says
+  invalid_name    target names are DNS-1123 valid before any API call
+  namespace       the target's namespace is in ALERTLOOP_REMEDIATE_NAMESPACES; kube-system never
+  kind            only Deployments (and their HPAs) are changed (what deploy/rbac.yaml allows)
+  ceiling         replica counts never go above guardrails.replica_ceiling
+  dry_run         ALERTLOOP_DRY_RUN, the policy's guardrails.dry_run or the run's dry_run:
+                  the exact change is reported and nothing is sent
 
-Durable guards (Firestore, one transaction; hold across restarts and instances):
-  attempts      attempts/{run_id}:{target}     count of changes per incident per target,
-                                               capped by guardrails.max_attempts
-  cooldown      locks/{target}                 expires_at = now + guardrails.cooldown_minutes
-  rate limit    ratelimit/remediate-changes    the changes of the last hour (fleet-wide),
-                                               capped by ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR
+The workload decides (objects read from the cluster right before the write;
+shared.remediation.workload_safety): database / stateful-data workloads are never written,
+whatever the alert; `alertloop.io/remediation: disabled|enabled` opts out / in; a Deployment
+without an HPA is scaled only when opted in. Refusals name the rule and how to change it.
+
+Durable guards (shared.ledger.guardrails; one Firestore transaction, right before the write):
+  the run re-checked in the ledger: resolved, taken over, superseded or stale -> no write;
+  attempts per incident and target (rolling window), cooldown per cluster and target, the
+  fleet-wide rate limit; the write's audit record is created in the same transaction.
+A write whose response is lost keeps its reservation until its outcome is known.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from shared.envelope import utcnow
 from shared.k8s.names import validate_name, validate_namespace
-from shared.ledger import Ledger, LedgerError
-from shared.policy import AlertPolicy, default_policy_data
+from shared.ledger import Denied, Earlier, Ledger, LedgerError, Reserved, WriteRequest
+from shared.ledger.guardrails import Outcome
+from shared.policy import AlertPolicy, WorkloadSafety, default_policy_data
 from shared.remediation.decide import Plan, Target
 from shared.remediation.records import Recorder
-from shared.remediation.settings import (
-    OPT_OUT_ANNOTATION,
-    OPT_OUT_VALUES,
-    RemediationSettings,
-)
+from shared.remediation.settings import RemediationSettings
+from shared.remediation.workload_safety import NOT_LOOKED_UP, classify, may_write
 from shared.run import Run
 
-RATE_DOC = "remediate-changes"
-# Instances racing for one target contend on the same documents: retry the transaction more
-# often than the client's default 5 before failing closed.
-TXN_ATTEMPTS = 25
-RATE_WINDOW = timedelta(hours=1)
 SUPPORTED_KINDS = ("Deployment",)
-ALWAYS_DATABASE = frozenset({"DatabaseDown"})
+
+WriteAction = Literal["restart", "scale_deployment", "raise_hpa_max", "rollback"]
 
 
 @dataclass
 class Refusal:
-    guard: str  # database|invalid_name|namespace|protected_namespace|kind|opt_out|ceiling|
-    #             dry_run|attempts|cooldown|rate_limit
+    guard: str
     reason: str
     audit_id: str | None = None
     audit_error: str = ""
+    how_to_change: str = ""
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"guard": self.guard, "reason": self.reason}
+        if self.how_to_change:
+            out["how_to_change"] = self.how_to_change
         if self.audit_error:
             out["audit_error"] = self.audit_error
         out.update(self.details)
@@ -69,16 +66,29 @@ class Refusal:
 
 @dataclass
 class Reservation:
+    """A write the guardrails allowed; settle it with its outcome."""
+
+    request: WriteRequest
     token: str
-    key: str
-    run_id: str
     attempt: int
     lock_expires_at: datetime
+
+    @property
+    def audit_id(self) -> str:
+        return self.request.audit_id
+
+
+@dataclass
+class EarlierWrite:
+    """This run already reserved this write (its stage crashed or was redelivered)."""
+
+    request: WriteRequest
+    record: dict[str, Any]
 
 
 def database_alert_names() -> frozenset[str]:
     """Alert types and aliases that are database alerts in the embedded default policy."""
-    names = set(ALWAYS_DATABASE)
+    names: set[str] = set()
     for name, entry in (default_policy_data().get("alerts") or {}).items():
         if isinstance(entry, dict) and entry.get("database"):
             names.add(name)
@@ -93,14 +103,14 @@ def is_database_alert(alert_type: str, alert_name: str, entry: AlertPolicy) -> b
     return alert_type in names or alert_name in names
 
 
-def dry_run_sources(env: Run, entry: AlertPolicy, global_dry_run: bool) -> list[str]:
+def dry_run_sources(run: Run, entry: AlertPolicy, global_dry_run: bool) -> list[str]:
     sources = []
     if global_dry_run:
         sources.append("ALERTLOOP_DRY_RUN")
     if entry.guardrails.dry_run:
-        sources.append(f"policy {entry.name or env.alert_type}: guardrails.dry_run")
-    if env.dry_run:
-        sources.append("the envelope's dry_run flag")
+        sources.append(f"policy {entry.name or run.alert_type}: guardrails.dry_run")
+    if run.dry_run:
+        sources.append("the run's dry_run flag")
     return sources
 
 
@@ -119,13 +129,6 @@ def namespace_problem(namespace: str, cfg: RemediationSettings) -> tuple[str, st
             f"({', '.join(cfg.namespaces)})"
         )
     return None
-
-
-def opted_out(obj: dict[str, Any] | None) -> str | None:
-    """The annotation value when the object opts out of remediation."""
-    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    value = str(annotations.get(OPT_OUT_ANNOTATION, "")).strip().lower()
-    return value if value in OPT_OUT_VALUES else None
 
 
 def ceiling_problem(plan: Plan, ceiling: int) -> str | None:
@@ -152,22 +155,26 @@ class Guardrails:
 
     def __init__(
         self,
-        env: Run,
+        run: Run,
         entry: AlertPolicy,
         cfg: RemediationSettings,
         ledger: Ledger,
         recorder: Recorder,
         *,
         global_dry_run: bool = False,
+        max_event_age: timedelta | None = None,
+        safety: WorkloadSafety | None = None,
         now: datetime | None = None,
     ) -> None:
-        self.env = env
+        self.run = run
         self.entry = entry
         self.cfg = cfg
         self.ledger = ledger
         self.recorder = recorder
+        self.max_event_age = max_event_age
+        self.safety = safety
         self.now = now or utcnow()
-        self.dry_run_sources = dry_run_sources(env, entry, global_dry_run)
+        self.dry_run_sources = dry_run_sources(run, entry, global_dry_run)
 
     @property
     def dry_run(self) -> bool:
@@ -184,9 +191,10 @@ class Guardrails:
         target: str,
         plan: Plan | None = None,
         outcome: str = "refused",
+        how_to_change: str = "",
         details: dict[str, Any] | None = None,
     ) -> Refusal:
-        refusal = Refusal(guard, reason, details=details or {})
+        refusal = Refusal(guard, reason, how_to_change=how_to_change, details=details or {})
         try:
             refusal.audit_id = self.recorder.audit(
                 action=action,
@@ -197,7 +205,11 @@ class Guardrails:
                 after=plan.after if plan else None,
                 dry_run=self.dry_run,
                 guard=guard,
-                extra={"patch": plan.patch} if plan and plan.patch else None,
+                extra={
+                    **({"patch": plan.patch} if plan and plan.patch else {}),
+                    **({"how_to_change": how_to_change} if how_to_change else {}),
+                    "cluster": self.run.cluster,
+                },
             )
         except LedgerError as exc:
             refusal.audit_error = str(exc)
@@ -205,12 +217,12 @@ class Guardrails:
 
     # ---- static guards ----------------------------------------------------------------------
 
-    def check_database(self, action: str, target: str) -> Refusal | None:
-        if not is_database_alert(self.env.alert_type, self.env.alert.name, self.entry):
+    def check_database_alert(self, action: str, target: str) -> Refusal | None:
+        if not is_database_alert(self.run.alert_type, self.run.alert.name, self.entry):
             return None
         return self.refuse(
-            "database",
-            f"{self.env.alert_type} is a database alert: alertloop never acts on databases "
+            "database_alert",
+            f"{self.run.alert_type} is a database alert: alertloop never acts on databases "
             "(whatever the policy file says); ops handle failover and recovery",
             action=action,
             target=target,
@@ -243,16 +255,27 @@ class Guardrails:
             target=str(target),
         )
 
-    def check_opt_out(self, action: str, target: Target, obj: dict[str, Any]) -> Refusal | None:
-        value = opted_out(obj)
-        if value is None:
+    def check_workload(
+        self,
+        action: str,
+        target: Target,
+        workload: dict[str, Any],
+        *,
+        pods: list[dict[str, Any]] | None = None,
+        hpa: dict[str, Any] | object | None = NOT_LOOKED_UP,
+    ) -> Refusal | None:
+        """The workload decides: classify what is about to be written, from the objects."""
+        classification = classify(workload, pods=pods or (), extra=self.safety)
+        verdict = may_write(action, classification, workload, hpa=hpa)  # type: ignore[arg-type]
+        if verdict.allowed:
             return None
         return self.refuse(
-            "opt_out",
-            f'{target} is annotated {OPT_OUT_ANNOTATION}: "{value}": it opted out of '
-            "automatic remediation",
+            verdict.rule,
+            verdict.reason,
             action=action,
             target=str(target),
+            how_to_change=verdict.how_to_change,
+            details={"classification": classification.as_dict()},
         )
 
     def check_ceiling(self, plan: Plan) -> Refusal | None:
@@ -267,7 +290,7 @@ class Guardrails:
         """In dry-run: report the exact change, what the durable guards would say; send nothing."""
         if not self.dry_run:
             return None
-        would = self.peek(workload)
+        would = self.ledger.peek_write(self.write_request(plan, workload))
         reason = f"dry-run ({', '.join(self.dry_run_sources)}): nothing was changed"
         if would is not None:
             reason += f"; it would also be refused: {would}"
@@ -283,145 +306,54 @@ class Guardrails:
 
     # ---- durable guards -----------------------------------------------------------------------
 
-    def _refs(self, key: str) -> tuple[Any, Any, Any]:
-        return (
-            self.ledger._col("locks").document(key),
-            self.ledger._col("attempts").document(f"{self.env.run_id}:{key}"),
-            self.ledger._col("ratelimit").document(RATE_DOC),
+    def write_request(self, plan: Plan, workload: Target, *, approval: str = "") -> WriteRequest:
+        g = self.entry.guardrails
+        record: dict[str, Any] = {
+            "reason": plan.reason,
+            "before": plan.before,
+            "after": plan.after,
+            "patch": plan.patch,
+            "patch_kind": plan.patch_kind,
+            "workload": str(workload),
+        }
+        if approval:
+            record["approval_id"] = approval
+        return WriteRequest(
+            run_id=self.run.run_id,
+            incident_id=self.run.incident_id,
+            cluster=self.run.cluster,
+            target_key=workload.key,
+            target=str(plan.target),
+            action=plan.action,
+            actor=self.cfg.actor,
+            alert_type=self.run.alert_type,
+            max_attempts=g.max_attempts,
+            attempt_window=timedelta(hours=g.attempt_window_hours),
+            cooldown=timedelta(minutes=g.cooldown_minutes),
+            max_changes_per_hour=self.cfg.max_changes_per_hour,
+            max_age=None if self.run.force else self.max_event_age,
+            epoch=self.run_epoch(),
+            record=record,
         )
 
-    def _evaluate(
-        self, lock: dict[str, Any], attempts: dict[str, Any], rate: dict[str, Any], now: datetime
-    ) -> tuple[str, str, list[dict[str, Any]]] | tuple[None, None, list[dict[str, Any]]]:
-        g = self.entry.guardrails
-        count = int(attempts.get("count", 0))
-        window = [c for c in rate.get("changes") or [] if _after(c.get("at"), now - RATE_WINDOW)]
-        if count >= g.max_attempts:
-            return (
-                "attempts",
-                f"{count} change(s) already made for this incident on this target "
-                f"(guardrails.max_attempts = {g.max_attempts})",
-                window,
-            )
-        expires = lock.get("expires_at")
-        if isinstance(expires, datetime) and expires > now:
-            return (
-                "cooldown",
-                f"target is cooling down until {expires.isoformat()} after a change by run "
-                f"{lock.get('run_id', '?')} ({lock.get('action', '?')}); "
-                f"guardrails.cooldown_minutes = {g.cooldown_minutes}",
-                window,
-            )
-        if len(window) >= self.cfg.max_changes_per_hour:
-            return (
-                "rate_limit",
-                f"{len(window)} cluster change(s) in the last hour across the fleet "
-                f"(ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR = {self.cfg.max_changes_per_hour})",
-                window,
-            )
-        return None, None, window
+    def run_epoch(self) -> int:
+        """Forced replays get a fresh write identity (their reservation is checked anew)."""
+        return self.run.force_count if self.run.force else 0
 
-    def peek(self, workload: Target) -> str | None:
-        """What the durable guards would say now (read only; for dry-runs)."""
-        lock_ref, att_ref, rate_ref = self._refs(workload.key)
-        try:
-            docs = [_doc(r.get()) for r in (lock_ref, att_ref, rate_ref)]
-        except Exception as exc:
-            return f"(cannot read the guardrail state: {exc})"
-        guard, reason, _ = self._evaluate(docs[0], docs[1], docs[2], utcnow())
-        return f"{guard}: {reason}" if guard else None
+    def reserve(
+        self, plan: Plan, workload: Target, *, approval: str = ""
+    ) -> Reservation | Refusal | EarlierWrite:
+        """Re-check the run in the ledger and take the reservation, atomically."""
+        req = self.write_request(plan, workload, approval=approval)
+        result = self.ledger.reserve_write(req)
+        if isinstance(result, Reserved):
+            return Reservation(req, result.token, result.attempt, result.lock_expires_at)
+        if isinstance(result, Earlier):
+            return EarlierWrite(req, result.record)
+        assert isinstance(result, Denied)
+        return Refusal(result.guard, result.reason, audit_id=result.audit_id)
 
-    def reserve(self, plan: Plan, workload: Target) -> Reservation | Refusal:
-        """Take the cooldown lock, count the attempt and the fleet-wide change, atomically."""
-        lock_ref, att_ref, rate_ref = self._refs(workload.key)
-        g = self.entry.guardrails
-        token = uuid.uuid4().hex
-        run_id = self.env.run_id
-
-        def txn(transaction: Any) -> Reservation | tuple[str, str]:
-            lock = _doc(lock_ref.get(transaction=transaction))
-            attempts = _doc(att_ref.get(transaction=transaction))
-            rate = _doc(rate_ref.get(transaction=transaction))
-            now = utcnow()
-            guard, reason, window = self._evaluate(lock, attempts, rate, now)
-            if guard is not None and reason is not None:
-                return guard, reason
-            count = int(attempts.get("count", 0)) + 1
-            expires = now + timedelta(minutes=g.cooldown_minutes)
-            transaction.set(
-                lock_ref,
-                {
-                    "target": str(workload),
-                    "run_id": run_id,
-                    "action": plan.action,
-                    "token": token,
-                    "taken_at": now,
-                    "expires_at": expires,
-                },
-            )
-            transaction.set(
-                att_ref,
-                {
-                    "run_id": run_id,
-                    "target": str(workload),
-                    "count": count,
-                    "last_at": now,
-                    "expires_at": now + timedelta(days=7),
-                },
-            )
-            transaction.set(
-                rate_ref,
-                {
-                    "changes": [
-                        *window,
-                        {"at": now, "token": token, "target": str(workload), "run_id": run_id},
-                    ],
-                    "updated_at": now,
-                },
-            )
-            return Reservation(token, workload.key, run_id, count, expires)
-
-        result = self._transaction(txn)
-        if isinstance(result, Reservation):
-            return result
-        guard, reason = result
-        return self.refuse(guard, reason, action=plan.action, target=str(plan.target), plan=plan)
-
-    def release(self, reservation: Reservation) -> None:
-        """Nothing changed (the API refused): free the cooldown lock and the rate-limit slot.
-
-        The attempt stays counted: a target that keeps failing must not be retried forever.
-        """
-        lock_ref, _, rate_ref = self._refs(reservation.key)
-
-        def txn(transaction: Any) -> None:
-            lock = _doc(lock_ref.get(transaction=transaction))
-            rate = _doc(rate_ref.get(transaction=transaction))
-            if lock.get("token") == reservation.token:
-                transaction.delete(lock_ref)
-            changes = [c for c in rate.get("changes") or [] if c.get("token") != reservation.token]
-            transaction.set(rate_ref, {"changes": changes, "updated_at": utcnow()})
-
-        self._transaction(txn)
-
-    def _transaction(self, fn: Any) -> Any:
-        """Run `fn(transaction)` atomically; LedgerError when Firestore fails or stays contended
-        (the caller fails closed: no change without the guardrails' say-so)."""
-        from google.api_core import exceptions as gexc
-        from google.cloud import firestore
-
-        client = self.ledger.client
-        try:
-            return firestore.transactional(fn)(client.transaction(max_attempts=TXN_ATTEMPTS))
-        except gexc.GoogleAPIError as exc:
-            raise LedgerError(f"Firestore: {exc}") from exc
-        except ValueError as exc:  # the client's "Failed to commit transaction in N attempts"
-            raise LedgerError(f"Firestore transaction contended: {exc}") from exc
-
-
-def _doc(snap: Any) -> dict[str, Any]:
-    return (snap.to_dict() or {}) if snap.exists else {}
-
-
-def _after(value: Any, since: datetime) -> bool:
-    return isinstance(value, datetime) and value > since
+    def settle(
+        self, reservation: Reservation, outcome: Outcome, fields: dict[str, Any] | None = None
+    ) -> None:
+        self.ledger.settle_write(reservation.request, reservation.token, outcome, fields)

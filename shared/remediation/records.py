@@ -1,16 +1,10 @@
-"""Remediation's Firestore records, through the run ledger's client (collections prefixed by
-ALERTLOOP_COLLECTION_PREFIX):
+"""Audit records and proposals for one run, written through the ledger (shared.ledger):
 
-  audit/{auto id}        one per action, proposal, dry-run and refusal:
-                         at, actor, identity, run_id, alert_type, action, target, before, after,
-                         dry_run, outcome (in_progress|applied|failed|conflict|refused|dry_run|
-                         proposed), reason, guard, patch, verification, updated_at
-  approvals/{id}         proposals a later approve function binds an approval to:
-                         run_id, alert_type, action, target, kind, namespace, name,
-                         from_revision, to_revision, from_images, to_images, ..., created_at,
-                         expires_at, status "proposed", proposed_by, audit_id
-
-Locks, attempts and the rate-limit window live in `guardrails` (the one module enforcing them).
+audit/{id}        one per refusal, dry-run, proposal and human decision (cluster writes get
+                  theirs from the guardrail reservation, shared.ledger.guardrails):
+                  at, actor, identity, run_id, alert_type, action, target, before, after,
+                  dry_run, outcome, reason, guard, …
+approvals/{id}    proposals a later approve function binds an approval to
 """
 
 from __future__ import annotations
@@ -20,21 +14,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.envelope import utcnow
-from shared.ledger import Ledger, LedgerError
-
-
-def _wrap(exc: Exception) -> LedgerError:
-    return LedgerError(f"Firestore: {exc}")
+from shared.ledger import Ledger
 
 
 class Recorder:
     """Writes the audit trail and proposals for one run."""
 
-    def __init__(self, ledger: Ledger, identity: str, run_id: str, alert_type: str) -> None:
+    def __init__(
+        self, ledger: Ledger, identity: str, run_id: str, alert_type: str, incident_id: str = ""
+    ) -> None:
         self.ledger = ledger
         self.identity = identity
         self.run_id = run_id
         self.alert_type = alert_type
+        self.incident_id = incident_id
 
     @property
     def actor(self) -> str:
@@ -54,42 +47,27 @@ class Recorder:
         extra: dict[str, Any] | None = None,
     ) -> str:
         """A new audit record; returns its id. Raises LedgerError when Firestore fails."""
-        from google.api_core import exceptions as gexc
-
-        now = utcnow()
-        doc: dict[str, Any] = {
-            "at": now,
-            "actor": self.actor,
-            "identity": self.identity,
-            "run_id": self.run_id,
-            "alert_type": self.alert_type,
-            "action": action,
-            "target": target,
-            "before": before or {},
-            "after": after or {},
-            "dry_run": dry_run,
-            "outcome": outcome,
-            "reason": reason,
-            "guard": guard,
-            "updated_at": now,
-            **(extra or {}),
-        }
-        try:
-            ref = self.ledger._col("audit").document()
-            ref.set(doc)
-        except gexc.GoogleAPIError as exc:
-            raise _wrap(exc) from exc
-        return str(ref.id)
+        return self.ledger.audit(
+            {
+                "actor": self.actor,
+                "identity": self.identity,
+                "run_id": self.run_id,
+                "incident_id": self.incident_id,
+                "alert_type": self.alert_type,
+                "action": action,
+                "target": target,
+                "before": before or {},
+                "after": after or {},
+                "dry_run": dry_run,
+                "outcome": outcome,
+                "reason": reason,
+                "guard": guard,
+                **(extra or {}),
+            }
+        )
 
     def update_audit(self, audit_id: str, fields: dict[str, Any]) -> None:
-        from google.api_core import exceptions as gexc
-
-        try:
-            self.ledger._col("audit").document(audit_id).set(
-                {**fields, "updated_at": utcnow()}, merge=True
-            )
-        except gexc.GoogleAPIError as exc:
-            raise _wrap(exc) from exc
+        self.ledger.update_audit(audit_id, fields)
 
     def propose(
         self,
@@ -112,11 +90,11 @@ class Recorder:
             ]
         )
         approval_id = hashlib.sha256(key.encode()).hexdigest()[:24]
-        ref = self.ledger._col("approvals").document(approval_id)
         created_at = now or utcnow()
         doc = {
             "id": approval_id,
             "run_id": self.run_id,
+            "incident_id": self.incident_id,
             "alert_type": self.alert_type,
             "action": action,
             "target": target_str,
@@ -127,13 +105,5 @@ class Recorder:
             "expires_at": created_at + ttl,
             "proposed_by": self.actor,
         }
-
-        def txn(transaction: Any) -> tuple[dict[str, Any], bool]:
-            snap = ref.get(transaction=transaction)
-            if snap.exists:
-                return snap.to_dict() or {}, False
-            transaction.set(ref, doc)
-            return doc, True
-
-        stored, created = self.ledger._transaction(txn)
+        stored, created = self.ledger.propose(approval_id, doc)
         return approval_id, stored, created

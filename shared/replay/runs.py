@@ -40,6 +40,9 @@ def mark_replayed(ledger: Ledger, run: Run, stage: str, how: dict[str, Any]) -> 
     doc = ledger.get_run(run.run_id) or {}
     now = utcnow()
     fields: dict[str, Any] = {"last_replay": {**how, "stage": stage, "at": now}}
+    if how.get("force"):
+        # A forced replay may write again (guardrails permitting): a fresh write identity.
+        fields["force_count"] = int(doc.get("force_count") or 0) + 1
     if stage in (doc.get("failures") or {}):
         fields[f"failures.{stage}.replayed_at"] = now
         fields[f"failures.{stage}.replayed"] = True
@@ -68,11 +71,12 @@ def replay_run(
             f"project {cfg.project})"
         )
     stage = choose_stage(run, from_stage)
+    # Recorded first: a forced stage reads its fresh write identity (force_count) from the run.
+    mark_replayed(ledger, run, stage, {"force": force, "source": "cli"})
     if stage == Stage.NOTIFY:
         msg_id = bus.publish(Outgoing.notify(notify_for(run)))
     else:
         msg_id = bus.publish(Outgoing.stage(StageMessage(run_id=run_id, stage=stage, force=force)))
-    mark_replayed(ledger, run, stage, {"force": force, "source": "cli"})
     done = [f.stage for f in run.findings]
     print(
         f"published run {run_id} to {cfg.topic_path(stage)} (message {msg_id}): "

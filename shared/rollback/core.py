@@ -29,13 +29,15 @@ from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
-from shared.k8s.errors import K8sApiError, K8sError, K8sNotConfigured, K8sNotFound
+from shared.k8s.errors import K8sError, K8sNotConfigured, K8sNotFound
 from shared.k8s.workload import WorkloadRef
 from shared.k8s.writes import JSON_PATCH
 from shared.ledger import Ledger, LedgerError
+from shared.ledger.guardrails import Outcome as Outcome_
 from shared.policy import PolicyError, cached_policy
+from shared.remediation import act
 from shared.remediation.decide import Plan, Target
-from shared.remediation.guardrails import Guardrails, Refusal
+from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal
 from shared.remediation.records import Recorder
 from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
@@ -169,15 +171,11 @@ class _Run:
         keys = ("id", "status", "target", "from_revision", "to_revision", "approved_by")
         return {k: a.get(k) for k in keys if k in a} or {"id": self.env.approval_id or None}
 
-    def _ref(self) -> Any:
-        return self.ledger._col("approvals").document(self.env.approval_id)
-
     def _set_status(self, status: str, **fields: Any) -> None:
         self.approval["status"] = status
-        try:
-            self._ref().set({"status": status, f"{status}_at": utcnow(), **fields}, merge=True)
-        except Exception as exc:  # the audit trail still has the outcome
-            raise LedgerError(f"Firestore: {exc}") from exc
+        self.ledger.set_approval(
+            self.env.approval_id, {"status": status, f"{status}_at": utcnow(), **fields}
+        )
 
     def _refuse_unbound(self, guard: str, reason: str, target: str) -> Outcome:
         """Refusals before the guardrails exist (no approval, wrong binding): audited too."""
@@ -226,8 +224,7 @@ class _Run:
                 "human approval (the Approve button on the proposal)",
                 "?",
             )
-        snap = self._ref().get()
-        self.approval = (snap.to_dict() or {}) if snap.exists else {}
+        self.approval = self.ledger.get_approval(self.env.approval_id) or {}
         if not self.approval:
             return self._refuse_unbound(
                 "approval", f"approval {self.env.approval_id} does not exist", "?"
@@ -278,19 +275,7 @@ class _Run:
         return self._guarded(target)
 
     def _claim(self) -> bool:
-        ref = self._ref()
-
-        def txn(transaction: Any) -> bool:
-            snap = ref.get(transaction=transaction)
-            doc = (snap.to_dict() or {}) if snap.exists else {}
-            if doc.get("status") != "approved":
-                return False
-            transaction.update(
-                ref, {"status": "executing", "executing_at": utcnow(), "executor": self.cfg.actor}
-            )
-            return True
-
-        claimed: bool = self.ledger._transaction(txn)
+        claimed = self.ledger.claim_approval(self.env.approval_id, self.cfg.actor)
         if claimed:
             self.approval["status"] = "executing"
         return claimed
@@ -308,9 +293,11 @@ class _Run:
             self.ledger,
             self.recorder,
             global_dry_run=core.dry_run,
+            max_event_age=timedelta(seconds=core.max_event_age_seconds),
+            safety=policy.workload_safety,
         )
         refusal = (
-            guard.check_database(ACTION, str(target))
+            guard.check_database_alert(ACTION, str(target))
             or guard.check_names(ACTION, target.kind, target.namespace, target.name)
             or guard.check_namespace(ACTION, target)
             or guard.check_kind(ACTION, target)
@@ -338,7 +325,9 @@ class _Run:
         self.clients = clients = self.factory()
         ns, name = target.namespace, target.name
         deploy = reads.get_deployment(clients, ns, name)
-        refusal = guard.check_opt_out(ACTION, target, deploy)
+        # The workload decides: a database-class target is never rolled back by alertloop.
+        pods = reads.pods_of(clients, deploy)
+        refusal = guard.check_workload(ACTION, target, deploy, pods=pods)
         if refusal is not None:
             return self._refused(refusal)
         problem = live_problem(self.approval, deploy) or replicaset_problem(
@@ -378,41 +367,49 @@ class _Run:
         refusal = guard.check_dry_run(plan, target)
         if refusal is not None:
             return self._refused(refusal, status="dry_run")
-        reserved = guard.reserve(plan, target)
+        reserved = guard.reserve(plan, target, approval=self.env.approval_id)
         if isinstance(reserved, Refusal):
             return self._refused(reserved)
-        audit_id = self.recorder.audit(
-            action=ACTION,
-            target=str(target),
-            outcome="in_progress",
-            reason=plan.reason,
-            before=plan.before,
-            after=plan.after,
-            extra={
-                "patch": plan.patch,
-                "approval_id": self.env.approval_id,
-                "approved_by": self.approval.get("approved_by"),
-            },
-        )
+        if isinstance(reserved, EarlierWrite):
+            return self._refuse_unbound(
+                "single_use",
+                f"this rollback was already sent once (audit {reserved.request.audit_id}, "
+                f"outcome {reserved.record.get('outcome', '?')}): it is never sent twice",
+                str(target),
+            )
+        audit_id = reserved.audit_id
         try:
             result = writes.patch_deployment(clients, ns, name, ops, content_type=JSON_PATCH)
         except K8sError as exc:
-            guard.release(reserved)
-            conflict = isinstance(exc, K8sApiError) and exc.status == 409
-            outcome = "conflict" if conflict else "failed"
-            self.recorder.update_audit(audit_id, {"outcome": outcome, "error": str(exc)})
-            self._set_status("failed", failed_reason=str(exc), audit_id=audit_id)
-            why = (
-                "the deployment changed between the check and the patch (409 Conflict): "
-                "nothing was changed; decide again on the current state"
-                if conflict
-                else str(exc)
-            )
-            return Outcome(
-                "error",
-                [f"Rollback of {target} not applied: {why}."],
-                {"audit_id": audit_id, "error": str(exc), "outcome": outcome},
-            )
+            outcome = self._lost_or_failed(clients, target, template, exc)
+            fields = {"error": str(exc), "conflict": act.conflict(exc)}
+            guard.settle(reserved, outcome, fields)
+            if outcome == "applied":
+                result = reads.get_deployment(clients, ns, name)
+            else:
+                self._set_status(
+                    "failed" if outcome == "not_applied" else "unknown",
+                    failed_reason=str(exc),
+                    audit_id=audit_id,
+                )
+                why = (
+                    "the deployment changed between the check and the patch (409 Conflict): "
+                    "nothing was changed; decide again on the current state"
+                    if act.conflict(exc)
+                    else str(exc)
+                )
+                if outcome == "unknown":
+                    why += (
+                        "; its outcome is UNKNOWN (the response was lost and the deployment "
+                        "could not be read back): no further change until the cooldown passes"
+                    )
+                return Outcome(
+                    "error",
+                    [f"Rollback of {target} not confirmed: {why}."],
+                    {"audit_id": audit_id, "error": str(exc), "outcome": outcome},
+                )
+        else:
+            guard.settle(reserved, "applied")
         new_rev = reads.REVISION_ANNOTATION
         new_revision = ((result.get("metadata") or {}).get("annotations") or {}).get(new_rev)
         applied = {
@@ -420,7 +417,7 @@ class _Run:
             "images": images_of((result.get("spec") or {}).get("template") or {}),
             "resourceVersion": (result.get("metadata") or {}).get("resourceVersion"),
         }
-        self.recorder.update_audit(audit_id, {"outcome": "applied", "after": applied})
+        self.recorder.update_audit(audit_id, {"after": applied})
         self._set_status("executed", audit_id=audit_id, new_revision=new_revision)
         check = self._canary(clients, target)
         self.recorder.update_audit(audit_id, {"verification": check})
@@ -460,6 +457,19 @@ class _Run:
                 "cooldown_until": reserved.lock_expires_at.isoformat(),
             },
         )
+
+    def _lost_or_failed(
+        self, clients: KubeClients, target: Target, template: dict[str, Any], exc: K8sError
+    ) -> Outcome_:
+        """A failed patch: refused (not applied), or its response lost — then read it back."""
+        if act.conflict(exc) or not act.maybe_applied(exc):
+            return "not_applied"
+        try:
+            live = reads.get_deployment(clients, target.namespace, target.name)
+        except K8sError:
+            return "unknown"
+        live_template = (live.get("spec") or {}).get("template") or {}
+        return "applied" if images_of(live_template) == images_of(template) else "not_applied"
 
     def _canary(self, clients: KubeClients, target: Target) -> dict[str, Any]:
         prometheus = None

@@ -1,0 +1,103 @@
+"""Sending one guarded write, and knowing what happened to it.
+
+A write's response can be lost after the API server applied it (a read timeout, a reset
+connection, a 5xx from a proxy). Such a write is never assumed failed: the object is read back
+and the write is settled as applied, not applied, or unknown — and an unknown write keeps its
+reservation (no further write to the target until the cooldown passes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.k8s import reads, writes
+from shared.k8s.client import KubeClients
+from shared.k8s.errors import K8sApiError, K8sError
+from shared.k8s.writes import RESTARTED_AT_ANNOTATION
+from shared.remediation.decide import Plan
+
+WriteOutcome = Literal["applied", "not_applied", "unknown", "conflict"]
+
+
+def send(clients: KubeClients, plan: Plan) -> dict[str, Any]:
+    assert plan.target is not None and plan.patch is not None
+    ns, name = plan.target.namespace, plan.target.name
+    if plan.patch_kind == "deployment":
+        return writes.patch_deployment(clients, ns, name, plan.patch)
+    if plan.patch_kind == "scale":
+        return writes.patch_deployment_scale(clients, ns, name, plan.patch)
+    return writes.patch_hpa(clients, ns, name, plan.patch)
+
+
+def maybe_applied(exc: K8sError) -> bool:
+    """Could the server have applied a write that failed this way?"""
+    if exc.status is not None:
+        return exc.status >= 500  # 4xx: the server refused it
+    return exc.maybe_sent
+
+
+def read_back(clients: KubeClients, action: str, namespace: str, name: str) -> dict[str, Any]:
+    """The object a write of `action` changes, as it is now."""
+    if action == "scale_deployment":
+        return reads.get_deployment_scale(clients, namespace, name) or {}
+    if action == "raise_hpa_max":
+        return reads.get_hpa(clients, namespace, name)
+    return reads.get_deployment(clients, namespace, name)
+
+
+def is_applied(action: str, after: dict[str, Any], obj: dict[str, Any]) -> bool:
+    """Does `obj` carry the change `after` describes?"""
+    spec = obj.get("spec") or {}
+    if action == "restart":
+        template = (spec.get("template") or {}).get("metadata") or {}
+        want = after.get(RESTARTED_AT_ANNOTATION)
+        return (
+            bool(want) and (template.get("annotations") or {}).get(RESTARTED_AT_ANNOTATION) == want
+        )
+    if action == "scale_deployment":
+        return spec.get("replicas") == after.get("replicas")
+    if action == "raise_hpa_max":
+        return spec.get("maxReplicas") == after.get("maxReplicas")
+    return False
+
+
+@dataclass
+class Settled:
+    outcome: WriteOutcome
+    plan: Plan
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def settle_lost_response(
+    clients: KubeClients, plan: Plan, exc: K8sError, notes: list[str]
+) -> Settled:
+    """The write may or may not have happened: read the object back and say which."""
+    assert plan.target is not None
+    why = f"the response to the {plan.action} was lost ({exc})"
+    try:
+        obj = read_back(clients, plan.action, plan.target.namespace, plan.target.name)
+    except K8sError as read_exc:
+        return Settled(
+            "unknown",
+            plan,
+            error=str(exc),
+            notes=[*notes, f"{why}, and reading it back failed too ({read_exc})"],
+        )
+    if is_applied(plan.action, plan.after, obj):
+        return Settled(
+            "applied", plan, obj, str(exc), [*notes, f"{why}; reading it back shows it applied"]
+        )
+    return Settled(
+        "not_applied",
+        plan,
+        obj,
+        str(exc),
+        [*notes, f"{why}; reading it back shows it did not apply"],
+    )
+
+
+def conflict(exc: K8sError) -> bool:
+    return isinstance(exc, K8sApiError) and exc.status == 409
