@@ -1,10 +1,14 @@
 """The policy table: alert type -> plan, automatic action, follow-up and guardrails.
 
 It is data (shared/policy_default.yaml), overridable by a file named in ALERTLOOP_POLICY_FILE.
+Its `workload_safety` section only ever adds database-class patterns to the built-in ones
+(shared/remediation/workload_safety.py): a policy file cannot remove or switch them off.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -60,9 +64,86 @@ class AlertPolicy(BaseModel):
         return stages
 
 
+# An image repository: optional registry host[:port], then lowercase path components; no tag or
+# digest (patterns match any tag and digest).
+_IMAGE_PATTERN = re.compile(
+    r"^(?:[a-z0-9]([a-z0-9.-]*[a-z0-9])?(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+)
+_LABEL_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"^(?:[a-z0-9](?:[a-z0-9.-]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
+_LABEL_VALUE = re.compile(rf"^{_LABEL_NAME}$")
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_API_GROUP = re.compile(rf"^{_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
+
+
+def _checked(
+    values: list[str], ok: Callable[[str], object], what: str, *, lower: bool = True
+) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        value = raw.strip().lower() if lower else raw.strip()
+        if not ok(value):
+            raise ValueError(f"{what}: {raw!r} is not valid")
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _label_ok(entry: str) -> bool:
+    key, sep, value = entry.partition("=")
+    return bool(_LABEL_KEY.match(key)) and (not sep or bool(_LABEL_VALUE.match(value)))
+
+
+class WorkloadSafety(BaseModel):
+    """Extra database-class patterns; added to the built-in ones, never replacing them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # "ledger" matches repository names like the built-in products (any registry/path/tag/
+    # digest, vendor prefixes, flavour suffixes); "acme/ledger-db" matches paths ending so.
+    data_images: list[str] = Field(default_factory=list)
+    # "key=value" (value compared case-insensitively) or "key" (any value).
+    data_labels: list[str] = Field(default_factory=list)
+    # API groups of operators owning data workloads; subdomains match too.
+    data_operator_groups: list[str] = Field(default_factory=list)
+
+    @field_validator("data_images")
+    @classmethod
+    def _images(cls, values: list[str]) -> list[str]:
+        return _checked(
+            values,
+            _IMAGE_PATTERN.match,
+            "data_images entries are repository names without tag or digest",
+        )
+
+    @field_validator("data_labels")
+    @classmethod
+    def _labels(cls, values: list[str]) -> list[str]:
+        return _checked(
+            values, _label_ok, 'data_labels entries are "key" or "key=value"', lower=False
+        )
+
+    @field_validator("data_operator_groups")
+    @classmethod
+    def _groups(cls, values: list[str]) -> list[str]:
+        return _checked(
+            values, _API_GROUP.match, "data_operator_groups entries are API groups (acme.io)"
+        )
+
+    def merged(self, other: WorkloadSafety) -> WorkloadSafety:
+        """Both sets of patterns (order kept, duplicates dropped)."""
+        return WorkloadSafety(
+            data_images=[*self.data_images, *other.data_images],
+            data_labels=[*self.data_labels, *other.data_labels],
+            data_operator_groups=[*self.data_operator_groups, *other.data_operator_groups],
+        )
+
+
 class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]
     unknown: AlertPolicy
+    workload_safety: WorkloadSafety = Field(default_factory=WorkloadSafety)
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -102,7 +183,10 @@ def build_policy(raw: dict[str, Any]) -> Policy:
         alerts[name] = AlertPolicy.model_validate(merged)
     unknown_raw = dict(raw.get("unknown") or {"stages": ["investigate"]}, name=UNKNOWN)
     unknown_raw["guardrails"] = _merge(defaults, unknown_raw.get("guardrails") or {})
-    return Policy(alerts=alerts, unknown=AlertPolicy.model_validate(unknown_raw))
+    safety = WorkloadSafety.model_validate(raw.get("workload_safety") or {})
+    return Policy(
+        alerts=alerts, unknown=AlertPolicy.model_validate(unknown_raw), workload_safety=safety
+    )
 
 
 def default_policy_data() -> dict[str, Any]:
@@ -111,8 +195,25 @@ def default_policy_data() -> dict[str, Any]:
     return data
 
 
+def _added_safety(base: Any, override: Any, path: str) -> Any:
+    """The file's workload_safety patterns are added to the default's, never replace them."""
+    if override is None:
+        return base
+    if not isinstance(override, dict):
+        raise PolicyError(f"policy file {path}: workload_safety must be a mapping")
+    try:
+        return (
+            WorkloadSafety.model_validate(base or {})
+            .merged(WorkloadSafety.model_validate(override))
+            .model_dump()
+        )
+    except ValueError as exc:
+        raise PolicyError(f"invalid policy file {path}: workload_safety: {exc}") from exc
+
+
 def load_policy(path: str = "") -> Policy:
-    """The embedded default, with a policy file's entries replacing same-named defaults."""
+    """The embedded default, with a policy file's entries replacing same-named defaults
+    (workload_safety patterns are added to the default's instead)."""
     raw = default_policy_data()
     if path:
         try:
@@ -126,6 +227,9 @@ def load_policy(path: str = "") -> Policy:
         raw["alerts"] = {**raw["alerts"], **(override.get("alerts") or {})}
         if "unknown" in override:
             raw["unknown"] = override["unknown"]
+        raw["workload_safety"] = _added_safety(
+            raw.get("workload_safety"), override.get("workload_safety"), path
+        )
     try:
         return build_policy(raw)
     except ValueError as exc:

@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 
 from shared.config import env_float
 
-# Workloads (and HPAs) annotated with this key set to "false" are never changed.
+# Workloads (and HPAs) annotated with this key set to "false" are never changed (the old
+# opt-out; still honoured).
 OPT_OUT_ANNOTATION = "alertloop.io/remediate"
 OPT_OUT_VALUES = frozenset({"false", "no", "off", "0", "disabled"})
+# "disabled" opts a workload out, "enabled" opts it in where the default refuses (scaling a
+# Deployment without an HPA); never for database-class workloads (remediation.workload_safety).
+REMEDIATION_ANNOTATION = "alertloop.io/remediation"
 # Never changed, even if listed in the allowlist.
 PROTECTED_NAMESPACES = frozenset({"kube-system"})
 DEFAULT_ACTOR = "alertloop-remediate"

@@ -1,0 +1,238 @@
+"""What a database / stateful-data workload looks like: images, labels, operator API groups.
+
+Pure data and matching, used by `shared.remediation.workload_safety`. The built-in patterns
+below cannot be switched off; a policy file's `workload_safety` section (shared.policy.
+WorkloadSafety) only adds to them (`patterns(extra)`).
+
+Images are matched on the repository NAME only: the registry (docker.io, quay.io,
+localhost:5000...), the path prefix (bitnami/, library/, team/sub/), the tag and the @sha256
+digest are ignored. The last path component is split into words on "-", "_" and "."; it is a
+data image when its words are
+
+    [vendor prefixes] PRODUCT [flavour suffixes]
+
+where PRODUCT is a name in PRODUCTS (words joined by "-"), vendor prefixes are
+VENDOR_PREFIXES and flavour suffixes are FLAVOUR_SUFFIXES or versions (16, v3). So postgres,
+bitnami/postgresql-repmgr, cp-kafka, percona-server-mongodb, redis-stack-server,
+clickhouse/clickhouse-server, zalando/spilo-16 and mongodb-community-server match. Any OTHER
+word makes it a different program that merely mentions a product: postgres-exporter,
+redis_exporter, my-redis-client, redis-commander, acme/postgres-backup-uploader, kafka-ui,
+mongo-express, opensearch-dashboards, cp-kafka-connect, pgbouncer and operators
+(postgres-operator) do not match. Repositories whose last component says nothing on its own are
+matched by the end of their path (DATA_IMAGE_PATHS: confluentinc/cp-server, vitess/lite).
+
+Label values naming a product (app.kubernetes.io/name=redis-cluster) use the same words rule.
+Operator API groups match an ownerReference's apiVersion group exactly or as a parent domain
+(mongodb.com matches mongodbcommunity.mongodb.com).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from shared.policy import WorkloadSafety
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Product family -> repository names that are that product's server (or its HA machinery).
+PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
+    "PostgreSQL": _names("postgres postgresql postgis timescaledb pgvector spilo patroni citus"),
+    "MySQL/MariaDB": _names(
+        "mysql mariadb mariadb-galera percona-server percona-xtradb-cluster vttablet"
+    ),
+    "MongoDB": _names("mongo mongodb"),
+    "Redis/Valkey": _names("redis valkey keydb dragonfly"),
+    "Cassandra/Scylla": _names("cassandra scylla scylladb dse cass-management-api"),
+    "Elasticsearch/OpenSearch": _names("elasticsearch opensearch"),
+    "Kafka": _names("kafka redpanda"),
+    "ZooKeeper": _names("zookeeper"),
+    "etcd": _names("etcd"),
+    "ClickHouse": _names("clickhouse clickhouse-keeper"),
+    "CockroachDB": _names("cockroach cockroachdb"),
+    "RabbitMQ": _names("rabbitmq"),
+    "NATS": _names("nats nats-streaming"),
+    "Memcached": _names("memcached"),
+}
+# Repositories matched by the end of their path: their last component alone says nothing.
+DATA_IMAGE_PATHS: Final[Mapping[str, str]] = {
+    "confluentinc/cp-server": "Kafka",
+    "confluentinc/cp-enterprise-kafka": "Kafka",
+    "vitess/lite": "MySQL/MariaDB",
+}
+# Words that may precede the product: vendors, distributions, mirrors.
+VENDOR_PREFIXES: Final = frozenset(
+    _names(
+        "apache bitnami confluent cp crunchy docker enterprise library mirrored official "
+        "percona rh rhel rhel8 rhel9 server ubi ubi8 ubi9"
+    )
+)
+# Words that may follow the product: server flavours, HA/cluster variants, base images.
+FLAVOUR_SUFFIXES: Final = frozenset(
+    _names(
+        "alpine bookworm broker bullseye buster ce cluster community debian distroless ee "
+        "enterprise galera ha latest management native oss repmgr rootless sentinel server "
+        "sharded slim stack standalone ubi ubi8 ubi9"
+    )
+)
+_VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
+
+COMPONENT_LABEL: Final = "app.kubernetes.io/component"
+# app.kubernetes.io/component values of data workloads (compared case-insensitively).
+DATA_COMPONENTS: Final = frozenset(
+    _names(
+        "broker cache database datastore data-store db key-value-store kv kv-store "
+        "message-broker message-queue persistence queue storage"
+    )
+)
+# Labels whose value may name a product (same words rule as images).
+NAME_LABELS: Final = ("app.kubernetes.io/name", "app", "application")
+# Labels only database pods carry: operators' instance labels, StatefulSet pod labels.
+DATA_LABEL_KEYS: Final = _names(
+    "cnpg.io/cluster postgres-operator.crunchydata.com/cluster spilo-role "
+    "statefulset.kubernetes.io/pod-name apps.kubernetes.io/pod-index"
+)
+# API groups of operators whose workloads are databases (subdomains match too).
+DATA_OPERATOR_GROUPS: Final = _names(
+    """
+    postgresql.cnpg.io acid.zalan.do postgres-operator.crunchydata.com pgv2.percona.com
+    pxc.percona.com psmdb.percona.com ps.percona.com mongodbcommunity.mongodb.com mongodb.com
+    kafka.strimzi.io core.strimzi.io elasticsearch.k8s.elastic.co opensearch.opster.io
+    cassandra.datastax.com k8ssandra.io scylla.scylladb.com rabbitmq.com
+    databases.spotahome.com redis.redis.opstreelabs.in app.redislabs.com
+    clickhouse.altinity.com clickhouse-keeper.altinity.com crdb.cockroachlabs.com
+    mysql.oracle.com mysql.presslabs.org moco.cybozu.com k8s.mariadb.com planetscale.com
+    etcd.database.coreos.com zookeeper.pravega.io nats.io kubedb.com minio.min.io
+    """
+)
+
+DOCKER_HUB: Final = "docker.io"
+DOCKER_HUB_ALIASES: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+POLICY_SOURCE = 'data_images entry "{}" of the policy file'
+
+
+def words(name: str) -> list[str]:
+    return [w for w in re.split(r"[-_.]+", name.lower()) if w]
+
+
+def _flavour(word: str) -> bool:
+    return word in FLAVOUR_SUFFIXES or bool(_VERSION_WORD.match(word))
+
+
+def product_of(name: str, products: Mapping[str, str]) -> str | None:
+    """The family `name` (a repository name or label value) is the server of, by the words
+    rule; `products` maps product names (words joined by "-") to families."""
+    ws = words(name)
+    start = 0
+    while start < len(ws):
+        for end in range(len(ws), start, -1):
+            if all(_flavour(w) for w in ws[end:]):
+                family = products.get("-".join(ws[start:end]))
+                if family is not None:
+                    return family
+        if ws[start] not in VENDOR_PREFIXES:
+            return None
+        start += 1
+    return None
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    image: str  # as written
+    registry: str  # "" when none (Docker Hub)
+    path: tuple[str, ...]  # repository path components, lowercased; never empty
+
+    @property
+    def name(self) -> str:
+        return self.path[-1]
+
+
+def parse_image(image: str) -> ImageRef | None:
+    """registry/path/name[:tag][@digest] -> its parts; None when it cannot be an image."""
+    text = image.strip().lower()
+    if not text or any(c.isspace() for c in text):
+        return None
+    parts = text.split("@", 1)[0].split("/")
+    parts[-1] = parts[-1].split(":", 1)[0]
+    registry = ""
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        registry = parts.pop(0)
+    if not all(re.fullmatch(r"[a-z0-9][a-z0-9._-]*", p) for p in parts):
+        return None
+    return ImageRef(image, registry, tuple(parts))
+
+
+def from_policy(family: str) -> bool:
+    """Whether a matched "family" is a policy file entry (rather than a built-in product)."""
+    return family.startswith(POLICY_SOURCE.split("{")[0])
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Built-in patterns plus a policy's additions, ready for matching."""
+
+    products: Mapping[str, str]  # product name -> family (or POLICY_SOURCE)
+    paths: Mapping[tuple[str, ...], str]  # path suffix -> family
+    label_values: Mapping[str, frozenset[str]]  # key -> values (casefolded)
+    label_keys: frozenset[str]  # any value
+    operator_groups: tuple[str, ...]
+
+    @classmethod
+    def build(cls, extra: WorkloadSafety | None = None) -> Patterns:
+        products = {"-".join(words(n)): fam for fam, names in PRODUCTS.items() for n in names}
+        paths = {tuple(p.split("/")): family for p, family in DATA_IMAGE_PATHS.items()}
+        values: dict[str, set[str]] = {}
+        keys = set(DATA_LABEL_KEYS)
+        groups = list(DATA_OPERATOR_GROUPS)
+        for entry in extra.data_images if extra else ():
+            if "/" in entry:
+                path = entry.split("/")
+                path[0] = path[0].split(":", 1)[0]  # a registry's port never matters
+                paths.setdefault(tuple(path), POLICY_SOURCE.format(entry))
+            else:
+                products.setdefault("-".join(words(entry)), POLICY_SOURCE.format(entry))
+        for entry in extra.data_labels if extra else ():
+            key, sep, value = entry.partition("=")
+            if sep:
+                values.setdefault(key, set()).add(value.casefold())
+            else:
+                keys.add(key)
+        groups += [g for g in (extra.data_operator_groups if extra else ()) if g not in groups]
+        return cls(
+            products=products,
+            paths=paths,
+            label_values={k: frozenset(v) for k, v in values.items()},
+            label_keys=frozenset(keys),
+            operator_groups=tuple(groups),
+        )
+
+    def image_family(self, ref: ImageRef) -> str | None:
+        registry = ref.registry.split(":", 1)[0] or DOCKER_HUB
+        path = ref.path
+        if registry in DOCKER_HUB_ALIASES and len(path) == 1:
+            path = ("library", *path)  # Docker Hub's official images
+        full = (registry, *path)
+        for suffix, family in self.paths.items():
+            if len(suffix) <= len(full) and full[-len(suffix) :] == suffix:
+                return family
+        return product_of(ref.name, self.products)
+
+    def operator_group(self, api_version: str) -> str | None:
+        group = api_version.lower().split("/", 1)[0] if "/" in api_version else ""
+        for g in self.operator_groups:
+            if group == g or group.endswith("." + g):
+                return g
+        return None
+
+
+_BUILTIN = Patterns.build()
+
+
+def patterns(extra: WorkloadSafety | None = None) -> Patterns:
+    """The built-in patterns, plus the policy's when given."""
+    return _BUILTIN if extra is None else Patterns.build(extra)
