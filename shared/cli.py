@@ -72,9 +72,19 @@ def cmd_fire(args: argparse.Namespace) -> int:
     if resp.status_code != 200:
         print(f"ingest answered {resp.status_code}: {body.get('error', body)}", file=sys.stderr)
         return 1
+    from shared.policy import PolicyError, load_policy
+
+    try:
+        policy = load_policy(os.environ.get("ALERTLOOP_POLICY_FILE", ""))
+    except PolicyError:
+        policy = load_policy()
     for r in body.get("results", []):
-        plan = " -> ".join([*r["plan"], "notify"])
-        print(f"{r['status']}: {r['alert']} (policy {r['alert_type']}) run {r['run_id']}: {plan}")
+        alert_type, _ = policy.resolve(r["alert"])
+        plan = " -> ".join([*policy.plan_for(r["alert"], args.action), "notify"])
+        print(
+            f"accepted: {r['alert']} (policy {alert_type}) run {r['run_id']}: {plan} "
+            "(dispatched from the intake topic)"
+        )
     return 0
 
 

@@ -14,7 +14,8 @@ import yaml
 from sandbox.kube_scenarios import deployment, hpa
 from shared import config as config_mod
 from shared import policy as policy_mod
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
+from shared.run import Run
 from shared.k8s.writes import RESTARTED_AT_ANNOTATION, hpa_max_patch, restart_patch, scale_patch
 from shared.policy import AlertPolicy, load_policy
 from shared.remediation import decide, remediate, verify
@@ -24,7 +25,6 @@ from shared.remediation.guardrails import (
     dry_run_sources,
     is_database_alert,
     namespace_problem,
-    opted_out,
 )
 from shared.remediation.settings import RemediationSettings, parse_namespaces, remediation_settings
 
@@ -190,15 +190,6 @@ def test_namespace_allowlist() -> None:
     assert empty is not None and "is empty" in empty[1]
 
 
-def test_opt_out_annotation() -> None:
-    d = dep()
-    assert opted_out(d) is None
-    d["metadata"]["annotations"]["alertloop.io/remediate"] = "False"
-    assert opted_out(d) == "false"
-    d["metadata"]["annotations"]["alertloop.io/remediate"] = "true"
-    assert opted_out(d) is None
-
-
 def test_database_alerts_whatever_the_policy_file_says(tmp_path: Path) -> None:
     assert {"DatabaseDown", "PostgresqlDown", "RedisDown"} <= database_alert_names()
     path = tmp_path / "p.yaml"
@@ -225,14 +216,14 @@ def test_database_alerts_whatever_the_policy_file_says(tmp_path: Path) -> None:
     assert not is_database_alert("ApplicationDown", "ApplicationDown", plain)
 
 
-def _env(**kw: Any) -> Envelope:
+def _env(**kw: Any) -> Run:
     alert = Alert(
         name=kw.pop("alert", "ApplicationDown"),
         labels=kw.pop("labels", {}),
         starts_at=NOW,
         fingerprint="fp",
     )
-    return Envelope(
+    return Run(
         run_id="r", source="dispatch", alert=alert, alert_type=alert.name, plan=["remediate"], **kw
     )
 
@@ -242,7 +233,7 @@ def test_dry_run_sources() -> None:
     assert dry_run_sources(_env(), entry, False) == []
     assert dry_run_sources(_env(dry_run=True), entry, True) == [
         "ALERTLOOP_DRY_RUN",
-        "the envelope's dry_run flag",
+        "the run's dry_run flag",
     ]
     entry.guardrails.dry_run = True
     assert len(dry_run_sources(_env(), entry, False)) == 1

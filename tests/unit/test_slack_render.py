@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime
 
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 from shared.slack_render import (
     RunView,
     blocks_as_text,
@@ -23,14 +23,16 @@ def view(annotations: dict[str, str], state: str = "firing", **kw) -> RunView:
         fingerprint="f",
         generator_url=kw.pop("generator_url", "http://prometheus:9090/graph"),
     )
-    env = Envelope(
+    run = {"state": state, **kw}
+    v = RunView(
         run_id="run1",
-        source="alertmanager",
-        alert=alert,
+        alert=alert if state != "resolved" else alert.model_copy(update={"status": "resolved"}),
         alert_type="HighErrorRate",
+        state=state,
         plan=["investigate", "remediate"],
+        findings=[Finding.model_validate(f) for f in (run.get("findings") or {}).values()],
+        mttr_seconds=run.get("mttr_seconds"),
     )
-    v = RunView.from_envelope(env, {"state": state, **kw})
     return v
 
 
