@@ -77,7 +77,7 @@ FLAVOUR_SUFFIXES: Final = frozenset(
     _names(
         "alpine bookworm broker bullseye buster ce cluster community debian distroless ee "
         "enterprise galera ha latest management native oss repmgr rootless sentinel server "
-        "sharded slim stack standalone ubi ubi8 ubi9"
+        "sharded slim stack standalone ubi ubi8 ubi9 unstable"
     )
 )
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
