@@ -826,7 +826,10 @@ def test_policy_patterns_add_to_the_built_ins() -> None:
 
 def test_patterns_are_built_once_for_the_built_ins() -> None:
     assert patterns() is patterns(None)
-    assert patterns(WorkloadSafety()) is not patterns()
+    assert patterns(WorkloadSafety(data_images=["x"])) is patterns(
+        WorkloadSafety(data_images=["x"])
+    )
+    assert patterns(WorkloadSafety(data_images=["x"])) is not patterns(WorkloadSafety())
 
 
 # ---------------------------------------------------------------------------- fail closed
