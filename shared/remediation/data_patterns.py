@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from shared.policy import WorkloadSafety
@@ -77,7 +78,7 @@ FLAVOUR_SUFFIXES: Final = frozenset(
     _names(
         "alpine bookworm broker bullseye buster ce cluster community debian distroless ee "
         "enterprise galera ha latest management native oss repmgr rootless sentinel server "
-        "sharded slim stack standalone ubi ubi8 ubi9"
+        "sharded slim stack standalone ubi ubi8 ubi9 unstable"
     )
 )
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
@@ -234,5 +235,20 @@ _BUILTIN = Patterns.build()
 
 
 def patterns(extra: WorkloadSafety | None = None) -> Patterns:
-    """The built-in patterns, plus the policy's when given."""
-    return _BUILTIN if extra is None else Patterns.build(extra)
+    """The built-in patterns, plus the policy's when given (built once per distinct policy)."""
+    if extra is None:
+        return _BUILTIN
+    return _with_extra(
+        tuple(extra.data_images), tuple(extra.data_labels), tuple(extra.data_operator_groups)
+    )
+
+
+@lru_cache(maxsize=8)
+def _with_extra(
+    images: tuple[str, ...], labels: tuple[str, ...], groups: tuple[str, ...]
+) -> Patterns:
+    return Patterns.build(
+        WorkloadSafety(
+            data_images=list(images), data_labels=list(labels), data_operator_groups=list(groups)
+        )
+    )

@@ -51,9 +51,12 @@ statefulset.kubernetes.io/pod-name...). Values compare case-insensitively.
 The policy file's `workload_safety` section (shared.policy.WorkloadSafety) adds images, labels
 and operator groups; it cannot remove any built-in.
 
-Who may be written (`may_write`)
---------------------------------
-  database_class   the classification says data class (or unreadable): refused, always
+Who may be written (`may_write`), checked in this order
+-------------------------------------------------------
+  unknown_action   not one of ACTIONS (propose_rollback is read as rollback)
+  unreadable       the objects could not be classified: refused
+  database_class   the classification says data class: refused, always
+  unreadable       the object to change is not the one classified: refused
   kind             only Deployments (and their HPAs) are ever changed (deploy/rbac.yaml)
   annotation       `alertloop.io/remediation: disabled` on the workload (or its pod template)
                    opts out; the old `alertloop.io/remediate: "false"` still opts out; any
@@ -157,8 +160,10 @@ class Annotation:
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    rule: str  # database_class | kind | opt_out | annotation_invalid | no_hpa | hpa_manages
-    #            | no_hpa_to_raise | hpa_mismatch | hpa_unknown | unknown_action | allowed
+    # allowed | database_class/<classification rule> | unreadable | kind | opt_out
+    # | annotation_invalid | no_hpa | hpa_manages | no_hpa_to_raise | hpa_mismatch
+    # | hpa_unknown | unknown_action
+    rule: str
     reason: str
     how_to_change: str
     action: str = ""
