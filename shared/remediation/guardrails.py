@@ -248,6 +248,15 @@ class Guardrails:
     def check_kind(self, action: str, target: Target) -> Refusal | None:
         if target.kind in SUPPORTED_KINDS:
             return None
+        if target.kind == "StatefulSet":
+            return self.refuse(
+                "database_class/statefulset",
+                f"{target} is a StatefulSet: database / stateful-data workloads are never "
+                "changed by alertloop",
+                action=action,
+                target=str(target),
+                how_to_change="nothing can allow it; ops change it by hand",
+            )
         return self.refuse(
             "kind",
             f"{target} is a {target.kind}: alertloop only changes Deployments (and their HPAs)",
