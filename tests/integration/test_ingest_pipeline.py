@@ -1,16 +1,19 @@
-"""ingest against the real Pub/Sub and Firestore emulators, through functions-framework's app."""
+"""Durable-first intake against the real emulators: ingest (through functions-framework's app)
+publishes to `intake` and touches no Firestore; dispatch does the ledger work."""
 
 from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from functions_framework import create_app
 
-from shared.envelope import Envelope
+from shared.envelope import fingerprint_for, utcnow
 from shared.ledger import Ledger
+from tests.pipeline import dispatch_all, intake_messages, notify_messages, stage_messages
 
 pytestmark = pytest.mark.integration
 
@@ -23,88 +26,101 @@ AUTH = {"Authorization": "Bearer test-token"}
 def client(topics):
     import functions.ingest as ingest_mod
 
-    # Fresh clients per test so they pick up this test's topic/collection prefix.
-    ingest_mod._ledger = None
-    ingest_mod._bus = None
+    ingest_mod._bus = None  # a fresh publisher for this test's topic prefix
     return create_app("ingest", str(ROOT / "main.py"), "http").test_client()
 
 
-def envelopes(messages) -> list[Envelope]:
-    return [Envelope.from_bytes(m.message.data) for m in messages]
+def resolved_body(ends: str = "2026-11-27T06:12:00Z") -> dict:
+    body = copy.deepcopy(SAMPLE)
+    body["status"] = "resolved"
+    body["alerts"] = [dict(body["alerts"][0], status="resolved", endsAt=ends)]
+    return body
 
 
-def test_webhook_is_split_recorded_and_published(client, topics) -> None:
+def test_ingest_publishes_each_alert_to_intake_and_writes_no_ledger(client, topics) -> None:
     resp = client.post("/", json=SAMPLE, headers=AUTH)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
-    assert body["counts"] == {"accepted": 2}
+    assert body["status"] == "accepted" and body["received"] == 2
     run_ids = {r["run_id"] for r in body["results"]}
-
-    notify = topics.pull("notify")
-    investigate = topics.pull("investigate")
-    assert {e.run_id for e in envelopes(notify)} == run_ids
-    assert {e.run_id for e in envelopes(investigate)} == run_ids
-    assert topics.pull("remediate", timeout=1) == []  # only the first stage of the plan
-    msg = notify[0].message
-    assert msg.ordering_key in run_ids  # one run's notify messages stay in order
-    assert msg.attributes["alert_type"] == "HighErrorRate"
-    assert msg.attributes["stage"] == "notify"
-    env = envelopes(investigate)[0]
-    assert env.plan == ["investigate", "remediate"] and env.source == "alertmanager"
-
     ledger = Ledger()
-    for run_id in run_ids:
-        run = ledger.get_run(run_id)
-        assert run["state"] == "firing" and run["dispatched"] is True
+    assert all(ledger.get_run(r) is None for r in run_ids)  # nothing on the request path
+    messages = intake_messages(topics)
+    assert {m.run_id for m in messages} == run_ids
+    assert {m.alert.fingerprint for m in messages} == {"a1b2c3d4e5f60718", "0f1e2d3c4b5a6978"}
+    for stage in ("notify", "investigate"):
+        assert topics.pull(stage, timeout=0.5) == []
 
 
-def test_ha_duplicates_and_retries_are_acknowledged_not_rerun(client, topics) -> None:
-    assert client.post("/", json=SAMPLE, headers=AUTH).status_code == 200
-    topics.pull("notify")
-    topics.pull("investigate")
-    # The second Alertmanager of an HA pair sends the same group (its own groupKey text).
-    twin = copy.deepcopy(SAMPLE)
-    twin["receiver"] = "alertloop-replica"
-    resp = client.post("/", json=twin, headers=AUTH)
-    assert resp.status_code == 200
-    assert resp.get_json()["counts"] == {"duplicate": 2}
-    assert topics.pull("notify", timeout=1.5) == []
-    assert topics.pull("investigate", timeout=0.5) == []
-
-
-def test_resolved_alert_updates_its_run(client, topics) -> None:
-    client.post("/", json=SAMPLE, headers=AUTH)
-    topics.pull("notify")
-    topics.pull("investigate")
-    resolved = copy.deepcopy(SAMPLE)
-    resolved["status"] = "resolved"
-    resolved["alerts"] = [
-        dict(resolved["alerts"][0], status="resolved", endsAt="2026-11-27T06:12:00Z")
-    ]
-    resp = client.post("/", json=resolved, headers=AUTH)
-    assert resp.get_json()["counts"] == {"resolved": 1}
-    run_id = resp.get_json()["results"][0]["run_id"]
-    run = Ledger().get_run(run_id)
-    assert run["state"] == "resolved"
-    assert run["mttr_seconds"] == 720.0
-    notes = envelopes(topics.pull("notify"))
-    assert [e.alert.status for e in notes] == ["resolved"]
-    assert topics.pull("investigate", timeout=0.5) == []
-    # Alertmanager repeats the resolved notification: it changes nothing.
-    again = client.post("/", json=resolved, headers=AUTH)
-    assert again.get_json()["counts"] == {"duplicate": 1}
-    assert topics.pull("notify", timeout=1) == []
-
-
-def test_unknown_alert_type_gets_investigate_then_notify(client, topics) -> None:
-    body = {
-        "event_type": "alert-fired",
-        "client_payload": {"alert_type": "DiskAlmostFull", "severity": "warning"},
+def test_dispatch_records_plans_and_publishes_pointers(client, topics) -> None:
+    run_ids = {
+        r["run_id"] for r in client.post("/", json=SAMPLE, headers=AUTH).get_json()["results"]
     }
-    resp = client.post("/", json=body, headers=AUTH)
-    assert resp.get_json()["results"][0]["plan"] == ["investigate"]
-    env = envelopes(topics.pull("investigate"))[0]
-    assert env.alert_type == "DiskAlmostFull" and env.plan == ["investigate"]
+    assert dispatch_all(topics) == 2
+    investigate = stage_messages(topics, "investigate")
+    assert {m.run_id for m in investigate} == run_ids
+    assert topics.pull("remediate", timeout=0.5) == []  # only the first stage of the plan
+    notes = notify_messages(topics)
+    ledger = Ledger()
+    runs = {r: ledger.get_run(r) for r in run_ids}
+    assert {n.id for n in notes} == {run["incident_id"] for run in runs.values()}
+    for run in runs.values():
+        assert run["status"] == "firing" and run["plan"] == ["investigate", "remediate"]
+        assert run["pending"] == {"stage": None, "notify": False}  # published, then cleared
+
+
+def test_ha_twins_and_redeliveries_are_deduplicated(client, topics) -> None:
+    client.post("/", json=SAMPLE, headers=AUTH)
+    twin = copy.deepcopy(SAMPLE)
+    twin["receiver"] = "alertloop-replica"  # the second Alertmanager of an HA pair
+    client.post("/", json=twin, headers=AUTH)
+    client.post("/", json=SAMPLE, headers=AUTH)  # Alertmanager's retry
+    assert dispatch_all(topics) == 6
+    assert len(stage_messages(topics, "investigate")) == 2
+    assert len(notify_messages(topics)) == 2
+
+
+def test_resolve_then_repeat_and_unresolve_reopens(client, topics) -> None:
+    client.post("/", json=SAMPLE, headers=AUTH)
+    dispatch_all(topics)
+    topics.pull("investigate")
+    topics.pull("notify")
+    resp = client.post("/", json=resolved_body(), headers=AUTH)
+    run_id = resp.get_json()["results"][0]["run_id"]
+    dispatch_all(topics)
+    ledger = Ledger()
+    run = ledger.get_run(run_id)
+    assert run["status"] == "resolved" and run["mttr_seconds"] == 720.0
+    assert len(notify_messages(topics)) == 1
+    client.post("/", json=resolved_body(), headers=AUTH)  # Alertmanager repeats the resolve
+    dispatch_all(topics)
+    assert notify_messages(topics, timeout=1) == []
+    # Firing again with the same startsAt (Alertmanager restored the alert): reopened.
+    client.post("/", json=SAMPLE, headers=AUTH)
+    dispatch_all(topics)
+    run = ledger.get_run(run_id)
+    assert run["status"] == "firing" and run["reopened"] == 1 and run["mttr_seconds"] is None
+    assert ledger.get_incident(run["incident_id"])["status"] == "open"
+    assert [n.id for n in notify_messages(topics)] == [run["incident_id"]]
+    assert topics.pull("investigate", timeout=0.5) == []  # the plan already ran
+
+
+def test_a_late_older_firing_does_not_undo_a_resolve(client, topics) -> None:
+    """Delivery order is not receipt order: ingest's receipt time decides."""
+    client.post("/", json=SAMPLE, headers=AUTH)
+    older = {m.run_id: m for m in intake_messages(topics)}
+    client.post("/", json=resolved_body(), headers=AUTH)
+    dispatch_all(topics)  # the resolve is dispatched first (creates the run resolved)
+    from shared.bus import Bus
+    from shared.config import settings
+    from shared.dispatch import dispatch_alert
+    from shared.policy import load_policy
+
+    for msg in older.values():  # the firing, received earlier, delivered late
+        dispatch_alert(msg, load_policy(), settings(), Ledger(), Bus())
+    first = resolved_body()["alerts"][0]
+    run_id = next(r for r, m in older.items() if m.alert.fingerprint == first["fingerprint"])
+    assert Ledger().get_run(run_id)["status"] == "resolved"
 
 
 def test_invalid_input_publishes_nothing(client, topics) -> None:
@@ -112,25 +128,57 @@ def test_invalid_input_publishes_nothing(client, topics) -> None:
     del bad["alerts"][1]["labels"]["alertname"]  # one bad alert rejects the whole group
     assert client.post("/", json=bad, headers=AUTH).status_code == 400
     assert client.post("/", json=SAMPLE, headers={}).status_code == 401
-    assert (
-        client.post("/", data="{", headers={**AUTH, "Content-Type": "application/json"}).status_code
-        == 400
-    )
-    for stage in ("notify", "investigate"):
-        assert topics.pull(stage, timeout=1) == []
+    raw = {**AUTH, "Content-Type": "application/json"}
+    assert client.post("/", data="{", headers=raw).status_code == 400
+    assert topics.pull("intake", timeout=1) == []
 
 
-def test_publish_failure_is_5xx_and_the_retry_delivers(client, topics) -> None:
-    topics.delete_topic("investigate")
+def test_publish_failure_is_503_and_the_retry_ends_with_one_run(client, topics) -> None:
+    topics.delete_topic("intake")
     resp = client.post("/", json=SAMPLE, headers=AUTH)
-    assert resp.status_code == 503
-    assert resp.headers["Retry-After"]
+    assert resp.status_code == 503 and resp.headers["Retry-After"]
     assert "publish" in resp.get_json()["error"]
-    topics.pull("notify")  # some messages may have gone out; the retry re-sends all
-    topics.recreate_topic("investigate")
-    retry = client.post("/", json=SAMPLE, headers=AUTH)
-    assert retry.status_code == 200
-    assert retry.get_json()["counts"] == {"accepted": 2}
-    assert len(topics.pull("investigate")) == 2
-    # ...and once delivered, a further retry is a duplicate.
-    assert client.post("/", json=SAMPLE, headers=AUTH).get_json()["counts"] == {"duplicate": 2}
+    topics.recreate_topic("intake")
+    assert client.post("/", json=SAMPLE, headers=AUTH).status_code == 200
+    assert client.post("/", json=SAMPLE, headers=AUTH).status_code == 200  # a second retry
+    dispatch_all(topics)
+    assert len(stage_messages(topics, "investigate")) == 2  # exactly one run per alert
+
+
+def test_odd_fingerprints_are_replaced_by_a_stable_label_hash(client, topics) -> None:
+    odd = copy.deepcopy(SAMPLE)
+    odd["alerts"][0]["fingerprint"] = "a/b"
+    odd["alerts"][1]["fingerprint"] = "ünïcode" * 20
+    resp = client.post("/", json=odd, headers=AUTH)
+    assert resp.status_code == 200
+    messages = intake_messages(topics)
+    want = {fingerprint_for(a["labels"]) for a in odd["alerts"]}
+    assert {m.alert.fingerprint for m in messages} == want
+    client.post("/", json=odd, headers=AUTH)  # the same alerts again: the same runs
+    assert {m.run_id for m in intake_messages(topics)} == {m.run_id for m in messages}
+
+
+def test_a_large_group_is_accepted_and_reported_with_what_alertmanager_left_out(
+    client, topics
+) -> None:
+    body = copy.deepcopy(SAMPLE)
+    template = body["alerts"][0]
+    body["truncatedAlerts"] = 17
+    body["alerts"] = [
+        dict(
+            template,
+            labels={**template["labels"], "pod": f"checkout-{i}"},
+            fingerprint=f"{i:016x}",
+            annotations={"description": "x" * 1500},
+            startsAt=(utcnow() - timedelta(minutes=1)).isoformat(),
+        )
+        for i in range(800)
+    ]
+    raw = json.dumps(body).encode()
+    assert len(raw) > 1024 * 1024  # over the old 1 MiB limit
+    resp = client.post("/", data=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.get_json()
+    summary = resp.get_json()
+    assert summary["received"] == 800 and summary["truncated_alerts"] == 17
+    groups = [m for m in intake_messages(topics) if m.kind == "group"]
+    assert len(groups) == 1 and groups[0].snapshot.truncated == 17

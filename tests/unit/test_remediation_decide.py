@@ -15,7 +15,6 @@ from sandbox.kube_scenarios import deployment, hpa
 from shared import config as config_mod
 from shared import policy as policy_mod
 from shared.envelope import Alert
-from shared.run import Run
 from shared.k8s.writes import RESTARTED_AT_ANNOTATION, hpa_max_patch, restart_patch, scale_patch
 from shared.policy import AlertPolicy, load_policy
 from shared.remediation import decide, remediate, verify
@@ -27,6 +26,7 @@ from shared.remediation.guardrails import (
     namespace_problem,
 )
 from shared.remediation.settings import RemediationSettings, parse_namespaces, remediation_settings
+from shared.run import Run
 
 NOW = datetime(2024, 6, 12, 10, 0, tzinfo=UTC)
 
