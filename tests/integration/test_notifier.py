@@ -1,4 +1,5 @@
-"""notify against the local Slack Web API server and the Firestore emulator."""
+"""notify against the local Slack Web API server and the Firestore emulator: it projects the
+incident as the ledger holds it, whatever the message says."""
 
 from __future__ import annotations
 
@@ -6,100 +7,123 @@ from datetime import timedelta
 
 import pytest
 
-from shared.envelope import Alert, Envelope, Finding, utcnow
+from shared.bus import Bus
+from shared.config import settings
+from shared.dispatch import dispatch_alert
+from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
+from shared.messages import NotifyMessage
 from shared.notifier import Notifier
+from shared.policy import load_policy
+from shared.run import Run
+from tests.seed import intake, make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 
 
-def make_env(**annotations: str) -> Envelope:
-    alert = Alert(
-        name="ApplicationDown",
-        severity="critical",
-        starts_at=utcnow(),
-        fingerprint="fp",
+def seed(**annotations: str) -> Run:
+    alert = make_alert(
+        "ApplicationDown",
         labels={"namespace": "shop", "deployment": "api"},
         annotations=annotations,
     )
-    return Envelope(
-        run_id="n-" + utcnow().strftime("%H%M%S%f"),
-        source="alertmanager",
-        alert=alert,
-        alert_type="ApplicationDown",
-        plan=["investigate", "remediate"],
-    )
+    return seed_run(Ledger(), alert)
+
+
+def note(run: Run) -> NotifyMessage:
+    return NotifyMessage(id=run.incident_id, run_id=run.run_id)
 
 
 def test_one_parent_updated_in_place_and_one_reply_per_finding(topics, slack_api) -> None:
-    env = make_env(summary="api is down")
+    run = seed(summary="api is down")
     ledger = Ledger()
-    ledger.register_alert(env)
     notifier = Notifier()
-    notifier(env)
-    notifier(env)  # redelivery: nothing new
+    notifier(note(run))
+    notifier(note(run))  # redelivery: nothing new
     assert len(slack_api.parents()) == 1 and slack_api.parents()[0].updates == 0
     finding = Finding(stage="investigate", status="ok", summary="3 pods in CrashLoopBackOff")
-    ledger.record_finding(env.run_id, finding)
-    with_finding = env.model_copy(update={"findings": [finding]})
+    ledger.record_finding(run.run_id, finding)
     for _ in range(3):
-        notifier(with_finding)
+        notifier(note(run))
     parent = slack_api.parents()[0]
     assert parent.updates == 1
     assert "INVESTIGATED" in parent.blocks[0]["text"]["text"]
     replies = slack_api.replies(parent.ts)
     assert len(replies) == 1 and "CrashLoopBackOff" in replies[0].text
-    run = ledger.get_run(env.run_id)
-    assert run["slack"]["ts"] == parent.ts
-    assert run["slack"]["replies"]["investigate"] == replies[0].ts
+    incident = ledger.get_incident(run.incident_id)
+    assert incident["slack"]["ts"] == parent.ts
+    assert incident["slack"]["replies"][f"{run.run_id}:{finding.key}"] == replies[0].ts
+
+
+def test_a_forced_rerun_of_a_stage_posts_its_new_finding(topics, slack_api) -> None:
+    run = seed(summary="x")
+    ledger = Ledger()
+    first = Finding(stage="investigate", status="ok", summary="first look")
+    ledger.record_finding(run.run_id, first)
+    Notifier()(note(run))
+    again = Finding(
+        stage="investigate",
+        status="ok",
+        summary="second look",
+        started=first.started + timedelta(seconds=5),
+    )
+    ledger.record_finding(run.run_id, again)  # replay --force re-ran the stage
+    Notifier()(note(run))
+    texts = [r.text for r in slack_api.replies(slack_api.parents()[0].ts)]
+    assert ["first look" in t for t in texts] == [True, False]
+    assert ["second look" in t for t in texts] == [False, True]
 
 
 def test_resolution_updates_the_parent_and_says_how_long(topics, slack_api) -> None:
-    env = make_env(summary="api is down")
     ledger = Ledger()
-    ledger.register_alert(env)
-    Notifier()(env)
-    ends = env.alert.starts_at + timedelta(minutes=12)
-    resolved = env.model_copy(
-        update={"alert": env.alert.model_copy(update={"status": "resolved", "ends_at": ends})}
-    )
-    assert ledger.register_alert(resolved) == "resolved"
-    Notifier()(resolved)
+    alert = make_alert("ApplicationDown", labels={"namespace": "shop", "deployment": "api"})
+    run = seed_run(ledger, alert)
+    Notifier()(note(run))
+    ends = alert.starts_at + timedelta(minutes=12)
+    gone = alert.model_copy(update={"status": "resolved", "ends_at": ends})
+    result = dispatch_alert(intake(gone), load_policy(), settings(), ledger, Bus())
+    assert result.outcome == "resolved"
+    Notifier()(note(run))
     parent = slack_api.parents()[0]
     assert parent.blocks[0]["text"]["text"].startswith("RESOLVED after 12 min")
     assert any("Resolved after 12 min" in r.text for r in slack_api.replies(parent.ts))
 
 
+def test_the_message_is_a_pointer_the_ledger_is_the_truth(topics, slack_api) -> None:
+    """A stale or replayed message cannot post old state: notify renders the ledger."""
+    ledger = Ledger()
+    alert = make_alert("ApplicationDown", labels={"namespace": "shop", "deployment": "api"})
+    run = seed_run(ledger, alert)
+    gone = alert.model_copy(update={"status": "resolved", "ends_at": utcnow()})
+    dispatch_alert(intake(gone), load_policy(), settings(), ledger, Bus())
+    Notifier()(note(run))  # the first notify message arrives only now
+    header = slack_api.parents()[0].blocks[0]["text"]["text"]
+    assert header.startswith("RESOLVED")
+
+
 def test_rate_limits_and_server_errors_are_retried_by_slack_sdk(topics, slack_api) -> None:
-    env = make_env(summary="x")
-    Ledger().register_alert(env)
+    run = seed(summary="x")
     slack_api.faults = [429, 429, 500]
-    Notifier()(env)
+    Notifier()(note(run))
     assert len(slack_api.parents()) == 1
     statuses = [s for m, s in slack_api.calls if m == "chat.postMessage"]
     assert statuses == [429, 429, 500, 200]
 
 
 def test_bad_token_is_recorded_not_retried_forever(topics, slack_api, monkeypatch) -> None:
-    from shared.config import settings
-
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
     settings.cache_clear()
-    env = make_env(summary="x")
-    Ledger().register_alert(env)
-    Notifier()(env)  # does not raise: retrying cannot fix a bad token
+    run = seed(summary="x")
+    Notifier()(note(run))  # does not raise: retrying cannot fix a bad token
     assert slack_api.parents() == []
-    assert "invalid_auth" in Ledger().get_run(env.run_id)["slack"]["error"]
+    assert "invalid_auth" in Ledger().get_incident(run.incident_id)["slack"]["error"]
 
 
 def test_without_a_token_the_message_goes_to_the_log(topics, monkeypatch, caplog) -> None:
-    from shared.config import settings
-
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     settings.cache_clear()
-    env = make_env(summary="api is down <!channel>")
-    Ledger().register_alert(env)
+    run = seed(summary="api is down <!channel>")
     with caplog.at_level("INFO"):
-        Notifier()(env)
+        Notifier()(note(run))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "no token" in logged and "api is down &lt;!channel&gt;" in logged
