@@ -74,7 +74,12 @@ class Settled:
 def settle_lost_response(
     clients: KubeClients, plan: Plan, exc: K8sError, notes: list[str]
 ) -> Settled:
-    """The write may or may not have happened: read the object back and say which."""
+    """The write may or may not have happened: read the object back and say which.
+
+    Not seeing the change is not proof it failed — the API server may still be processing the
+    request. It is proof only once the object's resourceVersion moved on: the patch carries the
+    version it was computed from, so it can no longer apply (409).
+    """
     assert plan.target is not None
     why = f"the response to the {plan.action} was lost ({exc})"
     try:
@@ -87,15 +92,22 @@ def settle_lost_response(
             notes=[*notes, f"{why}, and reading it back failed too ({read_exc})"],
         )
     if is_applied(plan.action, plan.after, obj):
+        return Settled("applied", plan, obj, str(exc), [*notes, f"{why}; it did apply"])
+    live_rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+    if plan.resource_version and live_rv and live_rv != plan.resource_version:
         return Settled(
-            "applied", plan, obj, str(exc), [*notes, f"{why}; reading it back shows it applied"]
+            "not_applied",
+            plan,
+            obj,
+            str(exc),
+            [*notes, f"{why}; it did not apply and no longer can (the object moved on)"],
         )
     return Settled(
-        "not_applied",
+        "unknown",
         plan,
         obj,
         str(exc),
-        [*notes, f"{why}; reading it back shows it did not apply"],
+        [*notes, f"{why}; not visible yet, and the API server may still apply it"],
     )
 
 

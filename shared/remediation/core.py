@@ -376,8 +376,10 @@ class _Flow:
         notes: list[str] = []
         settled = self._send(clients, workload, plan, notes)
         if isinstance(settled, Outcome):
+            # The re-read after a 409 decided against writing: nothing was changed.
             guard.settle(reserved, "not_applied", {"reason": "after 409: " + settled.lines[0]})
             settled.lines.insert(0, notes[0] + ".")
+            settled.details.update(audit_id=reserved.audit_id, outcome="not_applied")
             return settled
         plan = settled.plan
         fields: dict[str, Any] = {"after": plan.after, "patch": plan.patch}

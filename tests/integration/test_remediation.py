@@ -13,7 +13,11 @@ import pytest
 import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer, ParsedRequest, RecordedRequest
-from shared.envelope import Alert, Envelope, Finding
+import hashlib
+
+from shared.envelope import Finding
+from shared.run import Run
+from tests.seed import make_alert, seed_run
 from shared.k8s.client import load_clients
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.reads import rollout_history
@@ -52,12 +56,13 @@ def envelope(
     run_id: str = "run-1",
     dry_run: bool = False,
     force: bool = False,
-) -> Envelope:
-    alert = Alert(
-        name=alert_type,
+) -> Run:
+    """A run in the ledger as dispatch and investigation left it (`run_id` names the alert)."""
+    alert = make_alert(
+        alert_type,
         labels=labels,
         starts_at=datetime.now(UTC) - timedelta(minutes=5),
-        fingerprint="fp-" + run_id,
+        fingerprint=hashlib.sha256(run_id.encode()).hexdigest()[:16],
     )
     findings = []
     if workload is not None or details:
@@ -69,16 +74,14 @@ def envelope(
                 details={"workload": workload, **(details or {})},
             )
         )
-    return Envelope(
-        run_id=run_id,
-        source="dispatch",
-        alert=alert,
-        alert_type=alert_type,
-        plan=["investigate", "remediate"],
-        findings=findings,
-        dry_run=dry_run,
-        force=force,
+    run = seed_run(
+        Ledger(), alert, plan=["investigate", "remediate"], dry_run=dry_run, findings=findings
     )
+    RUN_IDS[run_id] = run.run_id
+    return run.model_copy(update={"force": force})
+
+
+RUN_IDS: dict[str, str] = {}
 
 
 def deploy_ref(name: str, ns: str = "shop") -> dict[str, str]:
@@ -96,9 +99,23 @@ def audits(ledger: Ledger) -> list[dict[str, Any]]:
 
 def audit(ledger: Ledger, audit_id: str | None) -> dict[str, Any]:
     assert audit_id, "the finding carries no audit id"
-    snap = ledger._col("audit").document(audit_id).get()
-    assert snap.exists
-    return snap.to_dict() or {}
+    doc = ledger.get_audit(audit_id)
+    assert doc is not None
+    return doc
+
+
+def lock(ledger: Ledger, target: str) -> dict[str, Any] | None:
+    return ledger._get("locks", f"default:{target}")
+
+
+@pytest.fixture(autouse=True)
+def opted_in_to_scaling(remediation_cluster: KubeApiServer) -> None:
+    """api has no HPA: scaling it without one needs its owners' opt-in."""
+
+    def opt_in(d: dict[str, Any]) -> None:
+        d["metadata"].setdefault("annotations", {})["alertloop.io/remediation"] = "enabled"
+
+    remediation_cluster.mutate("deployments", "shop", "api", opt_in)
 
 
 def rv(srv: KubeApiServer, plural: str, name: str, ns: str = "shop") -> str:
@@ -117,6 +134,7 @@ def assert_refused(
     assert doc["guard"] == guard
     assert doc["reason"] == refused["reason"]
     assert doc["actor"] == "alertloop-remediate (run " + doc["run_id"] + ")"
+    assert doc["run_id"] == f.details.get("run_id", doc["run_id"])
     return doc
 
 
@@ -168,10 +186,16 @@ def test_same_message_many_times_changes_the_cluster_once(
     findings += [remediate(env.model_copy(update={"force": True})) for _ in range(2)]
     assert len(patches(kube)) == 1
     assert findings[0].details["action"] == "scale_deployment"
+    first_audit = findings[0].details["audit_id"]
     for f in findings[1:]:
-        # second attempt for this incident: the cooldown lock holds (max_attempts 2 by default)
-        assert f.details["refused"]["guard"] in ("cooldown", "attempts"), f.summary
-        assert_refused(f, store, f.details["refused"]["guard"])
+        # a redelivery of the same run finds its write reserved: reported, never sent again
+        assert f.details["audit_id"] == first_audit and f.details["outcome"] == "applied"
+        assert "not sent again" in f.summary
+    assert [a["outcome"] for a in audits(store)] == ["applied"]  # audited exactly once
+    # a forced replay is a new write identity: the guardrails decide (cooldown holds)
+    forced = remediate(env.model_copy(update={"force": True, "force_count": 1}))
+    assert_refused(forced, store, "cooldown")
+    assert len(patches(kube)) == 1
     scale = kube.get_object("deployments", "shop", "api")
     assert scale is not None and scale["spec"]["replicas"] == 4
     # the restart path is idempotent too (already restarted since the alert began)
@@ -212,10 +236,11 @@ def test_cooldown_refuses_another_incident_on_the_same_target(
         )
     )
     doc = assert_refused(second, store, "cooldown")
-    assert "run-a" in doc["reason"]
+    assert RUN_IDS["run-a"] in doc["reason"]
     assert len(patches(kube)) == 1
-    lock = store._col("locks").document("deployment:shop:api").get().to_dict()
-    assert lock["run_id"] == "run-a" and lock["expires_at"] > datetime.now(UTC)
+    held = lock(store, "deployment:shop:api")
+    assert held is not None
+    assert held["run_id"] == RUN_IDS["run-a"] and held["expires_at"] > datetime.now(UTC)
 
 
 def test_attempt_cap_per_incident(
@@ -236,7 +261,7 @@ def test_attempt_cap_per_incident(
         "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
     )
     assert remediate(env).details["action"] == "scale_deployment"
-    f = remediate(env.model_copy(update={"force": True}))
+    f = remediate(env.model_copy(update={"force": True, "force_count": 1}))
     doc = assert_refused(f, store, "attempts")
     assert "max_attempts = 1" in doc["reason"]
     assert len(patches(kube)) == 1
@@ -437,7 +462,7 @@ def test_database_alert_with_deployment_labels_changes_nothing(
     labels = {"namespace": "shop", "deployment": "api"}
     for alert in ("DatabaseDown", "PostgresqlDown"):
         f = remediate(envelope(alert, labels, workload=deploy_ref("api"), run_id=f"run-{alert}"))
-        assert_refused(f, store, "database")
+        assert_refused(f, store, "database_alert")
         assert "never acts on databases" in f.summary
     assert kube.requests == []
     assert patches(kube) == []
@@ -652,9 +677,9 @@ def test_stale_read_is_re_evaluated_after_409(kube: KubeApiServer, store: Ledger
     assert f.details["action"] == "none" and f.details["conflict"] is True
     hpa = kube.get_object("horizontalpodautoscalers", "shop", "search")
     assert hpa is not None and hpa["spec"]["maxReplicas"] == 12  # the newer spec survived
-    assert audit(store, f.details["audit_id"])["outcome"] == "superseded"
+    assert audit(store, f.details["audit_id"])["outcome"] == "not_applied"
     # nothing changed: the cooldown lock and the rate-limit slot were released
-    assert not store._col("locks").document("deployment:shop:search").get().exists
+    assert lock(store, "deployment:shop:search") is None
 
 
 def test_persistent_conflict_is_reported(kube: KubeApiServer, store: Ledger) -> None:
@@ -667,7 +692,8 @@ def test_persistent_conflict_is_reported(kube: KubeApiServer, store: Ledger) -> 
     assert len(patches(kube)) == 2
     assert f.status == "error" and f.details["conflict"] is True
     assert "409 Conflict twice" in f.summary
-    assert audit(store, f.details["audit_id"])["outcome"] == "conflict"
+    doc = audit(store, f.details["audit_id"])
+    assert doc["outcome"] == "not_applied" and doc["conflict"] is True
 
 
 def test_forbidden_patch_names_the_permission(kube: KubeApiServer, store: Ledger) -> None:
@@ -679,8 +705,8 @@ def test_forbidden_patch_names_the_permission(kube: KubeApiServer, store: Ledger
     )
     assert f.status == "error"
     assert 'grant verb "patch" on resource "deployments/scale"' in f.summary
-    assert audit(store, f.details["audit_id"])["outcome"] == "failed"
-    assert not store._col("locks").document("deployment:shop:api").get().exists
+    assert audit(store, f.details["audit_id"])["outcome"] == "not_applied"
+    assert lock(store, "deployment:shop:api") is None  # a refused write frees the cooldown
 
 
 # --------------------------------------------------------------------------- rollback proposal
@@ -720,7 +746,7 @@ def test_high_error_rate_after_a_deploy_proposes_the_exact_rollback(
     assert "revision 3" in f.summary and "checkout:1.4.2" in f.summary
     approval = store._col("approvals").document(f.details["approval_id"]).get().to_dict()
     assert approval["status"] == "proposed"
-    assert approval["run_id"] == "run-1"
+    assert approval["run_id"] == RUN_IDS["run-1"]
     assert approval["target"] == "deployment/shop/checkout"
     assert (approval["from_revision"], approval["to_revision"]) == (4, 3)
     assert approval["to_images"] == ["registry.example.com/shop/checkout:1.4.2"]
