@@ -15,6 +15,7 @@ such alert; 2 usage, an unreadable rules file, or Prometheus unreachable.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import sys
@@ -25,7 +26,7 @@ from typing import Any
 
 from shared.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
 from shared.tune.analysis import Analysis, analyse, describe, for_grid
-from shared.tune.backtest import Grid, on_grid
+from shared.tune.backtest import Grid, SeriesPoints, on_grid
 from shared.tune.edit import Change, EditError, apply_change, unified_diff
 from shared.tune.promql import (
     PromqlError,
@@ -36,7 +37,13 @@ from shared.tune.promql import (
     parse_duration,
     split_threshold,
 )
-from shared.tune.rules import DEFAULT_INTERVAL_SECONDS, AlertRule, RulesError, load_rules
+from shared.tune.rules import (
+    DEFAULT_INTERVAL_SECONDS,
+    AlertRule,
+    RulesError,
+    RulesFile,
+    load_rules,
+)
 from shared.tune.score import RULE
 
 OK, NOTHING, USAGE = 0, 1, 2
@@ -54,34 +61,54 @@ class TuneError(RuntimeError):
 def add_tune_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "tune",
-        help="backtest an alerting rule against Prometheus history; propose a threshold/for",
+        help="backtest an alerting rule on Prometheus history; propose a threshold/for: change",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("alert", help="the alert name, e.g. HighErrorRate")
-    p.add_argument("--rules", default=DEFAULT_RULES, help=f"rules file (default {DEFAULT_RULES})")
+    p.add_argument(
+        "--rules", default=DEFAULT_RULES, metavar="FILE", help=f"default {DEFAULT_RULES}"
+    )
     p.add_argument("--days", type=float, default=30, help="history to replay (default 30)")
     p.add_argument(
         "--prometheus",
         default="",
+        metavar="URL",
         help="Prometheus URL (default $PROMETHEUS_URL, else the `make run` stack's)",
     )
-    p.add_argument("--step", default="", help="evaluation step (default: the group's interval, 1m)")
-    p.add_argument("--thresholds", default="", help="thresholds to try, e.g. 0.05,0.06,0.08")
-    p.add_argument("--for", dest="fors", default="", help="for: durations to try, e.g. 5m,10m")
+    p.add_argument(
+        "--step",
+        default="",
+        metavar="DURATION",
+        help="evaluation step (default: the rule group's interval, else 1m)",
+    )
+    p.add_argument(
+        "--thresholds", default="", metavar="A,B,…", help="thresholds to try (default ±10/20/30%%)"
+    )
+    p.add_argument(
+        "--for",
+        dest="fors",
+        default="",
+        metavar="D1,D2,…",
+        help="for: durations to try, e.g. 5m,10m (default: current, 2x, 3x)",
+    )
     p.add_argument(
         "--noise-minutes",
         type=float,
         default=5,
+        metavar="M",
         help="an incident that cleared this fast with no cluster change is noise (default 5)",
     )
     p.add_argument(
         "--max-delay",
         default="10m",
+        metavar="DURATION",
         help="an alternative may fire at most this much later on a useful incident (default 10m)",
     )
     p.add_argument("--severity", default="", help="pick the rule entry with this severity")
-    p.add_argument("--entry", type=int, default=0, help="pick the Nth rule entry of that name")
+    p.add_argument(
+        "--entry", type=int, default=0, metavar="N", help="pick the Nth rule entry of that name"
+    )
     p.add_argument("--no-ledger", action="store_true", help="do not read verdicts from the ledger")
     p.add_argument("--write", action="store_true", help="apply the recommended change to the file")
     p.add_argument("--json", action="store_true")
@@ -179,69 +206,13 @@ def _tune(args: argparse.Namespace, now: float | None = None) -> int:
     max_delay = _durations(args.max_delay, "max-delay")
     if args.days <= 0 or args.noise_minutes < 0 or len(max_delay) != 1:
         raise TuneError("--days must be > 0, --noise-minutes >= 0, --max-delay one duration")
-    try:
-        rules_file = load_rules(Path(args.rules))
-    except RulesError as exc:
-        raise TuneError(str(exc)) from exc
-    named = rules_file.named(args.alert)
-    if not named:
-        import difflib
-
-        names = sorted({a.alert for a in rules_file.alerts})
-        close = difflib.get_close_matches(args.alert, names, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; it has: {', '.join(names)}"
-        raise TuneError(f"no alerting rule named {args.alert!r} in {args.rules}{hint}", NOTHING)
-    rule = select_rule(named, args.severity, args.entry)
+    rules_file, rule = _find_rule(args)
     notes: list[str] = []
-    try:
-        found = split_threshold(rule.expr)
-    except PromqlError as exc:
-        found = f"cannot read the expression: {exc}"
-    split = found if isinstance(found, Split) else None
-    if split is None:
-        notes.append(f"no threshold found ({found}): only `for:` alternatives are backtested")
-
-    step = _durations(args.step, "step")[0] if args.step else 0.0
-    step = step or rule.interval_seconds or DEFAULT_INTERVAL_SECONDS
-    span = args.days * 86400
-    if span / step > MAX_EVALUATIONS:
-        wider = math.ceil(span / MAX_EVALUATIONS / step) * step
-        notes.append(
-            f"evaluating every {format_duration(wider)} instead of {format_duration(step)} to "
-            f"stay under {MAX_EVALUATIONS:,} evaluations per series (set --step to choose)"
-        )
-        step = wider
-    end = math.floor((time.time() if now is None else now) / step) * step
-    window_start = end - span
-    # Enough history before the window for the longest `for:` to have built up.
-    longest = max(for_grid(rule.for_seconds, fors))
-    warmup = math.ceil((longest + rule.keep_firing_for_seconds) / step + 1) * step
-    grid = Grid(window_start - warmup, step, round((end - window_start + warmup) / step) + 1)
-
-    client = prometheus_client(args.prometheus)
-    query = split.query if split else rule.expr
-    raw = _query(client, query, grid)
-    if not raw:
-        inlined = inline_recording_rules(query, rules_file.records)
-        if inlined is not None:
-            raw = _query(client, inlined, grid)
-            if raw:
-                notes.append(
-                    "the recorded series it uses has no history here; evaluated the recording "
-                    f"rules' expressions from {args.rules} instead"
-                )
-    series = on_grid(((s.labels, s.values) for s in raw), grid)
-    if not series:
-        notes.append("the query returned no data over this range")
-    elif split is not None and not split.tail:
-        # The left side alone has a sample at every evaluation while its metrics exist: past
-        # its newest sample there is no history yet, so stop the replay there (an alert firing
-        # then is ongoing, not resolved by the data running out).
-        newest = max(i for s in series for i, _ in s.points)
-        if newest < grid.count - 2:
-            grid = replace(grid, count=newest + 1)
-            notes.append(f"the history ends at {_when(grid.at(newest))} UTC (no newer samples)")
-
+    split = _split(rule, notes)
+    if thresholds and not split:
+        notes.append("--thresholds ignored: the rule has no threshold tune can move")
+    grid, window_start = _grid(args, rule, fors, now, notes)
+    series, grid = _history(args, rules_file, rule, split, grid, window_start, notes)
     if args.no_ledger:
         docs: list[dict[str, Any]] = []
         ledger_note = "not read (--no-ledger)"
@@ -259,35 +230,137 @@ def _tune(args: argparse.Namespace, now: float | None = None) -> int:
         noise_seconds=args.noise_minutes * 60,
         max_delay_seconds=max_delay[0],
     )
-    if thresholds and not split:
-        notes.append("--thresholds ignored: the rule has no threshold tune can move")
     analysis.notes = notes
-    diff, new_text = "", ""
-    best = analysis.recommendation.outcome
-    if best is not None:
-        change = Change(
-            threshold=best.candidate.threshold
-            if best.candidate.threshold != analysis.current.threshold
-            else None,
-            for_seconds=best.candidate.for_seconds
-            if best.candidate.for_seconds != analysis.current.for_seconds
-            else None,
-        )
-        try:
-            new_text = apply_change(rules_file.text, rule, split, change)
-            diff = unified_diff(rules_file.text, new_text, args.rules)
-        except EditError as exc:
-            notes.append(f"cannot write the change as a diff: {exc}")
-    written = False
+    new_text = _proposal(rules_file, rule, split, analysis)
+    diff = unified_diff(rules_file.text, new_text, args.rules) if new_text else ""
     if args.write and new_text:
-        Path(args.rules).write_text(new_text)
-        written = True
+        path = Path(args.rules)
+        if path.read_text() != rules_file.text:
+            raise TuneError(f"{path} changed while tune ran; nothing written, run it again")
+        path.write_text(new_text)
     verdict_note = judgement_note(analysis, ledger_note)
+    written = bool(args.write and new_text)
     if args.json:
         print(json.dumps(as_json(analysis, verdict_note, diff, written, args), indent=2))
     else:
         print(render(analysis, verdict_note, diff, written, args))
-    return OK if best is not None else NOTHING
+    return OK if analysis.recommendation.outcome is not None else NOTHING
+
+
+def _find_rule(args: argparse.Namespace) -> tuple[RulesFile, AlertRule]:
+    try:
+        rules_file = load_rules(Path(args.rules))
+    except RulesError as exc:
+        raise TuneError(str(exc)) from exc
+    named = rules_file.named(args.alert)
+    if not named:
+        names = sorted({a.alert for a in rules_file.alerts})
+        close = difflib.get_close_matches(args.alert, names, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; it has: {', '.join(names)}"
+        raise TuneError(f"no alerting rule named {args.alert!r} in {args.rules}{hint}", NOTHING)
+    return rules_file, select_rule(named, args.severity, args.entry)
+
+
+def _split(rule: AlertRule, notes: list[str]) -> Split | None:
+    try:
+        found = split_threshold(rule.expr)
+    except PromqlError as exc:
+        found = f"cannot read the expression: {exc}"
+    if isinstance(found, Split):
+        return found
+    notes.append(f"no threshold found ({found}): only `for:` alternatives are backtested")
+    return None
+
+
+def _grid(
+    args: argparse.Namespace,
+    rule: AlertRule,
+    fors: list[float],
+    now: float | None,
+    notes: list[str],
+) -> tuple[Grid, float]:
+    """The evaluations to replay (on multiples of the step, like a rule group's), and where
+    the scored window starts: before it, enough history for the longest `for:` to build up."""
+    step = _durations(args.step, "step")[0] if args.step else 0.0
+    step = step or rule.interval_seconds or DEFAULT_INTERVAL_SECONDS
+    span = args.days * 86400
+    if span / step > MAX_EVALUATIONS:
+        wider = math.ceil(span / MAX_EVALUATIONS / step) * step
+        notes.append(
+            f"evaluating every {format_duration(wider)} instead of {format_duration(step)} to "
+            f"stay under {MAX_EVALUATIONS:,} evaluations per series (set --step to choose)"
+        )
+        step = wider
+    end = math.floor((time.time() if now is None else now) / step) * step
+    window_start = end - span
+    longest = max(for_grid(rule.for_seconds, fors))
+    warmup = math.ceil((longest + rule.keep_firing_for_seconds) / step + 1) * step
+    count = round((end - window_start + warmup) / step) + 1
+    return Grid(window_start - warmup, step, count), window_start
+
+
+def _history(
+    args: argparse.Namespace,
+    rules_file: RulesFile,
+    rule: AlertRule,
+    split: Split | None,
+    grid: Grid,
+    window_start: float,
+    notes: list[str],
+) -> tuple[list[SeriesPoints], Grid]:
+    client = prometheus_client(args.prometheus)
+    query = split.query if split else rule.expr
+    raw = _query(client, query, grid)
+    if not raw:
+        inlined = inline_recording_rules(query, rules_file.records)
+        if inlined is not None:
+            raw = _query(client, inlined, grid)
+            if raw:
+                notes.append(
+                    "the recorded series it uses has no history here; evaluated the recording "
+                    f"rules' expressions from {args.rules} instead"
+                )
+    series = on_grid(((s.labels, s.values) for s in raw), grid)
+    if not series:
+        notes.append("the query returned no data over this range")
+    elif split is not None and not split.tail:
+        # The left side alone has a sample at every evaluation while its metrics exist, so
+        # its first and last samples are where the history starts and ends. Past the end there
+        # is no history yet: stop the replay there (an alert firing then is ongoing, not
+        # resolved by the data running out).
+        oldest = min(s.points[0][0] for s in series if s.points)
+        newest = max(s.points[-1][0] for s in series if s.points)
+        if grid.at(oldest) > window_start + grid.step:
+            days = (grid.at(grid.count - 1) - grid.at(oldest)) / 86400
+            notes.append(
+                f"the history starts at {_when(grid.at(oldest))} UTC: {days:.1f} of the "
+                f"{args.days:g} days asked for"
+            )
+        if newest < grid.count - 2:
+            grid = replace(grid, count=newest + 1)
+            notes.append(f"the history ends at {_when(grid.at(newest))} UTC (no newer samples)")
+    return series, grid
+
+
+def _proposal(
+    rules_file: RulesFile, rule: AlertRule, split: Split | None, analysis: Analysis
+) -> str:
+    """The rules file's text with the recommended change ("" when there is none)."""
+    best = analysis.recommendation.outcome
+    if best is None:
+        return ""
+    now = analysis.current
+    change = Change(
+        threshold=None if best.candidate.threshold == now.threshold else best.candidate.threshold,
+        for_seconds=None
+        if best.candidate.for_seconds == now.for_seconds
+        else best.candidate.for_seconds,
+    )
+    try:
+        return apply_change(rules_file.text, rule, split, change)
+    except EditError as exc:
+        analysis.notes.append(f"cannot write the change as a diff: {exc}")
+        return ""
 
 
 def _query(client: PrometheusClient, query: str, grid: Grid) -> list[Any]:
@@ -455,7 +528,4 @@ def as_json(a: Analysis, verdict_note: str, diff: str, written: bool, args: Any)
         "rule": RULE.format(max_delay=format_duration(a.max_delay_seconds)),
         "diff": diff,
         "written": written,
-        "threshold_text": format_number(best.candidate.threshold)
-        if best is not None and best.candidate.threshold is not None
-        else None,
     }

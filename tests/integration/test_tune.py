@@ -222,6 +222,14 @@ def test_default_grid_and_noise_minutes(prom, rules, capsys) -> None:
     assert sorted({k[1] for k in t}) == ["2m", "4m", "6m"]
     assert t[(0.065, "2m")] == (6, 4, 2, 1)
     assert report["recommendation"] == {"threshold": 0.05, "for": "4m"}
+    # Asking for more days than there is history says so (and counts the same).
+    argv = ["tune", "TuneTest", "--rules", "rules.yml", "--prometheus", prom.url, "--days", "3"]
+    assert main([*argv, "--no-ledger", "--json"]) == 0
+    longer = json.loads(capsys.readouterr().out)
+    assert any(
+        n.startswith("the history starts at") and "2.0 of the 3 days" in n for n in longer["notes"]
+    )
+    assert table(longer) == table(report)
     # With a 1-minute noise window only the 3-minute excursion (open 1 minute) is noise; the
     # others are "useful" by the heuristic and `for: 4m` would miss them: nothing to gain.
     code, report = tune(prom, capsys, "TuneTest", "--noise-minutes", "1")
