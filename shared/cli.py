@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.replay import add_replay_parser
+from shared.tune.command import add_tune_parser
 
 STACK_FILE = Path(".stack/stack.json")  # written by `make run` so fire finds the local stack
 
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--json", action="store_true")
     health.set_defaults(func=cmd_health)
     add_replay_parser(sub)
+    add_tune_parser(sub)
     return p
 
 

@@ -35,6 +35,7 @@ AuthMode = Literal["none", "bearer", "google"]
 AUTH_MODES: tuple[AuthMode, ...] = ("none", "bearer", "google")
 GOOGLE_SCOPES = ("https://www.googleapis.com/auth/monitoring.read",)
 DEFAULT_TIMEOUT_SECONDS = 10.0
+MAX_POINTS_PER_QUERY = 10_000  # Prometheus' limit is 11,000 points per series and query
 
 TimeLike = datetime | float | int
 
@@ -236,6 +237,28 @@ class PrometheusClient:
             values = [(float(ts), parse_value(v)) for ts, v in item.get("values") or []]
             out.append(Series(labels, values))
         return out
+
+    def range_chunked(
+        self,
+        query: str,
+        start: TimeLike,
+        end: TimeLike,
+        step_seconds: float,
+        max_points: int = MAX_POINTS_PER_QUERY,
+    ) -> list[Series]:
+        """`range` over a span of any length: one request per `max_points` evaluations
+        (Prometheus refuses more than 11,000 points per series), series merged by label set."""
+        if step_seconds <= 0 or max_points < 1:
+            raise ValueError("step_seconds and max_points must be positive")
+        t, stop = to_unix(start), to_unix(end)
+        merged: dict[tuple[tuple[str, str], ...], Series] = {}
+        while t <= stop:
+            chunk_end = min(t + (max_points - 1) * step_seconds, stop)
+            for s in self.range(query, t, chunk_end, step_seconds):
+                key = tuple(sorted(s.labels.items()))
+                merged.setdefault(key, Series(s.labels, [])).values.extend(s.values)
+            t = chunk_end + step_seconds
+        return list(merged.values())
 
     def scalar(self, query: str, time: TimeLike | None = None) -> float | None:
         """The single value of `query`, or None when there is no data (or the value is NaN).

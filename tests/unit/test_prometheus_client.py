@@ -134,6 +134,19 @@ def test_range_parses_matrix(fake: tuple[FakePrometheus, str]) -> None:
     assert (form["start"], form["end"], form["step"]) == ("100", "160", "60")
 
 
+def test_range_chunked_splits_into_requests_of_at_most_max_points(
+    fake: tuple[FakePrometheus, str],
+) -> None:
+    state, url = fake
+    state.body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    assert client(url).range_chunked("up", 0, 1500, 60, max_points=10) == []
+    spans = [(r["form"]["start"], r["form"]["end"]) for r in state.requests]
+    # 26 evaluations (0, 60, …, 1500): 10 + 10 + 6, no evaluation twice, none left out.
+    assert spans == [("0", "540"), ("600", "1140"), ("1200", "1500")]
+    with pytest.raises(ValueError):
+        client(url).range_chunked("up", 0, 10, 0)
+
+
 def test_scalar(fake: tuple[FakePrometheus, str]) -> None:
     state, url = fake
     c = client(url)
