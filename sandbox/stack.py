@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 import requests
 
 from sandbox.emulators import Emulators
+from sandbox.faultproxy import FaultProxy
 from sandbox.procs import Proc, free_port, wait_until
 from sandbox.slack_api import SlackApiServer
 from shared.registry import FUNCTIONS, STAGE_TOPICS
@@ -40,6 +42,9 @@ class Stack:
     functions: dict[str, Proc] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     extra: list[Proc] = field(default_factory=list)
+    # Functions reach Firestore through this proxy (fault tests switch it down and up).
+    firestore_proxy: FaultProxy | None = None
+    proxy_firestore: bool = False
 
     @property
     def ingest_url(self) -> str:
@@ -49,6 +54,11 @@ class Stack:
         assert self.emulators and self.slack
         env = {
             **self.emulators.env(),
+            **(
+                {"FIRESTORE_EMULATOR_HOST": self.firestore_proxy.address}
+                if self.firestore_proxy
+                else {}
+            ),
             "ALERTLOOP_TOPIC_PREFIX": TOPIC_PREFIX,
             "ALERTLOOP_WEBHOOK_TOKEN": LOCAL_TOKEN,
             "ALERTLOOP_LOG_FORMAT": "text",
@@ -65,37 +75,59 @@ class Stack:
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.emulators = Emulators(PROJECT, self.workdir).start()
+        if self.proxy_firestore:
+            host, port = self.emulators.firestore_host.rsplit(":", 1)
+            self.firestore_proxy = FaultProxy(host, int(port)).start()
         self.slack = SlackApiServer(token=SLACK_TOKEN, on_event=self.slack_listener).start()
         env = self.function_env()
         os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
             self.ports.setdefault(spec.name, free_port())
-        ff = str(Path(sys.executable).parent / "functions-framework")
         for spec in FUNCTIONS:
-            self.functions[spec.name] = Proc(
-                spec.name,
-                [
-                    ff,
-                    "--source",
-                    str(self.source_dir / "main.py"),
-                    "--target",
-                    spec.name,
-                    "--signature-type",
-                    spec.kind,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports[spec.name]),
-                ],
-                self.workdir / "logs" / f"{spec.name}.log",
-                env=env,
-                cwd=self.source_dir,
-            )
+            self.start_function(spec.name, env)
         self.create_topics()
         for name, proc in self.functions.items():
             port = self.ports[name]
             proc.wait_ready(lambda p=port: _listening(p), 60)
         return self
+
+    def start_function(self, name: str, env: dict[str, str] | None = None) -> Proc:
+        """One function under functions-framework on its port (again, after a kill)."""
+        spec = next(s for s in FUNCTIONS if s.name == name)
+        ff = str(Path(sys.executable).parent / "functions-framework")
+        self.functions[name] = Proc(
+            name,
+            [
+                ff,
+                "--source",
+                str(self.source_dir / "main.py"),
+                "--target",
+                name,
+                "--signature-type",
+                spec.kind,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports[name]),
+            ],
+            self.workdir / "logs" / f"{name}.log",
+            env=env or self.function_env(),
+            cwd=self.source_dir,
+        )
+        return self.functions[name]
+
+    def kill_function(self, name: str) -> None:
+        """SIGKILL a function's process group, mid-whatever (a crashed instance)."""
+        proc = self.functions[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.popen.wait(10)
+        proc.stop()
+
+    def restart_function(self, name: str) -> None:
+        self.start_function(name)
+        port = self.ports[name]
+        self.functions[name].wait_ready(lambda: _listening(port), 60)
 
     def create_topics(self) -> None:
         # The dead-letter topic first: the other subscriptions name it.
@@ -162,6 +194,8 @@ class Stack:
             proc.stop()
         if self.slack:
             self.slack.stop()
+        if self.firestore_proxy:
+            self.firestore_proxy.stop()
         if self.emulators:
             self.emulators.stop()
 
