@@ -129,6 +129,7 @@ def test_approve_publishes_once_and_is_single_use(client: Any, env_ready: Any) -
     decided = next(a for a in audits(ledger) if a["outcome"] == "approved")
     assert decided["slack_user"] == APPROVER and decided["approval_id"] == aid
     assert decided["target"] == "deployment/shop/checkout" and decided["run_id"] == run.run_id
+    assert {a["incident_id"] for a in audits(ledger)} == {run.incident_id}
 
 
 def test_concurrent_double_click_approves_once(client: Any, env_ready: Any) -> None:

@@ -266,6 +266,7 @@ def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer
     assert approval(store, aid)["status"] == "refused"
     (audit,) = audits(store)
     assert audit["outcome"] == "refused" and audit["guard"] == "newer_deploy"
+    assert audit["run_id"] == run.run_id and audit["incident_id"] == run.incident_id
 
 
 def test_refuses_a_resolved_run_after_rechecking_the_ledger(
@@ -332,6 +333,7 @@ def test_refuses_without_an_approval(store: Ledger, kube: KubeApiServer) -> None
     assert kube.requests == []  # refused before any API call
     assert {a["outcome"] for a in audits(store)} == {"refused"}
     assert len(audits(store)) == 4
+    assert {a["incident_id"] for a in audits(store)} == {run.incident_id}
 
 
 def test_rejected_reports_and_changes_nothing(store: Ledger, kube: KubeApiServer) -> None:
