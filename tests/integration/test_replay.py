@@ -362,6 +362,27 @@ def test_dead_letters_are_drained_back_to_their_stages(topics, capsys, monkeypat
     assert code == 1 and "0 replayed" in out
 
 
+def test_a_rollback_dead_letter_is_kept_with_its_pointer(topics, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ALERTLOOP_MAX_STAGE_ATTEMPTS", "1")
+    reset_settings()
+    replay(capsys, "--dead-letters")  # creates the pull subscription
+    run_id = fire(topics)
+    # Only the approve function publishes to `rollback`: a rollback that gave up is not sent
+    # back there, and what it was about (run, approval) must survive the drain.
+    StageRunner("rollback", Counter("rollback", fail=True)).run(
+        StageMessage(run_id=run_id, stage="rollback", approval_id="appr-1")
+    )
+    assert len(pull(topics, "deadletter")) == 1
+    code, out, err = replay(capsys, "--dead-letters")
+    assert code == 0, err
+    assert "0 replayed, 1 poison stored, 0 left" in out
+    assert pull(topics, "rollback", wait=1) == []
+    (poison,) = Ledger().poison_messages(10)
+    assert poison[1]["stage"] == "rollback"
+    kept = parse_stage(poison[1]["raw"].encode())
+    assert kept.run_id == run_id and kept.approval_id == "appr-1"
+
+
 def test_unknown_run_and_usage_errors(topics, capsys) -> None:
     code, out, err = replay(capsys, "no-such-run")
     assert code == 1 and out == ""
