@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sandbox.prometheus import PrometheusSandbox, aligned_end, budget_scenarios
 from shared.budget import BudgetSettings, analyse
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
 from shared.prometheus import PrometheusClient, PrometheusSettings
+from shared.run import Run
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
             )
             client = PrometheusClient(PrometheusSettings(url=prom.url))
             for service in scenarios:
-                env = Envelope(
+                run = Run(
                     run_id=service,
                     source="dispatch",
                     alert=Alert(
@@ -53,7 +54,7 @@ def main() -> None:
                 durations = []
                 for _ in range(args.repeat):
                     t = time.monotonic()
-                    analyse(env, client=client, settings=BudgetSettings(), now=end)
+                    analyse(run, client=client, settings=BudgetSettings(), now=end)
                     durations.append(time.monotonic() - t)
                 print(
                     f"analyse({service}): median {statistics.median(durations) * 1000:.1f} ms, "

@@ -77,3 +77,22 @@ def seed_run(
     run = ledger.load_run(msg.run_id)
     assert run is not None
     return run
+
+
+def resolve_run(
+    ledger: Ledger,
+    run: Run,
+    *,
+    ends_at: datetime | None = None,
+    received_at: datetime | None = None,
+) -> Run:
+    """Dispatch Alertmanager's resolved notification for a run; returns the run as it is now."""
+    alert = run.alert.model_copy(update={"status": "resolved", "ends_at": ends_at or utcnow()})
+    msg = intake(alert, received_at=received_at)
+    assert msg.run_id == run.run_id
+    new = NewRun(alert_type=run.alert_type, plan=[], dry_run=run.dry_run, cluster=run.cluster)
+    ledger.dispatch_alert(msg, new, HOLDDOWN)
+    ledger.dispatched(msg.run_id)
+    resolved = ledger.load_run(msg.run_id)
+    assert resolved is not None
+    return resolved

@@ -52,7 +52,11 @@ def _audit(
     guard: str = "",
 ) -> str | None:
     recorder = Recorder(
-        ledger, cfg.actor, str(approval.get("run_id", "")), str(approval.get("alert_type", ""))
+        ledger,
+        cfg.actor,
+        str(approval.get("run_id", "")),
+        str(approval.get("alert_type", "")),
+        str(approval.get("incident_id", "")),
     )
     try:
         return recorder.audit(

@@ -118,8 +118,10 @@ def drain_dead_letters(
                 report.replayed.append(msg.message_id)
                 ack.append(received.ack_id)
                 continue
-            # Poison (or a stage we cannot replay into): list it, keep it.
-            raw = letter.raw[:200].replace("\n", " ")
+            # Poison (or a stage we cannot replay into, e.g. rollback): list it, keep it. A
+            # stage's record carries no raw bytes: keep its pointer (run, approval) instead.
+            kept = letter.raw or (letter.message.model_dump_json() if letter.message else "")
+            raw = kept[:200].replace("\n", " ")
             print(f"poison {label}: {letter.error[:300]}; raw: {raw!r}", file=out)
             if dry_run:
                 report.left.append(msg.message_id)
@@ -131,7 +133,7 @@ def drain_dead_letters(
                     {
                         "stage": letter.stage,
                         "error": letter.error,
-                        "raw": letter.raw,
+                        "raw": kept,
                         "reason": letter.reason,
                     },
                 )

@@ -158,7 +158,9 @@ class _Run:
         self.cfg: RollbackSettings = rollback_settings()
         self.approval: dict[str, Any] = {}
         self.clients: KubeClients | None = None
-        self.recorder = Recorder(ledger, self.cfg.actor, env.run_id, env.alert_type)
+        self.recorder = Recorder(
+            ledger, self.cfg.actor, env.run_id, env.alert_type, env.incident_id
+        )
 
     # ---- plumbing -------------------------------------------------------------------------
 

@@ -12,9 +12,12 @@ import pytest
 from functions_framework import create_app
 
 from shared.approval.slack_request import form_body, sign
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Finding
 from shared.ledger import Ledger
+from shared.messages import StageMessage, parse_stage
 from shared.remediation.records import Recorder
+from shared.run import Run
+from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 
@@ -35,33 +38,26 @@ def client(env_ready: Any) -> Any:
     return create_app("approve", str(ROOT / "main.py"), "http").test_client()
 
 
-def make_run(ledger: Ledger, run_id: str) -> Envelope:
-    env = Envelope(
-        run_id=run_id,
-        source="alertmanager",
-        alert=Alert(
-            name="HighErrorRate",
-            severity="critical",
-            labels={"namespace": "shop", "deployment": "checkout"},
-            starts_at=datetime.now(UTC) - timedelta(minutes=3),
-            fingerprint=f"fp-{run_id}",
-        ),
-        alert_type="HighErrorRate",
-        plan=["investigate", "remediate"],
+def make_run(ledger: Ledger) -> Run:
+    """Path A after investigation: the run remediation proposed a rollback for."""
+    alert = make_alert(
+        "HighErrorRate",
+        severity="critical",
+        labels={"namespace": "shop", "deployment": "checkout"},
+        starts_at=datetime.now(UTC) - timedelta(minutes=3),
     )
-    ledger.register_alert(env)
-    ledger.record_finding(
-        run_id,
-        Finding(stage="investigate", status="ok", summary="deploy of revision 4 is the cause"),
-    )
-    return env
+    finding = Finding(stage="investigate", status="ok", summary="deploy of revision 4 is the cause")
+    return seed_run(ledger, alert, plan=["investigate", "remediate"], findings=[finding])
 
 
-def propose(ledger: Ledger, run_id: str, ttl: timedelta = timedelta(minutes=60)) -> str:
-    recorder = Recorder(ledger, "alertloop-remediate", run_id, "HighErrorRate")
+def propose(ledger: Ledger, run: Run, ttl: timedelta = timedelta(minutes=60)) -> str:
+    """The proposal as remediation records it (action "rollback", bound to target/revision)."""
+    recorder = Recorder(
+        ledger, "alertloop-remediate", run.run_id, "HighErrorRate", incident_id=run.incident_id
+    )
     approval_id, _, created = recorder.propose(
-        action="propose_rollback",
-        target={"kind": "Deployment", "namespace": "shop", "name": "checkout"},
+        action="rollback",
+        target={"kind": "Deployment", "namespace": "shop", "name": "checkout", "cluster": ""},
         target_str="deployment/shop/checkout",
         details={"from_revision": 4, "to_revision": 3, "to_replicaset": "checkout-abc"},
         ttl=ttl,
@@ -89,21 +85,21 @@ def click(client: Any, approval_id: str, user: str = APPROVER, action: str = "ap
 
 
 def approval(ledger: Ledger, approval_id: str) -> dict[str, Any]:
-    return ledger._col("approvals").document(approval_id).get().to_dict() or {}
+    return ledger.get_approval(approval_id) or {}
 
 
 def audits(ledger: Ledger) -> list[dict[str, Any]]:
     return [s.to_dict() for s in ledger._col("audit").stream()]
 
 
-def rollback_messages(topics: Any) -> list[Envelope]:
-    return [Envelope.from_bytes(m.message.data) for m in topics.pull("rollback", timeout=1.5)]
+def rollback_messages(topics: Any) -> list[StageMessage]:
+    return [parse_stage(m.message.data) for m in topics.pull("rollback", timeout=1.5)]
 
 
 def test_approve_publishes_once_and_is_single_use(client: Any, env_ready: Any) -> None:
     ledger = Ledger()
-    make_run(ledger, "run-a")
-    aid = propose(ledger, "run-a")
+    run = make_run(ledger)
+    aid = propose(ledger, run)
 
     first = click(client, aid)
     assert first["outcome"] == "approved", first
@@ -112,11 +108,13 @@ def test_approve_publishes_once_and_is_single_use(client: Any, env_ready: Any) -
     assert isinstance(doc["approved_at"], datetime)
     msgs = rollback_messages(env_ready)
     assert len(msgs) == 1
-    env = msgs[0]
-    assert env.approval_id == aid and env.run_id == "run-a"
-    assert env.plan == ["investigate", "remediate", "rollback"]
-    assert env.next_stage("rollback") is None  # the runner forwards to notify only
-    assert [f.stage for f in env.findings] == ["investigate"]
+    msg = msgs[0]
+    # A pointer: the run and the approval; the rollback stage loads the run from the ledger.
+    assert msg.stage == "rollback" and msg.run_id == run.run_id
+    assert msg.approval_id == aid and not msg.force
+    stored = ledger.load_run(run.run_id)
+    assert stored is not None and [f.stage for f in stored.findings] == ["investigate"]
+    assert stored.next_stage("rollback") is None  # the runner forwards to notify only
 
     second = click(client, aid)  # a second click, or a replay of the same request
     assert second["outcome"] == "refused" and second["reason"] == "status"
@@ -130,13 +128,14 @@ def test_approve_publishes_once_and_is_single_use(client: Any, env_ready: Any) -
     assert outcomes == ["approved", "refused", "refused"]
     decided = next(a for a in audits(ledger) if a["outcome"] == "approved")
     assert decided["slack_user"] == APPROVER and decided["approval_id"] == aid
-    assert decided["target"] == "deployment/shop/checkout" and decided["run_id"] == "run-a"
+    assert decided["target"] == "deployment/shop/checkout" and decided["run_id"] == run.run_id
+    assert {a["incident_id"] for a in audits(ledger)} == {run.incident_id}
 
 
 def test_concurrent_double_click_approves_once(client: Any, env_ready: Any) -> None:
     ledger = Ledger()
-    make_run(ledger, "run-b")
-    aid = propose(ledger, "run-b")
+    run = make_run(ledger)
+    aid = propose(ledger, run)
     app = create_app("approve", str(ROOT / "main.py"), "http")
     results: list[str] = []
 
@@ -154,8 +153,8 @@ def test_concurrent_double_click_approves_once(client: Any, env_ready: Any) -> N
 
 def test_expired_proposal_is_refused(client: Any, env_ready: Any) -> None:
     ledger = Ledger()
-    make_run(ledger, "run-c")
-    aid = propose(ledger, "run-c", ttl=timedelta(minutes=-1))
+    run = make_run(ledger)
+    aid = propose(ledger, run, ttl=timedelta(minutes=-1))
     out = click(client, aid)
     assert out["outcome"] == "refused" and out["reason"] == "expired"
     assert approval(ledger, aid)["status"] == "expired"
@@ -165,8 +164,8 @@ def test_expired_proposal_is_refused(client: Any, env_ready: Any) -> None:
 
 def test_non_approver_is_refused_and_nothing_changes(client: Any, env_ready: Any) -> None:
     ledger = Ledger()
-    make_run(ledger, "run-d")
-    aid = propose(ledger, "run-d")
+    run = make_run(ledger)
+    aid = propose(ledger, run)
     out = click(client, aid, user="UINTRUDER")
     assert out["outcome"] == "refused" and out["reason"] == "not_approver"
     assert "not an allowed approver" in out["text"]
@@ -181,8 +180,8 @@ def test_empty_approver_list_refuses_everyone(
 ) -> None:
     monkeypatch.setenv("ALERTLOOP_APPROVERS", "")
     ledger = Ledger()
-    make_run(ledger, "run-e")
-    aid = propose(ledger, "run-e")
+    run = make_run(ledger)
+    aid = propose(ledger, run)
     out = click(client, aid)
     assert out["reason"] == "no_approvers" and "ALERTLOOP_APPROVERS is empty" in out["text"]
     assert approval(ledger, aid)["status"] == "proposed"
@@ -190,15 +189,15 @@ def test_empty_approver_list_refuses_everyone(
 
 def test_reject_is_final_and_reported(client: Any, env_ready: Any) -> None:
     ledger = Ledger()
-    make_run(ledger, "run-f")
-    aid = propose(ledger, "run-f")
+    run = make_run(ledger)
+    aid = propose(ledger, run)
     out = click(client, aid, action="reject_rollback")
     assert out["outcome"] == "rejected" and "nothing will change" in out["text"]
     doc = approval(ledger, aid)
     assert doc["status"] == "rejected" and doc["rejected_by"] == APPROVER
     # The rejection travels to the rollback stage only so that it reports in the thread.
-    (env,) = rollback_messages(env_ready)
-    assert env.approval_id == aid
+    (msg,) = rollback_messages(env_ready)
+    assert msg.approval_id == aid and msg.run_id == run.run_id and msg.stage == "rollback"
     assert click(client, aid)["reason"] == "status"
     assert approval(ledger, aid)["status"] == "rejected"
 

@@ -33,8 +33,9 @@ from sandbox.prometheus import (
 )
 from shared.budget import BudgetSettings, analyse, analyse_budget
 from shared.budget.burn import window_seconds
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 from shared.prometheus import PrometheusClient, PrometheusSettings
+from shared.run import Run
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 
@@ -77,7 +78,8 @@ def hand_ratio(service: str, window: str, handler: str | None = None) -> float:
     return errors / total
 
 
-def envelope(service: str, investigate: dict[str, Any] | None = None) -> Envelope:
+def budget_run(service: str, investigate: dict[str, Any] | None = None) -> Run:
+    """The run as the budget stage loads it (path B: investigate -> budget)."""
     alert = Alert(
         name="ErrorBudgetExhausted",
         labels={"service": service, "namespace": "shop", "severity": "warning"},
@@ -87,7 +89,7 @@ def envelope(service: str, investigate: dict[str, Any] | None = None) -> Envelop
     findings = []
     if investigate is not None:
         findings.append(Finding(stage="investigate", status="ok", summary="", details=investigate))
-    return Envelope(
+    return Run(
         run_id=f"run-{service}",
         source="dispatch",
         alert=alert,
@@ -102,7 +104,7 @@ def iso(ts: float) -> str:
 
 
 def run(client: PrometheusClient, service: str, investigate: dict[str, Any] | None) -> Finding:
-    finding = analyse(envelope(service, investigate), client=client, settings=SETTINGS, now=END)
+    finding = analyse(budget_run(service, investigate), client=client, settings=SETTINGS, now=END)
     json.dumps(finding.details, allow_nan=False)  # JSON-serialisable, no NaN
     print(f"\n--- {service} ---\n{finding.summary}")
     return finding
@@ -225,7 +227,7 @@ def test_no_data_is_skipped(client: PrometheusClient) -> None:
 
 def test_not_configured_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMETHEUS_URL", raising=False)
-    f = analyse_budget(envelope("checkout"))
+    f = analyse_budget(budget_run("checkout"))
     assert f.status == "skipped" and "PROMETHEUS_URL" in f.summary
 
 
@@ -234,21 +236,21 @@ def test_prometheus_down_is_error(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     down = PrometheusClient(PrometheusSettings(url=f"http://127.0.0.1:{port}", timeout_seconds=1))
-    f = analyse(envelope("checkout"), client=down, settings=SETTINGS, now=END)
+    f = analyse(budget_run("checkout"), client=down, settings=SETTINGS, now=END)
     assert f.status == "error" and "unavailable" in f.summary
 
 
 def test_bad_selector_is_error(client: PrometheusClient) -> None:
     settings = BudgetSettings(errors_selector='http_requests_total{code=~"("}')
-    f = analyse(envelope("checkout"), client=client, settings=settings, now=END)
+    f = analyse(budget_run("checkout"), client=client, settings=settings, now=END)
     assert f.status == "error" and "rejected" in f.summary
 
 
 def test_annotations_override_objective(client: PrometheusClient) -> None:
-    env = envelope("catalog")
-    alert = env.alert.model_copy(update={"annotations": {"slo_objective": "99.95"}})
-    env = env.model_copy(update={"alert": alert})
-    f = analyse(env, client=client, settings=SETTINGS, now=END)
+    catalog = budget_run("catalog")
+    alert = catalog.alert.model_copy(update={"annotations": {"slo_objective": "99.95"}})
+    catalog = catalog.model_copy(update={"alert": alert})
+    f = analyse(catalog, client=client, settings=SETTINGS, now=END)
     assert f.details["objective"] == pytest.approx(0.9995)
     assert f.details["burn_rates"]["30d"] == pytest.approx(0.001 / 0.0005, rel=1e-5)
     assert f.details["budget"]["remaining"] == 0

@@ -8,39 +8,29 @@ from datetime import timedelta
 import pytest
 
 from shared.cli import main
-from shared.envelope import Alert, Envelope, Finding, utcnow
+from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
+from shared.run import Run
+from tests.seed import make_alert, resolve_run, seed_run
 
 pytestmark = pytest.mark.integration
 
 
-def run(ledger: Ledger, name: str, fp: str, minutes_ago: float) -> Envelope:
+def investigated(ledger: Ledger, name: str, minutes_ago: float) -> Run:
+    """A run dispatched `minutes_ago` whose one-stage plan ran."""
     start = utcnow() - timedelta(minutes=minutes_ago)
-    alert = Alert(name=name, starts_at=start, fingerprint=fp, labels={"namespace": "shop"})
-    env = Envelope(
-        run_id=f"h-{fp}", source="alertmanager", alert=alert, alert_type=name, plan=["investigate"]
-    )
-    ledger.register_alert(env)
-    ledger.record_finding(env.run_id, Finding(stage="investigate", status="ok", summary="x"))
-    return env
+    alert = make_alert(name, starts_at=start, labels={"namespace": "shop"})
+    run = seed_run(ledger, alert, plan=["investigate"])
+    ledger.record_finding(run.run_id, Finding(stage="investigate", status="ok", summary="x"))
+    return run
 
 
 def test_health_reports_from_the_ledger(store: Ledger, capsys) -> None:
-    quick = run(store, "HighCPUUsage", "a", minutes_ago=10)
-    store.register_alert(
-        quick.model_copy(
-            update={
-                "alert": quick.alert.model_copy(
-                    update={
-                        "status": "resolved",
-                        "ends_at": quick.alert.starts_at + timedelta(minutes=2),
-                    }
-                )
-            }
-        )
-    )
-    run(store, "HighCPUUsage", "b", minutes_ago=5)
-    run(store, "DatabaseDown", "c", minutes_ago=1)
+    quick = investigated(store, "HighCPUUsage", minutes_ago=10)
+    resolved = resolve_run(store, quick, ends_at=quick.alert.starts_at + timedelta(minutes=2))
+    assert resolved.resolved and resolved.mttr_seconds == 120.0
+    investigated(store, "HighCPUUsage", minutes_ago=5)
+    investigated(store, "DatabaseDown", minutes_ago=1)
 
     assert main(["health", "--json", "--days", "1"]) == 0
     report = json.loads(capsys.readouterr().out)

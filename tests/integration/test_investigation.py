@@ -18,12 +18,13 @@ from sandbox.prometheus import (
     gauge_series,
     sandbox_unavailable,
 )
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.investigation.analysis import errors_started, pod_regex
 from shared.investigation.trend import classify_memory, parse_quantity
 from shared.k8s.workload import WorkloadRef
 from shared.prometheus import PrometheusClient, PrometheusSettings
+from shared.run import Run
 
 MI = 1024 * 1024
 HOUR = 3600.0
@@ -178,12 +179,12 @@ def _investigate(
 ) -> Finding:
     sb, end = prom
     alert = Alert(name=alert_type, labels=labels, starts_at=datetime.now(UTC), fingerprint="fp")
-    env = Envelope(
+    run = Run(
         run_id="r", source="dispatch", alert=alert, alert_type=alert_type, plan=["investigate"]
     )
     client = PrometheusClient(PrometheusSettings(url=sb.url, timeout_seconds=10))
     try:
-        return investigate(env, prometheus=client, now=datetime.fromtimestamp(end, UTC))
+        return investigate(run, prometheus=client, now=datetime.fromtimestamp(end, UTC))
     finally:
         client.close()
 
@@ -250,14 +251,14 @@ def test_prometheus_down_keeps_kubernetes_part(monkeypatch: pytest.MonkeyPatch) 
             starts_at=datetime.now(UTC),
             fingerprint="fp",
         )
-        env = Envelope(
+        run = Run(
             run_id="r",
             source="dispatch",
             alert=alert,
             alert_type="HighMemoryUsage",
             plan=["investigate"],
         )
-        f = investigate(env)
+        f = investigate(run)
     assert f.status == "ok"
     assert f.details["prometheus"]["status"] == "error"
     assert "Prometheus query failed" in f.summary

@@ -16,23 +16,25 @@ import pytest
 
 from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.kube_scenarios import CRASH_SECRETS
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import load_clients
 from shared.k8s.errors import K8sNotConfigured
 from shared.k8s.settings import k8s_settings
 from shared.k8s.workload import resolve_workload
+from shared.run import Run
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def envelope(alert_type: str, labels: dict[str, str]) -> Envelope:
+def investigate_run(alert_type: str, labels: dict[str, str]) -> Run:
+    """The run as the investigate stage loads it."""
     alert = Alert(
         name=alert_type, labels=labels, starts_at=datetime.now(UTC), fingerprint="fp-test"
     )
-    return Envelope(
+    return Run(
         run_id="run-test",
         source="dispatch",
         alert=alert,
@@ -70,7 +72,7 @@ def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], KubeApiSer
 
 
 def run(alert_type: str, labels: dict[str, str]) -> Finding:
-    finding = investigate(envelope(alert_type, labels))
+    finding = investigate(investigate_run(alert_type, labels))
     assert finding.stage == "investigate"
     json.dumps(finding.details)  # serialisable
     assert len(json.dumps(finding.details)) < 100_000

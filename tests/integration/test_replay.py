@@ -16,11 +16,14 @@ from shared import cli
 from shared.bus import Bus
 from shared.config import settings
 from shared.deadletters import handle_dead_letter, parse_dead_letter
-from shared.envelope import Envelope, Finding
+from shared.dispatch import dispatch_alert
+from shared.envelope import Finding
 from shared.intake import accept
 from shared.ledger import Ledger
+from shared.messages import StageMessage, parse_intake, parse_notify, parse_stage
 from shared.policy import load_policy
 from shared.replay import load_stack_env
+from shared.run import Run
 from shared.stage import StageRunner
 from tests.conftest import PROJECT, reset_settings
 
@@ -48,13 +51,18 @@ def _no_stack_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Counter:
+    """A stage handler that counts its calls and keeps the runs it was given (as loaded from
+    the ledger by the stage runner)."""
+
     def __init__(self, stage: str, fail: bool = False) -> None:
         self.stage = stage
         self.calls = 0
         self.fail = fail
+        self.runs: list[Run] = []
 
-    def __call__(self, env: Envelope) -> Finding:
+    def __call__(self, run: Run) -> Finding:
         self.calls += 1
+        self.runs.append(run)
         if self.fail:
             raise RuntimeError(f"{self.stage} cannot reach its backend")
         return Finding(stage=self.stage, status="ok", summary=f"{self.stage} call {self.calls}")
@@ -64,12 +72,14 @@ class StubNotifier:
     """Stands in for the Slack notifier when driving the deadletter handler directly."""
 
     def __init__(self) -> None:
-        self.projected: list[Envelope] = []
+        self.projected: list[str] = []
         self.posted: list[str] = []
-        self.poster = SimpleNamespace(post=lambda text, blocks: self.posted.append(text))
 
-    def __call__(self, env: Envelope) -> None:
-        self.projected.append(env)
+    def project_run(self, run_id: str) -> None:
+        self.projected.append(run_id)
+
+    def post_notice(self, text: str) -> None:
+        self.posted.append(text)
 
 
 def pull(topics: Any, stage: str, wait: float = 3.0) -> list[Any]:
@@ -113,8 +123,20 @@ def deliver(runner: StageRunner, messages: list[Any]) -> None:
         runner(cloud_event(bytes(m.message.data), m.message.message_id, **m.message.attributes))
 
 
-def envelopes(messages: list[Any]) -> list[Envelope]:
-    return [Envelope.from_bytes(m.message.data) for m in messages]
+def pointers(messages: list[Any]) -> list[StageMessage]:
+    """Stage messages are pointers: a run id and what routing needs, never the run itself."""
+    out = []
+    for m in messages:
+        assert set(json.loads(m.message.data)) <= {
+            "v",
+            "run_id",
+            "stage",
+            "force",
+            "approval_id",
+            "sent_at",
+        }, m.message.data
+        out.append(parse_stage(m.message.data))
+    return out
 
 
 def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -124,47 +146,63 @@ def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 
 
 def fire(topics: Any) -> str:
-    """A run recorded and published by ingest's own intake (real Ledger and Bus)."""
+    """A run as ingest and dispatch record and publish it (real intake, dispatch, Ledger, Bus)."""
     cfg = settings()
-    result = accept(DISPATCH, cfg, load_policy(), Ledger(), Bus())
-    run_id: str = result.results[0]["run_id"]
-    assert [e.run_id for e in envelopes(pull(topics, "investigate"))] == [run_id]
+    result = accept(DISPATCH, cfg, Bus())
+    (run_id,) = result.run_ids
+    (intake,) = pull(topics, "intake")
+    dispatch_alert(parse_intake(intake.message.data), load_policy(), cfg, Ledger(), Bus())
+    assert [p.run_id for p in pointers(pull(topics, "investigate"))] == [run_id]
     pull(topics, "notify")
     return run_id
 
 
-def test_replay_from_a_stage_carries_the_earlier_findings(topics, capsys) -> None:
+def test_replay_from_a_stage_points_at_the_run_with_its_earlier_findings(topics, capsys) -> None:
     run_id = fire(topics)
     investigate = Counter("investigate")
-    # Replay with no --from: the plan's first stage, rebuilt from the ledger.
+    # Replay with no --from: the plan's first stage, read from the ledger.
     code, out, err = replay(capsys, run_id)
     assert code == 0, err
     assert f"published run {run_id}" in out and "investigate" in out
+    assert "plan investigate -> remediate -> notify" in out
     first = pull(topics, "investigate")
     assert len(first) == 1
-    env = envelopes(first)[0]
-    assert env.source == "replay" and env.findings == [] and env.force is False
-    assert env.plan == ["investigate", "remediate"] and env.alert_type == "HighErrorRate"
+    (msg,) = pointers(first)
+    assert msg.run_id == run_id and msg.stage == "investigate" and msg.force is False
     assert first[0].message.attributes["run_id"] == run_id
     deliver(StageRunner("investigate", investigate), first)
     assert investigate.calls == 1
+    (seen,) = investigate.runs
+    assert seen.findings == [] and seen.alert_type == "HighErrorRate"
+    assert seen.plan == ["investigate", "remediate"]
     pull(topics, "remediate")
     pull(topics, "notify")
 
     code, out, err = replay(capsys, run_id, "--from", "remediate")
     assert code == 0, err
     assert pull(topics, "investigate", wait=0.5) == []
-    (env,) = envelopes(pull(topics, "remediate"))
-    assert env.source == "replay" and env.run_id == run_id
-    assert [(f.stage, f.summary) for f in env.findings] == [("investigate", "investigate call 1")]
-    assert env.alert.labels["deployment"] == "web"
+    remediate_msgs = pull(topics, "remediate")
+    (msg,) = pointers(remediate_msgs)
+    assert msg.run_id == run_id and msg.stage == "remediate"
+    # The earlier findings are not carried on the wire: the stage loads them from the ledger.
+    remediate = Counter("remediate")
+    deliver(StageRunner("remediate", remediate), remediate_msgs)
+    (seen,) = remediate.runs
+    assert [(f.stage, f.summary) for f in seen.findings] == [("investigate", "investigate call 1")]
+    assert seen.alert.labels["deployment"] == "web"
+    pull(topics, "notify")
 
-    # --from notify re-projects everything the run has onto Slack.
+    # --from notify re-projects the run's incident (everything the ledger has) onto Slack.
     code, out, err = replay(capsys, run_id, "--from", "notify")
     assert code == 0, err
-    (msg,) = pull(topics, "notify")
-    assert msg.message.ordering_key == run_id
-    assert [f.stage for f in Envelope.from_bytes(msg.message.data).findings] == ["investigate"]
+    (note,) = pull(topics, "notify")
+    run = Ledger().load_run(run_id)
+    assert run is not None
+    notify = parse_notify(note.message.data)
+    assert notify.kind == "incident" and notify.id == run.incident_id
+    assert notify.run_id == run_id
+    assert note.message.ordering_key == f"incident-{run.incident_id}"
+    assert [f.stage for f in run.findings] == ["investigate", "remediate"]
     assert Ledger().get_run(run_id)["last_replay"]["stage"] == "notify"
 
 
@@ -184,18 +222,24 @@ def test_completed_stage_is_not_rerun_without_force_and_is_with_force(topics, ca
     deliver(runner, pull(topics, "investigate"))
     assert investigate.calls == 1
     assert pull(topics, "remediate", wait=1) == []
+    assert not Ledger().get_run(run_id).get("force_count")
 
-    # With --force: it runs again, and forwards an unforced envelope with the new finding.
+    # With --force: force_count goes up on the run first (a fresh write identity), then the
+    # stage runs again and forwards an unforced pointer; the new finding is in the ledger.
     code, out, _ = replay(capsys, run_id, "--from", "investigate", "--force")
     assert code == 0 and "force=true" in out
+    assert Ledger().get_run(run_id)["force_count"] == 1
     replayed = pull(topics, "investigate")
-    assert [e.force for e in envelopes(replayed)] == [True]
+    assert [p.force for p in pointers(replayed)] == [True]
     deliver(runner, replayed)
     assert investigate.calls == 2
-    (nxt,) = envelopes(pull(topics, "remediate"))
-    assert nxt.force is False
-    assert [f.summary for f in nxt.findings] == ["investigate call 2"]
-    assert Ledger().get_run(run_id)["findings"]["investigate"]["summary"] == "investigate call 2"
+    forced = investigate.runs[-1]
+    assert forced.force is True and forced.force_count == 1
+    (nxt,) = pointers(pull(topics, "remediate"))
+    assert nxt.run_id == run_id and nxt.force is False
+    run = Ledger().load_run(run_id)
+    assert run is not None
+    assert [f.summary for f in run.findings] == ["investigate call 2"]
 
 
 def test_failed_stage_replayed_after_the_fix_completes_the_run(topics, capsys, monkeypatch) -> None:
@@ -210,9 +254,16 @@ def test_failed_stage_replayed_after_the_fix_completes_the_run(topics, capsys, m
         deliver(runner, [msg])  # attempt 1: raise, Pub/Sub redelivers
     deliver(runner, [msg])  # attempt 2: dead-lettered
     (dead,) = pull(topics, "deadletter")
+    # The dead letter is our record around the pointer, not a copy of the run.
+    body = json.loads(dead.message.data)
+    assert set(body) == {"stage", "error", "attempts", "message"}
+    assert body["stage"] == "investigate" and body["attempts"] == 2
+    assert "cannot reach its backend" in body["error"]
+    assert StageMessage.model_validate(body["message"]).run_id == run_id
     notifier = StubNotifier()
     record = parse_dead_letter(bytes(dead.message.data), dict(dead.message.attributes))
     handle_dead_letter(record, dead.message.message_id, Ledger(), notifier)  # type: ignore[arg-type]
+    assert notifier.projected == [run_id] and notifier.posted == []
     run = Ledger().get_run(run_id)
     assert run["state"] == "failed"
     assert (
@@ -229,9 +280,12 @@ def test_failed_stage_replayed_after_the_fix_completes_the_run(topics, capsys, m
     fixed = Counter("investigate")
     deliver(StageRunner("investigate", fixed), pull(topics, "investigate"))
     assert fixed.calls == 1
-    (nxt,) = envelopes(pull(topics, "remediate"))
-    assert [f.summary for f in nxt.findings] == ["investigate call 1"]
-    assert Ledger().get_run(run_id)["state"] == "investigated"
+    (nxt,) = pointers(pull(topics, "remediate"))
+    assert nxt.run_id == run_id
+    after = Ledger().load_run(run_id)
+    assert after is not None and after.state == "investigated"
+    found = after.finding("investigate")
+    assert found is not None and found.summary == "investigate call 1"
 
 
 def test_replayed_stage_gets_a_fresh_retry_budget(topics, capsys, monkeypatch) -> None:
@@ -265,14 +319,15 @@ def test_dead_letters_are_drained_back_to_their_stages(topics, capsys, monkeypat
         replay(capsys, run_id)
     inv = pull(topics, "investigate")
     deliver(StageRunner("investigate", Counter("investigate", fail=True)), inv)
-    # remediate fails too, on a run that already has an investigation.
-    env_b = next(e for e in envelopes(inv) if e.run_id == run_b)
-    env_b = env_b.model_copy(
-        update={"findings": [Finding(stage="investigate", status="ok", summary="found it")]}
+    # remediate fails too, on a run that already has an investigation (in the ledger).
+    Ledger().record_finding(
+        run_b, Finding(stage="investigate", status="ok", summary="found it"), complete=True
     )
-    StageRunner("remediate", Counter("remediate", fail=True)).run(env_b)
+    StageRunner("remediate", Counter("remediate", fail=True)).run(
+        StageMessage(run_id=run_b, stage="remediate")
+    )
     # And a poison message.
-    StageRunner("budget", Counter("budget"))(cloud_event(b"\xff not an envelope", "poison-1"))
+    StageRunner("budget", Counter("budget"))(cloud_event(b"\xff not a pointer", "poison-1"))
     assert len(pull(topics, "deadletter")) == 4  # the watch subscription saw all of them
 
     code, out, _ = replay(capsys, "--dead-letters", "--dry-run")
@@ -284,18 +339,48 @@ def test_dead_letters_are_drained_back_to_their_stages(topics, capsys, monkeypat
     code, out, err = replay(capsys, "--dead-letters")
     assert code == 0, err
     assert "3 replayed, 1 poison stored, 0 left" in out
-    back = envelopes(pull(topics, "investigate"))
-    assert sorted(e.run_id for e in back) == sorted([run_a, run_b])
-    assert all(e.force is False for e in back)
-    (rem,) = envelopes(pull(topics, "remediate"))
-    assert rem.run_id == run_b and [f.summary for f in rem.findings] == ["found it"]
+    back = pointers(pull(topics, "investigate"))
+    assert sorted(p.run_id for p in back) == sorted([run_a, run_b])
+    assert all(p.force is False for p in back)
+    rem_msgs = pull(topics, "remediate")
+    (rem,) = pointers(rem_msgs)
+    assert rem.run_id == run_b and rem.force is False
     assert Ledger().get_run(run_b)["last_replay"]["source"] == "dead-letters"
+    # Replayed, the remediate stage finds the earlier investigation in the ledger.
+    remediate = Counter("remediate")
+    deliver(StageRunner("remediate", remediate), rem_msgs)
+    (seen,) = remediate.runs
+    assert [f.summary for f in seen.findings] == ["found it"]
 
-    # The poison message was stored for inspection; drained means drained.
+    # The poison message was stored for inspection (ledger.store_poison); drained means drained.
+    (poison,) = Ledger().poison_messages(10)
+    assert poison[1]["stage"] == "budget" and poison[1]["reason"] == "poison"
+    assert "not a pointer" in poison[1]["raw"]
     code, out, _ = replay(capsys, "--list-dead-letters")
-    assert code == 0 and "stage=budget" in out and "not an envelope" in out
+    assert code == 0 and "stage=budget" in out and "not a pointer" in out
     code, out, _ = replay(capsys, "--dead-letters")
     assert code == 1 and "0 replayed" in out
+
+
+def test_a_rollback_dead_letter_is_kept_with_its_pointer(topics, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("ALERTLOOP_MAX_STAGE_ATTEMPTS", "1")
+    reset_settings()
+    replay(capsys, "--dead-letters")  # creates the pull subscription
+    run_id = fire(topics)
+    # Only the approve function publishes to `rollback`: a rollback that gave up is not sent
+    # back there, and what it was about (run, approval) must survive the drain.
+    StageRunner("rollback", Counter("rollback", fail=True)).run(
+        StageMessage(run_id=run_id, stage="rollback", approval_id="appr-1")
+    )
+    assert len(pull(topics, "deadletter")) == 1
+    code, out, err = replay(capsys, "--dead-letters")
+    assert code == 0, err
+    assert "0 replayed, 1 poison stored, 0 left" in out
+    assert pull(topics, "rollback", wait=1) == []
+    (poison,) = Ledger().poison_messages(10)
+    assert poison[1]["stage"] == "rollback"
+    kept = parse_stage(poison[1]["raw"].encode())
+    assert kept.run_id == run_id and kept.approval_id == "appr-1"
 
 
 def test_unknown_run_and_usage_errors(topics, capsys) -> None:

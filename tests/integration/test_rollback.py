@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from sandbox.kube_api import KubeApiServer, RecordedRequest
-from shared.envelope import Alert, Envelope
 from shared.k8s.client import load_clients
 from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, rollout_history
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
@@ -23,7 +22,9 @@ from shared.ledger import Ledger
 from shared.remediation.decide import plan_rollback
 from shared.remediation.records import Recorder
 from shared.rollback import rollback
+from shared.run import Run
 from tests.conftest import reset_settings as reset
+from tests.seed import make_alert, resolve_run, seed_run
 
 pytestmark = pytest.mark.integration
 
@@ -100,24 +101,24 @@ def prom(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePrometheus]:
         p.stop()
 
 
-def envelope(run_id: str, approval_id: str) -> Envelope:
-    return Envelope(
-        run_id=run_id,
-        source="alertmanager",
-        alert=Alert(
-            name="HighErrorRate",
-            severity="critical",
-            labels={"namespace": "shop", "deployment": "checkout", "service": "checkout"},
-            starts_at=datetime.now(UTC) - timedelta(minutes=5),
-            fingerprint=f"fp-{run_id}",
-        ),
-        alert_type="HighErrorRate",
-        plan=["investigate", "remediate", "rollback"],
-        approval_id=approval_id,
+def path_a_run(ledger: Ledger) -> Run:
+    """A HighErrorRate run (path A) in the ledger, as dispatch recorded it."""
+    alert = make_alert(
+        "HighErrorRate",
+        severity="critical",
+        labels={"namespace": "shop", "deployment": "checkout", "service": "checkout"},
+        starts_at=datetime.now(UTC) - timedelta(minutes=5),
     )
+    return seed_run(ledger, alert, plan=["investigate", "remediate"])
 
 
-def proposal(run_id: str, ledger: Ledger, *, status: str = "approved") -> str:
+def delivered(run: Run, approval_id: str) -> Run:
+    """The run as the rollback stage works on it: loaded from the ledger, with the approval id
+    its StageMessage carried (shared.stage)."""
+    return run.model_copy(update={"approval_id": approval_id})
+
+
+def proposal(run: Run, ledger: Ledger, *, status: str = "approved") -> str:
     """The proposal remediation records for checkout (revision 4 -> 3), then a decision."""
     clients = load_clients()
     try:
@@ -127,17 +128,19 @@ def proposal(run_id: str, ledger: Ledger, *, status: str = "approved") -> str:
         clients.close()
     plan = plan_rollback(deploy, recent_deploy_detail(history, 30))
     assert plan.proposal is not None and plan.target is not None
-    recorder = Recorder(ledger, "alertloop-remediate", run_id, "HighErrorRate")
+    recorder = Recorder(
+        ledger, "alertloop-remediate", run.run_id, "HighErrorRate", incident_id=run.incident_id
+    )
     aid, _, _ = recorder.propose(
         action="rollback",  # as shared.remediation.core records it
-        target=plan.target.as_dict(),
+        target={**plan.target.as_dict(), "cluster": run.cluster},
         target_str=str(plan.target),
         details=plan.proposal,
         ttl=timedelta(minutes=60),
     )
     if status != "proposed":
-        ledger._col("approvals").document(aid).update(
-            {"status": status, "approved_by": "UAPPROVER", "approved_at": datetime.now(UTC)}
+        ledger.set_approval(
+            aid, {"status": status, "approved_by": "UAPPROVER", "approved_at": datetime.now(UTC)}
         )
     return aid
 
@@ -147,11 +150,11 @@ def patches(srv: KubeApiServer) -> list[RecordedRequest]:
 
 
 def approval(ledger: Ledger, aid: str) -> dict[str, Any]:
-    return ledger._col("approvals").document(aid).get().to_dict() or {}
+    return ledger.get_approval(aid) or {}
 
 
 def audits(ledger: Ledger) -> list[dict[str, Any]]:
-    return [s.to_dict() for s in ledger._col("audit").stream()]
+    return [{"id": s.id, **(s.to_dict() or {})} for s in ledger._col("audit").stream()]
 
 
 def rs_template(srv: KubeApiServer, name: str) -> dict[str, Any]:
@@ -165,12 +168,13 @@ def rs_template(srv: KubeApiServer, name: str) -> dict[str, Any]:
 def test_executes_exactly_one_patch_and_is_healthy(
     store: Ledger, kube: KubeApiServer, prom: FakePrometheus
 ) -> None:
-    aid = proposal("run-ok", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     approved = approval(store, aid)
     rv_before = kube.get_object("deployments", "shop", "checkout")["metadata"]["resourceVersion"]
     kube.clear_requests()
 
-    finding = rollback(envelope("run-ok", aid))
+    finding = rollback(delivered(run, aid))
 
     assert finding.status == "ok", finding.summary
     assert finding.summary.startswith("Rolled back and healthy"), finding.summary
@@ -187,8 +191,13 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert images == approved["to_images"] == ["registry.example.com/shop/checkout:1.4.2"]
     doc = approval(store, aid)
     assert doc["status"] == "executed" and doc["audit_id"]
+    # The write's one audit record was created by the guardrail reservation (in_progress) under
+    # the write's deterministic id, then settled.
     (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
+    assert audit["id"] == doc["audit_id"] == finding.details["audit_id"]
     assert audit["outcome"] == "applied" and audit["approval_id"] == aid
+    assert audit["run_id"] == run.run_id and audit["incident_id"] == run.incident_id
+    assert audit["attempt"] == 1
     assert audit["before"]["images"] == ["registry.example.com/shop/checkout:1.5.0"]
     assert audit["after"]["images"] == approved["to_images"]
     assert audit["verification"]["verdict"] == "healthy"
@@ -198,7 +207,7 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert "approval_id" not in finding.details  # no buttons on the result
 
     # Redelivered (or a second message for the same approval): single use, no second PATCH.
-    again = rollback(envelope("run-ok", aid))
+    again = rollback(delivered(run, aid))
     assert again.status == "skipped" and "single use" in again.summary
     assert len(patches(kube)) == 1
 
@@ -207,8 +216,9 @@ def test_still_erroring_after_the_rollback(
     store: Ledger, kube: KubeApiServer, prom: FakePrometheus
 ) -> None:
     prom.value = 0.2
-    aid = proposal("run-err", store)
-    finding = rollback(envelope("run-err", aid))
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    finding = rollback(delivered(run, aid))
     assert finding.status == "error"
     assert finding.summary.startswith("Rolled back, still erroring"), finding.summary
     assert finding.details["canary"]["error_ratio"] == 0.2
@@ -217,7 +227,8 @@ def test_still_erroring_after_the_rollback(
 
 
 def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus) -> None:
-    aid = proposal("run-fail", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     deploy = kube.get_object("deployments", "shop", "checkout")
     status = deploy["status"]
     status["conditions"] = [
@@ -231,7 +242,7 @@ def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus
     kube.set_status("deployments", "shop", "checkout", status)
     # The approval was bound to the object as read; a status change bumps resourceVersion but
     # not the revision, so the rollback still applies (with the fresh resourceVersion).
-    finding = rollback(envelope("run-fail", aid))
+    finding = rollback(delivered(run, aid))
     assert finding.status == "error"
     assert "rollout failed" in finding.summary, finding.summary
     assert finding.details["verdict"] == "rollout failed"
@@ -239,7 +250,8 @@ def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus
 
 
 def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer) -> None:
-    aid = proposal("run-newer", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     kube.mutate(
         "deployments",
         "shop",
@@ -247,39 +259,88 @@ def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer
         lambda d: d["metadata"]["annotations"].__setitem__(REVISION_ANNOTATION, "5"),
     )
     kube.clear_requests()
-    finding = rollback(envelope("run-newer", aid))
+    finding = rollback(delivered(run, aid))
     assert finding.status == "skipped"
     assert "newer_deploy" in finding.summary and "revision 5 now, not 4" in finding.summary
     assert patches(kube) == []
     assert approval(store, aid)["status"] == "refused"
     (audit,) = audits(store)
     assert audit["outcome"] == "refused" and audit["guard"] == "newer_deploy"
+    assert audit["run_id"] == run.run_id and audit["incident_id"] == run.incident_id
+
+
+def test_refuses_a_resolved_run_after_rechecking_the_ledger(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    # The alert resolves between the approval and the rollback: the ledger says so, and the
+    # re-check inside the reservation refuses (the message's picture is never trusted).
+    resolve_run(store, run)
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped"
+    assert "Not rolled back (resolved)" in finding.summary, finding.summary
+    assert "resolved" in finding.details["refused"]["reason"]
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "resolved"
+    assert audit["run_id"] == run.run_id and audit["action"] == "rollback"
+    assert not store._col("locks").document("default:deployment:shop:checkout").get().exists
+
+
+def test_refuses_a_database_class_workload(store: Ledger, kube: KubeApiServer) -> None:
+    run = path_a_run(store)
+    aid = proposal(run, store)
+
+    def to_postgres(d: dict[str, Any]) -> None:
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = "postgres:16.3"
+
+    # The workload decides, not the alert: checkout now runs a database image.
+    kube.mutate("deployments", "shop", "checkout", to_postgres)
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped"
+    refused = finding.details["refused"]
+    assert refused["guard"].startswith("database_class"), refused
+    assert refused["how_to_change"].startswith("nothing can allow it")
+    assert "database-class workloads are never changed" in refused["reason"]
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == refused["guard"]
+    assert audit["how_to_change"] == refused["how_to_change"]
 
 
 def test_refuses_without_an_approval(store: Ledger, kube: KubeApiServer) -> None:
+    run = path_a_run(store)
     kube.clear_requests()
-    finding = rollback(envelope("run-none", ""))
+    finding = rollback(delivered(run, ""))
     assert finding.status == "skipped" and "never rolls back without" in finding.summary
-    missing = rollback(envelope("run-none", "nosuchapproval"))
+    missing = rollback(delivered(run, "nosuchapproval"))
     assert "does not exist" in missing.summary
-    aid = proposal("run-none", store, status="proposed")  # proposed, never approved
+    aid = proposal(run, store, status="proposed")  # proposed, never approved
     kube.clear_requests()
-    pending = rollback(envelope("run-none", aid))
+    pending = rollback(delivered(run, aid))
     assert pending.status == "skipped" and "proposed, not approved" in pending.summary
     assert approval(store, aid)["status"] == "proposed"
-    other = proposal("run-none2", store)
+    owner = path_a_run(store)
+    other = proposal(owner, store)
     kube.clear_requests()
-    other_run = rollback(envelope("run-other", other))
-    assert "belongs to run run-none2" in other_run.summary
+    other_run = rollback(delivered(run, other))
+    assert f"belongs to run {owner.run_id}" in other_run.summary
     assert kube.requests == []  # refused before any API call
     assert {a["outcome"] for a in audits(store)} == {"refused"}
     assert len(audits(store)) == 4
+    assert {a["incident_id"] for a in audits(store)} == {run.incident_id}
 
 
 def test_rejected_reports_and_changes_nothing(store: Ledger, kube: KubeApiServer) -> None:
-    aid = proposal("run-rej", store, status="rejected")
-    store._col("approvals").document(aid).update({"rejected_by": "UAPPROVER"})
-    finding = rollback(envelope("run-rej", aid))
+    run = path_a_run(store)
+    aid = proposal(run, store, status="rejected")
+    store.set_approval(aid, {"rejected_by": "UAPPROVER"})
+    finding = rollback(delivered(run, aid))
     assert finding.status == "skipped" and "rejected by <@UAPPROVER>" in finding.summary
     assert patches(kube) == []
 
@@ -289,8 +350,9 @@ def test_dry_run_reports_the_patch_and_sends_nothing(
 ) -> None:
     monkeypatch.setenv("ALERTLOOP_DRY_RUN", "true")
     reset()
-    aid = proposal("run-dry", store)
-    finding = rollback(envelope("run-dry", aid))
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    finding = rollback(delivered(run, aid))
     assert finding.status == "ok" and finding.summary.startswith("Dry-run: would roll back")
     assert patches(kube) == []
     assert approval(store, aid)["status"] == "dry_run"
@@ -302,25 +364,28 @@ def test_dry_run_reports_the_patch_and_sends_nothing(
 def test_namespace_allowlist_is_enforced(
     store: Ledger, kube: KubeApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aid = proposal("run-ns", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "payments")
     kube.clear_requests()
-    finding = rollback(envelope("run-ns", aid))
+    finding = rollback(delivered(run, aid))
     assert finding.status == "skipped" and "Not rolled back (namespace)" in finding.summary
     assert kube.requests == []
     assert approval(store, aid)["status"] == "refused"
 
 
 def test_opt_out_annotation_is_honoured(store: Ledger, kube: KubeApiServer) -> None:
-    aid = proposal("run-opt", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     kube.mutate(
         "deployments",
         "shop",
         "checkout",
         lambda d: d["metadata"]["annotations"].__setitem__("alertloop.io/remediate", "false"),
     )
-    finding = rollback(envelope("run-opt", aid))
+    finding = rollback(delivered(run, aid))
     assert "opt_out" in finding.summary
+    assert finding.details["refused"]["guard"] == "opt_out"
     assert patches(kube) == []
 
 
@@ -329,12 +394,16 @@ def test_conflict_between_check_and_patch_changes_nothing(
 ) -> None:
     from sandbox.kube_api import Fault
 
-    aid = proposal("run-409", store)
+    run = path_a_run(store)
+    aid = proposal(run, store)
     kube.add_fault(Fault(kind="conflict", verb="patch", resource="deployments", times=1))
-    finding = rollback(envelope("run-409", aid))
+    finding = rollback(delivered(run, aid))
     assert finding.status == "error" and "409 Conflict" in finding.summary
     assert approval(store, aid)["status"] == "failed"
     (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
-    assert audit["outcome"] == "conflict"
+    # The reservation's audit record settles as not applied (the server refused the patch).
+    assert audit["outcome"] == "not_applied" and audit["conflict"] is True
+    assert audit["id"] == finding.details["audit_id"]
     # The cooldown lock and the rate-limit slot were released: nothing changed.
-    assert not store._col("locks").document("deployment:shop:checkout").get().exists
+    assert not store._col("locks").document("default:deployment:shop:checkout").get().exists
+    assert store._col("ratelimit").document("remediate-changes").get().to_dict()["changes"] == []
