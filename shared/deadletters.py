@@ -18,7 +18,7 @@ from shared.envelope import Envelope, Finding, utcnow
 from shared.ledger import Ledger
 from shared.log import event, get_logger
 from shared.notifier import Notifier
-from shared.slack_render import escape
+from shared.untrusted import for_mrkdwn
 
 log = get_logger(__name__)
 
@@ -82,12 +82,13 @@ def handle_dead_letter(
             }
         )
         text = (
-            f":rotating_light: A malformed message reached the *{escape(stage)}* stage "
-            f"and was set aside: {escape(record['error'][:500])}\n"
-            f"Stored as dead letter `{escape(message_id)}`; inspect it with "
+            f":rotating_light: A malformed message reached the *{for_mrkdwn(stage, 100)}* stage "
+            f"and was set aside: {for_mrkdwn(record['error'], 500)}\n"
+            f"Stored as dead letter `{for_mrkdwn(message_id, 200)}`; inspect it with "
             f"`alertloop replay --list-dead-letters`."
         )
-        notifier.poster.post(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        block = {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+        notifier.poster.post(text, [block])
         event(log, "poison message recorded", 40, stage=stage, message_id=message_id)
         return
     cmd = replay_command(env.run_id, stage)
