@@ -88,16 +88,14 @@ _VALUE = (
     r"|(?P<tpl>\{\{[^\n]{0,200}?\}\})"
     r"|(?P<bare>[^\s'\",;&]+))"
 )
-_KV = re.compile(
-    rf"(?i)(?P<key>{_KEY})(?P<sep>\\?[\"']?[ \t]*(?:=|:)[ \t]*){_VALUE}",
-)
+_KV = rf"(?i)(?P<key>{_KEY})(?P<sep>\\?[\"']?[ \t]*(?:=|:)[ \t]*){_VALUE}"
 # --password value, --db-password=value, -Djavax.net.ssl.keyStorePassword=value
-_FLAG = re.compile(
+_FLAG = (
     rf"(?i)(?P<key>(?<![\w-])--?(?:[A-Za-z0-9]+[_.-])*?(?:{_LONG_KEYS}|{_SHORT_KEYS}))"
     rf"(?P<sep> +)(?![-\s]){_VALUE}"
 )
 # <password>value</password>
-_XML = re.compile(rf"(?i)<(?P<tag>(?:\w+:)?{_KEY})>(?P<value>[^<]+)</(?P=tag)>")
+_XML = rf"(?i)<(?P<tag>(?:\w+:)?{_KEY})>(?P<value>[^<]+)</(?P=tag)>"
 
 _PLACEHOLDER_WORDS = frozenset(
     (
@@ -165,7 +163,7 @@ _AUTH_SCHEMES = (
     r"bearer|basic|digest|token|negotiate|ntlm|hoba|mutual|dpop|apikey|api-key|sso-key|"
     r"key|gssapi|aws4-hmac-sha256|goog4-hmac-sha256|splunk|ssws|otp"
 )
-_AUTHORIZATION = re.compile(
+_AUTHORIZATION = (
     rf"(?i)(?P<head>\b(?:proxy-)?authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?)"
     rf"(?P<scheme>(?:{_AUTH_SCHEMES})[ \t]+)?(?P<value>(?:[^\s\"',;\\]|\\(?![\"']))+)"
 )
@@ -188,7 +186,7 @@ def _scheme_sub(m: re.Match[str]) -> str:
     return f"{m.group(1)}{REDACTED}"
 
 
-_COOKIE_HEADER = re.compile(r"(?im)(\b(?:set-)?cookie\\?[\"']?[ \t]*[:=][ \t]*)([^\n]*)")
+_COOKIE_HEADER = r"(?im)(\b(?:set-)?cookie\\?[\"']?[ \t]*[:=][ \t]*)([^\n]*)"
 _COOKIE_PAIR = re.compile(
     r"(?<![!#$%&'*+\-.^_`|~0-9A-Za-z])([!#$%&'*+\-.^_`|~0-9A-Za-z]+)=(\"[^\"]*\"|[^;,\s\"]*)"
 )
@@ -218,85 +216,81 @@ def _url_userinfo_sub(m: re.Match[str]) -> str:
     return f"{m.group('head')}{REDACTED}@"
 
 
-_Sub = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+_Sub = tuple[str, str | Callable[[re.Match[str]], str]]
 
-_RULES: list[_Sub] = [
+_RULE_SOURCES: list[_Sub] = [
     # PEM private keys, whole blocks (possibly flattened with literal \n), or to the end.
     (
-        re.compile(
-            r"-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
-            r".*?(?:-----END (?P=kind)-----|\Z)",
-            re.DOTALL,
-        ),
+        r"(?s)-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
+        r".*?(?:-----END (?P=kind)-----|\Z)",
         rf"-----BEGIN \g<kind>-----{REDACTED}-----END \g<kind>-----",
     ),
     # JWTs (and JWS/JWE with more segments)
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,}){1,4}\.?[A-Za-z0-9_-]*"), REDACTED),
+    (r"\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,}){1,4}\.?[A-Za-z0-9_-]*", REDACTED),
     # URL userinfo: scheme://user:password@host — the password may contain @ (the last @ before
     # the path ends it) and :.
     (
-        re.compile(
-            r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@]*:)(?P<password>[^\s/?#]*)@"
-        ),
+        r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@]*:)(?P<password>[^\s/?#]*)@",
         _url_userinfo_sub,
     ),
     (_AUTHORIZATION, _authorization_sub),
-    (re.compile(r"\b(Bearer[ \t]+)([A-Za-z0-9._~+/=-]+)", re.IGNORECASE), _scheme_sub),
-    (re.compile(r"\b(Basic[ \t]+)([A-Za-z0-9+/]+={0,2})(?![\w+/=])"), _scheme_sub),
+    (r"(?i)\b(Bearer[ \t]+)([A-Za-z0-9._~+/=-]+)", _scheme_sub),
+    (r"\b(Basic[ \t]+)([A-Za-z0-9+/]+={0,2})(?![\w+/=])", _scheme_sub),
     (_COOKIE_HEADER, _cookie_sub),
     # mysql -pSECRET (glued: `-p SECRET` would be a prompt and a database name), sshpass -p,
     # redis-cli -a, curl -u user:password
     (
-        re.compile(
-            r"(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb)"
-            r"\b[^\n|;&]{0,300}?[ \t]-p)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\"-][^\s]*)"
-        ),
+        r"(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb)"
+        r"\b[^\n|;&]{0,300}?[ \t]-p)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\"-][^\s]*)",
         rf"\1{REDACTED}",
     ),
-    (re.compile(r"(\bsshpass[ \t]+-p[ \t]*)('[^'\n]*'|\"[^\"\n]*\"|\S+)"), rf"\1{REDACTED}"),
-    (re.compile(r"(\bsqlplus\b[^\n|;&]{0,300}?[ \t][\w$#]+/)([^\s@/]+)(?=@)"), rf"\1{REDACTED}"),
-    (re.compile(r"(\bredis-cli\b[^\n|;&]{0,300}?[ \t]-a[ \t]+)(\S+)"), rf"\1{REDACTED}"),
+    (r"(\bsshpass[ \t]+-p[ \t]*)('[^'\n]*'|\"[^\"\n]*\"|\S+)", rf"\1{REDACTED}"),
+    (r"(\bsqlplus\b[^\n|;&]{0,300}?[ \t][\w$#]+/)([^\s@/]+)(?=@)", rf"\1{REDACTED}"),
+    (r"(\bredis-cli\b[^\n|;&]{0,300}?[ \t]-a[ \t]+)(\S+)", rf"\1{REDACTED}"),
     (
-        re.compile(
-            r"(\bcurl\b[^\n|;&]{0,300}?[ \t](?:-u|--user)[ \t]*['\"]?[^\s:'\"]+:)([^\s'\"]+)"
-        ),
+        r"(\bcurl\b[^\n|;&]{0,300}?[ \t](?:-u|--user)[ \t]*['\"]?[^\s:'\"]+:)([^\s'\"]+)",
         rf"\1{REDACTED}",
     ),
     # Well-known token shapes (detect-secrets adds more vendors after these).
     (
-        re.compile(
-            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}\b"
-        ),
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}\b",
         REDACTED,
     ),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), REDACTED),
-    (re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}"), REDACTED),
-    (re.compile(r"\b1//0[0-9A-Za-z_-]{20,}"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9_]{30,}"), REDACTED),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}"), REDACTED),
+    (r"\bAIza[0-9A-Za-z_-]{35}", REDACTED),
+    (r"\bya29\.[0-9A-Za-z_-]{20,}", REDACTED),
+    (r"\b1//0[0-9A-Za-z_-]{20,}", REDACTED),
+    (r"\bgh[pousr]_[A-Za-z0-9_]{30,}", REDACTED),
+    (r"\bgithub_pat_[A-Za-z0-9_]{40,}", REDACTED),
     (
-        re.compile(r"\bgl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,}"),
+        r"\bgl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,}",
         REDACTED,
     ),
-    (re.compile(r"\bxox[abposrec]-[A-Za-z0-9-]{10,}"), REDACTED),
-    (re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}"), REDACTED),
+    (r"\bxox[abposrec]-[A-Za-z0-9-]{10,}", REDACTED),
+    (r"\bxapp-\d-[A-Za-z0-9-]{10,}", REDACTED),
     (
-        re.compile(r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+"),
+        r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
         rf"\1{REDACTED}",
     ),
-    (re.compile(r"\b(?:[sr]k|whsec)_(?:live|test)_[A-Za-z0-9]{16,}"), REDACTED),
-    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{24,}"), REDACTED),
-    (re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), REDACTED),
-    (re.compile(r"\bpypi-[A-Za-z0-9_-]{50,}"), REDACTED),
-    (re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"), REDACTED),
-    (re.compile(r"\bsk-(?:proj-|ant-(?:api\d+-)?)?[A-Za-z0-9_-]{32,}"), REDACTED),
-    (re.compile(r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}"), REDACTED),
-    (re.compile(r"\bdop_v1_[a-f0-9]{64}\b"), REDACTED),
+    (r"\b(?:[sr]k|whsec)_(?:live|test)_[A-Za-z0-9]{16,}", REDACTED),
+    (r"\bwhsec_[A-Za-z0-9+/=]{24,}", REDACTED),
+    (r"\bnpm_[A-Za-z0-9]{36}\b", REDACTED),
+    (r"\bpypi-[A-Za-z0-9_-]{50,}", REDACTED),
+    (r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", REDACTED),
+    (r"\bsk-(?:proj-|ant-(?:api\d+-)?)?[A-Za-z0-9_-]{32,}", REDACTED),
+    (r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}", REDACTED),
+    (r"\bdop_v1_[a-f0-9]{64}\b", REDACTED),
     # key=value forms last: earlier rules leave [REDACTED], which these keep.
     (_XML, _xml_sub),
     (_FLAG, _kv_sub),
     (_KV, _kv_sub),
 ]
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]:
+    """The rules, compiled on first use (~10 ms a cold start that never redacts does not pay)."""
+    return tuple((re.compile(pattern), repl) for pattern, repl in _RULE_SOURCES)
+
 
 # detect-secrets detectors we do not run: public IPs are not secrets (and help investigations).
 _SKIPPED_DETECTORS = frozenset(("IPPublicDetector",))
@@ -392,7 +386,7 @@ def redact(text: object) -> str:
     out = _bounded(clean(text))
     if not out:
         return out
-    for pattern, repl in _RULES:
+    for pattern, repl in _rules():
         out = pattern.sub(repl, out)
     spans = _spans(out, _detector_patterns())
     if spans:
