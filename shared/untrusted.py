@@ -11,7 +11,12 @@ event messages, Kubernetes object names — anything we did not write ourselves.
 
 Each is pure (no I/O), total (any str; anything else is str()-ed; never raises) and starts with
 `clean`: control, format (bidi overrides, zero-width) and private-use characters are removed
-*before* redaction, so an invisible character cannot split a key name and hide a secret.
+*before* redaction, so an invisible character cannot split a key name and hide a secret. Input
+past MAX_CHARS is cut first, which bounds the time any text can take.
+
+Deliberately left as they are: Unicode emoji (content, and a fake status line still cannot be
+bold); bare domains without `scheme://` or `www.` (slack_render marks mrkdwn objects
+`verbatim`, so Slack does not auto-link them); public IP addresses (evidence, not secrets).
 """
 
 from __future__ import annotations
