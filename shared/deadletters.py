@@ -26,6 +26,7 @@ from shared.messages import (
     parse_intake,
     parse_stage,
 )
+from shared.untrusted import for_mrkdwn
 
 if TYPE_CHECKING:
     from shared.ledger import Ledger
@@ -142,8 +143,6 @@ def parse_dead_letter(raw: bytes, attributes: dict[str, str]) -> DeadLetter:
 def handle_dead_letter(
     letter: DeadLetter, message_id: str, ledger: Ledger, notifier: Notifier
 ) -> None:
-    from shared.slack_render import escape
-
     now = utcnow()
     run = ledger.get_run(letter.run_id) if letter.run_id else None
     if run is None:
@@ -160,10 +159,10 @@ def handle_dead_letter(
         )
         what = "an alert dispatch could not record" if letter.intake else "a malformed message"
         text = (
-            f":rotating_light: The *{escape(letter.stage[:50])}* stage set aside {what}: "
-            f"{escape(letter.error[:500])}\nStored as dead letter `{escape(message_id[:100])}`; "
-            "inspect it with `alertloop replay --list-dead-letters`, put it back with "
-            "`alertloop replay --dead-letters`."
+            f":rotating_light: The *{for_mrkdwn(letter.stage, 50)}* stage set aside {what}: "
+            f"{for_mrkdwn(letter.error, 500)}\nStored as dead letter "
+            f"`{for_mrkdwn(message_id, 100)}`; inspect it with `alertloop replay "
+            "--list-dead-letters`, put it back with `alertloop replay --dead-letters`."
         )
         notifier.post_notice(text)
         event(log, "dead letter recorded", 40, stage=letter.stage, message_id=message_id)

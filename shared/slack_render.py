@@ -1,24 +1,28 @@
 """Block Kit rendering of a run. Pure functions: no clients, no I/O.
 
-Everything that came from an alert (labels, annotations, findings quoting logs) is escaped:
-Slack only parses `<...>` sequences (mentions, links), so escaping &, < and > makes
-`<!channel>` and `<http://evil|click>` inert text.
+Every value that came from outside — alert name, labels, annotations, finding summaries (which
+quote logs, events and object names), digest group keys, workload names — goes through
+shared.untrusted: secrets redacted, invisible characters stripped, mrkdwn markup, mentions,
+links and emoji shortcodes made inert, lengths limited. Only our own prose keeps its formatting
+(the `*Severity*` titles, the status marks). mrkdwn text objects holding outside text are
+`verbatim` (Slack does not auto-link or auto-mention in them) and plain_text ones have emoji
+off, so a second line of defence holds if a value ever slips past the renderer.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.envelope import Alert, Finding
+from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
 FIELD_MAX = 2000
 BUTTON_URL_MAX = 3000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 STAGE_TITLES = {
     "investigate": "Investigation",
@@ -38,21 +42,31 @@ STATUS_MARK = {"ok": ":white_check_mark:", "skipped": ":fast_forward:", "error":
 
 
 def escape(text: Any) -> str:
-    """Make alert-provided text safe for mrkdwn: no mentions, no links, no control bytes."""
-    s = _CONTROL.sub("", str(text))
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Outside text for mrkdwn (shared.untrusted.for_mrkdwn, limited to a section)."""
+    return for_mrkdwn(text, SECTION_MAX)
 
 
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def truncate(text: str, max_len: int) -> str:
+    """Our own text, limited (outside text is limited by the untrusted renderer)."""
+    return limit(text, max_len)
 
 
 def safe_url(url: str) -> str:
-    """Only http(s) URLs become buttons (no javascript:, no slack:// deep links)."""
-    url = url.strip()
-    if re.match(r"^https?://[^\s<>|]+$", url) and len(url) <= BUTTON_URL_MAX:
+    """Only http(s) URLs become buttons (no javascript:, no slack:// deep links), and none with
+    invisible or control characters (a bidi override can disguise where a link goes)."""
+    url = str(url).strip()
+    if re.match(r"^https?://[^\s<>|]+$", url) and len(url) <= BUTTON_URL_MAX and clean(url) == url:
         return url
     return ""
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object; verbatim: Slack adds no links or mentions of its own."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}
 
 
 @dataclass
@@ -81,7 +95,8 @@ def _duration(seconds: float) -> str:
 
 
 def _slack_date(ts: datetime) -> str:
-    return f"<!date^{int(ts.timestamp())}^{{date_short_pretty}} {{time}}|{ts.isoformat()}>"
+    fallback = ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(ts.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _emoji(view: RunView) -> str:
@@ -91,6 +106,7 @@ def _emoji(view: RunView) -> str:
 
 
 def _workload(labels: dict[str, str]) -> str:
+    """`kind/name` from the alert's labels (outside text: render it before use)."""
     for key in (
         "deployment",
         "statefulset",
@@ -109,49 +125,46 @@ def _workload(labels: dict[str, str]) -> str:
 
 def parent_text(view: RunView) -> str:
     """Notification fallback text (push notifications, screen readers)."""
-    state = STATE_TITLES.get(view.state, view.state.upper())
-    s = f"[{state}] {view.alert.name} ({view.alert.severity})"
+    state = STATE_TITLES.get(view.state, for_mrkdwn(view.state.upper(), 40))
+    s = f"[{state}] {for_mrkdwn(view.alert.name, 200)} ({for_mrkdwn(view.alert.severity, 40)})"
     summary = view.alert.annotations.get("summary")
     if summary:
-        s += f": {summary}"
-    return truncate(escape(s), SECTION_MAX)
+        s += f": {for_mrkdwn(summary, SECTION_MAX - len(s) - 2)}"
+    return truncate(s, SECTION_MAX)
 
 
 def render_parent(view: RunView) -> list[dict[str, Any]]:
     alert = view.alert
-    state = STATE_TITLES.get(view.state, view.state.upper())
+    state = STATE_TITLES.get(view.state, for_plain_text(view.state.upper(), 40))
     if view.state == "resolved" and view.mttr_seconds is not None:
         state = f"RESOLVED after {_duration(view.mttr_seconds)}"
     dry = " [dry-run]" if view.dry_run else ""
     flap = f" [flapping x{view.flap_count + 1}]" if view.flap_count else ""
-    header = truncate(f"{state}: {alert.name}{dry}{flap}", HEADER_MAX)
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
-    ]
+    room = HEADER_MAX - len(state) - len(dry) - len(flap) - 2
+    header = truncate(f"{state}: {for_plain_text(alert.name, max(room, 1))}{dry}{flap}", HEADER_MAX)
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(header)}]
     summary = alert.annotations.get("summary") or alert.annotations.get("message") or ""
     description = alert.annotations.get("description", "")
-    body = f"{_emoji(view)} *{escape(summary or alert.name)}*"
+    # Our bold around the summary; the summary itself cannot open or close markup.
+    body = f"{_emoji(view)} *{for_mrkdwn(summary or alert.name, 1000)}*"
     if description:
-        body += f"\n{escape(description)}"
-    blocks.append(
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
-    )
-    fields = [
-        f"*Severity*\n{escape(alert.severity)}",
-        f"*Namespace*\n{escape(alert.labels.get('namespace', '—'))}",
-        f"*Workload*\n{escape(_workload(alert.labels))}",
-        f"*Started*\n{_slack_date(alert.starts_at)}",
+        body += f"\n{for_mrkdwn(description, SECTION_MAX - len(body) - 1)}"
+    blocks.append({"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))})
+    titled = [
+        ("Severity", alert.severity),
+        ("Namespace", alert.labels.get("namespace", "—")),
+        ("Workload", _workload(alert.labels)),
     ]
+    # Policy text is configuration, but an override file is not ours: rendered the same way.
     if view.automatic_action:
-        fields.append(f"*Automatic action*\n{escape(view.automatic_action)}")
+        titled.append(("Automatic action", view.automatic_action))
     if view.follow_up:
-        fields.append(f"*Manual follow-up*\n{escape(view.follow_up)}")
-    blocks.append(
-        {
-            "type": "section",
-            "fields": [{"type": "mrkdwn", "text": truncate(f, FIELD_MAX)} for f in fields],
-        }
-    )
+        titled.append(("Manual follow-up", view.follow_up))
+    fields = [
+        f"*{title}*\n{for_mrkdwn(value, FIELD_MAX - len(title) - 3)}" for title, value in titled
+    ]
+    fields.insert(3, f"*Started*\n{_slack_date(alert.starts_at)}")
+    blocks.append({"type": "section", "fields": [_mrkdwn(truncate(f, FIELD_MAX)) for f in fields]})
     done = {f.stage: f for f in view.findings}
     steps = []
     for stage in view.plan:
@@ -163,11 +176,10 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         {
             "type": "context",
             "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"{context} · alert type `{escape(view.alert_type)}` · "
-                    f"run `{view.run_id}`",
-                }
+                _mrkdwn(
+                    f"{context} · alert type `{for_mrkdwn(view.alert_type, 200)}` · "
+                    f"run `{for_mrkdwn(view.run_id, 100)}`"
+                )
             ],
         }
     )
@@ -181,7 +193,7 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
             buttons.append(
                 {
                     "type": "button",
-                    "text": {"type": "plain_text", "text": label},
+                    "text": _plain(label),
                     "url": safe_url(url),
                     "action_id": f"link_{label.lower()[:6]}",
                 }
@@ -191,18 +203,22 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
     return blocks
 
 
+def _stage_title(finding: Finding) -> str:
+    return STAGE_TITLES.get(finding.stage) or for_mrkdwn(finding.stage, 60)
+
+
 def finding_text(finding: Finding) -> str:
-    title = STAGE_TITLES.get(finding.stage, finding.stage)
-    return truncate(escape(f"{title}: {finding.status} — {finding.summary}"), SECTION_MAX)
+    head = f"{_stage_title(finding)}: {finding.status} — "
+    return truncate(head + for_mrkdwn(finding.summary, SECTION_MAX - len(head)), SECTION_MAX)
 
 
 def render_finding(finding: Finding) -> list[dict[str, Any]]:
-    title = STAGE_TITLES.get(finding.stage, finding.stage)
     mark = STATUS_MARK.get(finding.status, "")
-    head = f"{mark} *{title}* — {finding.status} ({finding.duration_seconds:.1f} s)"
-    body = f"{head}\n{escape(finding.summary)}"
+    head = f"{mark} *{_stage_title(finding)}* — {finding.status} ({finding.duration_seconds:.1f} s)"
+    # The summary quotes logs, events and object names: all of it is outside text.
+    body = f"{head}\n{for_mrkdwn(finding.summary, SECTION_MAX - len(head) - 1)}"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}}
+        {"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}
     ]
     approval_id = finding.details.get("approval_id")
     rollback = finding.details.get("action") in (None, "propose_rollback")
@@ -216,14 +232,14 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
                 "elements": [
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Approve rollback"},
+                        "text": _plain("Approve rollback"),
                         "style": "primary",
                         "action_id": "approve_rollback",
                         "value": approval_id,
                     },
                     {
                         "type": "button",
-                        "text": {"type": "plain_text", "text": "Reject"},
+                        "text": _plain("Reject"),
                         "action_id": "reject_rollback",
                         "value": approval_id,
                     },
@@ -235,8 +251,10 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
 
 def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
     took = f" after {_duration(view.mttr_seconds)}" if view.mttr_seconds is not None else ""
-    text = f":large_green_circle: Resolved{took}. {escape(view.alert.name)} stopped firing."
-    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    text = (
+        f":large_green_circle: Resolved{took}. {for_mrkdwn(view.alert.name, 500)} stopped firing."
+    )
+    return text, [{"type": "section", "text": _mrkdwn(text)}]
 
 
 def render_reopened(view: RunView, previous_run: str = "") -> tuple[str, list[dict[str, Any]]]:
@@ -244,25 +262,25 @@ def render_reopened(view: RunView, previous_run: str = "") -> tuple[str, list[di
     if view.flap_count:
         what = f"Firing again (flapping, {view.flap_count + 1} times in the hold-down window)"
     else:
-        what = f"Another alert joined this incident: {escape(view.alert.name)}"
-    text = f":repeat: {what}. Run `{view.run_id}` continues in this thread."
+        what = f"Another alert joined this incident: {for_mrkdwn(view.alert.name, 300)}"
+    text = f":repeat: {what}. Run `{for_mrkdwn(view.run_id, 100)}` continues in this thread."
     if previous_run:
-        text += f" (previous run `{previous_run}`)"
-    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+        text += f" (previous run `{for_mrkdwn(previous_run, 100)}`)"
+    return text, [{"type": "section", "text": _mrkdwn(text)}]
 
 
 def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """One message for an alert storm: counts, not hundreds of parents."""
     total, firing, resolved = (
-        group.get("total", 0),
-        group.get("firing", 0),
-        group.get("resolved", 0),
+        _count(group.get("total")),
+        _count(group.get("firing")),
+        _count(group.get("resolved")),
     )
     state = "RESOLVED" if firing == 0 else "ALERT STORM"
     header = truncate(f"{state}: {total} alerts in one group ({firing} firing)", HEADER_MAX)
-    names = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_name") or {}).items())
-    workloads = ", ".join(f"{escape(k)} x{v}" for k, v in (group.get("by_workload") or {}).items())
-    truncated = int(group.get("truncated") or 0)
+    names = _counted(group.get("by_name"))
+    workloads = _counted(group.get("by_workload"))
+    truncated = _count(group.get("truncated"))
     left_out = (
         f"\n*Left out by Alertmanager:* {truncated} more alert(s) in this group "
         "(`truncatedAlerts`; raise max_alerts to receive them)"
@@ -276,19 +294,28 @@ def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "rate limit still apply); this digest replaces one message per alert."
     )
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(body, SECTION_MAX)}},
+        {"type": "header", "text": _plain(header)},
+        {"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))},
         {
             "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"group `{escape(str(group.get('group_key', ''))[:200])}`",
-                }
-            ],
+            "elements": [_mrkdwn(f"group `{for_mrkdwn(group.get('group_key', ''), 200)}`")],
         },
     ]
-    return truncate(escape(header), SECTION_MAX), blocks
+    return header, blocks
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _counted(items: Any, max_items: int = 20) -> str:
+    """`name x3, other x1` from a {name: count} map of outside names, each rendered."""
+    pairs = list((items or {}).items()) if isinstance(items, dict) else []
+    shown = ", ".join(f"{for_mrkdwn(k, 100)} x{_count(v)}" for k, v in pairs[:max_items])
+    return shown + (f", and {len(pairs) - max_items} more" if len(pairs) > max_items else "")
 
 
 _SLACK_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
@@ -316,7 +343,7 @@ def render_incident_runs(views: list[RunView]) -> list[dict[str, Any]]:
     for v in views[-15:]:
         mark = ":large_green_circle:" if v.state == "resolved" else ":red_circle:"
         lines.append(
-            f"{mark} {escape(v.alert.name)} — {escape(v.state)} since "
+            f"{mark} {for_mrkdwn(v.alert.name, 200)} — {for_mrkdwn(v.state, 40)} since "
             f"{_slack_date(v.alert.starts_at)} · run `{v.run_id}`"
         )
     more = len(views) - 15
@@ -324,25 +351,27 @@ def render_incident_runs(views: list[RunView]) -> list[dict[str, Any]]:
     if more > 0:
         head += f", the last 15 of {len(views)}"
     text = truncate(head + "\n" + "\n".join(lines), SECTION_MAX)
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return [{"type": "section", "text": _mrkdwn(text)}]
 
 
 def render_unresolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
     text = (
-        f":red_circle: Firing again: Alertmanager reports {escape(view.alert.name)} active again "
-        "with the same start time (it was resolved); the incident is open."
+        ":red_circle: Firing again: Alertmanager reports "
+        f"{for_mrkdwn(view.alert.name, 300)} active again with the same start time (it was "
+        "resolved); the incident is open."
     )
-    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return text, [{"type": "section", "text": _mrkdwn(text)}]
 
 
 def render_notice(text: str) -> list[dict[str, Any]]:
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}]
+    """A message of our own (its outside parts already rendered by the caller)."""
+    return [{"type": "section", "text": _mrkdwn(truncate(text, SECTION_MAX))}]
 
 
 def render_rollup(counts: dict[str, int], shown: int) -> tuple[str, list[dict[str, Any]]]:
     """Past the storm's line limit: one message, updated, counting the rest."""
     total = sum(counts.values())
-    parts = ", ".join(f"{escape(k)} x{v}" for k, v in sorted(counts.items()))
+    parts = ", ".join(f"{for_mrkdwn(k, 100)} x{v}" for k, v in sorted(counts.items()))
     text = (
         f":heavy_plus_sign: {total} more action(s) and refusal(s) after the first {shown}: "
         f"{parts}. Every one is in the audit trail and on its run."

@@ -24,6 +24,7 @@ from shared.ledger.approvals import PROPOSED
 from shared.log import event, get_logger
 from shared.messages import StageMessage
 from shared.remediation.records import Recorder
+from shared.untrusted import for_mrkdwn
 
 log = get_logger(__name__)
 
@@ -79,9 +80,11 @@ def _audit(
 
 
 def _describe(approval: dict[str, Any]) -> str:
+    # Shown in Slack: the target names come from the cluster, so render them as outside text.
     return (
-        f"rollback of {approval.get('target', '?')} from revision "
-        f"{approval.get('from_revision', '?')} to {approval.get('to_revision', '?')}"
+        f"rollback of {for_mrkdwn(approval.get('target', '?'), 300)} from revision "
+        f"{for_mrkdwn(approval.get('from_revision', '?'), 40)} to "
+        f"{for_mrkdwn(approval.get('to_revision', '?'), 40)}"
     )
 
 
@@ -110,9 +113,13 @@ def decide(
         return Decision("refused", message, reason, approval, audit_id)
 
     if not approval:
-        return refuse("unknown", f"No rollback proposal {action.approval_id} exists.")
+        return refuse(
+            "unknown", f"No rollback proposal {for_mrkdwn(action.approval_id, 80)} exists."
+        )
     if approval.get("action") not in ROLLBACK_ACTIONS:
-        return refuse("action", f"Proposal {action.approval_id} is not a rollback proposal.")
+        return refuse(
+            "action", f"Proposal {for_mrkdwn(action.approval_id, 80)} is not a rollback proposal."
+        )
     if not cfg.approvers:
         return refuse(
             "no_approvers",

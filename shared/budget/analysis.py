@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import promql
 from shared.budget import burn, queries
 from shared.budget.settings import BudgetConfigError, BudgetSettings
 from shared.envelope import Finding, FindingStatus, utcnow
@@ -113,7 +114,7 @@ def endpoint_breakdown(
     at: float,
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """(endpoint label used, top endpoints by errors over the period, with 1h figures)."""
-    labels = [lbl for lbl in settings.endpoint_labels if queries._LABEL_NAME.match(lbl)]
+    labels = [lbl for lbl in settings.endpoint_labels if promql.is_label_name(lbl)]
     if not labels:
         return None, []
     windows = ("1h", period)
@@ -381,8 +382,11 @@ def analyse(
         )
     at = now.timestamp() if isinstance(now, datetime) else (now if now is not None else time.time())
     matchers = queries.alert_matchers(alert.labels, settings.match_labels)
-    errors = queries.with_matchers(settings.errors_selector, matchers)
-    total = queries.with_matchers(settings.total_selector, matchers)
+    try:
+        errors = queries.with_matchers(settings.errors_selector, matchers)
+        total = queries.with_matchers(settings.total_selector, matchers)
+    except promql.PromQLError as exc:
+        return _finding("error", f"Budget settings invalid: {exc}", {"error": str(exc)}, started)
     base: dict[str, Any] = {
         "objective": settings.objective,
         "period_days": settings.period_days,

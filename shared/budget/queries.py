@@ -8,33 +8,29 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+from shared import promql
 
 
 def quote(value: str) -> str:
     """A PromQL double-quoted string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return promql.string(value)
 
 
 def alert_matchers(labels: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
     """The alert's labels that select the service's series (only valid names, non-empty)."""
-    return {k: labels[k] for k in keys if labels.get(k) and _LABEL_NAME.match(k)}
+    return {k: labels[k] for k in keys if labels.get(k) and promql.is_label_name(k)}
 
 
 def with_matchers(selector: str, matchers: Mapping[str, str]) -> str:
-    """Add equality matchers to a vector selector: ``m{a="b"}`` + {c: d} -> ``m{a="b",c="d"}``."""
-    if not matchers:
-        return selector
-    extra = ",".join(f"{k}={quote(v)}" for k, v in sorted(matchers.items()))
-    selector = selector.strip()
-    if selector.endswith("}"):
-        inner = selector[selector.index("{") + 1 : -1].strip().rstrip(",")
-        head = selector[: selector.index("{")]
-        return f"{head}{{{inner + ',' if inner else ''}{extra}}}"
-    return f"{selector}{{{extra}}}"
+    """Add equality matchers to a vector selector: ``m{a="b"}`` + {c: d} -> ``m{a="b",c="d"}``.
+
+    The selector is parsed (shared.promql), never spliced as text: a selector that is more than
+    a plain vector selector is a PromQLError, and every value is escaped."""
+    parsed = promql.parse_selector(selector)
+    extra = [promql.equal(k, v) for k, v in sorted(matchers.items())]
+    return str(parsed.with_matchers(extra))
 
 
 def _tag(expr: str, **labels: str) -> str:
@@ -56,7 +52,7 @@ def endpoints_query(
     errors: str, total: str, endpoint_labels: Sequence[str], windows: Sequence[str]
 ) -> str:
     """increase() of errors and totals by the endpoint labels, per window."""
-    by = ", ".join(endpoint_labels)
+    by = ", ".join(promql.label_name(lbl) for lbl in endpoint_labels)
     parts = []
     for w in windows:
         parts.append(_tag(f"sum by ({by}) (increase({errors}[{w}]))", kind="errors", window=w))

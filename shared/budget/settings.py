@@ -27,13 +27,13 @@ analysis wraps them in ``rate(...[window])`` and adds the alert's label matchers
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from shared import promql
+
 DEFAULT_ERRORS_SELECTOR = 'http_requests_total{code=~"5.."}'
 DEFAULT_TOTAL_SELECTOR = "http_requests_total"
-SELECTOR_RE = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(\{.*\})?\s*$", re.DOTALL)
 
 
 class BudgetConfigError(ValueError):
@@ -69,8 +69,13 @@ def _positive_int(raw: str, source: str) -> int:
 
 
 def check_selector(raw: str, source: str) -> str:
-    if not SELECTOR_RE.match(raw) or not raw.strip():
-        raise BudgetConfigError(f'{source} must be a vector selector like metric{{a="b"}}')
+    """A plain vector selector, parsed by shared.promql (`m{a="b"} or vector(1)` is refused)."""
+    try:
+        promql.parse_selector(raw)
+    except promql.PromQLError as exc:
+        raise BudgetConfigError(
+            f'{source} must be a vector selector like metric{{a="b"}} ({exc})'
+        ) from exc
     return raw.strip()
 
 

@@ -1,8 +1,10 @@
 """Alert-type-specific analysis over the Prometheus HTTP API (shared.prometheus).
 
 Queries are `string.Template`s (PromQL is full of braces) with these placeholders:
-$namespace, $pod_regex (pods of the workload), $selector (request-metric label matchers),
-$container. Each can be overridden by an env var (metric names differ between setups):
+$namespace, $pod_regex (an RE2 regex for the workload's pods), $container — each must stand
+inside a double-quoted string (`namespace="$namespace"`): its value is escaped for that literal
+by shared.promql — and $selector (request-metric label matchers, built by shared.promql; it
+stands inside braces). Each can be overridden by an env var (metric names differ between setups):
 
 - ALERTLOOP_QUERY_ERROR_RATIO, ALERTLOOP_QUERY_ERROR_ENDPOINTS, ALERTLOOP_QUERY_MEMORY,
   ALERTLOOP_QUERY_MEMORY_LIMIT, ALERTLOOP_QUERY_CPU_USAGE, ALERTLOOP_QUERY_CPU_REQUEST,
@@ -16,11 +18,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from string import Template
 from typing import Any, Literal
 
+from shared import promql
 from shared.investigation.trend import (
     classify_memory,
     human_bytes,
@@ -70,9 +74,63 @@ DEFAULT_QUERIES = {
 }
 
 
+# Placeholders whose values stand inside a double-quoted string literal of the template.
+QUOTED_PLACEHOLDERS = ("namespace", "pod_regex", "container")
+
+
 def query(name: str, **values: str) -> str:
+    """The named query with `values` substituted; quoted values are escaped (shared.promql), so a
+    label value cannot end its string and add PromQL of its own. A template that puts a quoted
+    placeholder outside a double-quoted string, or $selector inside one, is a PromQLError."""
     template = os.environ.get(f"ALERTLOOP_QUERY_{name}", "").strip() or DEFAULT_QUERIES[name]
-    return Template(template).safe_substitute(values)
+    where = _placeholder_quotes(template)
+    safe: dict[str, str] = {}
+    for key, value in values.items():
+        inside = where.get(key, set())
+        if key in QUOTED_PLACEHOLDERS:
+            if inside - {'"'}:
+                raise promql.PromQLError(
+                    f"ALERTLOOP_QUERY_{name}: ${key} must stand inside a double-quoted string"
+                )
+            safe[key] = promql.escape(value)
+        else:
+            if inside - {""}:
+                raise promql.PromQLError(
+                    f"ALERTLOOP_QUERY_{name}: ${key} must not stand inside a quoted string"
+                )
+            safe[key] = value
+    return Template(template).safe_substitute(safe)
+
+
+_PLACEHOLDER = re.compile(r"\$(?:([a-zA-Z_][a-zA-Z0-9_]*)|\{([a-zA-Z_][a-zA-Z0-9_]*)\})")
+
+
+def _placeholder_quotes(template: str) -> dict[str, set[str]]:
+    """For each placeholder of the template, the quote characters its occurrences stand inside
+    ("" for outside any string literal)."""
+    out: dict[str, set[str]] = {}
+    quote = ""
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if quote:
+            if c == "\\" and quote != "`":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "\"'`":
+            quote = c
+        if c == "$" and template.startswith("$$", i):
+            i += 2
+            continue
+        m = _PLACEHOLDER.match(template, i) if c == "$" else None
+        if m:
+            out.setdefault(m.group(1) or m.group(2), set()).add(quote)
+            i = m.end()
+            continue
+        i += 1
+    return out
 
 
 def _env_float(name: str, default: float) -> float:
@@ -98,10 +156,10 @@ def pod_regex(workload: WorkloadRef | None, labels: dict[str, str]) -> str:
     if workload is None:
         pod = labels.get("pod", "")
         if pod:
-            return _re_escape(pod)
+            return promql.regex_literal(pod)
         name = labels.get("deployment") or labels.get("statefulset") or labels.get("app") or ""
-        return f"{_re_escape(name)}-.*" if name else ""
-    name = _re_escape(workload.name)
+        return f"{promql.regex_literal(name)}-.*" if name else ""
+    name = promql.regex_literal(workload.name)
     if workload.kind == "Pod":
         return name
     if workload.kind == "StatefulSet":
@@ -109,17 +167,16 @@ def pod_regex(workload: WorkloadRef | None, labels: dict[str, str]) -> str:
     return f"{name}-.*"
 
 
-def _re_escape(text: str) -> str:
-    return "".join("\\\\" + c if c in ".+*?^$()[]{}|\\" else c for c in text)
-
-
 def request_selector(workload: WorkloadRef | None, labels: dict[str, str], namespace: str) -> str:
-    label = os.environ.get("ALERTLOOP_PROM_SERVICE_LABEL", "").strip() or "service"
+    """Matchers (`namespace="shop",service="checkout"`) for the request metrics of a workload."""
+    label = promql.label_name(
+        os.environ.get("ALERTLOOP_PROM_SERVICE_LABEL", "").strip() or "service"
+    )
     value = labels.get(label) or labels.get("service") or (workload.name if workload else "")
-    parts = [f'namespace="{namespace}"'] if namespace else []
+    parts = [promql.equal("namespace", namespace)] if namespace else []
     if value:
-        parts.append(f'{label}="{value}"')
-    return ",".join(parts)
+        parts.append(promql.equal(label, value))
+    return promql.matchers(parts)
 
 
 def analyse(
@@ -152,6 +209,11 @@ def analyse(
             _memory(part, client, labels, workload, namespace, k8s_details, now)
         elif kind == "cpu":
             _cpu(part, client, labels, workload, namespace, k8s_details, now)
+    except promql.PromQLError as exc:
+        part.status = "error"
+        part.details["status"] = "error"
+        part.details["error"] = str(exc)[:300]
+        part.lines.append(f"Prometheus query not built: {str(exc)[:200]}.")
     except PrometheusNotConfigured as exc:
         part.status = "skipped"
         part.lines.append(f"Prometheus: not configured ({exc}).")

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.envelope import Alert
-from shared.investigation.redact import redact, redact_lines
 from shared.k8s import reads
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
 from shared.k8s.errors import (
@@ -22,6 +21,7 @@ from shared.k8s.errors import (
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
 from shared.k8s.workload import Resolution, WorkloadRef, list_pods, resolve_workload
+from shared.untrusted import redact
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2
@@ -239,16 +239,20 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
             continue
         entry: dict[str, Any] = {"pod": pod["name"], "container": c["name"]}
         try:
-            entry["current"] = redact_lines(
-                reads.pod_log(clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines)
-            )
+            entry["current"] = [
+                redact(line)
+                for line in reads.pod_log(
+                    clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines
+                )
+            ]
         except K8sError as exc:
             _guard(ev, f"reading the log of {pod['name']}", exc)
             entry["current"] = []
         if c["restart_count"] > 0 or c["last_termination"]:
             try:
-                entry["previous"] = redact_lines(
-                    reads.pod_log(
+                entry["previous"] = [
+                    redact(line)
+                    for line in reads.pod_log(
                         clients,
                         ns,
                         pod["name"],
@@ -256,7 +260,7 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
                         tail_lines=s.log_tail_lines,
                         previous=True,
                     )
-                )
+                ]
             except K8sError as exc:
                 if getattr(exc, "status", None) in (400, 404):
                     entry["previous"] = []  # no previous container (yet)

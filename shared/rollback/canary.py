@@ -81,10 +81,17 @@ def _errors(
 ) -> None:
     from shared.investigation.analysis import query, request_selector
     from shared.prometheus import PrometheusError
+    from shared.promql import PromQLError
 
     threshold = float(out["threshold"])
-    selector = request_selector(workload, labels, workload.namespace)
-    promql = query("ERROR_RATIO", selector=selector)
+    try:
+        # The investigation's builder: label values are escaped, so an alert label cannot turn
+        # the query into one that answers "healthy".
+        selector = request_selector(workload, labels, workload.namespace)
+        promql = query("ERROR_RATIO", selector=selector)
+    except PromQLError as exc:
+        out.update(verdict=NOT_VERIFIED, detail=f"rollout available; query not built: {exc}")
+        return
     out["query"] = promql
     ratio: float | None = None
     polls = 0

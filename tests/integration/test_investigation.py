@@ -93,7 +93,7 @@ def test_quantities_and_helpers() -> None:
     assert errors_started([(0, 0.1), (60, 0.01)], 0.05) is None
     assert pod_regex(WorkloadRef("Deployment", "cart", "shop"), {}) == "cart-.*"
     assert pod_regex(WorkloadRef("StatefulSet", "pg", "data"), {}) == "pg-[0-9]+"
-    assert pod_regex(None, {"deployment": "a.b"}) == "a\\\\.b-.*"
+    assert pod_regex(None, {"deployment": "a.b"}) == "a\\.b-.*"
 
 
 # --------------------------------------------------------------------------- Prometheus

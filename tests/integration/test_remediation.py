@@ -3,6 +3,7 @@ guardrails on the Firestore emulator. Asserts the exact PATCH requests and the a
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -13,17 +14,15 @@ import pytest
 import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer, ParsedRequest, RecordedRequest
-import hashlib
-
 from shared.envelope import Finding
-from shared.run import Run
-from tests.seed import make_alert, seed_run
 from shared.k8s.client import load_clients
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.reads import rollout_history
 from shared.ledger import Ledger
 from shared.remediation import remediate
+from shared.run import Run
 from tests.conftest import reset_settings as reset
+from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 

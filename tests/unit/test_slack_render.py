@@ -1,14 +1,20 @@
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from shared.envelope import Alert, Finding
 from shared.slack_render import (
     RunView,
     blocks_as_text,
     escape,
+    finding_text,
     parent_text,
+    render_digest,
     render_finding,
     render_parent,
+    render_reopened,
+    render_resolved,
     safe_url,
 )
 
@@ -89,3 +95,113 @@ def test_finding_reply_escapes_quoted_logs() -> None:
     text = render_finding(f)[0]["text"]["text"]
     assert "&lt;!channel&gt;" in text and "<!channel>" not in text
     assert "*Investigation* — error" in text
+
+
+# --------------------------------------------------------------------------- outside text
+
+HOSTILE = "*x* <!channel> :white_check_mark: https://evil.example password=hunter2\u202e\u200b"
+RAW = ("*x*", "<!channel>", ":white_check_mark:", "https://", "hunter2", "\u202e", "\u200b")
+
+
+def _mrkdwn_and_plain(blocks: list[dict]) -> list[dict]:
+    out = []
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"])
+        out.extend(b.get("fields", []))
+        for e in b.get("elements", []):
+            out.append(e if "type" in e and e["type"] in ("mrkdwn", "plain_text") else e["text"])
+    return out
+
+
+def _assert_clean(text: str, plain: bool = False) -> None:
+    for raw in RAW:
+        if plain and raw == "*x*":
+            continue  # Slack does not parse markup in plain_text
+        assert raw not in text, (raw, text)
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["name", "severity", "namespace", "deployment", "summary", "description", "alert_type",
+     "automatic_action", "follow_up"],
+)  # fmt: skip
+def test_every_outside_value_of_the_parent_is_rendered_inert(where: str) -> None:
+    labels = {"namespace": "shop", "deployment": "checkout"}
+    annotations = {"summary": "boom"}
+    kw: dict = {}
+    if where in labels:
+        labels[where] = HOSTILE
+    elif where in ("summary", "description"):
+        annotations[where] = HOSTILE
+    elif where in ("name", "severity"):
+        kw[where] = HOSTILE
+    alert = Alert(
+        name=kw.get("name", "HighErrorRate"),
+        severity=kw.get("severity", "critical"),
+        labels=labels,
+        annotations=annotations,
+        starts_at=datetime(2026, 11, 27, 6, 0, tzinfo=UTC),
+        fingerprint="f",
+    )
+    v = RunView(
+        run_id="run1",
+        alert=alert,
+        alert_type=HOSTILE if where == "alert_type" else "HighErrorRate",
+        state="firing",
+        plan=["investigate"],
+    )
+    if where in ("automatic_action", "follow_up"):
+        setattr(v, where, HOSTILE)
+    blocks = render_parent(v)
+    _assert_clean(parent_text(v))
+    for obj in _mrkdwn_and_plain(blocks):
+        text = obj["text"].replace(":red_circle:", "").replace(":hourglass_flowing_sand:", "")
+        if obj["type"] == "mrkdwn":
+            assert obj["verbatim"] is True
+            _assert_clean(text)
+        else:
+            assert obj["emoji"] is False
+            _assert_clean(text, plain=True)
+
+
+def test_findings_resolved_reopened_and_digest_render_outside_text_inert() -> None:
+    f = Finding(stage="investigate", status="ok", summary=f"log: {HOSTILE}")
+    blocks = render_finding(f)
+    text = blocks[0]["text"]["text"]
+    assert text.startswith(":white_check_mark: *Investigation* — ok")  # our own marks stay
+    _assert_clean(text.split("\n", 1)[1])
+    _assert_clean(finding_text(f))
+    unknown_stage = Finding(stage=HOSTILE, status="error", summary="x")
+    _assert_clean(render_finding(unknown_stage)[0]["text"]["text"].replace(":x:", "", 1))
+    v = view({"summary": "boom"}, state="resolved", mttr_seconds=60.0)
+    v.alert = v.alert.model_copy(update={"name": HOSTILE})
+    text, blocks = render_resolved(v)
+    _assert_clean(text.replace(":large_green_circle:", ""))
+    text, blocks = render_reopened(v, previous_run=HOSTILE)
+    _assert_clean(json.dumps(blocks).replace(":repeat:", ""))
+    group = {
+        "total": 3,
+        "firing": "2",
+        "resolved": None,
+        "by_name": {HOSTILE: 2, "B": 1},
+        "by_workload": {f"shop/{HOSTILE}": 3},
+        "group_key": HOSTILE,
+    }
+    text, blocks = render_digest(group)
+    assert text == "ALERT STORM: 3 alerts in one group (2 firing)"
+    _assert_clean(json.dumps(blocks))
+    assert "x2, B x1" in blocks[1]["text"]["text"]
+
+
+def test_digest_lists_at_most_twenty_names() -> None:
+    _, blocks = render_digest(
+        {"total": 30, "firing": 30, "by_name": {f"A{i}": 1 for i in range(30)}}
+    )
+    assert "A19 x1, and 10 more" in blocks[1]["text"]["text"]
+
+
+def test_safe_url_refuses_invisible_characters() -> None:
+    assert safe_url("https://runbooks.example.com/x") == "https://runbooks.example.com/x"
+    assert safe_url("https://runbooks.example.com/\u202eexe.x") == ""
+    assert safe_url("https://runbooks.example.com/\u200bx") == ""

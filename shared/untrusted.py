@@ -1,0 +1,499 @@
+"""The one renderer for text that comes from outside: alert labels and annotations, log lines,
+event messages, Kubernetes object names — anything we did not write ourselves.
+
+- `redact(text)`: secrets replaced by ``[REDACTED]``, key names and context kept
+  (``password=hunter2`` -> ``password=[REDACTED]``). Our own rules (below) cover the forms we see
+  in logs, events and annotations; detect-secrets' regex detectors (token shapes of ~25 vendors)
+  run after them, loaded lazily on first use.
+- `for_mrkdwn(text, limit)`: for Slack mrkdwn text objects (sections, fields, context).
+- `for_plain_text(text, limit)`: for Block Kit ``plain_text`` (headers, button labels).
+- `for_html(text, limit)`: for the console's HTML.
+
+Each is pure (no I/O), total (any str; anything else is str()-ed; never raises) and starts with
+`clean`: control, format (bidi overrides, zero-width) and private-use characters are removed
+*before* redaction, so an invisible character cannot split a key name and hide a secret. Input
+past MAX_CHARS is cut first, which bounds the time any text can take.
+
+Deliberately left as they are: Unicode emoji (content, and a fake status line still cannot be
+bold); bare domains without `scheme://` or `www.` (slack_render marks mrkdwn objects
+`verbatim`, so Slack does not auto-link them); public IP addresses (evidence, not secrets).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+REDACTED = "[REDACTED]"
+ELLIPSIS = "…"
+# Longer input is cut (see `_bounded`): it bounds the time any text can take, and no Slack
+# message, finding or console cell shows more.
+MAX_CHARS = 16_384
+
+# --------------------------------------------------------------------------- invisible characters
+
+# C0/C1 controls except \t and \n; format characters (Unicode category Cf: bidi embeddings,
+# overrides and isolates U+202A-202E/U+2066-2069, marks U+200E/200F/061C, zero-width
+# U+200B-200D/2060/FEFF, soft hyphen, tag characters U+E0000-E007F, ...); invisible fillers
+# (Hangul fillers, U+034F, variation selectors); lone surrogates (not encodable as UTF-8) and
+# private-use characters. tests/unit/test_untrusted.py checks this against unicodedata.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ud800-\udfff\ue000-\uf8ff\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
+)
+_LINE_BREAKS = re.compile("\r\n|[\r\x85\u2028\u2029]")
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:  # a hostile __str__ must not break rendering
+        return object.__repr__(value)
+
+
+def clean(text: object) -> str:
+    """The text with line breaks normalised to \\n and invisible/control characters removed."""
+    return _INVISIBLE.sub("", _LINE_BREAKS.sub("\n", _text(text)))
+
+
+# --------------------------------------------------------------------------- redaction: key=value
+
+# Key names whose values are secrets. LONG words may be glued to a prefix (PGPASSWORD,
+# accessToken, secretAccessKey, X-Amz-Signature); SHORT ones need a separator before them
+# (DB_PASS, MYSQL_PWD) so `bypass=`, `compass=` stay.
+_LONG_KEYS = "|".join(
+    (
+        r"pass(?:word|wd|phrase)|secret(?:[_-]?key(?:[_-]?base)?)?|token|jwt",
+        r"api[_-]?key|private[_-]?key(?:[_-]?id)?|credentials?|signature",
+        r"(?:access|account|shared[_-]?access|signing|encryption|master|app|client|auth)"
+        r"[_-]?key(?:[_-]?id)?",
+        r"session[_-]?(?:id|key)|cookie|authorization|requirepass|connection[_-]?string",
+    )
+)
+_SHORT_KEYS = r"pass|pwd|pw|sig|auth|sas"
+_KEY = (
+    rf"(?<![A-Za-z0-9_.-])(?:[A-Za-z0-9_.-]*?(?:{_LONG_KEYS})"
+    rf"|(?:[A-Za-z0-9]+[_.-])*(?:{_SHORT_KEYS}))(?![A-Za-z0-9])"
+)
+# Values: double-quoted (backslash escapes), backslash-escaped-double-quoted (JSON inside a JSON
+# string), single-quoted, a {{ template }}, or a bare run ended by whitespace, a quote, or the
+# ; & , that separate fields.
+_VALUE = (
+    r"(?:\"(?P<dq>(?:[^\"\\\n]|\\.)*)\""
+    r"|\\\"(?P<eq>.*?)\\\""
+    r"|'(?P<sq>[^'\n]*)'"
+    r"|(?P<tpl>\{\{[^\n]{0,200}?\}\})"
+    r"|(?P<bare>[^\s'\",;&]+))"
+)
+_KV = rf"(?i)(?P<key>{_KEY})(?P<sep>\\?[\"']?[ \t]*(?:=|:)[ \t]*){_VALUE}"
+# --password value, --db-password=value, -Djavax.net.ssl.keyStorePassword=value
+_FLAG = (
+    rf"(?i)(?P<key>(?<![\w-])--?(?:[A-Za-z0-9]+[_.-])*?(?:{_LONG_KEYS}|{_SHORT_KEYS}))"
+    rf"(?P<sep> +)(?![-\s]){_VALUE}"
+)
+# <password>value</password>
+_XML = rf"(?i)<(?P<tag>(?:\w+:)?{_KEY})>(?P<value>[^<]+)</(?P=tag)>"
+
+_PLACEHOLDER_WORDS = frozenset(
+    (
+        *("null", "none", "nil", "undefined", "unset", "empty", "n/a", "na", "true", "false"),
+        *("yes", "no", "ok", "on", "off", "set", "not", "redacted", "hidden", "masked"),
+        *("omitted", "filtered", "sensitive", "secret", "password", "token", "required"),
+        *("missing", "invalid", "expired", "rejected", "denied", "revoked", "malformed"),
+        *("unknown", "incorrect", "wrong", "provided", "present", "absent", "supplied"),
+        *("configured", "changed", "updated", "rotated", "refreshed", "verified", "valid"),
+        *("disabled", "enabled", "bearer", "basic", "digest", "changeme_placeholder"),
+    )
+)
+_PLACEHOLDER = re.compile(
+    r"""(?x)
+    [*xX•.]+                          # ***, xxxx
+    | \$\{?[A-Z_][A-Z0-9_]*\}?        # $API_KEY, ${API_KEY}
+    | \{\{.*\}\} | \$\(.*\) | %[sd] | %\(\w+\)s   # templates
+    | <[\w\s.-]*> | \[[\w\s.-]*\] | \([\w\s.-]*\)  # <redacted>, [FILTERED], (hidden)
+    """
+)
+_OPEN = {")": "(", "]": "[", "}": "{", ">": "<"}
+
+
+def _keep(value: str) -> bool:
+    """Values that are not secrets: placeholders, env references, templates, our own marker."""
+    v = value.strip()
+    return (
+        not v or REDACTED in v or v.lower() in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(v))
+    )
+
+
+def _kv_sub(m: re.Match[str]) -> str:
+    groups = m.groupdict()
+    if groups["tpl"] is not None:
+        return m.group(0)  # a Helm/Jinja template, not a value
+    if groups["dq"] is not None:
+        value, quote = groups["dq"], '"'
+    elif groups["eq"] is not None:
+        value, quote = groups["eq"], '\\"'
+    elif groups["sq"] is not None:
+        value, quote = groups["sq"], "'"
+    else:
+        value, quote = groups["bare"], ""
+    if groups["key"].upper() == "PWD" and value.startswith("/"):
+        return m.group(0)  # the shell's working directory, not a password
+    tail = ""
+    if not quote:
+        # `(password=abc)`: give back closing brackets that the value did not open.
+        while value and value[-1] in _OPEN and _OPEN[value[-1]] not in value:
+            value, tail = value[:-1], value[-1] + tail
+    if _keep(value):
+        return m.group(0)
+    return f"{groups['key']}{groups['sep']}{quote}{REDACTED}{quote}{tail}"
+
+
+def _xml_sub(m: re.Match[str]) -> str:
+    if _keep(m.group("value")):
+        return m.group(0)
+    return f"<{m.group('tag')}>{REDACTED}</{m.group('tag')}>"
+
+
+# --------------------------------------------------------------------------- redaction: shapes
+
+_AUTH_SCHEMES = (
+    r"bearer|basic|digest|token|negotiate|ntlm|hoba|mutual|dpop|apikey|api-key|sso-key|"
+    r"key|gssapi|aws4-hmac-sha256|goog4-hmac-sha256|splunk|ssws|otp"
+)
+_AUTHORIZATION = (
+    rf"(?i)(?P<head>\b(?:proxy-)?authorization\\?[\"']?[ \t]*[:=][ \t]*\\?[\"']?)"
+    rf"(?P<scheme>(?:{_AUTH_SCHEMES})[ \t]+)?(?P<value>(?:[^\s\"',;\\]|\\(?![\"']))+)"
+)
+
+
+def _authorization_sub(m: re.Match[str]) -> str:
+    if _keep(m.group("value")):
+        return m.group(0)
+    return f"{m.group('head')}{m.group('scheme') or ''}{REDACTED}"
+
+
+def _credential_like(token: str) -> bool:
+    """A standalone Bearer/Basic argument that looks like a credential, not an English word."""
+    return len(token) >= 8 and (len(token) >= 24 or not token.isalpha())
+
+
+def _scheme_sub(m: re.Match[str]) -> str:
+    if not _credential_like(m.group(2)) or _keep(m.group(2)):
+        return m.group(0)
+    return f"{m.group(1)}{REDACTED}"
+
+
+_COOKIE_HEADER = r"(?im)(\b(?:set-)?cookie\\?[\"']?[ \t]*[:=][ \t]*)([^\n]*)"
+_COOKIE_PAIR = re.compile(
+    r"(?<![!#$%&'*+\-.^_`|~0-9A-Za-z])([!#$%&'*+\-.^_`|~0-9A-Za-z]+)=(\"[^\"]*\"|[^;,\s\"]*)"
+)
+_COOKIE_ATTRIBUTES = frozenset(
+    ("path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "priority")
+)
+
+
+def _cookie_sub(m: re.Match[str]) -> str:
+    head, rest = m.group(1), m.group(2)
+    end = len(rest)
+    if head.rstrip().endswith(('"', "'")):  # a quoted header value ends at its quote
+        q = rest.find(head.rstrip()[-1])
+        end = q if q >= 0 else end
+
+    def pair(p: re.Match[str]) -> str:
+        if p.group(1).lower() in _COOKIE_ATTRIBUTES or _keep(p.group(2)):
+            return p.group(0)
+        return f"{p.group(1)}={REDACTED}"
+
+    return head + _COOKIE_PAIR.sub(pair, rest[:end]) + rest[end:]
+
+
+def _url_userinfo_sub(m: re.Match[str]) -> str:
+    if _keep(m.group("password")):
+        return m.group(0)
+    return f"{m.group('head')}{REDACTED}@"
+
+
+_Sub = tuple[str, str | Callable[[re.Match[str]], str]]
+
+_RULE_SOURCES: list[_Sub] = [
+    # PEM private keys, whole blocks (possibly flattened with literal \n), or to the end.
+    (
+        r"(?s)-----BEGIN (?P<kind>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
+        r".*?(?:-----END (?P=kind)-----|\Z)",
+        rf"-----BEGIN \g<kind>-----{REDACTED}-----END \g<kind>-----",
+    ),
+    # JWTs (and JWS/JWE with more segments)
+    (r"\beyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]{4,}){1,4}\.?[A-Za-z0-9_-]*", REDACTED),
+    # URL userinfo: scheme://user:password@host — the password may contain @ (the last @ before
+    # the path ends it) and :.
+    (
+        r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@]*:)(?P<password>[^\s/?#]*)@",
+        _url_userinfo_sub,
+    ),
+    (_AUTHORIZATION, _authorization_sub),
+    (r"(?i)\b(Bearer[ \t]+)([A-Za-z0-9._~+/=-]+)", _scheme_sub),
+    (r"\b(Basic[ \t]+)([A-Za-z0-9+/]+={0,2})(?![\w+/=])", _scheme_sub),
+    (_COOKIE_HEADER, _cookie_sub),
+    # mysql -pSECRET (glued: `-p SECRET` would be a prompt and a database name), sshpass -p,
+    # redis-cli -a, curl -u user:password
+    (
+        r"(\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlshow|mysqlcheck|mariadb)"
+        r"\b[^\n|;&]{0,300}?[ \t]-p)('[^'\n]*'|\"[^\"\n]*\"|[^\s'\"-][^\s]*)",
+        rf"\1{REDACTED}",
+    ),
+    (r"(\bsshpass[ \t]+-p[ \t]*)('[^'\n]*'|\"[^\"\n]*\"|\S+)", rf"\1{REDACTED}"),
+    (r"(\bsqlplus\b[^\n|;&]{0,300}?[ \t][\w$#]+/)([^\s@/]+)(?=@)", rf"\1{REDACTED}"),
+    (r"(\bredis-cli\b[^\n|;&]{0,300}?[ \t]-a[ \t]+)(\S+)", rf"\1{REDACTED}"),
+    (
+        r"(\bcurl\b[^\n|;&]{0,300}?[ \t](?:-u|--user)[ \t]*['\"]?[^\s:'\"]+:)([^\s'\"]+)",
+        rf"\1{REDACTED}",
+    ),
+    # Well-known token shapes (detect-secrets adds more vendors after these).
+    (
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA|A3T[A-Z0-9])[0-9A-Z]{16}\b",
+        REDACTED,
+    ),
+    (r"\bAIza[0-9A-Za-z_-]{35}", REDACTED),
+    (r"\bya29\.[0-9A-Za-z_-]{20,}", REDACTED),
+    (r"\b1//0[0-9A-Za-z_-]{20,}", REDACTED),
+    (r"\bgh[pousr]_[A-Za-z0-9_]{30,}", REDACTED),
+    (r"\bgithub_pat_[A-Za-z0-9_]{40,}", REDACTED),
+    (
+        r"\bgl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,}",
+        REDACTED,
+    ),
+    (r"\bxox[abposrec]-[A-Za-z0-9-]{10,}", REDACTED),
+    (r"\bxapp-\d-[A-Za-z0-9-]{10,}", REDACTED),
+    (
+        r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
+        rf"\1{REDACTED}",
+    ),
+    (r"\b(?:[sr]k|whsec)_(?:live|test)_[A-Za-z0-9]{16,}", REDACTED),
+    (r"\bwhsec_[A-Za-z0-9+/=]{24,}", REDACTED),
+    (r"\bnpm_[A-Za-z0-9]{36}\b", REDACTED),
+    (r"\bpypi-[A-Za-z0-9_-]{50,}", REDACTED),
+    (r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", REDACTED),
+    (r"\bsk-(?:proj-|ant-(?:api\d+-)?)?[A-Za-z0-9_-]{32,}", REDACTED),
+    (r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}", REDACTED),
+    (r"\bdop_v1_[a-f0-9]{64}\b", REDACTED),
+    # key=value forms last: earlier rules leave [REDACTED], which these keep.
+    (_XML, _xml_sub),
+    (_FLAG, _kv_sub),
+    (_KV, _kv_sub),
+]
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...]:
+    """The rules, compiled on first use (~10 ms a cold start that never redacts does not pay)."""
+    return tuple((re.compile(pattern), repl) for pattern, repl in _RULE_SOURCES)
+
+
+# detect-secrets detectors we do not run: public IPs are not secrets (and help investigations).
+_SKIPPED_DETECTORS = frozenset(("IPPublicDetector",))
+# Detectors that match only a marker ("BEGIN OPENSSH PRIVATE KEY"): the key follows it, so
+# everything from the marker on is redacted (unless our PEM rule already did).
+_MARKER_DETECTORS = frozenset(("PrivateKeyDetector",))
+_SPAN_EDGES = " \t=:\"'"
+# Literals without which a detector cannot match: its (quadratic on hostile input) pattern is
+# only run when the literal is present. bench/bench_untrusted.py finds any new such pattern.
+_DETECTOR_PREFILTER = {"NpmDetector": "_authToken", "OpenAIDetector": "T3BlbkFJ"}
+
+
+def _detector_classes() -> list[Any]:
+    try:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except Exception:  # not installed: our own rules still cover the forms we know
+        return []
+    return sorted(
+        (
+            cls
+            for cls in get_mapping_from_secret_type_to_class().values()
+            if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_DETECTORS
+        ),
+        key=lambda cls: cls.__name__,
+    )
+
+
+@lru_cache(maxsize=1)
+def _detector_patterns() -> tuple[tuple[re.Pattern[str], bool, str], ...]:
+    """detect-secrets' regex detectors as (pattern, marker-only, required literal), imported on
+    first use (the package loads ~25 plugin modules; cold starts that never redact do not pay)."""
+    return tuple(
+        (pattern, cls.__name__ in _MARKER_DETECTORS, _DETECTOR_PREFILTER.get(cls.__name__, ""))
+        for cls in _detector_classes()
+        for pattern in getattr(cls, "denylist", ())
+        if isinstance(pattern.pattern, str)
+    )
+
+
+def detector_names() -> list[str]:
+    """The detect-secrets detectors in use (empty if the package is missing)."""
+    return [cls.__name__ for cls in _detector_classes()]
+
+
+_PEM_DONE = f"-----{REDACTED}"
+
+
+def _spans(
+    text: str, patterns: Iterable[tuple[re.Pattern[str], bool, str]]
+) -> list[tuple[int, int]]:
+    """Match spans of the detectors, trimmed of the delimiters some patterns include, merged."""
+    found: list[tuple[int, int]] = []
+    for pattern, marker, required in patterns:
+        if required and required not in text:
+            continue
+        for m in pattern.finditer(text):
+            start, end = m.span()
+            if marker:
+                if text.startswith(_PEM_DONE, end):
+                    continue
+                end = len(text)
+            while start < end and text[start] in _SPAN_EDGES:
+                start += 1
+            while end > start and text[end - 1] in _SPAN_EDGES:
+                end -= 1
+            if end > start and REDACTED not in text[start:end]:
+                found.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _bounded(text: str) -> str:
+    """At most MAX_CHARS characters: cut at a space when there is one near the end, so the cut
+    does not leave the first half of a secret that the rules would no longer recognise."""
+    if len(text) <= MAX_CHARS:
+        return text
+    head = text[:MAX_CHARS]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space >= MAX_CHARS - 1024:
+        head = head[:space]
+    return head + ELLIPSIS
+
+
+def redact(text: object) -> str:
+    """The text (cleaned, see `clean`; at most MAX_CHARS) with secret values replaced by
+    [REDACTED]."""
+    out = _bounded(clean(text))
+    if not out:
+        return out
+    for pattern, repl in _rules():
+        out = pattern.sub(repl, out)
+    spans = _spans(out, _detector_patterns())
+    if spans:
+        parts, last = [], 0
+        for start, end in spans:
+            parts.append(out[last:start])
+            parts.append(REDACTED)
+            last = end
+        parts.append(out[last:])
+        out = "".join(parts)
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+
+# URLs: Slack turns `scheme://host` (and bare hosts) into links. Defanged the way incident
+# responders write them — `hxxps[://]evil[.]example/path` — readable, copyable by a human who
+# means it, never a link.
+_URL = re.compile(r"(?i)([a-z][a-z0-9+.-]{0,30})?://((?:[^\s/?#<>:]|:(?!//))*)")
+_WWW = re.compile(r"(?i)www\.([^\s/?#<>]*)")
+_DEFANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp", "ftps": "fxps"}
+
+
+def _defang_url(m: re.Match[str]) -> str:
+    scheme = m.group(1) or ""
+    scheme = _DEFANGED_SCHEMES.get(scheme.lower(), scheme)
+    return f"{scheme}[://]{m.group(2).replace('.', '[.]')}"
+
+
+def defang_urls(text: str) -> str:
+    text = _URL.sub(_defang_url, text)
+    return _WWW.sub(lambda m: "www[.]" + m.group(1).replace(".", "[.]"), text)
+
+
+# Slack mrkdwn markup is neutralised by replacing its control characters with look-alikes that
+# Slack does not parse: ASTERISK OPERATOR (U+2217) for *, TILDE OPERATOR (U+223C) for ~,
+# MODIFIER LETTER GRAVE ACCENT (U+02CB) for `, MODIFIER LETTER LOW MACRON (U+02CD) for _,
+# FULLWIDTH GREATER-THAN (U+FF1E) for a > that starts a line (Slack reads `&gt;` there as a
+# quote), RATIO (U+2236) for the colon opening an :emoji: shortcode, FULLWIDTH COMMERCIAL AT
+# (U+FF20) for a word-initial @ (@here, @channel).
+# Why not the alternatives: a code span cannot hold backticks or newlines and still lets Slack
+# autolink; zero-width joiners are exactly what hostile text uses (we strip them) and vanish on
+# copy-paste inconsistently. Look-alikes stay readable and are inert in every Slack client.
+# An underscore between two letters/digits (snake_case, http_requests_total) is never italic in
+# Slack, so it is kept: metric and label names stay copyable.
+_MARKUP = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_UNDERSCORE = re.compile(r"_(?![A-Za-z0-9])|(?<![A-Za-z0-9])_")
+_QUOTE_LINE = re.compile(r"(?m)^([ \t]*)>")
+_SHORTCODE_COLON = re.compile(r":(?=[\w+'-]+:)")
+_MENTION_AT = re.compile(r"(?<![\w.+\-])@(?=\w)")
+
+
+def _neutralise_common(text: str) -> str:
+    text = defang_urls(text)
+    text = _SHORTCODE_COLON.sub("\u2236", text)
+    return _MENTION_AT.sub("\uff20", text)
+
+
+def _neutralise_mrkdwn(text: str) -> str:
+    text = _neutralise_common(text).translate(_MARKUP)
+    text = _UNDERSCORE.sub("\u02cd", text)
+    return _QUOTE_LINE.sub("\\1\uff1e", text)
+
+
+def _escape_slack(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_ENTITY_TAIL = re.compile(r"&[#a-zA-Z0-9]{0,8}\Z")
+
+
+def limit(text: str, max_len: int) -> str:
+    """At most `max_len` characters, ending with … when cut; never cuts an &entity; in half."""
+    if max_len <= 0:
+        return ""
+    if len(text) <= max_len:
+        return text
+    head = text[: max_len - len(ELLIPSIS)]
+    head = _ENTITY_TAIL.sub("", head)
+    return head + ELLIPSIS
+
+
+def for_mrkdwn(text: object, max_len: int = 3000) -> str:
+    """Outside text for a Slack mrkdwn text object: cleaned, redacted, URLs defanged, markup
+    inert, &<> escaped, at most `max_len` characters."""
+    out = limit(_escape_slack(_neutralise_mrkdwn(redact(text))), max_len)
+    if out.endswith("_" + ELLIPSIS):  # the cut left an underscore at a word's end
+        out = out[: -len(ELLIPSIS) - 1] + "\u02cd" + ELLIPSIS
+    return out
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def for_plain_text(text: object, max_len: int = 150) -> str:
+    """Outside text for Block Kit plain_text (headers, button labels): cleaned, redacted, on one
+    line, URLs defanged, emoji shortcodes and mentions inert, < and > as U+2039 and U+203A
+    (nothing in plain_text is parsed, but a field later switched to mrkdwn must stay safe)."""
+    text = _WHITESPACE.sub(" ", _neutralise_common(redact(text))).strip()
+    return limit(text.replace("<", "\u2039").replace(">", "\u203a"), max_len)
+
+
+def for_html(text: object, max_len: int = 10_000) -> str:
+    """Outside text for HTML (the console): cleaned, redacted, html-escaped (quotes too)."""
+    return limit(html.escape(redact(text), quote=True), max_len)
