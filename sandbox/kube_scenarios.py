@@ -27,7 +27,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.kube_api import REVISION_ANNOTATION, Scenario, _uid, template_hash
+from sandbox.kube.resources import REVISION_ANNOTATION
+from sandbox.kube.scenario import Scenario
+from sandbox.kube.store import object_uid as _uid
+from sandbox.kube.store import template_hash
 
 NS = "shop"
 
