@@ -7,6 +7,7 @@ import json
 import signal
 import threading
 
+from sandbox.kube.controller import DEFAULT_DELAY_SECONDS
 from sandbox.kube.server import KubeApiServer
 
 
@@ -17,9 +18,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--kubeconfig-out", default="", help="write a kubeconfig pointing here")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument(
+        "--controller-delay",
+        type=float,
+        default=DEFAULT_DELAY_SECONDS,
+        help="seconds the deployment controller takes per rollout step",
+    )
     args = parser.parse_args(argv)
     server = KubeApiServer(
-        args.scenario, port=args.port, kubeconfig_path=args.kubeconfig_out or None
+        args.scenario,
+        port=args.port,
+        kubeconfig_path=args.kubeconfig_out or None,
+        controller_delay=args.controller_delay,
     )
     stop = threading.Event()
 

@@ -9,13 +9,14 @@ import json
 import uuid
 from typing import Any
 
-from sandbox.kube import controller
-from sandbox.kube.errors import ApiError, conflict, no_such_resource, not_found
+from sandbox.kube.controller import DeploymentController
+from sandbox.kube.errors import ApiError, conflict, invalid, no_such_resource, not_found
 from sandbox.kube.patches import json_patch, merge_patch, strategic_merge_patch
 from sandbox.kube.request import ParsedRequest
 from sandbox.kube.resources import GENERATION_TRACKED, RESOURCES, SCALABLE, Resource
 from sandbox.kube.selectors import field_selector_matches, label_selector_matches
 from sandbox.kube.store import ClusterState
+from sandbox.kube.validation import hpa_causes, workload_causes
 
 Response = tuple[int, str, bytes]
 
@@ -23,6 +24,7 @@ JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+WORKLOADS = frozenset({"deployments", "replicasets", "statefulsets", "daemonsets"})
 
 
 def ok(body: dict[str, Any], status: int = 200) -> Response:
@@ -80,8 +82,9 @@ def apply_patch(current: dict[str, Any], content_type: str, body: Any) -> dict[s
 class ResourceApi:
     """Requests on resources, against one ClusterState."""
 
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, controller: DeploymentController | None = None) -> None:
         self.state = state
+        self.controller = controller
 
     def dispatch(self, req: ParsedRequest, content_type: str, body: Any) -> Response:
         res = RESOURCES.get(req.resource)
@@ -146,21 +149,45 @@ class ResourceApi:
             raise conflict(res, current["metadata"]["name"])
 
     def _store_update(
-        self, res: Resource, old: dict[str, Any], new: dict[str, Any]
+        self, req: ParsedRequest, res: Resource, old: dict[str, Any], new: dict[str, Any]
     ) -> dict[str, Any]:
+        """Validate and store an update as the API server does: the main resource cannot
+        change status (nor the status subresource anything else), identity and generation are
+        the server's, a spec change bumps generation, a no-op write changes nothing. A written
+        Deployment is handed to the controller, which acts later (never in this request)."""
+        name = old["metadata"]["name"]
+        if req.subresource == "status":
+            new = {**copy.deepcopy(old), "status": copy.deepcopy(new.get("status"))}
+        elif "status" in res.subresources:
+            new = copy.deepcopy(new)
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
         meta = new.setdefault("metadata", {})
-        for key in ("name", "namespace", "uid", "creationTimestamp"):
+        for key in ("name", "namespace", "uid", "creationTimestamp", "generation"):
             if key in old["metadata"]:
                 meta[key] = old["metadata"][key]
+            else:
+                meta.pop(key, None)
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if req.subresource != "status":
+            causes: list[str] = []
+            if res.plural in WORKLOADS:
+                causes = workload_causes(old, new)
+            elif res.plural == "horizontalpodautoscalers":
+                causes = hpa_causes(new)
+            if causes:
+                raise invalid(res, name, causes)
+        if new == old:
+            return old
         if new.get("spec") != old.get("spec") and res.plural in GENERATION_TRACKED:
             meta["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if req.dry_run:
+            return new
         self.state.put(res.plural, new)
-        if res.plural == "deployments":
-            old_t = old.get("spec", {}).get("template")
-            new_t = new.get("spec", {}).get("template")
-            if old_t != new_t and new_t is not None:
-                controller.rollout(self.state, new)
-            controller.sync_status(new)
+        if res.plural == "deployments" and req.subresource != "status" and self.controller:
+            self.controller.observe_write(meta.get("namespace", ""), name)
         return new
 
     def _patch(
@@ -178,9 +205,7 @@ class ResourceApi:
                 rv = patched.get("metadata", {}).get("resourceVersion")
                 if rv != current["metadata"]["resourceVersion"]:
                     self._check_precondition(res, current, {"metadata": {"resourceVersion": rv}})
-            if req.subresource == "status":
-                patched = {**current, "status": patched.get("status", current.get("status"))}
-            return with_kind(self._store_update(res, current, patched), res)
+            return with_kind(self._store_update(req, res, current, patched), res)
 
     def _put(self, req: ParsedRequest, res: Resource, body: Any) -> dict[str, Any]:
         assert req.name is not None
@@ -191,10 +216,7 @@ class ResourceApi:
             if current is None:
                 raise not_found(res, req.name)
             self._check_precondition(res, current, body)
-            new = copy.deepcopy(body)
-            if req.subresource == "status":
-                new = {**current, "status": body.get("status", {})}
-            return with_kind(self._store_update(res, current, new), res)
+            return with_kind(self._store_update(req, res, current, copy.deepcopy(body)), res)
 
     def _create(self, req: ParsedRequest, res: Resource, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict) or not body.get("metadata", {}).get("name"):
@@ -288,7 +310,7 @@ class ResourceApi:
                     )
                 new = copy.deepcopy(current)
                 new["spec"]["replicas"] = replicas
-                current = self._store_update(res, current, new)
+                current = self._store_update(req, res, current, new)
             elif req.method != "GET":
                 raise ApiError(405, "MethodNotAllowed", f"method {req.method} not allowed on scale")
             return ok(scale_of(current))

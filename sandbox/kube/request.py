@@ -3,6 +3,7 @@ subresource, and the verb RBAC checks (get/list/watch/patch/update/create/delete
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,10 +23,19 @@ class RecordedRequest:
     status: int = 0
     time: float = 0.0
     user: str = ""
+    response: bytes = b""
 
     @property
     def json(self) -> Any:
         return self.body
+
+    @property
+    def response_json(self) -> Any:
+        """The answer as the client saw it (None when it was not JSON)."""
+        try:
+            return json.loads(self.response)
+        except ValueError:
+            return None
 
 
 @dataclass

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from sandbox.kube.controller import DEFAULT_DELAY_SECONDS, DeploymentController
 from sandbox.kube.discovery import discovery, version_info
 from sandbox.kube.errors import ApiError, no_such_resource, status_object
 from sandbox.kube.faults import Fault, apply_faults
@@ -37,6 +38,7 @@ class KubeApiServer:
         kubeconfig_path: str | Path | None = None,
         namespace: str = "default",
         token: str = "sandbox-token",
+        controller_delay: float = DEFAULT_DELAY_SECONDS,
     ) -> None:
         self.scenario = load_scenario(scenario)
         self.state = ClusterState()
@@ -44,7 +46,8 @@ class KubeApiServer:
             self.state.add(copy.deepcopy(obj))
         for key, lines in self.scenario.logs.items():
             self.state.set_log(*key[:3], lines, previous=key[3])
-        self.api = ResourceApi(self.state)
+        self.controller = DeploymentController(self.state, delay=controller_delay)
+        self.api = ResourceApi(self.state, self.controller)
         self.faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
         self._host, self._port = host, port
@@ -70,6 +73,7 @@ class KubeApiServer:
             target=self._httpd.serve_forever, name="kube-api-sandbox", daemon=True
         )
         self._thread.start()
+        self.controller.start()
         if self._kubeconfig_out is None:
             self._tmpdir = tempfile.mkdtemp(prefix="alertloop-kube-")
             self._kubeconfig_out = Path(self._tmpdir) / "kubeconfig"
@@ -79,6 +83,7 @@ class KubeApiServer:
         return self
 
     def stop(self) -> None:
+        self.controller.stop()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -194,6 +199,15 @@ class KubeApiServer:
     ) -> None:
         self.state.set_log(namespace, pod, container, lines, previous)
 
+    def fail_image(self, image: str, reason: str | None = "CrashLoopBackOff") -> None:
+        """Pods the controller starts with this image never become ready (their containers wait
+        with `reason`, e.g. "CrashLoopBackOff" or "ImagePullBackOff"); None undoes it."""
+        self.controller.fail_image(image, reason)
+
+    def wait_for_controller(self, timeout: float = 10.0) -> bool:
+        """Wait until the deployment controller has nothing queued (rollouts done or stuck)."""
+        return self.controller.wait_idle(timeout)
+
     # request handling ----------------------------------------------------------------------
 
     def _matched_faults(self, req: ParsedRequest) -> list[Fault]:
@@ -214,19 +228,25 @@ class KubeApiServer:
                 parsed_body = json.loads(body)
             except ValueError:
                 parsed_body = body.decode(errors="replace")
-        status = 500
+        status, payload = 500, b""
         try:
             apply_faults(self._matched_faults(req), req)
             status, ctype, payload = self._dispatch(req, content_type, parsed_body)
         except ApiError as exc:
             status, ctype, payload = exc.code, "application/json", json.dumps(exc.body).encode()
         finally:
+            record = RecordedRequest(
+                method,
+                req.path,
+                req.query,
+                content_type,
+                parsed_body,
+                status,
+                time.time(),
+                response=payload,
+            )
             with self.state.lock:
-                self._requests.append(
-                    RecordedRequest(
-                        method, req.path, req.query, content_type, parsed_body, status, time.time()
-                    )
-                )
+                self._requests.append(record)
         return status, ctype, payload
 
     def _dispatch(self, req: ParsedRequest, content_type: str, body: Any) -> Response:

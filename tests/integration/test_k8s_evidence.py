@@ -363,7 +363,7 @@ def test_sandbox_patch_scale_conflict_and_rollout(kube: Callable[..., KubeApiSer
         )
     assert err.value.status == 409
     # roll back: put revision 3's image back -> the old ReplicaSet becomes revision 5
-    apps.patch_namespaced_deployment(
+    written = apps.patch_namespaced_deployment(
         "checkout",
         "shop",
         {
@@ -381,8 +381,13 @@ def test_sandbox_patch_scale_conflict_and_rollout(kube: Callable[..., KubeApiSer
             }
         },
     )
+    # As a real API server: the write is stored, the deployment controller acts later.
+    assert written.metadata.annotations["deployment.kubernetes.io/revision"] == "4"
+    assert written.status.observed_generation < written.metadata.generation
+    assert srv.wait_for_controller(10)
     after = srv.get_object("deployments", "shop", "checkout")
     assert after["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "5"
+    assert after["status"]["observedGeneration"] == written.metadata.generation
     assert (
         after["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
         == "512Mi"

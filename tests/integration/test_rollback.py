@@ -187,10 +187,16 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert images == approved["to_images"] == ["registry.example.com/shop/checkout:1.4.2"]
     doc = approval(store, aid)
     assert doc["status"] == "executed" and doc["audit_id"]
+    # The PATCH answer still carried revision 4 (the controller acts later); what is recorded
+    # is the revision the controller gave the rolled-back template: 5.
+    assert patch.response_json["metadata"]["annotations"][REVISION_ANNOTATION] == "4"
+    assert live["metadata"]["annotations"][REVISION_ANNOTATION] == "5"
+    assert doc["new_revision"] == "5"
     (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
     assert audit["outcome"] == "applied" and audit["approval_id"] == aid
     assert audit["before"]["images"] == ["registry.example.com/shop/checkout:1.5.0"]
     assert audit["after"]["images"] == approved["to_images"]
+    assert audit["after"]["revision"] == "5"
     assert audit["verification"]["verdict"] == "healthy"
     assert finding.details["verdict"] == "healthy"
     assert finding.details["canary"]["error_ratio"] == 0.01
@@ -216,8 +222,36 @@ def test_still_erroring_after_the_rollback(
     assert len(patches(kube)) == 1
 
 
-def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus) -> None:
+def test_rollout_failed(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old release's pods cannot start any more: the controller gives up after
+    # progressDeadlineSeconds and the canary reports it.
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "20")
+    reset()
     aid = proposal("run-fail", store)
+    kube.fail_image("registry.example.com/shop/checkout:1.4.2", "CrashLoopBackOff")
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["spec"].__setitem__("progressDeadlineSeconds", 1),
+    )
+    finding = rollback(envelope("run-fail", aid))
+    assert finding.status == "error"
+    assert "rollout failed" in finding.summary, finding.summary
+    assert finding.details["verdict"] == "rollout failed"
+    assert "has timed out progressing" in finding.details["canary"]["detail"]
+    assert finding.details["after"]["revision"] == "5"  # the controller did act
+    assert len(patches(kube)) == 1
+
+
+def test_a_failure_from_before_the_rollback_does_not_count(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus
+) -> None:
+    # A stale ProgressDeadlineExceeded (the bad release's) must not fail the canary before
+    # the controller has even observed the rollback.
+    aid = proposal("run-stale", store)
     deploy = kube.get_object("deployments", "shop", "checkout")
     status = deploy["status"]
     status["conditions"] = [
@@ -229,13 +263,9 @@ def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus
         }
     ]
     kube.set_status("deployments", "shop", "checkout", status)
-    # The approval was bound to the object as read; a status change bumps resourceVersion but
-    # not the revision, so the rollback still applies (with the fresh resourceVersion).
-    finding = rollback(envelope("run-fail", aid))
-    assert finding.status == "error"
-    assert "rollout failed" in finding.summary, finding.summary
-    assert finding.details["verdict"] == "rollout failed"
-    assert len(patches(kube)) == 1
+    finding = rollback(envelope("run-stale", aid))
+    assert finding.status == "ok", finding.summary
+    assert finding.details["verdict"] == "healthy"
 
 
 def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer) -> None:
