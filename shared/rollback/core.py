@@ -44,7 +44,7 @@ from shared.rollback.plan import (
     images_of,
     live_problem,
     replicaset_problem,
-    undo_patch,
+    undo_ops,
     undo_template,
 )
 from shared.rollback.settings import RollbackSettings, rollback_settings
@@ -352,7 +352,7 @@ class _Run:
         template = undo_template(rs)
         meta = deploy.get("metadata") or {}
         rv = str(meta.get("resourceVersion", ""))
-        ops = undo_patch(rv, template)
+        ops = undo_ops(deploy, rs)  # kubectl rollout undo, bound to the resourceVersion read
         live_template = (deploy.get("spec") or {}).get("template") or {}
         plan = Plan(
             ACTION,

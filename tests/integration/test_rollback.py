@@ -178,7 +178,9 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert patch.content_type.startswith("application/json-patch+json")
     assert patch.path.endswith("/namespaces/shop/deployments/checkout")
     ops = {op["path"]: op for op in patch.json}
+    assert list(ops) == ["/metadata/resourceVersion", "/spec/template", "/metadata/annotations"]
     assert ops["/metadata/resourceVersion"]["value"] == rv_before
+    assert ops["/metadata/annotations"]["value"] == {REVISION_ANNOTATION: "4"}
     template = ops["/spec/template"]["value"]
     assert template == rs_template(kube, approved["to_replicaset"])
     assert "pod-template-hash" not in template["metadata"]["labels"]
@@ -304,6 +306,21 @@ def test_refuses_without_an_approval(store: Ledger, kube: KubeApiServer) -> None
     assert kube.requests == []  # refused before any API call
     assert {a["outcome"] for a in audits(store)} == {"refused"}
     assert len(audits(store)) == 4
+
+
+def test_a_paused_deployment_is_refused_like_kubectl_refuses_it(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    aid = proposal("run-paused", store)
+    kube.mutate("deployments", "shop", "checkout", lambda d: d["spec"].update(paused=True))
+    kube.clear_requests()
+    finding = rollback(envelope("run-paused", aid))
+    assert finding.status == "skipped"
+    assert "Not rolled back (paused): you cannot rollback a paused deployment" in finding.summary
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "paused"
 
 
 def test_rejected_reports_and_changes_nothing(store: Ledger, kube: KubeApiServer) -> None:
