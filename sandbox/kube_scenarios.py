@@ -1070,8 +1070,11 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
 
 
 def build(name: str, now: datetime | None = None) -> Scenario:
+    from sandbox.kube_remediation_scenarios import remediation  # it builds on this module
+
+    known = {**SCENARIOS, "remediation": remediation}
     try:
-        factory = SCENARIOS[name]
+        factory = known[name]
     except KeyError:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(known)}") from None
     return factory(now)

@@ -1,4 +1,8 @@
-"""`python -m sandbox.kube_api`: serve a sandbox cluster until SIGTERM/SIGINT."""
+"""`python -m sandbox.kube_api`: serve a sandbox cluster until SIGTERM/SIGINT.
+
+Prints one JSON line when ready: {"url", "kubeconfig"} (the superuser's), plus "ca_pem" with
+--tls and "kubeconfigs" (function -> path) with --rbac.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,52 @@ import argparse
 import json
 import signal
 import threading
+from pathlib import Path
+from typing import Any
 
 from sandbox.kube.controller import DEFAULT_DELAY_SECONDS
+from sandbox.kube.rbac import FUNCTIONS, SANDBOX_PROJECT, function_users
 from sandbox.kube.server import KubeApiServer
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Serve a sandbox Kubernetes API on 127.0.0.1.")
-    parser.add_argument(
-        "--scenario", default="demo", help="scenario name (see sandbox.kube_scenarios)"
-    )
-    parser.add_argument("--kubeconfig-out", default="", help="write a kubeconfig pointing here")
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Serve a sandbox Kubernetes API on 127.0.0.1.")
+    p.add_argument("--scenario", default="demo", help="scenario name (see sandbox.kube_scenarios)")
+    p.add_argument("--kubeconfig-out", default="", help="write a kubeconfig pointing here")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument(
         "--controller-delay",
         type=float,
         default=DEFAULT_DELAY_SECONDS,
         help="seconds the deployment controller takes per rollout step",
     )
-    args = parser.parse_args(argv)
+    p.add_argument("--tls", action="store_true", help="serve HTTPS with a throw-away CA")
+    p.add_argument(
+        "--rbac",
+        default="",
+        help="enforce these RBAC manifests (e.g. deploy/rbac.yaml) for the function identities",
+    )
+    p.add_argument("--project-id", default=SANDBOX_PROJECT, help="PROJECT_ID in the manifests")
+    p.add_argument(
+        "--kubeconfig-dir",
+        default="",
+        help="with --rbac: write kubeconfig-<function> here, one per function identity",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    rbac = Path(args.rbac) if args.rbac else None
     server = KubeApiServer(
         args.scenario,
         port=args.port,
         kubeconfig_path=args.kubeconfig_out or None,
         controller_delay=args.controller_delay,
+        tls=args.tls,
+        users=function_users(args.project_id) if rbac else None,
+        rbac_yaml=rbac,
+        rbac_project_id=args.project_id,
     )
     stop = threading.Event()
 
@@ -39,7 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     server.start()
-    print(json.dumps({"url": server.url, "kubeconfig": server.kubeconfig_path}), flush=True)
+    ready: dict[str, Any] = {"url": server.url, "kubeconfig": server.kubeconfig_path}
+    if args.tls:
+        ready["ca_pem"] = server.ca_pem
+    if rbac:
+        out = Path(args.kubeconfig_dir) if args.kubeconfig_dir else None
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+        ready["kubeconfigs"] = {
+            fn: server.kubeconfig_for(f"{fn}-token", out / f"kubeconfig-{fn}" if out else None)
+            for fn in FUNCTIONS
+        }
+    print(json.dumps(ready), flush=True)
     try:
         while not stop.wait(0.5):
             pass

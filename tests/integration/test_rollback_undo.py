@@ -90,7 +90,8 @@ def after_undo(srv: KubeApiServer) -> dict[str, Any]:
 
 @needs_kubectl
 def test_the_patch_is_what_kubectl_rollout_undo_sends_and_does_the_same() -> None:
-    with KubeApiServer(scenario()) as theirs, KubeApiServer(scenario()) as ours:
+    # HTTPS for kubectl: client-go sends a bearer token over TLS only.
+    with KubeApiServer(scenario(), tls=True) as theirs, KubeApiServer(scenario()) as ours:
         c = clients_for(ours)
         try:
             ops = our_ops(c)
@@ -115,7 +116,7 @@ def test_the_patch_is_what_kubectl_rollout_undo_sends_and_does_the_same() -> Non
 
 @needs_kubectl
 def test_a_paused_deployment_is_refused_by_kubectl_too() -> None:
-    with KubeApiServer(scenario()) as srv:
+    with KubeApiServer(scenario(), tls=True) as srv:
         srv.mutate("deployments", "shop", "checkout", lambda d: d["spec"].update(paused=True))
         done = kubectl(srv, "rollout", "undo", "deployment/checkout", "--to-revision=3")
         assert done.returncode != 0
