@@ -1,7 +1,10 @@
 """`python -m sandbox.kube_api`: serve a sandbox cluster until SIGTERM/SIGINT.
 
-Prints one JSON line when ready: {"url", "kubeconfig"} (the superuser's), plus "ca_pem" with
---tls and "kubeconfigs" (function -> path) with --rbac.
+The cluster is a built-in scenario (--scenario) or a user's own `kubectl get … -A -o yaml`
+dump (--scenario-file, pod logs from --logs-file or `<dump>.logs.yaml`). Prints one JSON line
+when ready: {"url", "kubeconfig"} (the superuser's), plus "ca_pem" with --tls, "kubeconfigs"
+(function -> path) with --rbac and "namespaces" + "notes" for a dump; a dump that cannot be
+loaded exits 2 with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -9,18 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from sandbox.kube.controller import DEFAULT_DELAY_SECONDS
+from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dump
 from sandbox.kube.rbac import FUNCTIONS, SANDBOX_PROJECT, function_users
+from sandbox.kube.scenario import Scenario
 from sandbox.kube.server import KubeApiServer
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Serve a sandbox Kubernetes API on 127.0.0.1.")
-    p.add_argument("--scenario", default="demo", help="scenario name (see sandbox.kube_scenarios)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--scenario", default="demo", help="scenario name (see sandbox.kube_scenarios)"
+    )
+    which.add_argument(
+        "--scenario-file",
+        default="",
+        help=f"serve a cluster dump instead (made with: {KUBECTL_DUMP})",
+    )
+    p.add_argument("--logs-file", default="", help="pod logs for --scenario-file")
     p.add_argument("--kubeconfig-out", default="", help="write a kubeconfig pointing here")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument(
@@ -47,8 +62,20 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     rbac = Path(args.rbac) if args.rbac else None
+    scenario: Scenario | str = args.scenario
+    if args.scenario_file:
+        try:
+            scenario = load_dump(args.scenario_file, args.logs_file or None)
+        except DumpError as exc:
+            print(f"cannot serve {args.scenario_file}: {exc}", file=sys.stderr)
+            return 2
+        for note in scenario.notes:
+            print(f"note: {note}", file=sys.stderr)
+    elif args.logs_file:
+        print("--logs-file goes with --scenario-file", file=sys.stderr)
+        return 2
     server = KubeApiServer(
-        args.scenario,
+        scenario,
         port=args.port,
         kubeconfig_path=args.kubeconfig_out or None,
         controller_delay=args.controller_delay,
@@ -68,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ready: dict[str, Any] = {"url": server.url, "kubeconfig": server.kubeconfig_path}
     if args.tls:
         ready["ca_pem"] = server.ca_pem
+    if isinstance(scenario, Scenario):
+        ready["namespaces"] = dump_namespaces(scenario)
+        ready["notes"] = scenario.notes
     if rbac:
         out = Path(args.kubeconfig_dir) if args.kubeconfig_dir else None
         if out:

@@ -224,3 +224,26 @@ def test_a_no_op_write_keeps_the_resource_version(srv: KubeApiServer, clients: K
     assert dry.spec.replicas == 7
     live = srv.get_object("deployments", "shop", "checkout")
     assert live is not None and live["spec"]["replicas"] == before.spec.replicas
+
+
+def test_the_demo_cluster_has_database_like_deployments() -> None:
+    """`make run`'s cluster: PostgreSQL on a PVC and a single Redis, both plain Deployments."""
+    from shared.k8s.reads import find_hpa
+    from shared.k8s.workload import WorkloadRef
+
+    with KubeApiServer("demo") as srv:
+        c = load_clients(K8sSettings(kubeconfig=srv.kubeconfig_path))
+        try:
+            pg = c.apps.read_namespaced_deployment("postgres", "shop")
+            (volume,) = pg.spec.template.spec.volumes
+            claim = c.core.read_namespaced_persistent_volume_claim(
+                volume.persistent_volume_claim.claim_name, "shop"
+            )
+            assert claim.status.phase == "Bound"
+            assert pg.spec.template.spec.containers[0].image.startswith("postgres:")
+            redis = c.apps.read_namespaced_deployment("redis", "shop")
+            assert redis.spec.replicas == 1 and redis.status.ready_replicas == 1
+            assert find_hpa(c, WorkloadRef("Deployment", "redis", "shop")) is None
+            assert find_hpa(c, WorkloadRef("Deployment", "postgres", "shop")) is None
+        finally:
+            c.close()
