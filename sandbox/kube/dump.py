@@ -1,6 +1,9 @@
 """Serve a user's own cluster: load the output of
 
-    kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events -A -o yaml > dump.yaml
+    kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events,apiservices -A -o yaml > dump.yaml
+
+(`apiservices` lets the investigation see whether metrics-server is Available; without it the
+sandbox reports metrics-server missing.)
 
 as a `Scenario`. Objects are taken as given — statuses, owner references, uids, revision
 annotations — so the sandbox answers reads exactly as the cluster did; the deployment controller
@@ -33,7 +36,9 @@ from sandbox.kube.resources import RESOURCES
 from sandbox.kube.scenario import Scenario
 from sandbox.kube.store import LogKey
 
-KUBECTL_DUMP = "kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events -A -o yaml > dump.yaml"
+KUBECTL_DUMP = (
+    "kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events,apiservices -A -o yaml > dump.yaml"
+)
 SERVED_KINDS = {res.kind: res for res in RESOURCES.values()}
 NEVER_LOADED = {"Secret"}
 DROPPED_METADATA = ("managedFields", "resourceVersion", "selfLink")

@@ -37,10 +37,33 @@ RESOURCES: dict[str, Resource] = {
         Resource("services", "", "v1", "Service", short_names=("svc",)),
         Resource("events", "", "v1", "Event", short_names=("ev",)),
         Resource("persistentvolumeclaims", "", "v1", "PersistentVolumeClaim", short_names=("pvc",)),
-        Resource("deployments", "apps", "v1", "Deployment", subresources=("scale", "status")),
-        Resource("replicasets", "apps", "v1", "ReplicaSet", subresources=("scale", "status")),
-        Resource("statefulsets", "apps", "v1", "StatefulSet", subresources=("scale", "status")),
-        Resource("daemonsets", "apps", "v1", "DaemonSet", subresources=("status",)),
+        Resource(
+            "deployments",
+            "apps",
+            "v1",
+            "Deployment",
+            short_names=("deploy",),
+            subresources=("scale", "status"),
+        ),
+        Resource(
+            "replicasets",
+            "apps",
+            "v1",
+            "ReplicaSet",
+            short_names=("rs",),
+            subresources=("scale", "status"),
+        ),
+        Resource(
+            "statefulsets",
+            "apps",
+            "v1",
+            "StatefulSet",
+            short_names=("sts",),
+            subresources=("scale", "status"),
+        ),
+        Resource(
+            "daemonsets", "apps", "v1", "DaemonSet", short_names=("ds",), subresources=("status",)
+        ),
         Resource("jobs", "batch", "v1", "Job", subresources=("status",)),
         Resource(
             "horizontalpodautoscalers",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.kube.dump import DumpError, load_dump, parse_dump
+from sandbox.kube.dump import KUBECTL_DUMP, DumpError, load_dump, parse_dump
 from sandbox.kube_api import KubeApiServer
 from sandbox.run import dump_plan
 from shared.envelope import Alert, Envelope
@@ -310,3 +311,31 @@ def test_make_run_with_a_dump_acts_on_its_namespaces_only(tmp_path: Path) -> Non
     }
     system.write_text(as_list(coredns, DEPLOY))
     assert dump_plan(str(system), "", {}).env["ALERTLOOP_REMEDIATE_NAMESPACES"] == "shop"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_a_dump_made_by_kubectl_is_served_the_same(tmp_path: Path) -> None:
+    """The documented kubectl command against one sandbox, its output served by another."""
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None
+    with KubeApiServer("demo", tls=True) as original:  # kubectl sends tokens over TLS only
+        made = subprocess.run(
+            [kubectl, "--kubeconfig", original.kubeconfig_path, *KUBECTL_DUMP.split()[1:-2]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        (tmp_path / "dump.yaml").write_text(made.stdout)
+        sc = load_dump(tmp_path / "dump.yaml")
+        assert sc.notes == []
+
+        def objects(srv: KubeApiServer) -> dict[tuple[str, str, str], Any]:
+            return {
+                (plural, ns, name): (o["metadata"]["uid"], o.get("spec"), o.get("status"))
+                for plural, objs in srv.state.objects.items()
+                for (ns, name), o in objs.items()
+            }
+
+        with KubeApiServer(sc) as served:
+            assert objects(served) == objects(original)
