@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
+	@echo "                (make run SCENARIO=dump.yaml: against your own cluster's dump)"
 	@echo "make demo       the same, exit 0 once all three paths reached Slack"
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make test-unit  only the fast tests (no servers)"
@@ -39,8 +40,10 @@ system-deps:
 	@command -v java >/dev/null || { echo "the emulators need Java 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v gcloud >/dev/null || { echo "need the Google Cloud SDK with the pubsub and firestore emulators"; exit 1; }
 
+# make run SCENARIO=dump.yaml: serve your own cluster's `kubectl get … -A -o yaml` dump instead
+# of the demo cluster (LOGS=dump.logs.yaml for pod logs; default: <dump>.logs.yaml beside it).
 run: setup
-	$(BIN)/python -m sandbox.run
+	$(BIN)/python -m sandbox.run $(if $(SCENARIO),--scenario-file "$(SCENARIO)") $(if $(LOGS),--logs-file "$(LOGS)")
 
 demo: setup
 	$(BIN)/python -m sandbox.run --demo

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sandbox.kube_api import Scenario
+from sandbox.kube.scenario import Scenario
 from sandbox.kube_scenarios import (
     add_app,
     database,

@@ -16,7 +16,9 @@ Scenarios (namespace "shop" unless said):
   database            data/postgres StatefulSet: postgres-0 not ready (readiness probe failing)
   service             frontend Service selecting the web pods (service -> selector resolution)
   demo                checkout (HighErrorRate, recent deploy), payments (ErrorBudgetExhausted,
-                      HPA), cart (HighMemoryUsage, growing memory), data/postgres
+                      HPA), cart (HighMemoryUsage, growing memory), data/postgres, and the
+                      database-like Deployments shop/postgres (PVC postgres-data) and
+                      shop/redis (one replica, no HPA) that remediation must refuse
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.kube_api import REVISION_ANNOTATION, Scenario, _uid, template_hash
+from sandbox.kube.resources import REVISION_ANNOTATION
+from sandbox.kube.scenario import Scenario
+from sandbox.kube.store import object_uid as _uid
+from sandbox.kube.store import template_hash
 
 NS = "shop"
 
@@ -568,6 +573,96 @@ def statefulset(
     }
 
 
+def pvc(ns: str, name: str, *, created: str, size: str = "20Gi") -> dict[str, Any]:
+    return {
+        "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "uid": _uid("persistentvolumeclaims", ns, name),
+            "creationTimestamp": created,
+            "finalizers": ["kubernetes.io/pvc-protection"],
+        },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            "storageClassName": "standard-rwo",
+            "volumeMode": "Filesystem",
+            "volumeName": f"pvc-{_uid('pv', ns, name)}",
+        },
+        "status": {
+            "phase": "Bound",
+            "accessModes": ["ReadWriteOnce"],
+            "capacity": {"storage": size},
+        },
+    }
+
+
+def _postgres_template(claim: str) -> Callable[[dict[str, Any]], None]:
+    """A Deployment running PostgreSQL on a PersistentVolumeClaim (Recreate: one writer)."""
+
+    def customize(dep: dict[str, Any]) -> None:
+        spec = dep["spec"]["template"]["spec"]
+        c = spec["containers"][0]
+        c["ports"] = [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}]
+        c["readinessProbe"] = {
+            "exec": {"command": ["pg_isready", "-U", "postgres"]},
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "successThreshold": 1,
+            "failureThreshold": 6,
+        }
+        c["env"] = [{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}]
+        c["volumeMounts"] = [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
+        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+        dep["spec"]["strategy"] = {"type": "Recreate"}
+
+    return customize
+
+
+def _redis_template(dep: dict[str, Any]) -> None:
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    c["ports"] = [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]
+    c["args"] = ["--appendonly", "yes"]
+    c["readinessProbe"] = {
+        "exec": {"command": ["redis-cli", "ping"]},
+        "periodSeconds": 10,
+        "timeoutSeconds": 1,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+
+
+def add_databases(sc: Scenario, now: datetime, ns: str = NS) -> None:
+    """Database-like Deployments alertloop must refuse to change: `postgres` (PostgreSQL on a
+    PVC) and `redis` (one replica, no HPA)."""
+    created = ago(now, 60000)
+    sc.add(pvc(ns, "postgres-data", created=created))
+    add_app(
+        sc,
+        "postgres",
+        [("postgres:16.3", 60000)],
+        now=now,
+        ns=ns,
+        replicas=1,
+        mem_limit="2Gi",
+        customize=_postgres_template("postgres-data"),
+    )
+    add_app(
+        sc,
+        "redis",
+        [("redis:7.2.5", 45000)],
+        now=now,
+        ns=ns,
+        replicas=1,
+        mem_limit="1Gi",
+        customize=_redis_template,
+    )
+    sc.add(service(ns, "postgres", {"app": "postgres"}, created=created))
+    sc.add(service(ns, "redis", {"app": "redis"}, created=created))
+
+
 # --------------------------------------------------------------------------- app helper
 
 
@@ -581,10 +676,12 @@ def add_app(
     replicas: int = 2,
     pod_kwargs: list[dict[str, Any]] | None = None,
     mem_limit: str = "512Mi",
+    customize: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """A deployment with one ReplicaSet per (image, minutes ago) revision, oldest first.
 
-    Pods belong to the newest ReplicaSet; `pod_kwargs` gives per-pod `pod_for` arguments.
+    Pods belong to the newest ReplicaSet; `pod_kwargs` gives per-pod `pod_for` arguments;
+    `customize` changes the deployment (its pod template too) before the ReplicaSets are made.
     Returns (deployment, newest ReplicaSet, pods).
     """
     image, _ = revisions[-1]
@@ -598,6 +695,8 @@ def add_app(
         revision=len(revisions),
         mem_limit=mem_limit,
     )
+    if customize is not None:
+        customize(dep)
     rs_list = []
     for i, (img, minutes) in enumerate(revisions, start=1):
         newest = i == len(revisions)
@@ -1046,6 +1145,7 @@ def demo(now: datetime | None = None) -> Scenario:
             cpu_utilization=30,
         )
     )
+    add_databases(sc, n)
     sc.extend(database(n))
     sc.add(service(NS, "checkout", {"app": "checkout"}, created=ago(n, 30000)))
     sc.add(metrics_apiservice(True, now=n))
@@ -1067,8 +1167,11 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
 
 
 def build(name: str, now: datetime | None = None) -> Scenario:
+    from sandbox.kube_remediation_scenarios import remediation  # it builds on this module
+
+    known = {**SCENARIOS, "remediation": remediation}
     try:
-        factory = SCENARIOS[name]
+        factory = known[name]
     except KeyError:
-        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(known)}") from None
     return factory(now)

@@ -3,6 +3,9 @@
 run:  start everything, fire the three example paths through a real Prometheus and Alertmanager,
       print each Slack message, then keep running (Ctrl-C stops every process it started).
 demo: the same, but exit 0 once all three paths reached Slack (non-zero with the reason if not).
+run --scenario-file dump.yaml (make run SCENARIO=dump.yaml): the sandbox Kubernetes API serves
+      your own cluster's `kubectl get … -A -o yaml` dump instead of the demo; no demo alerts are
+      fired (fire your own with `alertloop fire`), remediation may act on the dump's namespaces.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.demo_data import prepare_tsdb
+from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dump
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import Proc, free_port
 from sandbox.slack_api import SlackMessage
@@ -109,11 +114,68 @@ def parents_done(stack: Stack, expected: dict[str, int]) -> dict[str, str]:
     return missing
 
 
+# Never opened to remediation, even when a dump contains them.
+SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+
+@dataclass
+class DumpPlan:
+    """How `make run` serves a user's cluster dump: validated before anything starts."""
+
+    path: Path
+    logs: Path | None
+    namespaces: list[str]
+    env: dict[str, str]  # settings for the functions (never overriding the user's)
+    example: str  # an `alertloop fire` line naming one of the dump's deployments
+    notes: list[str] = field(default_factory=list)
+
+
+def dump_plan(path: str, logs: str, user_env: dict[str, str]) -> DumpPlan:
+    """Load and check the dump (raises DumpError) and decide the run's settings for it."""
+    scenario = load_dump(path, logs or None)
+    namespaces = dump_namespaces(scenario)
+    allowed = [ns for ns in namespaces if ns not in SYSTEM_NAMESPACES]
+    env = {"ALERTLOOP_REMEDIATE_VERIFY_SECONDS": "10"}
+    if "ALERTLOOP_REMEDIATE_NAMESPACES" not in user_env:
+        env["ALERTLOOP_REMEDIATE_NAMESPACES"] = ",".join(allowed)
+    deployments = [o["metadata"] for o in scenario.objects if o["kind"] == "Deployment"]
+    target = next((d for d in deployments if d["namespace"] in allowed), None)
+    example = (
+        f".venv/bin/alertloop fire HighErrorRate --severity critical "
+        f"--namespace {target['namespace']} --deployment {target['name']}"
+        if target
+        else ".venv/bin/alertloop fire ApplicationDown --severity critical --namespace NS "
+        "--deployment NAME"
+    )
+    notes = list(scenario.notes)
+    for key in ("KUBECONFIG", "KUBE_CONFIG_DATA"):
+        if key in user_env:
+            notes.append(f"{key} is ignored: --scenario-file serves the dump instead")
+    # absolute: the sandbox process runs from the repository root
+    logs_path = Path(logs).resolve() if logs else None
+    return DumpPlan(Path(path).resolve(), logs_path, namespaces, env, example, notes)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--demo", action="store_true", help="exit once all paths reached Slack")
     parser.add_argument("--timeout", type=float, default=150)
+    parser.add_argument(
+        "--scenario-file",
+        default="",
+        help=f"serve your own cluster dump (made with: {KUBECTL_DUMP})",
+    )
+    parser.add_argument("--logs-file", default="", help="pod logs for --scenario-file")
     args = parser.parse_args(argv)
+    dump: DumpPlan | None = None
+    if args.scenario_file:
+        if args.demo:
+            parser.error("--demo fires the demo paths against the demo cluster: no --scenario-file")
+        try:
+            dump = dump_plan(args.scenario_file, args.logs_file, _passthrough_env())
+        except DumpError as exc:
+            say(f"cannot serve {args.scenario_file}: {exc}")
+            return 2
 
     # Explicit handlers: a shell may start us with SIGINT ignored, and SIGTERM must clean up too.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -124,22 +186,40 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     env = _passthrough_env()
+    if dump is not None:
+        env.pop("KUBECONFIG", None)
+        env.pop("KUBE_CONFIG_DATA", None)
     stack = Stack(WORKDIR, env_overrides=env, slack_listener=show_slack)
     stack.ports["ingest"] = free_port()
     rules = [
         rule(name, expr, sev, summary, **labels)
         for name, sev, expr, summary, labels, _ in PATHS.values()
+        if dump is None  # a dump run fires no demo alerts
     ]
     mon = Monitoring(WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules, prom_port=free_port())
     sandbox_notes = []
     try:
         if "PROMETHEUS_URL" not in env:
-            took = prepare_tsdb(WORKDIR / "prometheus-data", WORKDIR)
             env["PROMETHEUS_URL"] = mon.prometheus_url
+            if dump is None:
+                took = prepare_tsdb(WORKDIR / "prometheus-data", WORKDIR)
+                sandbox_notes.append(
+                    f"Prometheus holds 30 days of generated demo history (backfilled in "
+                    f"{took:.1f}s)"
+                )
+            else:
+                sandbox_notes.append("Prometheus is empty: the demo history is not loaded")
+        if dump is not None:
+            env["KUBECONFIG"] = str(start_kube_sandbox(stack, dump))
+            for key, value in dump.env.items():
+                env.setdefault(key, value)
             sandbox_notes.append(
-                f"Prometheus holds 30 days of generated demo history (backfilled in {took:.1f}s)"
+                f"Kubernetes is a SANDBOX API server serving your dump {dump.path} "
+                f"(namespaces: {', '.join(dump.namespaces)}); remediation may act on "
+                f"{env.get('ALERTLOOP_REMEDIATE_NAMESPACES') or 'no namespace'} — in the sandbox"
             )
-        if "KUBECONFIG" not in env and "KUBE_CONFIG_DATA" not in env:
+            sandbox_notes.extend(dump.notes)
+        elif "KUBECONFIG" not in env and "KUBE_CONFIG_DATA" not in env:
             env["KUBECONFIG"] = str(start_kube_sandbox(stack))
             # The sandbox is ours to change: let remediation act on its "shop" namespace.
             env.setdefault("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
@@ -174,6 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         banner(stack, mon)
         for note in sandbox_notes:
             say(f"  note: {note}")
+        if dump is not None:
+            say(f"stack ready in {time.monotonic() - t0:.1f}s. No demo alerts are fired.")
+            say(f"Fire one at your own workloads:\n  {dump.example}")
+            say("\nstill running: fire alerts, or Ctrl-C to stop everything.")
+            while True:  # until Ctrl-C or SIGTERM (KeyboardInterrupt, below)
+                time.sleep(1)
         say(
             f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A, B and C through "
             "Prometheus → Alertmanager → ingest…"
@@ -215,18 +301,23 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def start_kube_sandbox(stack: Stack) -> Path:
-    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps."""
+def start_kube_sandbox(stack: Stack, dump: DumpPlan | None = None) -> Path:
+    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps,
+    or serving the user's cluster dump."""
     kubeconfig = WORKDIR / "sandbox-kubeconfig"
     kubeconfig.unlink(missing_ok=True)
+    which = ["--scenario", "demo"]
+    if dump is not None:
+        which = ["--scenario-file", str(dump.path)]
+        if dump.logs is not None:
+            which += ["--logs-file", str(dump.logs)]
     proc = Proc(
         "kube-sandbox",
         [
             sys.executable,
             "-m",
             "sandbox.kube_api",
-            "--scenario",
-            "demo",
+            *which,
             "--kubeconfig-out",
             str(kubeconfig),
         ],

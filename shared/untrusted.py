@@ -314,14 +314,12 @@ def _detector_classes() -> list[Any]:
         from detect_secrets.plugins.base import RegexBasedDetector
     except Exception:  # not installed: our own rules still cover the forms we know
         return []
-    return sorted(
-        (
-            cls
-            for cls in get_mapping_from_secret_type_to_class().values()
-            if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_DETECTORS
-        ),
-        key=lambda cls: cls.__name__,
-    )
+    found: list[Any] = [
+        cls
+        for cls in get_mapping_from_secret_type_to_class().values()
+        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_DETECTORS
+    ]
+    return sorted(found, key=lambda cls: str(cls.__name__))
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,17 @@
 """After a change: did it take effect? A bounded wait on the deployment's rollout status
 (and, for an HPA raise, on the HPA growing past its old maximum).
 
-`rollout_state` is pure (kubectl's `rollout status` logic):
-  succeeded          observedGeneration >= generation and updated == available == replicas
+A write only stores the new spec; the deployment controller acts on it later (it creates the
+ReplicaSet, sets the revision and `status.observedGeneration`). So, like `kubectl rollout
+status`, nothing counts before the controller has observed the written generation:
+
+`rollout_state` is pure (kubectl's `rollout status` logic, in its order):
+  still progressing  observedGeneration < generation (the controller has not acted yet), or
+                     the written generation passed as `generation`
   failed             condition Progressing=False, reason ProgressDeadlineExceeded
-  still progressing  anything else (reported when the wait ends)
+  still progressing  updated < replicas, old replicas pending termination, updated replicas
+                     not all available, or the deployment is paused
+  succeeded          otherwise
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sError
-from shared.k8s.reads import get_deployment, get_hpa, hpa_summary
+from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, get_hpa, hpa_summary
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -23,11 +30,32 @@ PROGRESSING = "still progressing"
 NOT_VERIFIED = "not verified"
 
 
-def rollout_state(deploy: dict[str, Any]) -> tuple[str, str]:
-    """(state, why) for a deployment object."""
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def observed(deploy: dict[str, Any], generation: int | None = None) -> bool:
+    """True once the controller has acted on the deployment's (or the written) generation."""
+    meta = deploy.get("metadata") or {}
+    want = max(_int(meta.get("generation")), generation or 0)
+    return _int((deploy.get("status") or {}).get("observedGeneration")) >= want
+
+
+def rollout_state(deploy: dict[str, Any], generation: int | None = None) -> tuple[str, str]:
+    """(state, why) for a deployment object; `generation` is the one a write returned."""
     meta = deploy.get("metadata") or {}
     spec = deploy.get("spec") or {}
     status = deploy.get("status") or {}
+    want_generation = max(_int(meta.get("generation")), generation or 0)
+    seen = _int(status.get("observedGeneration"))
+    if seen < want_generation:
+        return PROGRESSING, (
+            f"the deployment controller has not observed generation {want_generation} yet "
+            f"(observed {seen})"
+        )
     for cond in status.get("conditions") or []:
         if (
             cond.get("type") == "Progressing"
@@ -35,21 +63,18 @@ def rollout_state(deploy: dict[str, Any]) -> tuple[str, str]:
             and cond.get("reason") == "ProgressDeadlineExceeded"
         ):
             return FAILED, f"rollout exceeded its progress deadline: {cond.get('message', '')}"
-    generation = int(meta.get("generation") or 0)
-    observed = int(status.get("observedGeneration") or 0)
-    if observed < generation:
-        return PROGRESSING, f"controller has not observed generation {generation} yet"
     raw_want = spec.get("replicas")
     want = int(raw_want) if raw_want is not None else 1
-    updated = int(status.get("updatedReplicas") or 0)
-    available = int(status.get("availableReplicas") or 0)
-    total = int(status.get("replicas") or 0)
+    updated = _int(status.get("updatedReplicas"))
+    available = _int(status.get("availableReplicas"))
+    total = _int(status.get("replicas"))
+    paused = " (the deployment is paused: resume it to roll out)" if spec.get("paused") else ""
     if updated < want:
-        return PROGRESSING, f"{updated} of {want} replicas updated"
+        return PROGRESSING, f"{updated} of {want} replicas updated{paused}"
     if total > updated:
-        return PROGRESSING, f"{total - updated} old replica(s) pending termination"
-    if available < want:
-        return PROGRESSING, f"{available} of {want} updated replicas available"
+        return PROGRESSING, f"{total - updated} old replica(s) pending termination{paused}"
+    if available < updated:
+        return PROGRESSING, f"{available} of {updated} updated replicas available{paused}"
     return SUCCEEDED, f"{available}/{want} replicas updated and available"
 
 
@@ -78,20 +103,27 @@ def verify(
     timeout: float,
     interval: float,
     hpa: tuple[str, int, int] | None = None,
+    generation: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Poll until succeeded/failed or `timeout` seconds pass. `hpa` = (name, old max, new max)."""
+    """Poll until succeeded/failed or `timeout` seconds pass. `hpa` = (name, old max, new max);
+    `generation` = the deployment's metadata.generation as the write returned it.
+
+    The result carries the deployment's revision annotation and generations as last read:
+    `revision` is the one the controller produced only when `observed` is true."""
     if timeout <= 0:
         return {"result": NOT_VERIFIED, "detail": "ALERTLOOP_REMEDIATE_VERIFY_SECONDS is 0"}
     started = clock()
     deadline = started + timeout
     polls = 0
     state, why = PROGRESSING, "not read yet"
+    last: dict[str, Any] = {}
     while True:
         polls += 1
         try:
-            state, why = rollout_state(get_deployment(clients, namespace, deployment))
+            last = get_deployment(clients, namespace, deployment)
+            state, why = rollout_state(last, generation)
             if hpa is not None and state != FAILED:
                 h_state, h_why = hpa_state(get_hpa(clients, namespace, hpa[0]), hpa[1], hpa[2])
                 if h_state != SUCCEEDED or state == SUCCEEDED:
@@ -104,10 +136,15 @@ def verify(
         if remaining <= 0:
             break
         sleep(min(interval, remaining))
+    meta = last.get("metadata") or {}
     return {
         "result": state,
         "detail": why,
         "waited_seconds": round(clock() - started, 2),
         "polls": polls,
         "timeout_seconds": timeout,
+        "revision": (meta.get("annotations") or {}).get(REVISION_ANNOTATION),
+        "generation": meta.get("generation"),
+        "observed_generation": (last.get("status") or {}).get("observedGeneration"),
+        "observed": bool(last) and observed(last, generation),
     }

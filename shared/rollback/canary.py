@@ -6,6 +6,11 @@
 
 Verdicts: "healthy", "still erroring", "rollout failed", "rollout still progressing",
 "rolled back (not verified)" (no wait configured, or no Prometheus data).
+
+The result's `revision` is the revision the deployment controller gave the rolled-back
+template, read once the controller has observed the patched `generation` (the PATCH response
+still carries the old one: the controller acts after the write). None when it had not acted
+within the wait.
 """
 
 from __future__ import annotations
@@ -34,11 +39,12 @@ def canary(
     interval: float,
     threshold: float,
     prometheus: Any = None,
+    generation: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
     started = clock()
-    out: dict[str, Any] = {"threshold": threshold, "timeout_seconds": timeout}
+    out: dict[str, Any] = {"threshold": threshold, "timeout_seconds": timeout, "revision": None}
     if timeout <= 0:
         out.update(verdict=NOT_VERIFIED, detail="ALERTLOOP_ROLLBACK_VERIFY_SECONDS is 0")
         return out
@@ -48,10 +54,13 @@ def canary(
         workload.name,
         timeout=timeout,
         interval=interval,
+        generation=generation,
         sleep=sleep,
         clock=clock,
     )
     out["rollout"] = rollout
+    if rollout.get("observed"):
+        out["revision"] = rollout.get("revision")
     if rollout["result"] == verify.FAILED:
         out.update(verdict=ROLLOUT_FAILED, detail=rollout["detail"])
     elif rollout["result"] != verify.SUCCEEDED:

@@ -46,7 +46,7 @@ from shared.rollback.plan import (
     images_of,
     live_problem,
     replicaset_problem,
-    undo_patch,
+    undo_ops,
     undo_template,
 )
 from shared.rollback.settings import RollbackSettings, rollback_settings
@@ -344,7 +344,7 @@ class _Run:
         template = undo_template(rs)
         meta = deploy.get("metadata") or {}
         rv = str(meta.get("resourceVersion", ""))
-        ops = undo_patch(rv, template)
+        ops = undo_ops(deploy, rs)  # kubectl rollout undo, bound to the resourceVersion read
         live_template = (deploy.get("spec") or {}).get("template") or {}
         plan = Plan(
             ACTION,
@@ -412,17 +412,21 @@ class _Run:
                 )
         else:
             guard.settle(reserved, "applied")
-        new_rev = reads.REVISION_ANNOTATION
-        new_revision = ((result.get("metadata") or {}).get("annotations") or {}).get(new_rev)
+        # The PATCH response still shows the old revision: the deployment controller assigns
+        # the new one afterwards. The canary reads it once the controller observed our write.
+        generation: int | None = (result.get("metadata") or {}).get("generation")
         applied = {
-            "revision": new_revision,
+            "revision": None,
             "images": images_of((result.get("spec") or {}).get("template") or {}),
             "resourceVersion": (result.get("metadata") or {}).get("resourceVersion"),
+            "generation": generation,
         }
         self.recorder.update_audit(audit_id, {"after": applied})
-        self._set_status("executed", audit_id=audit_id, new_revision=new_revision)
-        check = self._canary(clients, target)
-        self.recorder.update_audit(audit_id, {"verification": check})
+        self._set_status("executed", audit_id=audit_id)
+        check = self._canary(clients, target, generation)
+        applied["revision"] = check.get("revision")
+        self.recorder.update_audit(audit_id, {"verification": check, "after": applied})
+        self._set_status("executed", audit_id=audit_id, new_revision=applied["revision"])
         verdict = check["verdict"]
         headline = {
             canary_mod.HEALTHY: "Rolled back and healthy",
@@ -473,7 +477,9 @@ class _Run:
         live_template = (live.get("spec") or {}).get("template") or {}
         return "applied" if images_of(live_template) == images_of(template) else "not_applied"
 
-    def _canary(self, clients: KubeClients, target: Target) -> dict[str, Any]:
+    def _canary(
+        self, clients: KubeClients, target: Target, generation: int | None
+    ) -> dict[str, Any]:
         prometheus = None
         try:
             prometheus = self.prometheus_factory()
@@ -491,6 +497,7 @@ class _Run:
                 interval=self.cfg.verify_interval_seconds,
                 threshold=self.cfg.error_ratio_threshold,
                 prometheus=prometheus,
+                generation=generation,
                 sleep=self.sleep,
             )
         finally:

@@ -1,9 +1,15 @@
 """What `kubectl rollout undo --to-revision=N` sends, and the binding checks, as pure functions.
 
-kubectl replaces the deployment's `spec.template` with the pod template of revision N's
-ReplicaSet (without the controller-owned `pod-template-hash` label) in one JSON patch. We add a
-`replace` of `metadata.resourceVersion` with the version we read: the API server then refuses
-the patch with 409 Conflict if the deployment changed in between (optimistic concurrency).
+kubectl (client side) refuses a paused deployment, finds revision N's ReplicaSet, takes its pod
+template without the controller-owned `pod-template-hash` label, and sends one JSON patch that
+replaces `spec.template` with it and `metadata.annotations` with the ReplicaSet's annotations
+(except those in kubectl's `annotationsToSkip`, whose values are kept from the deployment).
+`undo_patch` is exactly that, plus a leading `replace` of `metadata.resourceVersion` with the
+version we read: the API server then refuses the patch with 409 Conflict if the deployment
+changed in between (optimistic concurrency).
+
+The deployment controller, not the patch, then assigns the new revision (see shared.rollback.
+canary): the PATCH response still carries the old one.
 """
 
 from __future__ import annotations
@@ -14,6 +20,18 @@ from typing import Any
 from shared.k8s.reads import REVISION_ANNOTATION
 
 POD_TEMPLATE_HASH = "pod-template-hash"
+
+# kubectl's annotationsToSkip: kept from the deployment, never copied from the ReplicaSet.
+ANNOTATIONS_TO_SKIP = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION_ANNOTATION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 
 # Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
 ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
@@ -28,11 +46,59 @@ def undo_template(replicaset: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-def undo_patch(resource_version: str, template: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
+def undo_annotations(deploy: dict[str, Any], replicaset: dict[str, Any]) -> dict[str, str]:
+    """The deployment's annotations after the undo, as kubectl computes them."""
+    current = (deploy.get("metadata") or {}).get("annotations") or {}
+    from_rs = (replicaset.get("metadata") or {}).get("annotations") or {}
+    out = {k: str(v) for k, v in current.items() if k in ANNOTATIONS_TO_SKIP}
+    out.update({k: str(v) for k, v in from_rs.items() if k not in ANNOTATIONS_TO_SKIP})
+    return out
+
+
+def undo_patch(
+    resource_version: str,
+    template: dict[str, Any],
+    annotations: dict[str, str] | None = None,
+    *,
+    has_annotations: bool = True,
+) -> list[dict[str, Any]]:
+    """The JSON patch: the resourceVersion precondition, then kubectl's two operations.
+    (`add` instead of `replace` for annotations only when the deployment has none: a JSON
+    patch cannot replace a missing member.)"""
+    ops: list[dict[str, Any]] = [
         {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version},
         {"op": "replace", "path": "/spec/template", "value": template},
     ]
+    if annotations is not None:
+        ops.append(
+            {
+                "op": "replace" if has_annotations else "add",
+                "path": "/metadata/annotations",
+                "value": annotations,
+            }
+        )
+    return ops
+
+
+def undo_ops(deploy: dict[str, Any], replicaset: dict[str, Any]) -> list[dict[str, Any]]:
+    """`kubectl rollout undo` to this ReplicaSet's revision, bound to the deployment as read."""
+    meta = deploy.get("metadata") or {}
+    return undo_patch(
+        str(meta.get("resourceVersion", "")),
+        undo_template(replicaset),
+        undo_annotations(deploy, replicaset),
+        has_annotations="annotations" in meta,
+    )
+
+
+def paused_problem(deploy: dict[str, Any]) -> tuple[str, str] | None:
+    """kubectl refuses to roll back a paused deployment (the controller would not act)."""
+    if (deploy.get("spec") or {}).get("paused"):
+        return "paused", (
+            "you cannot rollback a paused deployment; resume it first with "
+            "'kubectl rollout resume' and try again"
+        )
+    return None
 
 
 def revision_of(obj: dict[str, Any]) -> int | None:
@@ -64,7 +130,10 @@ def binding_problem(approval: dict[str, Any], run_id: str, target: str) -> tuple
 
 
 def live_problem(approval: dict[str, Any], deploy: dict[str, Any]) -> tuple[str, str] | None:
-    """(guard, reason) when the live deployment is no longer what was approved."""
+    """(guard, reason) when the live deployment is no longer what was approved, or paused."""
+    paused = paused_problem(deploy)
+    if paused is not None:
+        return paused
     live = revision_of(deploy)
     want = approval.get("from_revision")
     if live != want:
@@ -101,5 +170,9 @@ def replicaset_problem(
     if want_images and have != list(want_images):
         return "revision_gone", (
             f"revision {to_rev} runs {', '.join(have)}, not the approved {', '.join(want_images)}"
+        )
+    if undo_template(replicaset) == undo_template(deploy):
+        return "no_change", (
+            f"skipped rollback (current template already matches revision {to_rev})"
         )
     return None

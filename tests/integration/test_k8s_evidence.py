@@ -365,7 +365,7 @@ def test_sandbox_patch_scale_conflict_and_rollout(kube: Callable[..., KubeApiSer
         )
     assert err.value.status == 409
     # roll back: put revision 3's image back -> the old ReplicaSet becomes revision 5
-    apps.patch_namespaced_deployment(
+    written = apps.patch_namespaced_deployment(
         "checkout",
         "shop",
         {
@@ -383,8 +383,13 @@ def test_sandbox_patch_scale_conflict_and_rollout(kube: Callable[..., KubeApiSer
             }
         },
     )
+    # As a real API server: the write is stored, the deployment controller acts later.
+    assert written.metadata.annotations["deployment.kubernetes.io/revision"] == "4"
+    assert written.status.observed_generation < written.metadata.generation
+    assert srv.wait_for_controller(10)
     after = srv.get_object("deployments", "shop", "checkout")
     assert after["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "5"
+    assert after["status"]["observedGeneration"] == written.metadata.generation
     assert (
         after["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
         == "512Mi"
@@ -408,7 +413,11 @@ def test_sandbox_merge_patch_hpa_and_faults(kube: Callable[..., KubeApiServer]) 
     url = f"{srv.url}/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/search"
     before = srv.get_object("horizontalpodautoscalers", "shop", "search")
     assert before is not None
-    resp = requests.patch(
+    anonymous = requests.get(url, timeout=5)
+    assert anonymous.status_code == 401 and anonymous.json()["reason"] == "Unauthorized"
+    session = requests.Session()  # with the kubeconfig's bearer token from here on
+    session.headers["Authorization"] = "Bearer sandbox-token"
+    resp = session.patch(
         url,
         data=json.dumps({"spec": {"maxReplicas": 8}}),
         headers={"Content-Type": "application/merge-patch+json"},
@@ -420,14 +429,14 @@ def test_sandbox_merge_patch_hpa_and_faults(kube: Callable[..., KubeApiServer]) 
     assert after["spec"]["minReplicas"] == 2
     assert int(after["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
     assert after["metadata"]["generation"] == 2
-    stale = requests.patch(
+    stale = session.patch(
         url,
         data=json.dumps({"metadata": {"resourceVersion": before["metadata"]["resourceVersion"]}}),
         headers={"Content-Type": "application/merge-patch+json"},
         timeout=5,
     )
     assert stale.status_code == 409 and stale.json()["reason"] == "Conflict"
-    missing = requests.get(f"{srv.url}/apis/apps/v1/namespaces/shop/deployments/nope", timeout=5)
+    missing = session.get(f"{srv.url}/apis/apps/v1/namespaces/shop/deployments/nope", timeout=5)
     assert missing.status_code == 404
     assert missing.json()["kind"] == "Status" and missing.json()["reason"] == "NotFound"
     srv.set_status(
@@ -438,7 +447,7 @@ def test_sandbox_merge_patch_hpa_and_faults(kube: Callable[..., KubeApiServer]) 
         == 8
     )
     srv.add_fault(Fault("not_found", resource="horizontalpodautoscalers", name="search"))
-    assert requests.get(url, timeout=5).status_code == 404
+    assert session.get(url, timeout=5).status_code == 404
     rec = srv.requests_matching("PATCH", "/horizontalpodautoscalers/search")[0]
     assert rec.content_type == "application/merge-patch+json"
     assert rec.body == {"spec": {"maxReplicas": 8}}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -551,76 +550,80 @@ def test_no_hpa_scales_the_deployment_scale_subresource(kube: KubeApiServer, sto
 # --------------------------------------------------------------------------- verification
 
 
-def _after_patch(srv: KubeApiServer, fn: Any) -> threading.Thread:
-    def run() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not patches(srv):
-            time.sleep(0.02)
-        time.sleep(0.2)
-        srv.mutate("deployments", "shop", "api", fn)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+def deployment_reads_after_the_patch(srv: KubeApiServer, name: str) -> list[dict[str, Any]]:
+    """The deployment as every GET after the first PATCH answered it."""
+    reqs = srv.requests
+    first_patch = next(i for i, r in enumerate(reqs) if r.method == "PATCH")
+    path = f"/apis/apps/v1/namespaces/shop/deployments/{name}"
+    return [r.response_json for r in reqs[first_patch:] if r.method == "GET" and r.path == path]
 
 
-def test_verification_succeeds_when_the_rollout_completes(
-    kube: KubeApiServer, store: Ledger
+def test_verification_waits_for_the_controller_then_succeeds(
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def complete(d: dict[str, Any]) -> None:
-        d["status"].update(replicas=4, updatedReplicas=4, readyReplicas=4, availableReplicas=4)
-
-    t = _after_patch(kube, complete)
+    # The scale is stored at once; the controller acts later (observedGeneration, new pods,
+    # readiness). Verification must not succeed before it has.
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "20")
+    kube.controller.delay = 0.5
     f = remediate(
         envelope(
             "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
         )
     )
-    t.join()
-    assert f.details["verification"]["result"] == "succeeded", f.details["verification"]
-    assert f.details["verification"]["polls"] > 1
+    v = f.details["verification"]
+    assert v["result"] == "succeeded", v
+    assert v["observed"] is True and v["observed_generation"] == v["generation"]
+    reads = deployment_reads_after_the_patch(kube, "api")
+    assert len(reads) == v["polls"] > 1
+    first, last = reads[0], reads[-1]
+    assert first["status"]["observedGeneration"] < first["metadata"]["generation"]
+    assert last["status"]["availableReplicas"] == last["spec"]["replicas"] == 4
+    pods = [p for p in kube.state.list("pods", "shop") if p["metadata"]["labels"]["app"] == "api"]
+    assert len(pods) == 4
     assert audit(store, f.details["audit_id"])["verification"]["result"] == "succeeded"
 
 
 def test_verification_reports_a_rollout_that_never_becomes_available(
-    kube: KubeApiServer, store: Ledger
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def stuck(d: dict[str, Any]) -> None:
-        d["status"]["conditions"] = [
-            {
-                "type": "Progressing",
-                "status": "False",
-                "reason": "ProgressDeadlineExceeded",
-                "message": 'ReplicaSet "api-7d9" has timed out progressing.',
-            }
-        ]
-
-    t = _after_patch(kube, stuck)
+    # New api pods cannot pull their image; after progressDeadlineSeconds the controller
+    # marks the rollout ProgressDeadlineExceeded.
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "20")
+    kube.fail_image("registry.example.com/shop/api:2.3.1", "ImagePullBackOff")
+    kube.mutate(
+        "deployments", "shop", "api", lambda d: d["spec"].__setitem__("progressDeadlineSeconds", 1)
+    )
     f = remediate(
         envelope(
             "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
         )
     )
-    t.join()
     assert f.status == "error"
     assert f.details["verification"]["result"] == "failed"
-    assert "progress deadline" in f.summary
+    assert "progress deadline" in f.summary and "has timed out progressing" in f.summary
     assert audit(store, f.details["audit_id"])["outcome"] == "applied"
+    waiting = [
+        p["status"]["containerStatuses"][0]["state"].get("waiting", {}).get("reason")
+        for p in kube.state.list("pods", "shop")
+        if p["metadata"]["labels"]["app"] == "api"
+    ]
+    assert sorted(waiting, key=str) == ["ImagePullBackOff", "ImagePullBackOff", None, None]
 
 
-def test_verification_times_out_still_progressing(
+def test_verification_times_out_before_the_controller_acts(
     kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "0.5")
-    started = time.monotonic()
+    kube.controller.delay = 60  # a slow controller: nothing observed within the wait
     f = remediate(
         envelope(
             "HighCPUUsage", {"namespace": "shop", "deployment": "api"}, workload=deploy_ref("api")
         )
     )
-    assert time.monotonic() - started < 5
-    assert f.details["verification"]["result"] == "still progressing"
-    assert "2 of 4 replicas updated" in f.details["verification"]["detail"]
+    v = f.details["verification"]
+    assert v["result"] == "still progressing"
+    assert "has not observed generation" in v["detail"]
+    assert v["observed"] is False and v["polls"] >= 1
 
 
 # --------------------------------------------------------------------------- conflicts, errors

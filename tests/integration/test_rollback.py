@@ -182,7 +182,9 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert patch.content_type.startswith("application/json-patch+json")
     assert patch.path.endswith("/namespaces/shop/deployments/checkout")
     ops = {op["path"]: op for op in patch.json}
+    assert list(ops) == ["/metadata/resourceVersion", "/spec/template", "/metadata/annotations"]
     assert ops["/metadata/resourceVersion"]["value"] == rv_before
+    assert ops["/metadata/annotations"]["value"] == {REVISION_ANNOTATION: "4"}
     template = ops["/spec/template"]["value"]
     assert template == rs_template(kube, approved["to_replicaset"])
     assert "pod-template-hash" not in template["metadata"]["labels"]
@@ -193,6 +195,11 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert doc["status"] == "executed" and doc["audit_id"]
     # The write's one audit record was created by the guardrail reservation (in_progress) under
     # the write's deterministic id, then settled.
+    # The PATCH answer still carried revision 4 (the controller acts later); what is recorded
+    # is the revision the controller gave the rolled-back template: 5.
+    assert patch.response_json["metadata"]["annotations"][REVISION_ANNOTATION] == "4"
+    assert live["metadata"]["annotations"][REVISION_ANNOTATION] == "5"
+    assert doc["new_revision"] == "5"
     (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
     assert audit["id"] == doc["audit_id"] == finding.details["audit_id"]
     assert audit["outcome"] == "applied" and audit["approval_id"] == aid
@@ -200,6 +207,7 @@ def test_executes_exactly_one_patch_and_is_healthy(
     assert audit["attempt"] == 1
     assert audit["before"]["images"] == ["registry.example.com/shop/checkout:1.5.0"]
     assert audit["after"]["images"] == approved["to_images"]
+    assert audit["after"]["revision"] == "5"
     assert audit["verification"]["verdict"] == "healthy"
     assert finding.details["verdict"] == "healthy"
     assert finding.details["canary"]["error_ratio"] == 0.01
@@ -226,7 +234,36 @@ def test_still_erroring_after_the_rollback(
     assert len(patches(kube)) == 1
 
 
-def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus) -> None:
+def test_rollout_failed(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The old release's pods cannot start any more: the controller gives up after
+    # progressDeadlineSeconds and the canary reports it.
+    monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "20")
+    reset()
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    kube.fail_image("registry.example.com/shop/checkout:1.4.2", "CrashLoopBackOff")
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["spec"].__setitem__("progressDeadlineSeconds", 1),
+    )
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "error"
+    assert "rollout failed" in finding.summary, finding.summary
+    assert finding.details["verdict"] == "rollout failed"
+    assert "has timed out progressing" in finding.details["canary"]["detail"]
+    assert finding.details["after"]["revision"] == "5"  # the controller did act
+    assert len(patches(kube)) == 1
+
+
+def test_a_failure_from_before_the_rollback_does_not_count(
+    store: Ledger, kube: KubeApiServer, prom: FakePrometheus
+) -> None:
+    # A stale ProgressDeadlineExceeded (the bad release's) must not fail the canary before
+    # the controller has even observed the rollback.
     run = path_a_run(store)
     aid = proposal(run, store)
     deploy = kube.get_object("deployments", "shop", "checkout")
@@ -240,13 +277,9 @@ def test_rollout_failed(store: Ledger, kube: KubeApiServer, prom: FakePrometheus
         }
     ]
     kube.set_status("deployments", "shop", "checkout", status)
-    # The approval was bound to the object as read; a status change bumps resourceVersion but
-    # not the revision, so the rollback still applies (with the fresh resourceVersion).
     finding = rollback(delivered(run, aid))
-    assert finding.status == "error"
-    assert "rollout failed" in finding.summary, finding.summary
-    assert finding.details["verdict"] == "rollout failed"
-    assert len(patches(kube)) == 1
+    assert finding.status == "ok", finding.summary
+    assert finding.details["verdict"] == "healthy"
 
 
 def test_refuses_when_a_newer_deploy_happened(store: Ledger, kube: KubeApiServer) -> None:
@@ -334,6 +367,22 @@ def test_refuses_without_an_approval(store: Ledger, kube: KubeApiServer) -> None
     assert {a["outcome"] for a in audits(store)} == {"refused"}
     assert len(audits(store)) == 4
     assert {a["incident_id"] for a in audits(store)} == {run.incident_id}
+
+
+def test_a_paused_deployment_is_refused_like_kubectl_refuses_it(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    kube.mutate("deployments", "shop", "checkout", lambda d: d["spec"].update(paused=True))
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped"
+    assert "Not rolled back (paused): you cannot rollback a paused deployment" in finding.summary
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "paused"
 
 
 def test_rejected_reports_and_changes_nothing(store: Ledger, kube: KubeApiServer) -> None:

@@ -163,11 +163,22 @@ def _rules() -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
-def test_rbac_kinds() -> None:
-    kinds = sorted(d["kind"] for d in _rbac())
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"]
+def test_rbac_one_namespaced_role_per_function() -> None:
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in _rbac())
+    assert kinds == [
+        ("ClusterRole", "alertloop-investigate-metrics-server"),
+        ("ClusterRoleBinding", "alertloop-investigate-metrics-server"),
+        ("Role", "alertloop-investigate"),
+        ("Role", "alertloop-remediate"),
+        ("Role", "alertloop-rollback"),
+        ("RoleBinding", "alertloop-investigate"),
+        ("RoleBinding", "alertloop-remediate"),
+        ("RoleBinding", "alertloop-rollback"),
+    ]
     for doc in _rbac():
         assert doc["apiVersion"] == "rbac.authorization.k8s.io/v1"
+        if doc["kind"] in ("Role", "RoleBinding"):
+            assert doc["metadata"]["namespace"] == "NAMESPACE"  # applied once per namespace
 
 
 def test_rbac_never_deletes_creates_or_reads_secrets() -> None:
@@ -228,6 +239,20 @@ def test_rbac_subjects_are_the_function_identities() -> None:
             for subject in doc["subjects"]:
                 assert subject["kind"] == "User"
                 assert subject["name"].endswith(".iam.gserviceaccount.com")
-        if doc["kind"] == "RoleBinding":
+        if doc["kind"].endswith("Binding"):
+            # each binding grants its own role to its own function's identity only
+            function = doc["metadata"]["name"].removeprefix("alertloop-").split("-")[0]
+            assert doc["roleRef"]["name"] == doc["metadata"]["name"]
             names = [s["name"] for s in doc["subjects"]]
-            assert all(n.startswith("alertloop-remediate@") for n in names), names
+            assert names == [f"alertloop-{function}@PROJECT_ID.iam.gserviceaccount.com"], names
+
+
+def test_rbac_only_remediate_and_rollback_patch() -> None:
+    merged: dict[str, set[tuple[str, str]]] = {}
+    for _kind, name, rule in _rules():
+        if "patch" in rule["verbs"]:
+            grants = {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+            merged.setdefault(name, set()).update(grants)
+    assert "alertloop-investigate" not in merged
+    assert merged["alertloop-rollback"] == {("apps", "deployments")}
+    assert merged["alertloop-remediate"] == PATCHABLE
