@@ -7,6 +7,8 @@ thread until `stop()`.
 from __future__ import annotations
 
 import json
+import ssl
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,10 +54,28 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up or failed the TLS handshake is not a sandbox bug worth a trace.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class Listener:
-    def __init__(self, handler: Handler, name: str, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        handler: Handler,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ):
         self.handler = handler
         self.name = name
+        self.scheme = "https" if tls else "http"
         serve = self._serve
 
         class _H(BaseHTTPRequestHandler):
@@ -70,8 +90,13 @@ class Listener:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
-        self._httpd = ThreadingHTTPServer((host, port), _H)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server((host, port), _H)
+        if tls is not None:
+            # The handshake happens on first read, in the request's thread: a client that never
+            # completes one cannot block the accept loop.
+            self._httpd.socket = tls.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name=name, daemon=True
         )
@@ -87,7 +112,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -111,5 +136,5 @@ class Listener:
             h.send_header("Content-Length", str(len(reply.body)))
             h.end_headers()
             h.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass

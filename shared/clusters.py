@@ -77,6 +77,8 @@ _GKE = re.compile(
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _SA_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.gserviceaccount\.com$")
+# A Kubernetes ServiceAccount as RBAC names it (kubeconfig clusters without Google identities).
+_K8S_SA = re.compile(r"^system:serviceaccount:[a-z0-9-]{1,63}:[a-z0-9.-]{1,253}$")
 _PEM_CERT = "-----BEGIN CERTIFICATE-----"
 
 
@@ -220,7 +222,8 @@ class ClusterEntry(_Strict):
 
 
 class Identities(_Strict):
-    """The Google service account e-mail of each function that talks to Kubernetes."""
+    """Who each function that talks to Kubernetes is, as RBAC sees it: its Google service account
+    e-mail (GKE), or ``system:serviceaccount:NAMESPACE:NAME`` (a kubeconfig's ServiceAccount)."""
 
     investigate: str | None = None
     remediate: str | None = None
@@ -229,8 +232,11 @@ class Identities(_Strict):
     @field_validator("investigate", "remediate", "rollback")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if v is not None and not _SA_EMAIL.match(v):
-            raise ValueError(f"must be a service account e-mail (…gserviceaccount.com), got {v!r}")
+        if v is not None and not (_SA_EMAIL.match(v) or _K8S_SA.match(v)):
+            raise ValueError(
+                "must be a service account e-mail (…gserviceaccount.com) or "
+                f"system:serviceaccount:NAMESPACE:NAME, got {v!r}"
+            )
         return v
 
     def as_dict(self) -> dict[str, str]:

@@ -101,6 +101,12 @@ class KubeClients:
         return client.ApiregistrationV1Api(self.api_client)
 
     @cached_property
+    def authorization(self) -> Any:
+        from kubernetes import client
+
+        return client.AuthorizationV1Api(self.api_client)
+
+    @cached_property
     def apis(self) -> Any:
         from kubernetes import client
 
@@ -210,6 +216,12 @@ def translate_api_exception(exc: Any, verb: str, resource: str, namespace: str |
     status = getattr(exc, "status", None)
     message, reason = _status_message(exc)
     group = GROUPS.get(resource, "")
+    if status == 0:  # the client never got an answer; it wraps TLS failures this way
+        return K8sUnreachable(
+            f"cannot talk to the Kubernetes API ({verb} {resource}): {reason}".strip(),
+            fix="check the cluster's CA certificate (ca_data, or the kubeconfig's "
+            "certificate-authority-data) and its server address",
+        )
     if status == 403:
         return K8sForbidden(verb, resource, namespace, group, message)
     where = f' in namespace "{namespace}"' if namespace else ""

@@ -8,18 +8,25 @@ A Cloud Run process has ``GCE_METADATA_HOST`` from its start, and google-auth re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from sandbox.gke_api import ContainerApiServer
+from sandbox.kube_api import KubeApiServer
+from sandbox.kube_gate import KubeGate
 from sandbox.metadata_server import MetadataServer
 from shared import cluster_clients
+from shared.k8s.rbac_manifest import render
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "alertloop-local"
@@ -85,3 +92,66 @@ def run_as(md: MetadataServer, name: str, code: str, env: dict[str, str] | None 
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- two GKE clusters
+
+IDENTITIES = ("investigate", "remediate", "rollback", "budget", "admin")
+ALLOWED_NAMESPACES = ("shop",)
+
+
+@dataclass
+class GkeWorld:
+    """Two sandbox clusters behind GKE-like gates, a Container API that knows them, and a
+    metadata server with one identity per function (plus `admin`, the operator, who is a
+    superuser on both clusters). RBAC on both = deploy/rbac.yaml for these identities."""
+
+    md: MetadataServer
+    container_api: ContainerApiServer
+    kubes: dict[str, KubeApiServer]
+    gates: dict[str, KubeGate]
+    rbac: list[dict[str, Any]]
+
+    def gke_name(self, cluster: str) -> str:
+        return f"projects/{PROJECT}/locations/europe-west1/clusters/{cluster}"
+
+    def table(self) -> dict[str, Any]:
+        return {
+            "clusters": {name: {"gke": self.gke_name(name)} for name in self.gates},
+            "identities": {fn: sa(fn) for fn in ("investigate", "remediate", "rollback")},
+        }
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ALERTLOOP_CLUSTERS": json.dumps(self.table()),
+            "ALERTLOOP_CONTAINER_API_URL": self.container_api.url,
+            "ALERTLOOP_REMEDIATE_NAMESPACES": ",".join(ALLOWED_NAMESPACES),
+        }
+
+    def apply(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for name in ("KUBECONFIG", "KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST",
+                     "ALERTLOOP_CLUSTERS_FILE", "ALERTLOOP_CLUSTER_LABELS"):  # fmt: skip
+            monkeypatch.delenv(name, raising=False)
+        for key, value in self.env().items():
+            monkeypatch.setenv(key, value)
+
+
+@contextlib.contextmanager
+def gke_world(names: tuple[str, ...] = ("east", "west")) -> Iterator[GkeWorld]:
+    from sandbox.kube_remediation_scenarios import remediation
+
+    ids = {fn: sa(fn) for fn in IDENTITIES}
+    rbac = render(ids, ALLOWED_NAMESPACES)
+    with contextlib.ExitStack() as stack:
+        md = stack.enter_context(MetadataServer(ids, project_id=PROJECT))
+        viewers = {sa(fn) for fn in ("investigate", "remediate", "rollback", "admin")}
+        api = stack.enter_context(ContainerApiServer(md.resolve, viewers=viewers))
+        kubes, gates = {}, {}
+        for name in names:
+            kubes[name] = stack.enter_context(KubeApiServer(remediation()))
+            gates[name] = stack.enter_context(
+                KubeGate(kubes[name].url, md.resolve, rbac, superusers={sa("admin")})
+            )
+            world_name = f"projects/{PROJECT}/locations/europe-west1/clusters/{name}"
+            api.add_cluster(world_name, gates[name].address, gates[name].tls.ca_pem)
+        yield GkeWorld(md, api, kubes, gates, rbac)

@@ -1,5 +1,5 @@
 """deploy/rbac.yaml grants each identity exactly what shared/k8s/permissions.py says it needs,
-and none of the things it must never do (evaluated the way the RBAC authorizer does)."""
+and none of the things it must never do (evaluated by the sandbox's RBAC authorizer)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.rbac import Attributes, Rbac
 from shared.k8s import permissions as perms
 from shared.k8s.permissions import MUST_NOT, NEEDS, Access, namespaces_for
 from shared.k8s.rbac_manifest import render, template_documents
@@ -15,36 +16,11 @@ IDS = {fn: f"alertloop-{fn}@acme.iam.gserviceaccount.com" for fn in perms.IDENTI
 ALLOWED = ("shop", "api")
 
 
-def _rule_allows(rule: dict[str, Any], a: Access, name: str) -> bool:
-    def hit(values: list[str], value: str) -> bool:
-        return "*" in values or value in values
-
-    names = rule.get("resourceNames") or []
-    return (
-        hit(rule.get("verbs", []), a.verb)
-        and hit(rule.get("apiGroups", []), a.group)
-        and hit(rule.get("resources", []), a.resource)
-        and (not names or name in names)
-    )
-
-
 def allowed(docs: list[dict[str, Any]], user: str, a: Access, namespace: str) -> bool:
-    """RBAC: a ClusterRoleBinding grants everywhere; a RoleBinding only in its namespace."""
-    roles = {(d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"]): d
-             for d in docs if d["kind"] in ("Role", "ClusterRole")}  # fmt: skip
-    for b in docs:
-        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
-            continue
-        if not any(s["kind"] == "User" and s["name"] == user for s in b["subjects"]):
-            continue
-        bns = b["metadata"].get("namespace", "")
-        if b["kind"] == "RoleBinding" and bns != namespace:
-            continue  # "" (all namespaces) is never granted by a RoleBinding
-        ref = b["roleRef"]
-        role = roles.get((ref["kind"], bns if ref["kind"] == "Role" else "", ref["name"]))
-        if role and any(_rule_allows(r, a, a.name) for r in role["rules"]):
-            return True
-    return False
+    attrs = Attributes(
+        user, a.verb, a.plural, a.group, a.subresource, namespace, a.name, ("system:authenticated",)
+    )
+    return Rbac(docs).authorize(attrs)[0]
 
 
 @pytest.fixture(scope="module")
