@@ -259,3 +259,71 @@ def test_the_process_table_is_reloaded_when_the_file_changes(
 
     os.utime(path, (1, 2))  # a different mtime, whatever the clock's resolution
     assert cl.cluster_table().names == ("east", "west")
+
+
+# ---------------------------------------------------------------- clients per cluster
+
+
+def test_a_clusters_prometheus_overrides_the_global_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.cluster_clients import prometheus_settings_for
+
+    monkeypatch.setenv("PROMETHEUS_URL", "http://global:9090")
+    monkeypatch.setenv("PROMETHEUS_TIMEOUT_SECONDS", "7")
+    monkeypatch.setenv("EU_PROM_TOKEN", "tok-eu")
+    t = table(
+        {
+            "clusters": {
+                "east": {"gke": EAST},
+                "west": {
+                    "gke": WEST,
+                    "prometheus": {
+                        "url": "https://prom.west",
+                        "auth": "bearer",
+                        "bearer_token_env": "EU_PROM_TOKEN",
+                    },
+                },
+            }
+        }
+    )
+    east = prometheus_settings_for(t.clusters["east"])
+    assert (east.url, east.auth, east.timeout_seconds) == ("http://global:9090", "none", 7.0)
+    west = prometheus_settings_for(t.clusters["west"])
+    assert (west.url, west.auth, west.bearer_token) == ("https://prom.west", "bearer", "tok-eu")
+    assert west.timeout_seconds == 7.0  # the global timeout unless the cluster sets one
+    assert "tok-eu" not in repr(west)
+
+
+def test_a_kubeconfig_context_entry_uses_that_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.k8s.client import load_clients
+    from shared.k8s.errors import K8sConfigError, K8sNotConfigured
+    from shared.k8s.settings import k8s_settings
+
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": n, "cluster": {"server": f"https://{n}.example:6443"}} for n in ("a", "b")
+        ],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "u"}} for n in ("a", "b")],
+        "current-context": "a",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(kubeconfig))
+    for name in ("KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST", "ALERTLOOP_K8S_CONTEXT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    entry = table({"clusters": {"b": {"kubeconfig_context": "b"}}}).clusters["b"]
+    with pytest.raises(K8sNotConfigured, match="for cluster b"):
+        load_clients(k8s_settings(), cluster=entry)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    clients = load_clients(k8s_settings(), cluster=entry)
+    assert clients.host == "https://b.example:6443" and clients.cluster == "b"
+    assert load_clients(k8s_settings()).host == "https://a.example:6443"  # current-context
+    missing = table({"clusters": {"c": {"kubeconfig_context": "c"}}}).clusters["c"]
+    with pytest.raises(K8sConfigError, match="context"):
+        load_clients(k8s_settings(), cluster=missing)
