@@ -327,3 +327,18 @@ def test_a_kubeconfig_context_entry_uses_that_context(
     missing = table({"clusters": {"c": {"kubeconfig_context": "c"}}}).clusters["c"]
     with pytest.raises(K8sConfigError, match="context"):
         load_clients(k8s_settings(), cluster=missing)
+
+
+def test_the_cluster_modules_import_no_heavy_client() -> None:
+    """Cold start: kubernetes, google-auth and the Container API client load only when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, shared.clusters, shared.cluster_clients, shared.k8s.gke, shared.doctor\n"
+        "print([m for m in ('kubernetes', 'google.cloud.container_v1', 'google.auth', 'grpc')"
+        " if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
