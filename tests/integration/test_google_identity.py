@@ -235,3 +235,27 @@ def test_explicit_endpoint_and_ca_need_no_container_api(
     cfg, _ = gke_configuration(_entry(endpoint="127.0.0.1:7443", ca_data=ca), timeout=5)
     assert cfg.host == "https://127.0.0.1:7443"
     assert Path(cfg.ssl_ca_cert).read_text() == CA_PEM
+
+
+def test_the_metadata_server_runs_as_a_process_for_the_local_stack() -> None:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.metadata_server", "--project", PROJECT,
+         "--identity", f"investigate={sa('investigate')}", "--token-lifetime", "300"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready = json.loads(proc.stdout.readline())
+        host = ready["hosts"]["investigate"]
+        url = f"http://{host}/computeMetadata/v1/instance/service-accounts/default/token"
+        token = requests.get(url, headers={"Metadata-Flavor": "Google"}, timeout=5).json()
+        assert token["expires_in"] == 300
+        info = remote_resolver(ready["tokeninfo_url"])(token["access_token"])
+        assert info is not None and info.email == sa("investigate")
+    finally:
+        proc.terminate()  # our own child, by its handle
+        proc.wait(10)
