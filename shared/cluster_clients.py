@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from shared.clusters import ClusterEntry
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
+from shared.k8s.errors import K8sConfigError
 from shared.k8s.settings import k8s_settings
 from shared.prometheus import PrometheusClient, PrometheusSettings
 
@@ -40,8 +41,12 @@ def kube_clients_for(entry: ClusterEntry) -> KubeClients:
         cached = _kube.get(entry)
     if cached is not None:
         return cached
+    try:
+        settings = k8s_settings()
+    except ValueError as exc:  # a bad ALERTLOOP_K8S_* value: a configuration error, not a crash
+        raise K8sConfigError(f"Kubernetes: bad setting: {exc}", fix="fix the variable") from exc
     # Built outside the lock: a slow Container API call must not block other clusters.
-    built = load_clients(k8s_settings(), cluster=entry)
+    built = load_clients(settings, cluster=entry)
     with _lock:
         return _kube.setdefault(entry, built)
 
