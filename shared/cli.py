@@ -1,4 +1,5 @@
-"""The alertloop command line: `alertloop fire` sends a manual alert to a running ingest."""
+"""The alertloop command line: `alertloop fire` sends a manual alert to a running ingest;
+`health`, `replay` and `doctor` (clusters and RBAC) are the other commands."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shared.doctor import add_doctor_parser
 from shared.replay import add_replay_parser
 from shared.tune.command import add_tune_parser
 
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.set_defaults(func=cmd_health)
     add_replay_parser(sub)
     add_tune_parser(sub)
+    add_doctor_parser(sub)
     return p
 
 

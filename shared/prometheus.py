@@ -313,27 +313,49 @@ class PrometheusClient:
         timeout = self.settings.timeout_seconds
         params = dict(params, timeout=f"{_fmt(timeout)}s")
         url = f"{self.settings.url}/api/v1/{endpoint}"
+        resp = self._post(url, params, timeout)
+        if resp.status_code == 401 and self.settings.auth == "google":
+            # Revoked or expired before google-auth expected it: one fresh token, one retry.
+            with self._lock:
+                if self._google_credentials is not None:
+                    self._google_credentials.token = None
+            resp = self._post(url, params, timeout)
+        return _decode(resp, self.settings.auth)
+
+    def _post(self, url: str, params: dict[str, str], timeout: float) -> requests.Response:
         try:
-            resp = self.session.post(url, data=params, headers=self._headers(), timeout=timeout)
+            return self.session.post(url, data=params, headers=self._headers(), timeout=timeout)
         except requests.Timeout as exc:
             raise PrometheusUnavailable(f"Prometheus timed out after {timeout:g}s") from exc
         except requests.RequestException as exc:
             raise PrometheusUnavailable(
                 f"cannot reach Prometheus at {self.settings.url}: {type(exc).__name__}"
             ) from exc
-        return _decode(resp)
 
 
-def _decode(resp: requests.Response) -> dict[str, Any]:
+AUTH_FIX = {
+    "google": "grant roles/monitoring.viewer to the function's service account",
+    "bearer": "check PROMETHEUS_BEARER_TOKEN",
+    "none": "it wants credentials: set PROMETHEUS_AUTH",
+}
+
+
+def _decode(resp: requests.Response, auth: str = "none") -> dict[str, Any]:
     code = resp.status_code
     try:
         body = resp.json()
     except ValueError:
         body = None
-    error = body.get("error", "") if isinstance(body, dict) else ""
+    error: Any = body.get("error", "") if isinstance(body, dict) else ""
+    if isinstance(error, dict):  # Google's error shape: {"error": {"code", "message", "status"}}
+        error = str(error.get("message") or error.get("status") or "")
+    error = str(error or "")
     error_type = body.get("errorType", "") if isinstance(body, dict) else ""
     if code in (401, 403):
-        raise PrometheusAuthError(f"Prometheus refused the credentials (HTTP {code})")
+        detail = f" Server said: {error[:300]}" if error else ""
+        raise PrometheusAuthError(
+            f"Prometheus refused the credentials (HTTP {code}): {AUTH_FIX.get(auth, '')}.{detail}"
+        )
     if code in (400, 422):
         raise PrometheusQueryError(
             error or f"query rejected (HTTP {code})", error_type, status_code=code

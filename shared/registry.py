@@ -34,10 +34,27 @@ CORE_ENV: tuple[str, ...] = (
 )
 
 # Settings that exist for local development only; a deployment must never set them.
-LOCAL_ONLY_ENV: tuple[str, ...] = ("ALERTLOOP_ALLOW_UNAUTHENTICATED",)
+# (ALERTLOOP_CONTAINER_API_URL points the Container API client at the sandbox's fake.)
+LOCAL_ONLY_ENV: tuple[str, ...] = ("ALERTLOOP_ALLOW_UNAUTHENTICATED", "ALERTLOOP_CONTAINER_API_URL")
 
 # Domain settings, read next to the code that uses them.
 KUBERNETES_ENV: tuple[str, ...] = ("ALERTLOOP_K8S_TIMEOUT_SECONDS",)
+# The cluster table (shared/clusters.py) as Terraform renders it, and how alerts name a cluster.
+CLUSTER_ENV: tuple[str, ...] = (
+    "ALERTLOOP_CLUSTERS",
+    "ALERTLOOP_CLUSTER_LABELS",
+    "ALERTLOOP_DEFAULT_CLUSTER_NAME",
+)
+# Read by the code but not set by Terraform: the table as a file (local, CLI), and identities
+# for `alertloop doctor` when the table has none.
+CLUSTER_OPERATOR_ENV: tuple[str, ...] = (
+    "ALERTLOOP_CLUSTERS_FILE",
+    "ALERTLOOP_IDENTITY_INVESTIGATE",
+    "ALERTLOOP_IDENTITY_REMEDIATE",
+    "ALERTLOOP_IDENTITY_ROLLBACK",
+)
+# The namespace allow-list: both functions that change clusters enforce it.
+REMEDIATION_ENV: tuple[str, ...] = ("ALERTLOOP_REMEDIATE_NAMESPACES",)
 PROMETHEUS_ENV: tuple[str, ...] = (
     "PROMETHEUS_URL",
     "PROMETHEUS_AUTH",
@@ -145,7 +162,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "investigate",
         publishes=("remediate", "budget", "notify", "deadletter"),
-        env=KUBERNETES_ENV + PROMETHEUS_ENV,
+        env=KUBERNETES_ENV + PROMETHEUS_ENV + CLUSTER_ENV,
         secrets=("KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"),
         memory="512Mi",
         timeout_seconds=300,
@@ -157,7 +174,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "remediate",
         publishes=("budget", "notify", "deadletter"),
-        env=KUBERNETES_ENV,
+        env=KUBERNETES_ENV + CLUSTER_ENV + REMEDIATION_ENV,
         secrets=("KUBE_CONFIG_DATA",),
         memory="512Mi",
         timeout_seconds=300,
@@ -169,7 +186,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "budget",
         publishes=("notify", "deadletter"),
-        env=PROMETHEUS_ENV,
+        env=PROMETHEUS_ENV + CLUSTER_ENV,
         secrets=("PROMETHEUS_BEARER_TOKEN",),
         timeout_seconds=300,
         uses_prometheus=True,
@@ -193,7 +210,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "rollback",
         publishes=("notify", "deadletter"),
-        env=KUBERNETES_ENV + PROMETHEUS_ENV,
+        env=KUBERNETES_ENV + PROMETHEUS_ENV + CLUSTER_ENV + REMEDIATION_ENV,
         secrets=("KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"),
         memory="512Mi",
         timeout_seconds=420,
@@ -207,7 +224,15 @@ BY_NAME = {f.name: f for f in FUNCTIONS}
 
 # Every env var name the code knows (for checking deployment configs).
 KNOWN_ENV: frozenset[str] = frozenset(
-    CORE_ENV + LOCAL_ONLY_ENV + KUBERNETES_ENV + PROMETHEUS_ENV + FIRESTORE_ENV + tuple(SECRETS)
+    CORE_ENV
+    + LOCAL_ONLY_ENV
+    + KUBERNETES_ENV
+    + CLUSTER_ENV
+    + CLUSTER_OPERATOR_ENV
+    + REMEDIATION_ENV
+    + PROMETHEUS_ENV
+    + FIRESTORE_ENV
+    + tuple(SECRETS)
 )
 
 

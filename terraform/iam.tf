@@ -43,11 +43,12 @@ resource "google_project_iam_member" "firestore" {
   }
 }
 
-# Optional project roles (Managed Prometheus reads, GKE cluster credentials), per function.
+# Optional project roles (Managed Prometheus reads, GKE cluster access), per function, on the
+# project of each GKE cluster / Managed Prometheus scope that needs it.
 resource "google_project_iam_member" "optional" {
   for_each = local.project_role_grants
 
-  project = var.project_id
+  project = each.value.project
   role    = each.value.role
   member  = "serviceAccount:${google_service_account.fn[each.value.function].email}"
 }

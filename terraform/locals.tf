@@ -41,7 +41,7 @@ locals {
       kind              = "cloudevent"
       topic             = "investigate"
       publishes         = ["remediate", "budget", "notify", "deadletter"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
       secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
       memory            = "512Mi"
       timeout_seconds   = 300
@@ -55,7 +55,7 @@ locals {
       kind              = "cloudevent"
       topic             = "remediate"
       publishes         = ["budget", "notify", "deadletter"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "ALERTLOOP_REMEDIATE_NAMESPACES"]
       secrets           = ["KUBE_CONFIG_DATA"]
       memory            = "512Mi"
       timeout_seconds   = 300
@@ -69,7 +69,7 @@ locals {
       kind              = "cloudevent"
       topic             = "budget"
       publishes         = ["notify", "deadletter"]
-      env               = ["PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      env               = ["PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
       secrets           = ["PROMETHEUS_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 300
@@ -125,7 +125,7 @@ locals {
       kind              = "cloudevent"
       topic             = "rollback"
       publishes         = ["notify", "deadletter"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "ALERTLOOP_REMEDIATE_NAMESPACES"]
       secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
       memory            = "512Mi"
       timeout_seconds   = 420
@@ -202,7 +202,32 @@ locals {
     PROMETHEUS_URL                  = var.prometheus_url
     PROMETHEUS_AUTH                 = var.prometheus_auth
     PROMETHEUS_TIMEOUT_SECONDS      = tostring(var.prometheus_timeout_seconds)
+    ALERTLOOP_CLUSTERS              = local.cluster_table
+    ALERTLOOP_CLUSTER_LABELS        = join(",", var.cluster_labels)
+    ALERTLOOP_DEFAULT_CLUSTER_NAME  = var.default_cluster_name
+    ALERTLOOP_REMEDIATE_NAMESPACES  = join(",", var.remediate_namespaces)
   }
+
+  # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
+  # `alertloop doctor`. Empty without clusters: the functions use KUBE_CONFIG_DATA as before.
+  identities = {
+    for fn in ["investigate", "remediate", "rollback"] :
+    fn => "${var.name_prefix}${fn}@${var.project_id}.iam.gserviceaccount.com"
+  }
+  cluster_table = length(var.clusters) == 0 ? "" : jsonencode({
+    clusters   = var.clusters
+    identities = local.identities
+  })
+  # Projects holding the GKE clusters (the functions need container.clusters.get there) and the
+  # Managed Prometheus scoping projects read with Google credentials (monitoring.viewer there).
+  gke_projects = distinct([for c in values(var.clusters) : split("/", c.gke)[1] if c.gke != null])
+  gmp_projects = distinct(concat(
+    var.prometheus_auth == "google" ? [var.project_id] : [],
+    [
+      for c in values(var.clusters) : try(regex("/projects/([^/]+)/", c.prometheus.url)[0], var.project_id)
+      if c.prometheus != null && try(c.prometheus.auth, "none") == "google"
+    ],
+  ))
 
   # ---- derived views (no new facts below this line) ----
 
@@ -243,14 +268,17 @@ locals {
     ]) : "${pair.function}/${pair.member}" => pair
   }
 
-  # Project-level roles, each only for the functions that need it.
+  # Project-level roles, each only for the functions that need it, on the projects that need it:
+  # roles/monitoring.viewer for Managed Prometheus read with Google credentials,
+  # roles/container.clusterViewer (container.clusters.get: endpoint, CA, and authenticating to
+  # the cluster as itself) where the table's GKE clusters live. In-cluster rights come from RBAC.
   project_role_grants = {
     for pair in flatten([
       for name, f in local.functions : concat(
-        var.prometheus_auth == "google" && f.uses_prometheus ? [{ function = name, role = "roles/monitoring.viewer" }] : [],
-        var.grant_gke_cluster_viewer && f.uses_kubernetes ? [{ function = name, role = "roles/container.clusterViewer" }] : [],
+        f.uses_prometheus ? [for p in local.gmp_projects : { function = name, role = "roles/monitoring.viewer", project = p }] : [],
+        f.uses_kubernetes ? [for p in local.gke_projects : { function = name, role = "roles/container.clusterViewer", project = p }] : [],
       )
-    ]) : "${pair.function}/${pair.role}" => pair
+    ]) : "${pair.function}/${pair.role}/${pair.project}" => pair
   }
 
   firestore_database_name = var.create_firestore_database ? google_firestore_database.alertloop[0].name : var.firestore_database

@@ -4,7 +4,8 @@ data "google_project" "this" {
 
 # APIs the deployment needs. Left enabled on destroy: other workloads may use them.
 resource "google_project_service" "apis" {
-  for_each = toset([
+  # container.googleapis.com: the functions look up their GKE clusters' endpoints (cluster table).
+  for_each = toset(concat(length(local.gke_projects) > 0 ? ["container.googleapis.com"] : [], [
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -16,7 +17,7 @@ resource "google_project_service" "apis" {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ]))
 
   project            = var.project_id
   service            = each.value

@@ -24,7 +24,7 @@ output "subscriptions" {
 }
 
 output "service_accounts" {
-  description = "Runtime service account email per function (bind the remediator's to Kubernetes RBAC, see deploy/rbac.yaml)."
+  description = "Runtime service account email per function (investigate, remediate and rollback are bound by deploy/rbac.yaml: `alertloop doctor --print-rbac`)."
   value       = { for name, sa in google_service_account.fn : name => sa.email }
 }
 
@@ -41,4 +41,9 @@ output "firestore_database" {
 output "source_object" {
   description = "Content-hashed bundle object the functions were built from."
   value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.bundle.name}"
+}
+
+output "cluster_table" {
+  description = "The cluster table the functions get (ALERTLOOP_CLUSTERS), with their identities: save it and run `ALERTLOOP_CLUSTERS_FILE=clusters.json alertloop doctor`."
+  value       = local.cluster_table
 }

@@ -290,14 +290,80 @@ variable "k8s_timeout_seconds" {
   }
 }
 
-variable "grant_gke_cluster_viewer" {
-  description = "Grant roles/container.clusterViewer to the functions that talk to Kubernetes (needed to reach a GKE cluster with their own identity instead of a kubeconfig secret)."
-  type        = bool
-  default     = false
+variable "clusters" {
+  description = "The cluster table (ALERTLOOP_CLUSTERS): name (the alerts' cluster label value) -> { gke = \"projects/P/locations/L/clusters/C\" } reached with each function's own service account (no kubeconfig), or { kubeconfig_context = \"ctx\" } from KUBE_CONFIG_DATA; optionally aliases, endpoint/ca_data, endpoint_type (public|private) and a prometheus { url, auth } of its own. Empty: one implicit cluster from KUBE_CONFIG_DATA."
+  type = map(object({
+    gke                = optional(string)
+    endpoint           = optional(string)
+    ca_data            = optional(string)
+    endpoint_type      = optional(string)
+    kubeconfig_context = optional(string)
+    aliases            = optional(list(string))
+    prometheus = optional(object({
+      url              = string
+      auth             = optional(string)
+      bearer_token_env = optional(string)
+      timeout_seconds  = optional(number)
+    }))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.clusters) : can(regex("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", name))])
+    error_message = "clusters keys are the alerts' cluster label values: 1-63 letters, digits, '-', '_' or '.'."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.clusters) : (c.gke == null) != (c.kubeconfig_context == null)])
+    error_message = "Each cluster sets exactly one of gke or kubeconfig_context."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.clusters) : c.gke == null || can(regex("^projects/[a-z0-9][-a-z0-9.:]*/locations/[a-z0-9-]+/clusters/[a-z]([-a-z0-9]*[a-z0-9])?$", c.gke))])
+    error_message = "gke must look like projects/PROJECT/locations/LOCATION/clusters/NAME."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.clusters) : c.prometheus == null || contains(["none", "bearer", "google"], coalesce(try(c.prometheus.auth, null), "none"))])
+    error_message = "A cluster's prometheus.auth must be none, bearer or google."
+  }
+}
+
+variable "cluster_labels" {
+  description = "ALERTLOOP_CLUSTER_LABELS: alert labels naming the cluster, tried in order (e.g. [\"cluster\", \"k8s_cluster\"]). An alert that names no configured cluster is never acted on."
+  type        = list(string)
+  default     = ["cluster"]
+
+  validation {
+    condition     = length(var.cluster_labels) > 0 && alltrue([for l in var.cluster_labels : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", l))])
+    error_message = "cluster_labels must be one or more Prometheus label names."
+  }
+}
+
+variable "default_cluster_name" {
+  description = "ALERTLOOP_DEFAULT_CLUSTER_NAME: without a cluster table, the name of the one implicit cluster (alerts labelled with another cluster are not acted on). Empty: \"default\"."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.default_cluster_name == "" || can(regex("^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$", var.default_cluster_name))
+    error_message = "default_cluster_name must be empty or 1-63 letters, digits, '-', '_' or '.'."
+  }
+}
+
+variable "remediate_namespaces" {
+  description = "ALERTLOOP_REMEDIATE_NAMESPACES for remediate and rollback: the namespaces alertloop may change. Empty: nothing is changed anywhere. Bind deploy/rbac.yaml's Roles in the same namespaces."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for ns in var.remediate_namespaces : can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", ns)) && ns != "kube-system"])
+    error_message = "remediate_namespaces must be namespace names (DNS-1123 labels), never kube-system."
+  }
 }
 
 variable "extra_env" {
-  description = "Additional plain env vars per function, e.g. remediation guardrails: { remediate = { ALERTLOOP_NAMESPACE_ALLOWLIST = \"shop,api\" } }. Never put secrets here."
+  description = "Additional plain env vars per function, e.g. remediation guardrails: { remediate = { ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR = \"5\" } }. Never put secrets here; the namespace allow-list and the cluster table have their own variables (remediate_namespaces, clusters)."
   type        = map(map(string))
   default     = {}
 
@@ -307,10 +373,23 @@ variable "extra_env" {
         for name in keys(env) : can(regex("^[A-Z][A-Z0-9_]*$", name)) && !contains([
           "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
           "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTLOOP_ALLOW_UNAUTHENTICATED",
+          "ALERTLOOP_CONTAINER_API_URL",
         ], name) && !can(regex("(TOKEN|SECRET|PASSWORD|KEY)$", name))
       ])
     ])
-    error_message = "extra_env names must be UPPER_SNAKE_CASE and must not be a secret (mount secrets via Secret Manager) or ALERTLOOP_ALLOW_UNAUTHENTICATED."
+    error_message = "extra_env names must be UPPER_SNAKE_CASE and must not be a secret (mount secrets via Secret Manager) or a local-only setting (ALERTLOOP_ALLOW_UNAUTHENTICATED, ALERTLOOP_CONTAINER_API_URL)."
+  }
+
+  validation {
+    condition = alltrue([
+      for fn, env in var.extra_env : alltrue([
+        for name in keys(env) : !contains([
+          "ALERTLOOP_REMEDIATE_NAMESPACES", "ALERTLOOP_NAMESPACE_ALLOWLIST", "ALERTLOOP_CLUSTERS",
+          "ALERTLOOP_CLUSTERS_FILE", "ALERTLOOP_CLUSTER_LABELS",
+        ], name)
+      ])
+    ])
+    error_message = "Set the namespace allow-list with remediate_namespaces (it must reach remediate and rollback alike) and the cluster table with clusters / cluster_labels, not extra_env."
   }
 }
 

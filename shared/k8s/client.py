@@ -1,8 +1,10 @@
 """The Kubernetes client factory and a call wrapper that turns failures into typed errors.
 
 `load_clients()` builds a `KubeClients` from the environment (KUBECONFIG, KUBE_CONFIG_DATA, or
-in-cluster). Code that needs the cluster takes a `ClientFactory` (any zero-argument callable
-returning `KubeClients`) so tests and other stages can inject their own::
+in-cluster); `load_clients(cluster=entry)` for one entry of the cluster table (shared.clusters:
+GKE with the process's Google identity, or a kubeconfig context). Code that needs the cluster
+takes a `ClientFactory` (any zero-argument callable returning `KubeClients`) so tests and other
+stages can inject their own (`shared.cluster_clients.client_factory(entry)` caches per cluster)::
 
     clients = load_clients()                      # or factory()
     pods = clients.call("list", "pods", "shop",
@@ -22,7 +24,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -37,6 +39,9 @@ from shared.k8s.errors import (
     K8sUnreachable,
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
+
+if TYPE_CHECKING:
+    from shared.clusters import ClusterEntry
 
 SANDBOX_MARKER = "alertloop-sandbox"
 
@@ -59,8 +64,11 @@ class KubeClients:
 
     api_client: Any
     settings: K8sSettings = field(default_factory=K8sSettings)
-    source: str = ""  # "kubeconfig:<path>", "KUBE_CONFIG_DATA", "in-cluster"
+    source: str = ""  # "kubeconfig:<path>", "KUBE_CONFIG_DATA", "in-cluster", "gke:<name>"
     host: str = ""
+    cluster: str = ""  # the cluster table's name for it
+    # Google-token clusters: a 401 invalidates the token and the call is retried once.
+    token_source: Any = None
 
     @cached_property
     def core(self) -> Any:
@@ -91,6 +99,12 @@ class KubeClients:
         from kubernetes import client
 
         return client.ApiregistrationV1Api(self.api_client)
+
+    @cached_property
+    def authorization(self) -> Any:
+        from kubernetes import client
+
+        return client.AuthorizationV1Api(self.api_client)
 
     @cached_property
     def apis(self) -> Any:
@@ -131,7 +145,13 @@ class KubeClients:
 
         what = f"{verb} {resource}" + (f' in namespace "{namespace}"' if namespace else "")
         try:
-            result = fn(_request_timeout=self.timeout)
+            try:
+                result = fn(_request_timeout=self.timeout)
+            except ApiException as exc:
+                if exc.status != 401 or self.token_source is None:
+                    raise
+                self.token_source.invalidate()  # revoked or expired early: one fresh token
+                result = fn(_request_timeout=self.timeout)
         except ApiException as exc:
             raise translate_api_exception(exc, verb, resource, namespace) from exc
         except urllib3.exceptions.NewConnectionError as exc:  # subclasses ConnectTimeoutError
@@ -204,6 +224,12 @@ def translate_api_exception(exc: Any, verb: str, resource: str, namespace: str |
     status = getattr(exc, "status", None)
     message, reason = _status_message(exc)
     group = GROUPS.get(resource, "")
+    if status == 0:  # the client never got an answer; it wraps TLS failures this way
+        return K8sUnreachable(
+            f"cannot talk to the Kubernetes API ({verb} {resource}): {reason}".strip(),
+            fix="check the cluster's CA certificate (ca_data, or the kubeconfig's "
+            "certificate-authority-data) and its server address",
+        )
     if status == 403:
         return K8sForbidden(verb, resource, namespace, group, message)
     where = f' in namespace "{namespace}"' if namespace else ""
@@ -214,7 +240,8 @@ def translate_api_exception(exc: Any, verb: str, resource: str, namespace: str |
             f"unauthorized ({verb} {resource}{where}): {message}",
             401,
             reason=reason,
-            fix="the kubeconfig's credentials are invalid or expired; refresh them",
+            fix="the credentials (kubeconfig, or the Google token for a GKE cluster) are invalid "
+            "or expired; refresh them",
         )
     return K8sApiError(
         f"Kubernetes API error {status} {reason} ({verb} {resource}{where}): {message}",
@@ -259,21 +286,49 @@ def _kubeconfig_path(value: str) -> str:
     )
 
 
-def load_clients(settings: K8sSettings | None = None) -> KubeClients:
-    """Build clients from KUBECONFIG, else KUBE_CONFIG_DATA, else the in-cluster config.
+def load_clients(
+    settings: K8sSettings | None = None, cluster: ClusterEntry | None = None
+) -> KubeClients:
+    """Build clients from KUBECONFIG, else KUBE_CONFIG_DATA, else the in-cluster config; or for
+    one entry of the cluster table (`gke`: Google identity; `kubeconfig_context`: that context).
 
     Raises K8sNotConfigured when none is available and K8sConfigError when one is unusable.
     """
     s = settings or k8s_settings()
+    name = cluster.name if cluster is not None else ""
+    if cluster is not None and cluster.kind == "gke":
+        from kubernetes import client as kclient
+
+        from shared.k8s.gke import gke_configuration
+
+        gcfg, token_source = gke_configuration(cluster, s.timeout_seconds)
+        gcfg.retries = False
+        return KubeClients(
+            kclient.ApiClient(gcfg),
+            settings=s,
+            source=f"gke:{cluster.gke}",
+            host=str(gcfg.host),
+            cluster=name,
+            token_source=token_source,
+        )
     if not s.configured:
-        raise K8sNotConfigured("Kubernetes access is not configured", fix=HOW_TO_CONFIGURE)
+        where = f" for cluster {name}" if name else ""
+        raise K8sNotConfigured(f"Kubernetes access is not configured{where}", fix=HOW_TO_CONFIGURE)
 
     from kubernetes import client
     from kubernetes.config.config_exception import ConfigException
 
     config: Any = __import__("kubernetes.config", fromlist=["config"])
     cfg = client.Configuration()
-    context = s.context or None
+    if cluster is not None and cluster.kind == "kubeconfig":
+        context: str | None = cluster.kubeconfig_context
+        if s.in_cluster and not (s.kubeconfig or s.kubeconfig_data):
+            raise K8sConfigError(
+                f"cluster {name} names kubeconfig context {context!r} but no kubeconfig is set",
+                fix="set KUBECONFIG or KUBE_CONFIG_DATA to a kubeconfig with that context",
+            )
+    else:
+        context = s.context or None
     try:
         if s.kubeconfig:
             path = _kubeconfig_path(s.kubeconfig)
@@ -298,7 +353,9 @@ def load_clients(settings: K8sSettings | None = None) -> KubeClients:
         ) from exc
     # Fail fast: no urllib3 retries (a retried read timeout would multiply the wait).
     cfg.retries = False
-    return KubeClients(client.ApiClient(cfg), settings=s, source=source, host=str(cfg.host))
+    return KubeClients(
+        client.ApiClient(cfg), settings=s, source=source, host=str(cfg.host), cluster=name
+    )
 
 
 def default_factory(settings: K8sSettings | None = None) -> ClientFactory:

@@ -517,3 +517,52 @@ def test_replay_drains_a_subscription_terraform_creates() -> None:
     sub = _resources("google_pubsub_subscription")["deadletter_replay"]
     assert sub["name"] == "${var.name_prefix}" + DEAD_LETTER_SUBSCRIPTION
     assert sub["topic"] == "${google_pubsub_topic.stage[local.dead_letter_topic].id}"
+
+
+# ---------------------------------------------------------------- clusters and the allow-list
+
+
+def _code_text() -> str:
+    return "\n".join(
+        p.read_text() for d in ("shared", "functions") for p in (ROOT / d).rglob("*.py")
+    )
+
+
+def test_every_setting_named_in_terraform_and_the_docs_is_read_by_the_code() -> None:
+    # The drift this catches: tfvars once set ALERTLOOP_NAMESPACE_ALLOWLIST, which nothing read.
+    code = _code_text()
+    sources = [*TF.glob("*.tf"), TF / "terraform.tfvars.example", ROOT / "docs" / "deployment.md"]
+    for path in sources:
+        for name in set(re.findall(r"\bALERTLOOP_[A-Z0-9_]*[A-Z0-9]\b", path.read_text())):
+            if name == "ALERTLOOP_NAMESPACE_ALLOWLIST":
+                continue  # named only to be refused (extra_env validation)
+            assert name in code, f"{path.name} names {name}, which no code reads"
+
+
+def test_the_allow_list_reaches_remediate_and_rollback() -> None:
+    values = _locals()["env_values"]
+    assert values["ALERTLOOP_REMEDIATE_NAMESPACES"] == '${join(",", var.remediate_namespaces)}'
+    for fn in ("remediate", "rollback"):
+        assert "ALERTLOOP_REMEDIATE_NAMESPACES" in registry.BY_NAME[fn].env, fn
+    assert "ALERTLOOP_NAMESPACE_ALLOWLIST" in str(_tf()["variable"]["extra_env"]["validation"])
+
+
+def test_the_cluster_table_is_rendered_for_the_functions_that_use_clusters() -> None:
+    loc = _locals()
+    assert loc["env_values"]["ALERTLOOP_CLUSTERS"] == "${local.cluster_table}"
+    assert "jsonencode" in loc["cluster_table"] and "var.clusters" in loc["cluster_table"]
+    assert "local.identities" in loc["cluster_table"]
+    for spec in registry.FUNCTIONS:
+        uses = spec.uses_kubernetes or spec.uses_prometheus
+        assert ("ALERTLOOP_CLUSTERS" in spec.env) == uses, spec.name
+    assert "cluster_table" in _tf()["output"]
+
+
+def test_gke_and_managed_prometheus_roles_go_to_the_projects_that_need_them() -> None:
+    grant = _resources("google_project_iam_member")["optional"]
+    assert grant["project"] == "${each.value.project}"
+    grants = _locals()["project_role_grants"]
+    assert "local.gke_projects" in grants and "f.uses_kubernetes" in grants
+    assert "local.gmp_projects" in grants and "f.uses_prometheus" in grants
+    assert "c.gke" in _locals()["gke_projects"]
+    assert "grant_gke_cluster_viewer" not in _text()  # derived from the table, not a switch

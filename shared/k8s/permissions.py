@@ -1,0 +1,149 @@
+"""What each function identity needs in a cluster, and a sample of what it must never be able to
+do: the one table. deploy/rbac.yaml is tested against it (tests/unit/test_rbac_table.py) and
+`alertloop doctor` asks live clusters about it (SubjectAccessReviews).
+
+`where` says in which namespaces an access is checked:
+- ``cluster``: everywhere (cluster-wide; a ClusterRole + ClusterRoleBinding);
+- ``allowed``: each namespace of the remediation allow-list (ALERTLOOP_REMEDIATE_NAMESPACES;
+  a Role + RoleBinding per namespace);
+- ``protected``: kube-system, never changed whatever the allow-list says;
+- ``outside``: a namespace that is not in the allow-list (``default`` unless it is listed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Where = Literal["cluster", "allowed", "protected", "outside"]
+PROTECTED_NAMESPACE = "kube-system"
+OUTSIDE_CANDIDATES = ("default",)
+
+
+@dataclass(frozen=True)
+class Access:
+    verb: str
+    resource: str  # plural; "pods/log" for a subresource
+    group: str = ""
+    where: Where = "cluster"
+    name: str = ""  # a resourceName, when the access is for one object only
+    why: str = ""
+
+    @property
+    def plural(self) -> str:
+        return self.resource.partition("/")[0]
+
+    @property
+    def subresource(self) -> str:
+        return self.resource.partition("/")[2]
+
+    @property
+    def what(self) -> str:
+        """e.g. ``patch deployments/scale.apps`` (kubectl's resource.group spelling)."""
+        res = f"{self.resource}.{self.group}" if self.group else self.resource
+        return f"{self.verb} {res}" + (f" {self.name}" if self.name else "")
+
+
+def _read(verb: str, resource: str, group: str = "", *, name: str = "", why: str) -> Access:
+    return Access(verb, resource, group, "cluster", name, why)
+
+
+# Investigation (and remediation's workload resolution): reads in any namespace an alert names.
+READS: tuple[Access, ...] = (
+    _read("get", "pods", why="resolve a pod-named alert to its workload"),
+    _read("list", "pods", why="the workload's pods and their state"),
+    _read("get", "pods/log", why="recent logs of troubled containers"),
+    _read("list", "events", why="warning events of the workload and its pods"),
+    _read("get", "services", why="resolve a service-named alert"),
+    _read("get", "deployments", "apps", why="the workload, its template and status"),
+    _read("get", "replicasets", "apps", why="walk pod -> ReplicaSet -> Deployment"),
+    _read("list", "replicasets", "apps", why="rollout history (revisions)"),
+    _read("get", "statefulsets", "apps", why="the workload"),
+    _read("get", "daemonsets", "apps", why="the workload"),
+    _read("get", "jobs", "batch", why="the workload"),
+    _read("get", "horizontalpodautoscalers", "autoscaling", why="the workload's HPA"),
+    _read("list", "horizontalpodautoscalers", "autoscaling", why="find the workload's HPA"),
+    _read(
+        "get",
+        "apiservices",
+        "apiregistration.k8s.io",
+        name="v1beta1.metrics.k8s.io",
+        why="is metrics-server available",
+    ),
+)
+
+REMEDIATE_WRITES: tuple[Access, ...] = (
+    Access("patch", "deployments", "apps", "allowed", why="rollout restart"),
+    Access("get", "deployments/scale", "apps", "allowed", why="current replicas"),
+    Access("patch", "deployments/scale", "apps", "allowed", why="scale a deployment"),
+    Access("patch", "horizontalpodautoscalers", "autoscaling", "allowed", why="raise maxReplicas"),
+)
+
+# Rollback acts on an approved target only, in the allow-list: no cluster-wide reads.
+ROLLBACK_ACCESS: tuple[Access, ...] = (
+    Access("get", "deployments", "apps", "allowed", why="the live revision and template"),
+    Access("get", "replicasets", "apps", "allowed", why="the approved revision's template"),
+    Access("list", "replicasets", "apps", "allowed", why="rollout history"),
+    Access("patch", "deployments", "apps", "allowed", why="kubectl rollout undo (JSON patch)"),
+)
+
+NEEDS: dict[str, tuple[Access, ...]] = {
+    "investigate": READS,
+    "remediate": READS + REMEDIATE_WRITES,
+    "rollback": ROLLBACK_ACCESS,
+}
+
+
+def _never(verb: str, resource: str, group: str = "", where: Where = "allowed") -> Access:
+    return Access(verb, resource, group, where, why="never needed")
+
+
+# Nobody: no deletes, no creates, no secrets, no exec, no RBAC or impersonation, no nodes.
+NEVER_ANYONE: tuple[Access, ...] = (
+    _never("delete", "pods"),
+    _never("delete", "pods", where="cluster"),
+    _never("create", "pods/exec"),
+    _never("get", "secrets", where="cluster"),
+    _never("list", "secrets"),
+    _never("get", "configmaps", where="cluster"),
+    _never("create", "deployments", "apps"),
+    _never("update", "deployments", "apps"),
+    _never("delete", "deployments", "apps"),
+    _never("patch", "deployments", "apps", "protected"),
+    _never("patch", "deployments", "apps", "cluster"),
+    _never("impersonate", "users", where="cluster"),
+    _never("create", "clusterrolebindings", "rbac.authorization.k8s.io", "cluster"),
+    _never("escalate", "clusterroles", "rbac.authorization.k8s.io", "cluster"),
+    _never("patch", "nodes", where="cluster"),
+)
+
+MUST_NOT: dict[str, tuple[Access, ...]] = {
+    "investigate": (
+        *NEVER_ANYONE,
+        _never("patch", "deployments", "apps"),
+        _never("patch", "deployments/scale", "apps"),
+        _never("patch", "horizontalpodautoscalers", "autoscaling"),
+    ),
+    "remediate": (*NEVER_ANYONE, _never("patch", "deployments", "apps", "outside")),
+    "rollback": (
+        *NEVER_ANYONE,
+        _never("patch", "deployments/scale", "apps"),
+        _never("patch", "horizontalpodautoscalers", "autoscaling"),
+        _never("patch", "deployments", "apps", "outside"),
+        _never("get", "pods/log", where="cluster"),
+        _never("list", "pods", where="cluster"),
+    ),
+}
+
+IDENTITIES = tuple(NEEDS)
+
+
+def namespaces_for(where: Where, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The namespaces an access is checked in ("" = cluster-wide / all namespaces)."""
+    if where == "cluster":
+        return ("",)
+    if where == "allowed":
+        return tuple(ns for ns in allowed if ns != PROTECTED_NAMESPACE)
+    if where == "protected":
+        return (PROTECTED_NAMESPACE,)
+    return tuple(ns for ns in OUTSIDE_CANDIDATES if ns not in allowed)
