@@ -13,9 +13,14 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: the analysis pulls in requests and the Prometheus client.
-    from shared.budget import analyse_budget
+    from shared.budget import analyse
+    from shared.clusters import RoutingProblem
+    from shared.routing import cluster_for, prometheus_client, unrouted
 
-    return analyse_budget(run)
+    cluster = cluster_for(run)
+    if isinstance(cluster, RoutingProblem):
+        return unrouted("budget", cluster)
+    return analyse(run, client=prometheus_client(cluster))
 
 
 _runner = StageRunner("budget", _handle)

@@ -13,9 +13,16 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
+    from shared.clusters import RoutingProblem
     from shared.investigation import investigate as run_investigation
+    from shared.routing import cluster_for, kube_factory, prometheus_client, unrouted
 
-    return run_investigation(run)
+    cluster = cluster_for(run)
+    if isinstance(cluster, RoutingProblem):
+        return unrouted("investigate", cluster)
+    return run_investigation(
+        run, k8s_factory=kube_factory(cluster), prometheus=prometheus_client(cluster)
+    )
 
 
 _runner = StageRunner("investigate", _handle)

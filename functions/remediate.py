@@ -13,9 +13,14 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: remediation pulls in the kubernetes client and Firestore.
+    from shared.clusters import RoutingProblem
     from shared.remediation import remediate as run_remediation
+    from shared.routing import cluster_for, kube_factory
 
-    return run_remediation(run)
+    cluster = cluster_for(run)
+    if isinstance(cluster, RoutingProblem):
+        return run_remediation(run, routing_problem=str(cluster))
+    return run_remediation(run, k8s_factory=kube_factory(cluster))
 
 
 _runner = StageRunner("remediate", _handle)

@@ -14,9 +14,18 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
+    from shared.clusters import RoutingProblem
     from shared.rollback import rollback as run_rollback
+    from shared.routing import cluster_for, kube_factory, prometheus_client
 
-    return run_rollback(run)
+    cluster = cluster_for(run)
+    if isinstance(cluster, RoutingProblem):
+        return run_rollback(run, routing_problem=str(cluster))
+    return run_rollback(
+        run,
+        k8s_factory=kube_factory(cluster),
+        prometheus_factory=lambda: prometheus_client(cluster),
+    )
 
 
 # "rollback" is never in a plan (no automatic rollback): the runner forwards to notify only.

@@ -36,6 +36,9 @@ log = get_logger(__name__)
 
 
 def replay_command(run_id: str, stage: str) -> str:
+    if stage == "rollback":
+        # An approval is single use: a new rollback needs a new proposal and a new approval.
+        return f"alertloop replay {run_id} --from remediate --force (then approve the new proposal)"
     return f"alertloop replay {run_id} --from {stage}"
 
 

@@ -23,11 +23,16 @@ log = get_logger(__name__)
 
 
 def new_run_for(msg: IntakeAlert, policy: Policy, cfg: Settings) -> NewRun:
+    from shared.routing import dispatch_route
+
     alert_type, entry = policy.resolve(msg.alert.name)
+    cluster, problem = dispatch_route(msg.alert.labels)
     return NewRun(
         alert_type=alert_type,
         plan=policy.plan_for(msg.alert.name, msg.action),
         dry_run=msg.dry_run or cfg.dry_run or entry.guardrails.dry_run,
+        cluster=cluster,
+        routing_problem=problem,
     )
 
 

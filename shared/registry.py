@@ -154,6 +154,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "intake",
         publishes=("investigate", "remediate", "budget", "notify", "deadletter"),
+        env=CLUSTER_ENV,
         max_instances=20,
         delivery_attempts=100,
     ),

@@ -72,9 +72,8 @@ class StageRunner(Deps):
             # Acting on a day-old alert is worse than not acting: report only.
             self._report_stale(run, age)
             return
-        claim = self.ledger.begin(
-            run.run_id, self.stage, self.cfg.stage_timeout_seconds, force=msg.force
-        )
+        key = self.claim_key(msg)
+        claim = self.ledger.begin(run.run_id, key, self.cfg.stage_timeout_seconds, force=msg.force)
         if claim.outcome == "in_progress":
             raise RetryLater(f"{self.stage} for run {run.run_id} is in progress elsewhere")
         if claim.outcome == "completed":
@@ -87,7 +86,7 @@ class StageRunner(Deps):
         try:
             finding = self.handler(run)
         except Exception as exc:
-            self.ledger.fail(run.run_id, self.stage, repr(exc))
+            self.ledger.fail(run.run_id, key, repr(exc))
             if claim.attempts >= self.cfg.max_stage_attempts:
                 event(
                     log,
@@ -113,7 +112,7 @@ class StageRunner(Deps):
             )
             raise
         finding.stage = self.stage
-        self.ledger.record_finding(run.run_id, finding, complete=True)
+        self.ledger.record_finding(run.run_id, finding, complete=True, claim_key=key)
         self._forward_or_give_up(run, msg, {})
         event(
             log,
@@ -124,15 +123,20 @@ class StageRunner(Deps):
             seconds=round(finding.duration_seconds, 3),
         )
 
+    def claim_key(self, msg: StageMessage) -> str:
+        """One execution per (run, stage) — per approval for the rollback stage: a second
+        proposal of the same run, approved later, is a different rollback."""
+        return f"{self.stage}:{msg.approval_id}" if msg.approval_id else self.stage
+
     def _forward_or_give_up(self, run: Run, msg: StageMessage, record: dict[str, Any]) -> None:
         """Publishing onward can fail for reasons of its own (a missing topic, a revoked
         permission). Those failures count as attempts too, so they end in the dead-letter
         topic instead of being retried forever."""
         try:
-            self._forward(run)
+            self._forward(run, self.claim_key(msg))
         except PublishError as exc:
             failures = int(record.get("forward_failures", 0)) + 1
-            self.ledger.mark(run.run_id, self.stage, {"forward_failures": failures})
+            self.ledger.mark(run.run_id, self.claim_key(msg), {"forward_failures": failures})
             if failures >= self.cfg.max_stage_attempts:
                 event(
                     log,
@@ -156,13 +160,13 @@ class StageRunner(Deps):
             )
             raise
 
-    def _forward(self, run: Run) -> None:
+    def _forward(self, run: Run, key: str) -> None:
         out = [Outgoing.notify(notify_for(run))]
         nxt = run.next_stage(self.stage)
         if nxt:
             out.append(Outgoing.stage(StageMessage(run_id=run.run_id, stage=nxt)))
         self.bus.publish_many(out)
-        self.ledger.mark(run.run_id, self.stage, {"forwarded": True})
+        self.ledger.mark(run.run_id, key, {"forwarded": True})
 
     def _report_stale(self, run: Run, age: float) -> None:
         finding = Finding(

@@ -27,7 +27,7 @@ locals {
       kind              = "cloudevent"
       topic             = "intake"
       publishes         = ["investigate", "remediate", "budget", "notify", "deadletter"]
-      env               = []
+      env               = ["ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
       secrets           = []
       memory            = "256Mi"
       timeout_seconds   = 60

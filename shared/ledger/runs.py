@@ -50,6 +50,7 @@ class NewRun:
     plan: list[str]
     dry_run: bool
     cluster: str = ""
+    routing_problem: str = ""  # why no cluster could be chosen ("" when one was)
 
 
 def incident_id_for(chain_key: str, first_run: str) -> str:
@@ -196,6 +197,7 @@ class RunsLedger(LedgerBase):
             "incident_id": inc_id,
             "fingerprint": alert.fingerprint,
             "cluster": new.cluster,
+            "routing_problem": new.routing_problem,
             "alert_type": new.alert_type,
             "alert_name": alert.name,
             "severity": alert.severity,
@@ -373,13 +375,15 @@ class RunsLedger(LedgerBase):
         )
         return docs
 
-    def record_finding(self, run_id: str, finding: Finding, complete: bool = False) -> None:
+    def record_finding(
+        self, run_id: str, finding: Finding, complete: bool = False, claim_key: str = ""
+    ) -> None:
         """Put a stage's finding on its run; with `complete`, close the stage's claim in the
         same transaction. Atomic, so a resolution landing meanwhile is never overwritten and a
         crash cannot leave a recorded finding behind an open claim."""
         data = finding.model_dump(mode="json")
         run_ref = self._doc("runs", run_id)
-        claim_ref = self._doc("idempotency", f"{run_id}:{finding.stage}")
+        claim_ref = self._doc("idempotency", f"{run_id}:{claim_key or finding.stage}")
         state = STAGE_STATE.get(finding.stage)
 
         def txn(transaction: Any) -> None:

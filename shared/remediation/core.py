@@ -52,10 +52,13 @@ def remediate(
     ledger: Ledger | None = None,
     sleep: Callable[[float], None] = time.sleep,
     now: datetime | None = None,
+    routing_problem: str = "",
 ) -> Finding:
-    """The remediate stage. `k8s_factory`/`ledger` are injectable (default: the environment)."""
+    """The remediate stage. `k8s_factory`/`ledger` are injectable (default: the environment);
+    `routing_problem` says why the alert has no cluster (then nothing is touched, audited)."""
     started = utcnow()
     flow = _Flow(run, k8s_factory or default_factory(), ledger or Ledger(), sleep, now)
+    flow.routing_problem = routing_problem
     try:
         out = flow.execute()
     except LedgerError as exc:
@@ -106,6 +109,7 @@ class _Flow:
         self.alert_type = run.alert_type
         self.guard: Guardrails | None = None
         self.clients: KubeClients | None = None
+        self.routing_problem = ""
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -160,6 +164,14 @@ class _Flow:
         # Database alerts: never any action, checked before anything else.
         refusal = guard.check_database_alert(intended, finder.label_target())
         if refusal is not None:
+            return self._refused(refusal, intended, finder.label_target())
+        if self.routing_problem:
+            refusal = guard.refuse(
+                "routing",
+                f"no cluster for this alert: {self.routing_problem}",
+                action=intended,
+                target=finder.label_target(),
+            )
             return self._refused(refusal, intended, finder.label_target())
         if self.run.resolved:
             return Outcome(

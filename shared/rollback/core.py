@@ -78,6 +78,7 @@ def rollback(
     ledger: Ledger | None = None,
     prometheus_factory: PrometheusFactory | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    routing_problem: str = "",
 ) -> Finding:
     started = utcnow()
     run = _Run(
@@ -88,7 +89,7 @@ def rollback(
         sleep,
     )
     try:
-        out = run.execute()
+        out = run.refuse_unrouted(routing_problem) if routing_problem else run.execute()
     except LedgerError as exc:
         out = Outcome(
             "error",
@@ -178,6 +179,10 @@ class _Run:
         self.ledger.set_approval(
             self.env.approval_id, {"status": status, f"{status}_at": utcnow(), **fields}
         )
+
+    def refuse_unrouted(self, problem: str) -> Outcome:
+        target = str(self.approval.get("target", "?")) if self.approval else "?"
+        return self._refuse_unbound("routing", f"no cluster for this alert: {problem}", target)
 
     def _refuse_unbound(self, guard: str, reason: str, target: str) -> Outcome:
         """Refusals before the guardrails exist (no approval, wrong binding): audited too."""
