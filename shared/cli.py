@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alertloop", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     fire = sub.add_parser("fire", help="send a manual alert (what 'Run workflow' was)")
-    fire.add_argument("alert_type", help="e.g. HighErrorRate, ApplicationDown, DatabaseDown")
+    fire.add_argument("alert_type", help="an alert type of the policy table, or any other name")
     fire.add_argument("--severity", default="warning", choices=["info", "warning", "critical"])
     fire.add_argument(
         "--action",

@@ -81,7 +81,18 @@ def needs_team(run: dict[str, Any]) -> bool:
     action = str(details.get("action", ""))
     if action.startswith("propose") or details.get("refused"):
         return True
-    return run.get("alert_type") == "DatabaseDown"
+    return _is_database(str(run.get("alert_type", "")))
+
+
+def _is_database(alert_type: str) -> bool:
+    from shared.config import settings
+    from shared.policy import PolicyError, cached_policy
+
+    try:
+        _, entry = cached_policy(settings().policy_file).resolve(alert_type)
+    except PolicyError:
+        return False
+    return entry.database
 
 
 def changed_cluster(run: dict[str, Any]) -> bool:

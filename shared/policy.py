@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.envelope import PLAN_STAGES
 
 Remediation = Literal["none", "restart", "scale", "propose_rollback"]
+# Which Prometheus analysis investigation runs for the alert type.
+Investigation = Literal["errors", "memory", "cpu", "down", "database", "generic"]
+# What a recent deploy means for the alert type: nothing, a likely cause, or a cause to roll back.
+RecentDeploy = Literal["ignore", "cause", "rollback"]
 UNKNOWN = "unknown"
 
 
@@ -53,6 +57,8 @@ class AlertPolicy(BaseModel):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     aliases: list[str] = Field(default_factory=list)
     database: bool = False
+    investigation: Investigation = "generic"
+    recent_deploy: RecentDeploy = "ignore"
 
     @field_validator("stages")
     @classmethod

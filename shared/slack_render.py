@@ -18,6 +18,7 @@ from typing import Any
 
 from shared.envelope import Alert, Finding
 from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit
+from shared.workload_labels import workload_from_labels
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -106,21 +107,9 @@ def _emoji(view: RunView) -> str:
 
 
 def _workload(labels: dict[str, str]) -> str:
-    """`kind/name` from the alert's labels (outside text: render it before use)."""
-    for key in (
-        "deployment",
-        "statefulset",
-        "daemonset",
-        "service",
-        "pod",
-        "job",
-        "app",
-        "app.kubernetes.io/name",
-        "instance",
-    ):
-        if labels.get(key):
-            return f"{key}/{labels[key]}"
-    return "—"
+    """`label/name` from the alert's labels, by the one resolver (outside text: render it)."""
+    wl = workload_from_labels(labels)
+    return f"{wl.label}/{wl.name}" if wl.name else "—"
 
 
 def parent_text(view: RunView) -> str:

@@ -180,17 +180,17 @@ def request_selector(workload: WorkloadRef | None, labels: dict[str, str], names
 
 
 def analyse(
-    alert_type: str,
+    kind: str,
     labels: dict[str, str],
     workload: WorkloadRef | None,
     k8s_details: dict[str, Any],
     client: Any,
     now: datetime,
 ) -> PromPart:
-    """Run the alert type's analysis. `client` is a shared.prometheus.PrometheusClient or None."""
+    """Run the analysis the policy names for the alert type (`kind`: errors, memory, cpu, down,
+    database, generic). `client` is a shared.prometheus.PrometheusClient or None."""
     from shared.prometheus import PrometheusError, PrometheusNotConfigured
 
-    kind = _kind(alert_type)
     if kind in ("down", "database", "generic"):
         # Kubernetes evidence answers these; Prometheus adds nothing we rely on.
         return PromPart(status="skipped", details={"analysis": kind})
@@ -226,17 +226,6 @@ def analyse(
             "check PROMETHEUS_URL and that Prometheus is up. Kubernetes evidence above still holds."
         )
     return part
-
-
-def _kind(alert_type: str) -> str:
-    return {
-        "HighErrorRate": "errors",
-        "ErrorBudgetExhausted": "errors",
-        "HighMemoryUsage": "memory",
-        "HighCPUUsage": "cpu",
-        "ApplicationDown": "down",
-        "DatabaseDown": "database",
-    }.get(alert_type, "generic")
 
 
 # --------------------------------------------------------------------------- errors

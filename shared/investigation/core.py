@@ -6,22 +6,15 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.investigation import analysis, k8s_evidence
 from shared.k8s.client import ClientFactory
+from shared.policy import AlertPolicy, cached_policy
 from shared.run import Run
 
 MAX_DETAILS_BYTES = 60_000
 MAX_SUMMARY_LINES = 8
-
-FOLLOW_UP = {
-    "HighErrorRate": "Roll back if a recent deploy caused it (needs approval).",
-    "ErrorBudgetExhausted": "Scale capacity or fix the root cause.",
-    "HighCPUUsage": "Investigate if scaling is ineffective.",
-    "HighMemoryUsage": "Check for memory leaks.",
-    "ApplicationDown": "Investigate logs; may need a rollback.",
-    "DatabaseDown": "Database alerts are handled by ops; alertloop takes no action.",
-}
 
 
 def _prometheus_client() -> Any:
@@ -46,6 +39,7 @@ def investigate(
     now = now or datetime.now(UTC)
     alert = envelope.alert
     alert_type = envelope.alert_type
+    _, entry = cached_policy(settings().policy_file).resolve(alert_type)
     ev = k8s_evidence.collect(alert, k8s_factory, now=now)
     details = ev.details()
     details["alert_type"] = alert_type
@@ -66,24 +60,26 @@ def investigate(
         )
     else:
         try:
-            prom = analysis.analyse(alert_type, alert.labels, ev.workload, details, client, now)
+            prom = analysis.analyse(
+                entry.investigation, alert.labels, ev.workload, details, client, now
+            )
         finally:
             if own_client and client is not None:
                 client.close()
     details["prometheus"] = prom.details
-    if prom.memory_trend is not None or alert_type == "HighMemoryUsage":
+    if prom.memory_trend is not None or entry.investigation == "memory":
         details["memory_trend"] = prom.memory_trend or {
             "verdict": "steady",
             "reason": "no memory data (Prometheus not available)",
         }
 
-    causes = _likely_causes(alert_type, ev, prom)
-    follow_up = _follow_up(alert_type, ev, prom)
+    causes = _likely_causes(entry, ev, prom)
+    follow_up = _follow_up(entry, ev, prom)
     details["likely_cause"] = causes
     details["follow_up"] = follow_up
 
     status = _status(ev.status, prom.status)
-    summary = _summary(envelope, ev, prom, causes, follow_up)
+    summary = _summary(envelope, entry, ev, prom, causes, follow_up)
     details = _bound(details)
     return Finding(
         stage="investigate",
@@ -104,7 +100,7 @@ def _status(k8s: str, prom: str) -> FindingStatus:
 
 
 def _likely_causes(
-    alert_type: str, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart
+    entry: AlertPolicy, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart
 ) -> list[str]:
     causes: list[str] = []
     reasons = {
@@ -122,7 +118,7 @@ def _likely_causes(
         causes.append("the image cannot be pulled (ImagePullBackOff)")
     causes.extend(prom.causes)
     rd = ev.recent_deploy
-    deploy_matters = alert_type in ("HighErrorRate", "ApplicationDown", "ErrorBudgetExhausted")
+    deploy_matters = entry.recent_deploy != "ignore"
     if (
         rd
         and rd.get("recent")
@@ -137,19 +133,21 @@ def _likely_causes(
         causes.append("metrics-server is unavailable, so the HPA cannot scale")
     elif h and not h.get("scaling_active", True) and not any("metrics" in c for c in causes):
         causes.append("the HPA cannot read its metrics, so it does not scale")
-    if alert_type == "DatabaseDown":
+    if entry.database:
         # Facts only for databases: no cause that invites touching it.
         return [c for c in causes if "deploy" not in c and "HPA" not in c]
     return causes
 
 
-def _follow_up(alert_type: str, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart) -> list[str]:
-    if alert_type == "DatabaseDown":
-        return [FOLLOW_UP["DatabaseDown"]]
+def _follow_up(
+    entry: AlertPolicy, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart
+) -> list[str]:
+    if entry.database:
+        return [f"{entry.follow_up or 'Ops handle database alerts'}; alertloop takes no action."]
     items = list(prom.follow_up)
     rd = ev.recent_deploy
     if (
-        alert_type in ("HighErrorRate", "ApplicationDown")
+        entry.recent_deploy == "rollback"
         and rd
         and rd.get("recent")
         and not any("Roll back" in i for i in items)
@@ -158,13 +156,14 @@ def _follow_up(alert_type: str, ev: k8s_evidence.K8sEvidence, prom: analysis.Pro
             f"Roll back to revision {rd.get('previous_revision')} if the deploy of revision "
             f"{rd['revision']} is the cause (needs approval)"
         )
-    if alert_type in FOLLOW_UP and not items:
-        items.append(FOLLOW_UP[alert_type])
+    if entry.follow_up and not items:
+        items.append(entry.follow_up)
     return items
 
 
 def _summary(
     envelope: Run,
+    entry: AlertPolicy,
     ev: k8s_evidence.K8sEvidence,
     prom: analysis.PromPart,
     causes: list[str],
@@ -179,7 +178,7 @@ def _summary(
     if causes:
         lines.append("Likely cause: " + "; ".join(causes[:2]))
     body = ev.lines[:] + prom.lines
-    if envelope.alert_type == "DatabaseDown":
+    if entry.database:
         body.append("Database alert: facts only, no automatic action.")
     room = MAX_SUMMARY_LINES - len(lines) - (1 if follow_up else 0)
     lines.extend(line[:300] for line in body[: max(room, 1)])
