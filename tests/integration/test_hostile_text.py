@@ -14,10 +14,13 @@ import pytest
 
 from sandbox.slack_api import SlackApiServer, SlackMessage
 from shared.config import settings
-from shared.envelope import Alert, Envelope, Finding, utcnow
+from shared.envelope import Alert, Finding, utcnow
 from shared.intake import group_id_for, group_snapshot
 from shared.ledger import Ledger
+from shared.messages import NotifyMessage
 from shared.notifier import Notifier
+from shared.run import Run
+from tests.seed import seed_run
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +54,7 @@ INVISIBLE = "\u202e\u2066\u2069\u200e\u200f\u061c\u200b\u200c\u200d\u2060\ufeff\
 HOSTILE = MARKUP + " " + " ".join(SECRETS.values()) + INVISIBLE
 
 
-def _hostile_env(run_id: str) -> Envelope:
+def _hostile_alert() -> Alert:
     alert = Alert(
         name=f"HighErrorRate <!channel> :x: {INVISIBLE}",
         severity="critical *really*",
@@ -66,16 +69,14 @@ def _hostile_env(run_id: str) -> Envelope:
             "runbook_url": "javascript:alert(1)",
         },
         starts_at=utcnow(),
-        fingerprint="fp-hostile",
+        fingerprint="fadedfadedfade00",
         generator_url=f"https://prometheus.example/graph{INVISIBLE[0]}",
     )
-    return Envelope(
-        run_id=run_id,
-        source="alertmanager",
-        alert=alert,
-        alert_type="HighErrorRate",
-        plan=["investigate", "remediate"],
-    )
+    return alert
+
+
+def _hostile_run(ledger: Ledger) -> Run:
+    return seed_run(ledger, _hostile_alert(), plan=["investigate", "remediate"])
 
 
 def _findings() -> list[Finding]:
@@ -171,14 +172,13 @@ def _assert_inert(messages: list[SlackMessage]) -> None:
 
 
 def test_hostile_run_reaches_slack_inert(topics: Any, slack_api: SlackApiServer) -> None:
-    env = _hostile_env("hostile-" + utcnow().strftime("%H%M%S%f"))
+    env = _hostile_run(Ledger())
     ledger = Ledger()
-    ledger.register_alert(env)
-    Notifier()(env)
+    Notifier()(NotifyMessage(id=env.incident_id, run_id=env.run_id))
     findings = _findings()
     for f in findings:
         ledger.record_finding(env.run_id, f)
-    Notifier()(env.model_copy(update={"findings": findings}))
+    Notifier()(NotifyMessage(id=env.incident_id, run_id=env.run_id))
 
     (parent,) = slack_api.parents()
     replies = slack_api.replies(parent.ts)
@@ -224,21 +224,11 @@ def test_hostile_storm_digest_is_inert(topics: Any, slack_api: SlackApiServer) -
         )
         for i in range(3)
     ]
-    envs = [
-        Envelope(
-            run_id=f"storm-{i}-" + utcnow().strftime("%H%M%S%f"),
-            source="alertmanager",
-            alert=a,
-            alert_type="HighErrorRate",
-            plan=["investigate"],
-            digest_group=group_id_for(alerts),
-            digest=i == 0,
-        )
-        for i, a in enumerate(alerts)
-    ]
+    group = group_id_for(alerts)
+    run_ids = [f"storm-{i}" for i in range(len(alerts))]
     ledger = Ledger()
-    ledger.record_group(group_id_for(alerts), group_snapshot(alerts, envs))
-    Notifier()(envs[0])
+    ledger.record_group(group, group_snapshot(alerts, run_ids, truncated=7), utcnow())
+    Notifier()(NotifyMessage(kind="group", id=group))
     (digest,) = slack_api.parents()
     _assert_inert([digest])
     assert digest.blocks[0]["text"]["text"] == "ALERT STORM: 3 alerts in one group (3 firing)"
@@ -249,10 +239,9 @@ def test_without_a_token_the_logged_message_is_inert_too(
 ) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     settings.cache_clear()
-    env = _hostile_env("hostile-log-" + utcnow().strftime("%H%M%S%f"))
-    Ledger().register_alert(env)
+    env = _hostile_run(Ledger())
     with caplog.at_level("INFO"):
-        Notifier()(env)
+        Notifier()(NotifyMessage(id=env.incident_id, run_id=env.run_id))
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "no token" in logged
     for secret in SECRETS:

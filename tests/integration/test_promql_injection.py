@@ -26,13 +26,14 @@ from sandbox.prometheus import (
     sandbox_unavailable,
 )
 from shared.budget import queries
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.investigation.analysis import query, request_selector
 from shared.k8s.client import load_clients
 from shared.k8s.workload import WorkloadRef
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.rollback import canary
+from shared.run import Run
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 
@@ -114,9 +115,7 @@ def test_investigation_reports_the_literal_series(prom: tuple[PrometheusClient, 
             starts_at=datetime.now(UTC),
             fingerprint="fp",
         )
-        env = Envelope(
-            run_id="r", source="dispatch", alert=alert, alert_type="HighErrorRate", plan=[]
-        )
+        env = Run(run_id="r", source="dispatch", alert=alert, alert_type="HighErrorRate", plan=[])
         finding = investigate(env, prometheus=client, now=datetime.fromtimestamp(end, UTC))
         part = finding.details["prometheus"]
         assert part["status"] == "ok", finding.summary

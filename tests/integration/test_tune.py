@@ -44,8 +44,9 @@ from sandbox.prometheus import (
     sandbox_unavailable,
 )
 from shared.cli import main
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
 from shared.ledger import Ledger
+from tests.seed import resolve_run, seed_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 
@@ -316,23 +317,13 @@ def record_run(
         fingerprint=fp,
         labels={"alertname": "TuneTest", "service": service, "severity": "page"},
     )
-    env = Envelope(
-        run_id=f"tune-{fp}",
-        source="alertmanager",
-        alert=alert,
-        alert_type="TuneTest",
-        plan=["investigate"],
-    )
-    store.register_alert(env)
-    resolved = alert.model_copy(
-        update={"status": "resolved", "ends_at": minutes_ago(fired_ago - minutes)}
-    )
-    store.register_alert(env.model_copy(update={"alert": resolved}))
+    run = seed_run(store, alert, plan=["investigate"])
+    resolve_run(store, run, ends_at=minutes_ago(fired_ago - minutes))
     if verdict:
         store.update_run(
-            env.run_id, {"verdict": {"value": verdict, "by": "U123", "at": datetime.now(UTC)}}
+            run.run_id, {"verdict": {"value": verdict, "by": "U123", "at": datetime.now(UTC)}}
         )
-    return env.run_id
+    return run.run_id
 
 
 def test_no_verdicts_in_the_ledger_says_so(prom, rules, store, capsys) -> None:
