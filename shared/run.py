@@ -44,7 +44,11 @@ class Run(BaseModel):
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Run:
+        from shared.ledger.runs import loaded_alert
+
         data = dict(doc)
+        if isinstance(data.get("alert"), dict):
+            data["alert"] = loaded_alert(data["alert"])
         found = data.get("findings") or {}
         plan = [str(s) for s in data.get("plan") or []]
         order = {s: i for i, s in enumerate(plan)}

@@ -21,16 +21,53 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def _str_map(value: Any) -> Any:
+MAX_NAME = 1024  # label and annotation names (Firestore refuses longer map keys)
+MAX_ENTRIES = 100  # labels, or annotations, per alert (a run document stays far under 1 MiB)
+MAX_ANNOTATIONS_TOTAL = 64 * 1024
+
+
+def _names_ok(value: dict[Any, Any]) -> None:
+    if len(value) > MAX_ENTRIES:
+        raise ValueError(f"more than {MAX_ENTRIES} entries")
+    for k in value:
+        if not isinstance(k, str) or not k or len(k) > MAX_NAME:
+            raise ValueError(f"names must be 1 to {MAX_NAME} characters, got {str(k)[:60]!r}")
+
+
+def _label_map(value: Any) -> Any:
+    """Labels identify the alert: refused rather than changed when out of bounds."""
     if value is None:
         return {}
     if isinstance(value, dict):
+        _names_ok(value)
         for k, v in value.items():
             if not isinstance(v, str):
                 raise ValueError(f"value of {k!r} must be a string")
             if len(v) > MAX_LABEL_VALUE:
                 raise ValueError(f"value of {k!r} is longer than {MAX_LABEL_VALUE} characters")
     return value
+
+
+def _annotation_map(value: Any) -> Any:
+    """Annotations are for people: long ones are shortened, never a reason to lose the alert
+    (Alertmanager does not retry a 4xx)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return value
+    _names_ok(value)
+    for k, v in value.items():
+        if not isinstance(v, str):
+            raise ValueError(f"value of {k!r} must be a string")
+    budget = MAX_ANNOTATIONS_TOTAL // max(1, len(value))
+    if sum(len(v) for v in value.values()) <= MAX_ANNOTATIONS_TOTAL:
+        budget = MAX_LABEL_VALUE
+    limit = min(MAX_LABEL_VALUE, budget)
+    return {k: (v if len(v) <= limit else v[: limit - 1] + "…") for k, v in value.items()}
+
+
+# Kept for manual dispatch bodies: small maps, refused when out of bounds.
+_str_map = _label_map
 
 
 class AMAlert(_Lenient):
@@ -42,7 +79,8 @@ class AMAlert(_Lenient):
     generatorURL: str = ""
     fingerprint: str = ""
 
-    _maps = field_validator("labels", "annotations", mode="before")(_str_map)
+    _labels = field_validator("labels", mode="before")(_label_map)
+    _annotations = field_validator("annotations", mode="before")(_annotation_map)
 
     @field_validator("labels")
     @classmethod

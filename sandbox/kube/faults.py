@@ -14,7 +14,9 @@ from sandbox.kube.resources import RESOURCES
 class Fault:
     """A configured failure. None fields match anything.
 
-    kind: "forbidden" (403), "not_found" (404), "error" (500), "conflict" (409), or "delay"
+    kind: "forbidden" (403), "not_found" (404), "error" (500), "conflict" (409), "delay"
+    (sleep, then serve), or "delay_after" (serve — the change is applied — then sleep before
+    answering: the client may give up on a write that happened)
     (sleep `seconds` then serve normally). `resource` is a plural, optionally with a subresource
     ("pods/log"); `verb` is get|list|watch|patch|update|create|delete. `times` limits how many
     requests it applies to (None: all).

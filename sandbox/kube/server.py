@@ -82,6 +82,7 @@ class KubeApiServer:
         self.controller = DeploymentController(self.state, delay=controller_delay)
         self.api = ResourceApi(self.state, self.controller)
         self.faults: list[Fault] = []
+        self._in_flight = 0
         self._requests: list[RecordedRequest] = []
         self._host, self._port = host, port
         self._namespace = namespace
@@ -299,6 +300,11 @@ class KubeApiServer:
         with `reason`, e.g. "CrashLoopBackOff" or "ImagePullBackOff"); None undoes it."""
         self.controller.fail_image(image, reason)
 
+    def in_flight(self) -> int:
+        """Requests being served right now (a delayed one included)."""
+        with self.state.lock:
+            return self._in_flight
+
     def wait_for_controller(self, timeout: float = 10.0) -> bool:
         """Wait until the deployment controller has nothing queued (rollouts done or stuck)."""
         return self.controller.wait_idle(timeout)
@@ -363,15 +369,23 @@ class KubeApiServer:
             except ValueError:
                 parsed_body = body.decode(errors="replace")
         status, payload, user = 500, b"", ""
+        with self.state.lock:
+            self._in_flight += 1
         try:
             who = self.authenticate(authorization)
             user = who.name
             self.authorize(who, req)
-            apply_faults(self._matched_faults(req), req)
+            matched = self._matched_faults(req)
+            apply_faults(matched, req)
             status, ctype, payload = self._dispatch(req, content_type, parsed_body)
+            for f in matched:
+                if f.kind == "delay_after":
+                    time.sleep(f.seconds)
         except ApiError as exc:
             status, ctype, payload = exc.code, "application/json", json.dumps(exc.body).encode()
         finally:
+            with self.state.lock:
+                self._in_flight -= 1
             record = RecordedRequest(
                 method,
                 req.path,

@@ -337,6 +337,16 @@ class GuardrailLedger(LedgerBase):
     def get_audit(self, audit_id: str) -> dict[str, Any] | None:
         return self._get("audit", audit_id)
 
+    def writes_to(self, workload: str) -> list[dict[str, Any]]:
+        """The write audit records (reservations) about one workload (`kind/ns/name`)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._col("audit").where(filter=FieldFilter("workload", "==", workload))
+        docs: list[dict[str, Any]] = self._call(
+            lambda: [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
+        )
+        return [d for d in docs if "attempt" in d]
+
     def audit_for_run(self, run_id: str) -> list[dict[str, Any]]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 

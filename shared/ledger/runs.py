@@ -10,6 +10,7 @@ groups/{group_id}      an alert storm's latest snapshot and its Slack digest
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -201,7 +202,7 @@ class RunsLedger(LedgerBase):
             "alert_type": new.alert_type,
             "alert_name": alert.name,
             "severity": alert.severity,
-            "alert": alert.model_dump(mode="json"),
+            "alert": stored_alert(alert.model_dump(mode="json")),
             "source": msg.source,
             "plan": new.plan if firing else [],
             "action": msg.action,
@@ -446,6 +447,35 @@ def completed_record(result: dict[str, Any], now: datetime) -> dict[str, Any]:
         "expires_at": now + COMPLETED_RETENTION,
         "result": result,
     }
+
+
+# Firestore refuses map keys like __name__ (reserved); label names may be anything Alertmanager
+# sends. Such keys (and keys starting with the escape itself) are stored with a "~" in front.
+_RESERVED = re.compile(r"^(__.*__|~.*)$")
+
+
+def _escape_keys(m: dict[str, Any]) -> dict[str, Any]:
+    return {("~" + k if _RESERVED.match(k) else k): v for k, v in m.items()}
+
+
+def _unescape_keys(m: dict[str, Any]) -> dict[str, Any]:
+    return {(k[1:] if k.startswith("~") else k): v for k, v in m.items()}
+
+
+def stored_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    out = dict(alert)
+    for key in ("labels", "annotations"):
+        if isinstance(out.get(key), dict):
+            out[key] = _escape_keys(out[key])
+    return out
+
+
+def loaded_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    out = dict(alert)
+    for key in ("labels", "annotations"):
+        if isinstance(out.get(key), dict):
+            out[key] = _unescape_keys(out[key])
+    return out
 
 
 def _incident_status(runs: dict[str, Any]) -> str:

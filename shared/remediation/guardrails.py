@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from shared.envelope import utcnow
@@ -86,6 +87,7 @@ class EarlierWrite:
     record: dict[str, Any]
 
 
+@lru_cache(maxsize=1)
 def database_alert_names() -> frozenset[str]:
     """Alert types and aliases that are database alerts in the embedded default policy."""
     names: set[str] = set()

@@ -113,8 +113,23 @@ def test_bad_dispatch_names_the_field(body, expected: str) -> None:
     assert expected in str(err.value)
 
 
-def test_oversized_label_value_is_rejected() -> None:
+def test_oversized_label_value_is_rejected_but_a_long_annotation_is_shortened() -> None:
     body = sample()
-    body["alerts"][0]["annotations"]["description"] = "x" * 5000
+    body["alerts"][0]["labels"]["pod"] = "x" * 5000  # labels identify the alert: refused
     with pytest.raises(BadRequest, match="longer than"):
+        parse_body(body)
+    body = sample()
+    body["alerts"][0]["annotations"]["description"] = "x" * 5000  # for people: shortened
+    _, alerts, _ = parse_body(body)
+    assert len(alerts[0].annotations["description"]) == 4096
+    body["alerts"][0]["annotations"] = {f"a{i}": "y" * 4000 for i in range(50)}  # 200 KB
+    _, alerts, _ = parse_body(body)
+    assert sum(len(v) for v in alerts[0].annotations.values()) <= 64 * 1024
+
+
+@pytest.mark.parametrize("name", ["", "x" * 1025])
+def test_label_names_firestore_cannot_hold_are_refused(name: str) -> None:
+    body = sample()
+    body["alerts"][0]["labels"][name] = "v"
+    with pytest.raises(BadRequest, match="names must be"):
         parse_body(body)
