@@ -15,11 +15,12 @@ from sandbox.metadata_server import MetadataServer
 from sandbox.prometheus import PrometheusSandbox, aligned_end, counter_series, sandbox_unavailable
 from shared.cluster_clients import prometheus_for
 from shared.clusters import ClusterEntry, load_table
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotConfigured
 from shared.prometheus import GOOGLE_SCOPES, PrometheusAuthError
+from shared.run import Run
 from tests.integration.google_fakes import PROJECT, isolate_adc, no_identity, sa, use_identity
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
@@ -91,11 +92,9 @@ def _investigate(entry: ClusterEntry, end: float) -> Finding:
         starts_at=datetime.now(UTC),
         fingerprint="fp",
     )
-    env = Envelope(
-        run_id="r", source="dispatch", alert=alert, alert_type="HighErrorRate", plan=["investigate"]
-    )
+    run = Run(run_id="r", alert=alert, alert_type="HighErrorRate", plan=["investigate"])
     return investigate(
-        env,
+        run,
         k8s_factory=_no_kubernetes,
         prometheus=prometheus_for(entry),
         now=datetime.fromtimestamp(end, UTC),

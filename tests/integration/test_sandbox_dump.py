@@ -23,11 +23,12 @@ import yaml
 from sandbox.kube.dump import KUBECTL_DUMP, DumpError, load_dump, parse_dump
 from sandbox.kube_api import KubeApiServer
 from sandbox.run import dump_plan
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.settings import K8sSettings
 from shared.k8s.workload import resolve_workload
+from shared.run import Run
 
 pytestmark = pytest.mark.integration
 
@@ -126,14 +127,8 @@ def test_investigating_the_broken_release(
         starts_at=NOW,
         fingerprint="fp-dump",
     )
-    env = Envelope(
-        run_id="run-dump",
-        source="dispatch",
-        alert=alert,
-        alert_type="HighErrorRate",
-        plan=["investigate"],
-    )
-    f = investigate(env, now=NOW)
+    run = Run(run_id="run-dump", alert=alert, alert_type="HighErrorRate", plan=["investigate"])
+    f = investigate(run, now=NOW)
     details = f.details
     assert details["workload"] == {"kind": "Deployment", "name": "checkout", "namespace": "shop"}
     assert details["recent_deploy"]["recent"] is True
