@@ -479,3 +479,41 @@ def test_https_with_its_own_ca(tmp_path: Path) -> None:
             timeout=5,
         )
         assert resp.status_code == 200 and "alertloop-sandbox" in resp.json()["gitVersion"]
+
+
+# --------------------------------------------------------------------------- access reviews
+
+
+def test_subject_access_reviews_are_answered_by_the_same_rbac(srv: KubeApiServer) -> None:
+    admin = load_clients(K8sSettings(kubeconfig=srv.kubeconfig_path))
+    investigate_clients = clients_as(srv, "investigate")
+    try:
+
+        def ask(user: str, **attrs: str) -> dict[str, Any]:
+            body = {"spec": {"user": user, "resourceAttributes": attrs}}
+            done = admin.authorization.create_subject_access_review(body)
+            return dict(admin.api_client.sanitize_for_serialization(done.status))
+
+        scale = {"verb": "patch", "group": "apps", "resource": "deployments",
+                 "subresource": "scale", "namespace": "shop", "name": "api"}  # fmt: skip
+        yes = ask(REMEDIATE, **scale)
+        assert yes == {
+            "allowed": True,
+            "reason": 'RBAC: allowed by RoleBinding "alertloop-remediate/shop" of Role '
+            f'"alertloop-remediate" to User "{REMEDIATE}"',
+        }
+        assert ask(REMEDIATE, **{**scale, "namespace": "kube-system"}) == {"allowed": False}
+        assert ask(INVESTIGATE, **scale) == {"allowed": False}
+        assert ask(INVESTIGATE, verb="list", resource="pods")["allowed"] is True
+        with pytest.raises(ApiException) as invalid:
+            admin.authorization.create_subject_access_review({"spec": {"user": INVESTIGATE}})
+        assert invalid.value.status == 422
+        # asking is itself a request RBAC decides: the functions may not
+        with pytest.raises(ApiException) as refused:
+            investigate_clients.authorization.create_subject_access_review(
+                {"spec": {"user": INVESTIGATE, "resourceAttributes": scale}}
+            )
+        assert refused.value.status == 403
+    finally:
+        admin.close()
+        investigate_clients.close()
