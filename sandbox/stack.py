@@ -2,10 +2,11 @@
 functions-framework, a local Slack API, and (without KUBECONFIG) a sandbox Kubernetes API.
 
 Each function gets its own environment, as each Cloud Run function has its own: the common
-settings (`env_overrides`), then its own (`function_overrides`). Kubernetes credentials reach
-only the functions that use Kubernetes; with a sandbox cluster that enforces deploy/rbac.yaml,
-`sandbox_identities` gives investigate, remediate and rollback each a kubeconfig of its own
-identity, so the loop runs with least privilege for real.
+settings (`env_overrides`) that it reads (shared/envvars.py says which function reads what; the
+rest is withheld, Kubernetes credentials included), then its own (`function_overrides`). With a
+sandbox cluster that enforces deploy/rbac.yaml, `sandbox_identities` gives investigate,
+remediate and rollback each a kubeconfig of its own identity, so the loop runs with least
+privilege for real.
 
 Used by `make run` / `make demo` (sandbox.run) and by the end-to-end tests.
 """
@@ -28,8 +29,9 @@ from sandbox.emulators import Emulators
 from sandbox.faultproxy import FaultProxy
 from sandbox.procs import Proc, free_port, wait_until
 from sandbox.slack_api import SlackApiServer
+from shared import envvars
 from shared.k8s.permissions import IDENTITIES
-from shared.registry import BY_NAME, FUNCTIONS, STAGE_TOPICS
+from shared.registry import FUNCTIONS, STAGE_TOPICS
 
 if TYPE_CHECKING:
     from sandbox.kube_api import KubeApiServer
@@ -116,13 +118,15 @@ class Stack:
         return env
 
     def withheld(self, name: str) -> tuple[str, ...]:
-        """Names a function must not inherit from this process (nor from `env_overrides`):
-        Kubernetes credentials, unless it uses Kubernetes; with credentials of its own, the
-        others (a shell's KUBE_CONFIG_DATA must not stand in for its identity)."""
+        """Names a function must not inherit from this process (nor from `env_overrides`): every
+        registered variable it does not read (shared/envvars.py), as a deployed function gets
+        only its own; and with Kubernetes credentials of its own, the other credentials (a
+        shell's KUBE_CONFIG_DATA must not stand in for its identity)."""
         own = self.function_overrides.get(name, {})
-        if BY_NAME[name].uses_kubernetes and not set(own) & set(KUBERNETES_CREDENTIALS):
-            return ()
-        return tuple(k for k in KUBERNETES_CREDENTIALS if k not in own)
+        names = set(envvars.not_read_by(name))
+        if set(own) & set(KUBERNETES_CREDENTIALS):
+            names |= set(KUBERNETES_CREDENTIALS)
+        return tuple(sorted(names - set(own)))
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -141,8 +141,7 @@ def test_rollback_has_exactly_its_namespaced_role(
                      lambda **kw: clients.core.list_namespaced_pod("data", **kw))  # fmt: skip
     with pytest.raises(K8sForbidden):  # no investigation reads
         pod = reads.pods_of(clients, deploy)[0]["metadata"]["name"]
-        clients.call("get", "pods/log", "shop",
-                     lambda **kw: clients.core.read_namespaced_pod_log(pod, "shop", **kw))  # fmt: skip
+        reads.pod_log(clients, "shop", pod, "checkout", tail_lines=5)
     with pytest.raises(K8sForbidden):  # no scaling
         rv = deploy["metadata"]["resourceVersion"]
         writes.patch_deployment_scale(clients, "shop", "checkout", writes.scale_patch(rv, 9))
