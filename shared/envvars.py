@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -311,6 +311,23 @@ def flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
     raise EnvError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
+def _converted(
+    name: str,
+    environ: Mapping[str, str] | None,
+    convert: Callable[[str], float],
+    what: str,
+    minimum: float | None,
+) -> tuple[float, str]:
+    raw = read(name, environ)
+    try:
+        value = convert(raw)
+    except ValueError as exc:
+        raise EnvError(f"{name} must be {what}, got {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise EnvError(f"{name} must be >= {minimum:g}, got {raw!r}")
+    return value, raw
+
+
 def number(
     name: str,
     environ: Mapping[str, str] | None = None,
@@ -318,31 +335,18 @@ def number(
     minimum: float | None = None,
     positive: bool = False,
 ) -> float:
-    raw = read(name, environ)
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise EnvError(f"{name} must be a number, got {raw!r}") from exc
+    value, raw = _converted(name, environ, float, "a number", minimum)
     if not math.isfinite(value):
         raise EnvError(f"{name} must be a finite number, got {raw!r}")
     if positive and value <= 0:
         raise EnvError(f"{name} must be positive, got {raw!r}")
-    if minimum is not None and value < minimum:
-        raise EnvError(f"{name} must be >= {minimum:g}, got {raw!r}")
     return value
 
 
 def integer(
     name: str, environ: Mapping[str, str] | None = None, *, minimum: int | None = None
 ) -> int:
-    raw = read(name, environ)
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise EnvError(f"{name} must be an integer, got {raw!r}") from exc
-    if minimum is not None and value < minimum:
-        raise EnvError(f"{name} must be >= {minimum}, got {raw!r}")
-    return value
+    return int(_converted(name, environ, int, "an integer", minimum)[0])
 
 
 # ---- views for the deploy table and the local stack
