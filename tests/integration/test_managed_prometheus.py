@@ -92,9 +92,11 @@ def _investigate(entry: ClusterEntry, end: float) -> Finding:
         starts_at=datetime.now(UTC),
         fingerprint="fp",
     )
-    run = Run(run_id="r", alert=alert, alert_type="HighErrorRate", plan=["investigate"])
+    env = Run(
+        run_id="r", source="dispatch", alert=alert, alert_type="HighErrorRate", plan=["investigate"]
+    )
     return investigate(
-        run,
+        env,
         k8s_factory=_no_kubernetes,
         prometheus=prometheus_for(entry),
         now=datetime.fromtimestamp(end, UTC),

@@ -127,8 +127,14 @@ def test_investigating_the_broken_release(
         starts_at=NOW,
         fingerprint="fp-dump",
     )
-    run = Run(run_id="run-dump", alert=alert, alert_type="HighErrorRate", plan=["investigate"])
-    f = investigate(run, now=NOW)
+    env = Run(
+        run_id="run-dump",
+        source="dispatch",
+        alert=alert,
+        alert_type="HighErrorRate",
+        plan=["investigate"],
+    )
+    f = investigate(env, now=NOW)
     details = f.details
     assert details["workload"] == {"kind": "Deployment", "name": "checkout", "namespace": "shop"}
     assert details["recent_deploy"]["recent"] is True
