@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from shared.investigation.analysis import analyse
-from shared.k8s.workload import WorkloadRef
+from shared.envelope import Alert
+from shared.investigation import investigate
+from shared.k8s.client import KubeClients
+from shared.k8s.errors import K8sNotConfigured
+from shared.run import Run
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-CHECKOUT = WorkloadRef("Deployment", "checkout", "shop")
 
 
 class NeverAsked:
@@ -25,11 +27,16 @@ class NeverAsked:
         raise AssertionError(f"Prometheus was queried ({name}) despite a bad setting")
 
 
+def no_kubernetes() -> KubeClients:
+    raise K8sNotConfigured("Kubernetes access is not configured", fix="(not in this test)")
+
+
 @pytest.mark.parametrize(
     ("name", "raw", "alert", "message"),
     [
         ("ALERTLOOP_ERROR_RATIO_THRESHOLD", "5%", "HighErrorRate", "must be a number, got '5%'"),
         ("ALERTLOOP_ERROR_RATIO_THRESHOLD", "-0.1", "HighErrorRate", "must be >= 0"),
+        ("ALERTLOOP_ERROR_LOOKBACK_HOURS", "six", "HighErrorRate", "must be a number"),
         ("ALERTLOOP_MEMORY_TREND_HOURS", "0", "HighMemoryUsage", "must be positive"),
     ],
 )
@@ -37,7 +44,18 @@ def test_a_malformed_analysis_setting_is_an_error_naming_it(
     monkeypatch: pytest.MonkeyPatch, name: str, raw: str, alert: str, message: str
 ) -> None:
     monkeypatch.setenv(name, raw)
-    part = analyse(alert, {"namespace": "shop"}, CHECKOUT, {}, NeverAsked(), NOW)
-    assert part.status == "error"
-    assert name in part.details["error"] and message in part.details["error"]
-    assert any("bad setting" in line and name in line for line in part.lines)
+    if name == "ALERTLOOP_ERROR_LOOKBACK_HOURS":  # read after the first query: answer that one
+        monkeypatch.setattr(NeverAsked, "scalar", lambda *a, **kw: 0.2, raising=False)
+        monkeypatch.setattr(NeverAsked, "instant", lambda *a, **kw: [], raising=False)
+    labels = {"namespace": "shop", "deployment": "checkout", "service": "checkout"}
+    run = Run(
+        run_id="r",
+        alert=Alert(name=alert, labels=labels, starts_at=NOW, fingerprint="f"),
+        alert_type=alert,
+        plan=["investigate"],
+    )
+    finding = investigate(run, k8s_factory=no_kubernetes, prometheus=NeverAsked(), now=NOW)
+    prom = finding.details["prometheus"]
+    assert prom["status"] == "error"
+    assert name in prom["error"] and message in prom["error"]
+    assert f"bad setting: {name}" in finding.summary
