@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps run demo test test-unit check lint fmt typecheck bundle bench tf-fmt clean
+.PHONY: help setup system-deps run demo test test-unit check lint fmt typecheck bundle bench tf-fmt registry clean
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
@@ -16,6 +16,7 @@ help:
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make test-unit  only the fast tests (no servers)"
 	@echo "make bundle     build/bundle.zip for deployment"
+	@echo "make registry   rewrite the README env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest throughput/latency vs a bare function"
 
 $(STAMP): pyproject.toml requirements.txt
@@ -66,6 +67,10 @@ test: setup check
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+# After adding a Var to shared/envvars.py (or a function to shared/registry.py).
+registry: $(STAMP)
+	$(BIN)/python scripts/sync_registry.py
 
 bundle: $(STAMP)
 	$(BIN)/python scripts/make_bundle.py build

@@ -7,7 +7,6 @@ thread until `stop()`.
 from __future__ import annotations
 
 import json
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -58,24 +57,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up or failed the TLS handshake is not a sandbox bug worth a trace.
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, (ssl.SSLError, ConnectionError, TimeoutError)):
+        # A client that hung up is not a sandbox bug worth a trace.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
 
 class Listener:
-    def __init__(
-        self,
-        handler: Handler,
-        name: str,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        tls: ssl.SSLContext | None = None,
-    ):
+    def __init__(self, handler: Handler, name: str, host: str = "127.0.0.1", port: int = 0):
         self.handler = handler
         self.name = name
-        self.scheme = "https" if tls else "http"
         serve = self._serve
 
         class _H(BaseHTTPRequestHandler):
@@ -94,12 +84,6 @@ class Listener:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
         self._httpd = _Server((host, port), _H)
-        if tls is not None:
-            # The handshake happens on first read, in the request's thread: a client that never
-            # completes one cannot block the accept loop.
-            self._httpd.socket = tls.wrap_socket(
-                self._httpd.socket, server_side=True, do_handshake_on_connect=False
-            )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name=name, daemon=True
         )
@@ -115,7 +99,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.address}"
+        return f"http://{self.address}"
 
     def stop(self) -> None:
         self._httpd.shutdown()
@@ -139,5 +123,5 @@ class Listener:
             h.send_header("Content-Length", str(len(reply.body)))
             h.end_headers()
             h.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+        except (BrokenPipeError, ConnectionResetError):
             pass

@@ -21,10 +21,17 @@ In-process (tests)::
                        tls=True) as srv:
         srv.kubeconfig_for("remediate-token")   # alertloop-remediate@…, as deploy/rbac.yaml grants
 
+    # GKE-like: Google access tokens from the local metadata server are the service account
+    # e-mails; SubjectAccessReviews answered from the same RBAC (`alertloop doctor`)
+    with KubeApiServer(remediation(), tls=True, google_tokens=md.resolve,
+                       rbac_yaml=render(identities, namespaces), superusers={admin}) as srv:
+        srv.address, srv.certificates.ca_b64   # GKE's endpoint / clusterCaCertificate
+
 As a process (local demo)::
 
     python -m sandbox.kube_api --scenario demo --kubeconfig-out /tmp/kubeconfig
     python -m sandbox.kube_api --scenario-file dump.yaml [--logs-file dump.logs.yaml]
+    python -m sandbox.kube_api --rbac deploy/rbac.yaml --namespaces shop --kubeconfig-dir DIR
 
 prints one JSON line ``{"url": ..., "kubeconfig": ...}`` when ready and serves until SIGTERM.
 """
@@ -38,7 +45,16 @@ from sandbox.kube.cli import main
 from sandbox.kube.dump import DumpError, load_dump
 from sandbox.kube.errors import ApiError, status_object
 from sandbox.kube.faults import Fault
-from sandbox.kube.rbac import RbacPolicy, User, function_user, function_users
+from sandbox.kube.rbac import (
+    Attributes,
+    Decision,
+    RbacError,
+    RbacPolicy,
+    User,
+    function_user,
+    function_users,
+    request_attributes,
+)
 from sandbox.kube.request import ParsedRequest, RecordedRequest, parse_path
 from sandbox.kube.resources import (
     RESOURCES,
@@ -58,11 +74,14 @@ __all__ = [
     "SANDBOX_CLUSTER_NAME",
     "SANDBOX_GIT_VERSION",
     "ApiError",
+    "Attributes",
     "ClusterState",
+    "Decision",
     "DumpError",
     "Fault",
     "KubeApiServer",
     "ParsedRequest",
+    "RbacError",
     "RbacPolicy",
     "RecordedRequest",
     "Resource",
@@ -77,6 +96,7 @@ __all__ = [
     "object_uid",
     "parse_path",
     "plural_for_kind",
+    "request_attributes",
     "status_object",
     "template_hash",
 ]

@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -49,7 +49,8 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 
 class Proc:
-    """A child process in its own process group, logging to a file; stop() ends only it."""
+    """A child process in its own process group, logging to a file; stop() ends only it.
+    It inherits this process's environment plus `env`, without the names in `unset`."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class Proc:
         log_path: Path,
         env: dict[str, str] | None = None,
         cwd: str | Path | None = None,
+        unset: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.log_path = log_path
@@ -68,7 +70,7 @@ class Proc:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={k: v for k, v in {**os.environ, **(env or {})}.items() if k not in set(unset)},
             cwd=cwd,
             start_new_session=True,
         )

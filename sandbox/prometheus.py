@@ -50,8 +50,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-PROMETHEUS_BIN = os.environ.get("ALERTLOOP_PROMETHEUS_BIN", "/usr/bin/prometheus")
-PROMTOOL_BIN = os.environ.get("ALERTLOOP_PROMTOOL_BIN", "/usr/bin/promtool")
+from shared import envvars
+
+PROMETHEUS_BIN = envvars.read("ALERTLOOP_PROMETHEUS_BIN")
+PROMTOOL_BIN = envvars.read("ALERTLOOP_PROMTOOL_BIN")
 
 MetricKind = Literal["counter", "gauge", "unknown"]
 DAY = 86400

@@ -6,6 +6,10 @@ demo: the same, but exit 0 once all three paths reached Slack (non-zero with the
 run --scenario-file dump.yaml (make run SCENARIO=dump.yaml): the sandbox Kubernetes API serves
       your own cluster's `kubectl get … -A -o yaml` dump instead of the demo; no demo alerts are
       fired (fire your own with `alertloop fire`), remediation may act on the dump's namespaces.
+
+The sandbox cluster enforces deploy/rbac.yaml (its namespaced Roles in the remediation
+allow-list) and investigate, remediate and rollback each reach it as their own identity; the
+other functions get no Kubernetes credentials at all.
 """
 
 from __future__ import annotations
@@ -25,8 +29,17 @@ from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dum
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import Proc, free_port
 from sandbox.slack_api import SlackMessage
-from sandbox.stack import LOCAL_TOKEN, PROJECT, ROOT, TOPIC_PREFIX, Stack
+from sandbox.stack import (
+    LOCAL_TOKEN,
+    PROJECT,
+    RBAC_MANIFEST,
+    ROOT,
+    TOPIC_PREFIX,
+    Stack,
+    sandbox_identities,
+)
 from shared.policy import load_policy
+from shared.remediation.settings import parse_namespaces
 from shared.slack_render import blocks_as_text
 
 WORKDIR = ROOT / ".stack"
@@ -210,23 +223,33 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 sandbox_notes.append("Prometheus is empty: the demo history is not loaded")
         if dump is not None:
-            env["KUBECONFIG"] = str(start_kube_sandbox(stack, dump))
             for key, value in dump.env.items():
                 env.setdefault(key, value)
+            allowed = env.get("ALERTLOOP_REMEDIATE_NAMESPACES", "")
+            stack.function_overrides.update(
+                sandbox_identities(start_kube_sandbox(stack, allowed, dump))
+            )
             sandbox_notes.append(
                 f"Kubernetes is a SANDBOX API server serving your dump {dump.path} "
                 f"(namespaces: {', '.join(dump.namespaces)}); remediation may act on "
-                f"{env.get('ALERTLOOP_REMEDIATE_NAMESPACES') or 'no namespace'} — in the sandbox"
+                f"{allowed or 'no namespace'} — in the sandbox"
             )
             sandbox_notes.extend(dump.notes)
         elif "KUBECONFIG" not in env and "KUBE_CONFIG_DATA" not in env:
-            env["KUBECONFIG"] = str(start_kube_sandbox(stack))
             # The sandbox is ours to change: let remediation act on its "shop" namespace.
             env.setdefault("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
             env.setdefault("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "3")
+            allowed = env["ALERTLOOP_REMEDIATE_NAMESPACES"]
+            stack.function_overrides.update(sandbox_identities(start_kube_sandbox(stack, allowed)))
             sandbox_notes.append(
                 "Kubernetes is a SANDBOX API server (scenario 'demo'), not a real cluster; "
                 "set KUBECONFIG to investigate yours (read-only unless you allow namespaces)"
+            )
+        if stack.function_overrides:
+            sandbox_notes.append(
+                f"each function reaches it as its own identity, {RBAC_MANIFEST.name} enforced: "
+                "investigate reads, remediate and rollback write only in "
+                f"{allowed or 'no namespace'}; the other functions have no Kubernetes access"
             )
         say("starting emulators, functions and the local Slack API…")
         stack.start()
@@ -301,16 +324,21 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def start_kube_sandbox(stack: Stack, dump: DumpPlan | None = None) -> Path:
-    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps,
-    or serving the user's cluster dump."""
-    kubeconfig = WORKDIR / "sandbox-kubeconfig"
-    kubeconfig.unlink(missing_ok=True)
+def start_kube_sandbox(
+    stack: Stack, allowed_namespaces: str, dump: DumpPlan | None = None
+) -> dict[str, str]:
+    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps or
+    serving the user's cluster dump, enforcing deploy/rbac.yaml with its namespaced Roles in
+    the allow-list. Returns function -> kubeconfig of that function's own identity."""
+    kubeconfigs = WORKDIR / "kubeconfigs"
+    _rmtree(kubeconfigs)
     which = ["--scenario", "demo"]
     if dump is not None:
         which = ["--scenario-file", str(dump.path)]
         if dump.logs is not None:
             which += ["--logs-file", str(dump.logs)]
+    log = WORKDIR / "logs" / "kube-sandbox.log"
+    log.unlink(missing_ok=True)
     proc = Proc(
         "kube-sandbox",
         [
@@ -319,14 +347,29 @@ def start_kube_sandbox(stack: Stack, dump: DumpPlan | None = None) -> Path:
             "sandbox.kube_api",
             *which,
             "--kubeconfig-out",
-            str(kubeconfig),
+            str(WORKDIR / "sandbox-kubeconfig"),  # the cluster admin's, for you
+            "--rbac",
+            str(RBAC_MANIFEST),
+            "--namespaces",
+            ",".join(parse_namespaces(allowed_namespaces)),
+            "--kubeconfig-dir",
+            str(kubeconfigs),
         ],
-        WORKDIR / "logs" / "kube-sandbox.log",
+        log,
         cwd=ROOT,
     )
     stack.extra.append(proc)
-    proc.wait_ready(kubeconfig.exists, 30)
-    return kubeconfig
+    ready: dict[str, dict[str, str]] = {}
+
+    def announced() -> bool:
+        for line in log.read_text().splitlines():
+            if line.startswith("{") and '"kubeconfigs"' in line:
+                ready.update(json.loads(line))
+                return True
+        return False
+
+    proc.wait_ready(announced, 30)
+    return dict(ready["kubeconfigs"])
 
 
 def _passthrough_env() -> dict[str, str]:

@@ -1,7 +1,14 @@
 """The whole loop on one machine: emulators, topics and push subscriptions, every function under
 functions-framework, a local Slack API, and (without KUBECONFIG) a sandbox Kubernetes API.
 
-Used by `make run` / `make demo` (python -m sandbox.stack) and by the end-to-end tests.
+Each function gets its own environment, as each Cloud Run function has its own: the common
+settings (`env_overrides`) that it reads (shared/envvars.py says which function reads what; the
+rest is withheld, Kubernetes credentials included), then its own (`function_overrides`). With a
+sandbox cluster that enforces deploy/rbac.yaml, `sandbox_identities` gives investigate,
+remediate and rollback each a kubeconfig of its own identity, so the loop runs with least
+privilege for real.
+
+Used by `make run` / `make demo` (sandbox.run) and by the end-to-end tests.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -21,19 +29,51 @@ from sandbox.emulators import Emulators
 from sandbox.faultproxy import FaultProxy
 from sandbox.procs import Proc, free_port, wait_until
 from sandbox.slack_api import SlackApiServer
+from shared import envvars
+from shared.k8s.permissions import IDENTITIES
 from shared.registry import FUNCTIONS, STAGE_TOPICS
+
+if TYPE_CHECKING:
+    from sandbox.kube_api import KubeApiServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "alertloop-local"
 TOPIC_PREFIX = "alertloop-"
 LOCAL_TOKEN = "local-dev-token"
 SLACK_TOKEN = "xoxb-local-test"
+RBAC_MANIFEST = ROOT / "deploy" / "rbac.yaml"
+# What reaches a Kubernetes API; a function that does not use Kubernetes never gets them.
+KUBERNETES_CREDENTIALS = ("KUBECONFIG", "KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST")
+
+
+def sandbox_identities(kubeconfigs: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Per-function overrides from function -> kubeconfig path (one per RBAC identity)."""
+    return {fn: {"KUBECONFIG": str(path)} for fn, path in kubeconfigs.items()}
+
+
+def rbac_sandbox(scenario: Any, namespaces: Iterable[str]) -> KubeApiServer:
+    """A sandbox API server enforcing deploy/rbac.yaml, its namespaced Roles in `namespaces`
+    (the remediation allow-list), with one bearer token per function identity."""
+    from sandbox.kube_api import KubeApiServer, function_users
+
+    return KubeApiServer(
+        scenario,
+        users=function_users(),
+        rbac_yaml=RBAC_MANIFEST,
+        rbac_namespaces=list(namespaces),
+    )
+
+
+def kubeconfigs_of(kube: KubeApiServer) -> dict[str, str]:
+    """function -> a kubeconfig of its own identity on a started `rbac_sandbox`."""
+    return {fn: kube.kubeconfig_for(f"{fn}-token") for fn in IDENTITIES}
 
 
 @dataclass
 class Stack:
     workdir: Path
-    env_overrides: dict[str, str] = field(default_factory=dict)
+    env_overrides: dict[str, str] = field(default_factory=dict)  # every function's
+    function_overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # one's own
     slack_listener: Any = None
     source_dir: Path = ROOT  # where main.py lives (the repo, or an unpacked deploy bundle)
     max_delivery_attempts: int = 5
@@ -50,7 +90,8 @@ class Stack:
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['ingest']}/"
 
-    def function_env(self) -> dict[str, str]:
+    def function_env(self, name: str | None = None) -> dict[str, str]:
+        """The environment a function runs with (`name` None: what every function shares)."""
         assert self.emulators and self.slack
         env = {
             **self.emulators.env(),
@@ -70,7 +111,22 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.env_overrides)
+        if name is not None:
+            for key in self.withheld(name):
+                env.pop(key, None)
+            env.update(self.function_overrides.get(name, {}))
         return env
+
+    def withheld(self, name: str) -> tuple[str, ...]:
+        """Names a function must not inherit from this process (nor from `env_overrides`): every
+        registered variable it does not read (shared/envvars.py), as a deployed function gets
+        only its own; and with Kubernetes credentials of its own, the other credentials (a
+        shell's KUBE_CONFIG_DATA must not stand in for its identity)."""
+        own = self.function_overrides.get(name, {})
+        names = set(envvars.not_read_by(name))
+        if set(own) & set(KUBERNETES_CREDENTIALS):
+            names |= set(KUBERNETES_CREDENTIALS)
+        return tuple(sorted(names - set(own)))
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -79,20 +135,20 @@ class Stack:
             host, port = self.emulators.firestore_host.rsplit(":", 1)
             self.firestore_proxy = FaultProxy(host, int(port)).start()
         self.slack = SlackApiServer(token=SLACK_TOKEN, on_event=self.slack_listener).start()
-        env = self.function_env()
         os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
             self.ports.setdefault(spec.name, free_port())
         for spec in FUNCTIONS:
-            self.start_function(spec.name, env)
+            self.start_function(spec.name)
         self.create_topics()
         for name, proc in self.functions.items():
             port = self.ports[name]
             proc.wait_ready(lambda p=port: _listening(p), 60)
         return self
 
-    def start_function(self, name: str, env: dict[str, str] | None = None) -> Proc:
-        """One function under functions-framework on its port (again, after a kill)."""
+    def start_function(self, name: str) -> Proc:
+        """One function under functions-framework on its port (again, after a kill), with its
+        own environment."""
         spec = next(s for s in FUNCTIONS if s.name == name)
         ff = str(Path(sys.executable).parent / "functions-framework")
         self.functions[name] = Proc(
@@ -111,8 +167,9 @@ class Stack:
                 str(self.ports[name]),
             ],
             self.workdir / "logs" / f"{name}.log",
-            env=env or self.function_env(),
+            env=self.function_env(name),
             cwd=self.source_dir,
+            unset=self.withheld(name),
         )
         return self.functions[name]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from shared import envvars
 from shared.doctor import add_doctor_parser
 from shared.replay import add_replay_parser
 from shared.tune.command import add_tune_parser
@@ -28,8 +28,8 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 
 
 def _target(args: argparse.Namespace) -> tuple[str, str]:
-    url = args.url or os.environ.get("ALERTLOOP_INGEST_URL", "")
-    token = args.token or os.environ.get("ALERTLOOP_WEBHOOK_TOKEN", "")
+    url = args.url or envvars.read("ALERTLOOP_INGEST_URL")
+    token = args.token or envvars.read("ALERTLOOP_WEBHOOK_TOKEN")
     if (not url or not token) and STACK_FILE.exists():
         local = json.loads(STACK_FILE.read_text())
         url = url or local["ingest_url"]
@@ -78,7 +78,7 @@ def cmd_fire(args: argparse.Namespace) -> int:
     from shared.policy import PolicyError, load_policy
 
     try:
-        policy = load_policy(os.environ.get("ALERTLOOP_POLICY_FILE", ""))
+        policy = load_policy(envvars.read("ALERTLOOP_POLICY_FILE"))
     except PolicyError:
         policy = load_policy()
     for r in body.get("results", []):

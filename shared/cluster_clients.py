@@ -20,10 +20,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
+from shared import envvars
 from shared.clusters import ClusterEntry
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
 from shared.k8s.errors import K8sConfigError
@@ -65,7 +65,7 @@ def prometheus_settings_for(entry: ClusterEntry) -> PrometheusSettings:
     timeout = p.timeout_seconds
     if timeout is None:
         timeout = PrometheusSettings.from_env().timeout_seconds
-    token = os.environ.get(p.bearer_token_env, "").strip() if p.auth == "bearer" else ""
+    token = envvars.read(p.bearer_token_env) if p.auth == "bearer" else ""
     return PrometheusSettings(url=p.url, auth=p.auth, bearer_token=token, timeout_seconds=timeout)
 
 

@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +55,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared import envvars
 
 FILE_ENV = "ALERTLOOP_CLUSTERS_FILE"
 INLINE_ENV = "ALERTLOOP_CLUSTERS"
@@ -75,7 +76,7 @@ _GKE = re.compile(
     r"/clusters/(?P<cluster>[a-z]([-a-z0-9]{0,38}[a-z0-9])?)$"
 )
 _HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$")
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_TOKEN_ENV = re.compile(r"^PROMETHEUS_BEARER_TOKEN(_[A-Z0-9][A-Z0-9_]*)?$")
 _SA_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.gserviceaccount\.com$")
 # A Kubernetes ServiceAccount as RBAC names it (kubeconfig clusters without Google identities).
 _K8S_SA = re.compile(r"^system:serviceaccount:[a-z0-9-]{1,63}:[a-z0-9.-]{1,253}$")
@@ -98,7 +99,9 @@ class PrometheusTarget(_Strict):
 
     url: str
     auth: Literal["none", "bearer", "google"] = "none"
-    # The *name* of the env var holding the bearer token (a mounted secret), never the token.
+    # The *name* of the env var holding the bearer token (a mounted secret), never the token:
+    # PROMETHEUS_BEARER_TOKEN or one of its family, PROMETHEUS_BEARER_TOKEN_<NAME>
+    # (shared/envvars.py), so the registry knows every variable the code reads.
     bearer_token_env: str = "PROMETHEUS_BEARER_TOKEN"  # noqa: S105 - a name
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
 
@@ -112,8 +115,11 @@ class PrometheusTarget(_Strict):
     @field_validator("bearer_token_env")
     @classmethod
     def _env_name(cls, v: str) -> str:
-        if not _ENV_NAME.match(v):
-            raise ValueError(f"must be an environment variable name (UPPER_SNAKE), got {v!r}")
+        if not _TOKEN_ENV.match(v):
+            raise ValueError(
+                "must be PROMETHEUS_BEARER_TOKEN or PROMETHEUS_BEARER_TOKEN_<NAME> (UPPER_SNAKE), "
+                f"got {v!r}"
+            )
         return v
 
 
@@ -307,11 +313,11 @@ def parse_labels(raw: str) -> tuple[str, ...]:
     return tuple(names) or DEFAULT_LABELS
 
 
-def _identity_overrides(env: Mapping[str, str]) -> dict[str, str]:
+def _identity_overrides(env: Mapping[str, str] | None) -> dict[str, str]:
     return {
         fn: value
         for fn in FUNCTIONS_WITH_IDENTITY
-        if (value := env.get(IDENTITY_ENV_PREFIX + fn.upper(), "").strip())
+        if (value := envvars.read(IDENTITY_ENV_PREFIX + fn.upper(), env))
     }
 
 
@@ -362,23 +368,23 @@ def parse_table(
     return ClusterTable(clusters, ids, tuple(labels), source)
 
 
-def implicit_table(env: Mapping[str, str]) -> ClusterTable:
+def implicit_table(env: Mapping[str, str] | None = None) -> ClusterTable:
     """No table configured: one cluster reached as before, under ALERTLOOP_DEFAULT_CLUSTER_NAME."""
-    name = env.get(DEFAULT_NAME_ENV, "").strip() or DEFAULT_CLUSTER_NAME
+    name = envvars.read(DEFAULT_NAME_ENV, env) or DEFAULT_CLUSTER_NAME
     try:
         entry = ClusterEntry(name=name, use_environment=True)
         ids = Identities.model_validate(_identity_overrides(env))
     except ValidationError as exc:
         raise ClusterConfigError(_errors(exc, DEFAULT_NAME_ENV)) from exc
-    return ClusterTable({name: entry}, ids, parse_labels(env.get(LABELS_ENV, "")), "implicit")
+    return ClusterTable({name: entry}, ids, parse_labels(envvars.read(LABELS_ENV, env)), "implicit")
 
 
 def load_table(env: Mapping[str, str] | None = None) -> ClusterTable:
-    """The table from the environment (raises ClusterConfigError with a clear message)."""
-    env = os.environ if env is None else env
-    path = env.get(FILE_ENV, "").strip()
-    inline = env.get(INLINE_ENV, "").strip()
-    labels = parse_labels(env.get(LABELS_ENV, ""))
+    """The table from the environment (`env`: the process's by default; raises
+    ClusterConfigError with a clear message)."""
+    path = envvars.read(FILE_ENV, env)
+    inline = envvars.read(INLINE_ENV, env)
+    labels = parse_labels(envvars.read(LABELS_ENV, env))
     overrides = _identity_overrides(env)
     if path and inline:
         raise ClusterConfigError(f"set {FILE_ENV} or {INLINE_ENV}, not both")
@@ -417,7 +423,7 @@ def _cached(key: tuple[str, ...], mtime: float) -> ClusterTable:
 
 def cluster_table() -> ClusterTable:
     """The process's table, loaded once per distinct configuration (and file modification)."""
-    key = tuple(os.environ.get(name, "") for name in _TABLE_ENV)
+    key = tuple(envvars.read(name) for name in _TABLE_ENV)
     path = key[0].strip()
     try:
         mtime = Path(path).stat().st_mtime if path else 0.0

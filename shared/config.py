@@ -1,4 +1,5 @@
-"""Core settings, read from the environment once per process.
+"""Core settings, read from the environment once per process (through shared/envvars.py, which
+holds every variable's default and meaning).
 
 Domain modules (kubernetes access, Prometheus, remediation guardrails, budgets) read their own
 settings next to the code that uses them; this module holds what every function shares.
@@ -6,54 +7,10 @@ settings next to the code that uses them; this module holds what every function 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-
-# Cloud Run functions accept requests up to 32 MiB; anything Alertmanager can send that fits
-# must be taken (it never retries a 4xx, so a refused storm would be lost).
-MAX_BODY_DEFAULT = 32 * 1024 * 1024
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in TRUE_WORDS
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-
-
-def env_float(
-    name: str, default: float, *, minimum: float | None = None, positive: bool = False
-) -> float:
-    """A number from the environment, refused with a message naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {raw!r}")
-    return value
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+from shared import envvars
 
 
 @dataclass(frozen=True)
@@ -90,14 +47,14 @@ class Settings:
         return self.run_url_template.format(run_id=run_id, project=self.project)
 
 
-DEFAULT_RUN_URL = (
-    "https://console.cloud.google.com/logs/query;query=jsonPayload.run_id%3D%22{run_id}%22"
-    "?project={project}"
-)
+def actor(default: str) -> str:
+    """The function's identity for the audit trail: K_SERVICE (Cloud Run sets it), else
+    `default` (alertloop-<function>)."""
+    return envvars.read("K_SERVICE") or default
 
 
 def _project() -> str:
-    return env_str("GOOGLE_CLOUD_PROJECT") or env_str("GCP_PROJECT") or "alertloop-local"
+    return envvars.read("GOOGLE_CLOUD_PROJECT") or envvars.read("GCP_PROJECT") or "alertloop-local"
 
 
 @lru_cache(maxsize=1)
@@ -105,21 +62,21 @@ def settings() -> Settings:
     """Process-wide settings; tests that change the environment call `settings.cache_clear()`."""
     return Settings(
         project=_project(),
-        topic_prefix=env_str("ALERTLOOP_TOPIC_PREFIX", "alertloop-"),
-        webhook_token=env_str("ALERTLOOP_WEBHOOK_TOKEN"),
-        allow_unauthenticated=env_bool("ALERTLOOP_ALLOW_UNAUTHENTICATED"),
-        max_body_bytes=env_int("ALERTLOOP_MAX_BODY_BYTES", MAX_BODY_DEFAULT),
-        policy_file=env_str("ALERTLOOP_POLICY_FILE"),
-        dry_run=env_bool("ALERTLOOP_DRY_RUN"),
-        max_event_age_seconds=env_int("ALERTLOOP_MAX_EVENT_AGE_SECONDS", 6 * 3600),
-        stage_timeout_seconds=env_int("ALERTLOOP_STAGE_TIMEOUT_SECONDS", 300),
-        max_stage_attempts=env_int("ALERTLOOP_MAX_STAGE_ATTEMPTS", 5),
-        slack_token=env_str("SLACK_BOT_TOKEN"),
-        slack_channel=env_str("SLACK_CHANNEL", "#alerts"),
-        slack_api_url=env_str("SLACK_API_URL", "https://slack.com/api/"),
-        run_url_template=env_str("ALERTLOOP_RUN_URL_TEMPLATE", DEFAULT_RUN_URL),
-        collection_prefix=env_str("ALERTLOOP_COLLECTION_PREFIX"),
-        firestore_database=env_str("ALERTLOOP_FIRESTORE_DATABASE", "(default)"),
-        flap_holddown_minutes=env_int("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", 30),
-        storm_threshold=env_int("ALERTLOOP_STORM_THRESHOLD", 20),
+        topic_prefix=envvars.read("ALERTLOOP_TOPIC_PREFIX"),
+        webhook_token=envvars.read("ALERTLOOP_WEBHOOK_TOKEN"),
+        allow_unauthenticated=envvars.flag("ALERTLOOP_ALLOW_UNAUTHENTICATED"),
+        max_body_bytes=envvars.integer("ALERTLOOP_MAX_BODY_BYTES", minimum=1),
+        policy_file=envvars.read("ALERTLOOP_POLICY_FILE"),
+        dry_run=envvars.flag("ALERTLOOP_DRY_RUN"),
+        max_event_age_seconds=envvars.integer("ALERTLOOP_MAX_EVENT_AGE_SECONDS", minimum=1),
+        stage_timeout_seconds=envvars.integer("ALERTLOOP_STAGE_TIMEOUT_SECONDS", minimum=1),
+        max_stage_attempts=envvars.integer("ALERTLOOP_MAX_STAGE_ATTEMPTS", minimum=1),
+        slack_token=envvars.read("SLACK_BOT_TOKEN"),
+        slack_channel=envvars.read("SLACK_CHANNEL"),
+        slack_api_url=envvars.read("SLACK_API_URL"),
+        run_url_template=envvars.read("ALERTLOOP_RUN_URL_TEMPLATE"),
+        collection_prefix=envvars.read("ALERTLOOP_COLLECTION_PREFIX"),
+        firestore_database=envvars.read("ALERTLOOP_FIRESTORE_DATABASE"),
+        flap_holddown_minutes=envvars.integer("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", minimum=0),
+        storm_threshold=envvars.integer("ALERTLOOP_STORM_THRESHOLD", minimum=0),
     )

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shared import envvars
 from shared.clusters import ClusterConfigError, ClusterEntry, ClusterTable, load_table
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sError
@@ -306,7 +307,6 @@ def as_json(report: DoctorReport) -> dict[str, Any]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    import os
 
     try:
         table = load_table()
@@ -316,7 +316,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     raw = (
         args.namespaces
         if args.namespaces is not None
-        else os.environ.get("ALERTLOOP_REMEDIATE_NAMESPACES", "")
+        else envvars.read("ALERTLOOP_REMEDIATE_NAMESPACES")
     )
     namespaces = parse_namespaces(raw)
     if args.print_rbac:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from typing import Any
+
+from shared import envvars
 
 _CONFIGURED = False
 
@@ -45,11 +46,11 @@ def configure() -> None:
         return
     _CONFIGURED = True
     handler = logging.StreamHandler(sys.stdout)
-    fmt = os.environ.get("ALERTLOOP_LOG_FORMAT", "json").lower()
+    fmt = envvars.read("ALERTLOOP_LOG_FORMAT").lower()
     handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(os.environ.get("ALERTLOOP_LOG_LEVEL", "INFO").upper())
+    root.setLevel(envvars.read("ALERTLOOP_LOG_LEVEL").upper())
     # Client libraries are chatty at INFO; their warnings still show.
     for noisy in ("urllib3", "google", "kubernetes", "slack_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -23,13 +23,14 @@ the matching Python floats. `PrometheusClient.scalar` maps NaN to None (e.g. 0/0
 from __future__ import annotations
 
 import math
-import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
 import requests
+
+from shared import envvars
 
 AuthMode = Literal["none", "bearer", "google"]
 AUTH_MODES: tuple[AuthMode, ...] = ("none", "bearer", "google")
@@ -79,10 +80,6 @@ class Series(NamedTuple):
     values: list[tuple[float, float]]
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
 @dataclass(frozen=True)
 class PrometheusSettings:
     url: str = ""
@@ -96,24 +93,16 @@ class PrometheusSettings:
 
     @classmethod
     def from_env(cls) -> PrometheusSettings:
-        token = _env("PROMETHEUS_BEARER_TOKEN")
-        auth_raw = _env("PROMETHEUS_AUTH").lower() or ("bearer" if token else "none")
+        """From PROMETHEUS_* (shared/envvars.py); a bad value is a ValueError naming it."""
+        token = envvars.read("PROMETHEUS_BEARER_TOKEN")
+        auth_raw = envvars.read("PROMETHEUS_AUTH").lower() or ("bearer" if token else "none")
         if auth_raw not in AUTH_MODES:
             raise ValueError(f"PROMETHEUS_AUTH must be one of {AUTH_MODES}, got {auth_raw!r}")
-        timeout_raw = _env("PROMETHEUS_TIMEOUT_SECONDS")
-        try:
-            timeout = float(timeout_raw) if timeout_raw else DEFAULT_TIMEOUT_SECONDS
-        except ValueError as exc:
-            raise ValueError(
-                f"PROMETHEUS_TIMEOUT_SECONDS must be a number, got {timeout_raw!r}"
-            ) from exc
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise ValueError("PROMETHEUS_TIMEOUT_SECONDS must be > 0")
         return cls(
-            url=_env("PROMETHEUS_URL").rstrip("/"),
+            url=envvars.read("PROMETHEUS_URL").rstrip("/"),
             auth=auth_raw,
             bearer_token=token,
-            timeout_seconds=timeout,
+            timeout_seconds=envvars.number("PROMETHEUS_TIMEOUT_SECONDS", positive=True),
         )
 
     def __repr__(self) -> str:  # never show the token

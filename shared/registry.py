@@ -2,77 +2,35 @@
 
 `FUNCTIONS` is the source of truth for what gets deployed. `terraform/locals.tf` holds the same
 table in HCL (`local.functions`); `tests/unit/test_terraform.py` fails when the two disagree, so
-adding a function (e.g. `approve`, `rollback`) is one row here plus one row there.
+adding a function is one row here plus one there (`python -m scripts.sync_registry` writes it).
+A function's env vars and secrets are not listed here: they come from shared/envvars.py (each
+Var names the functions that read it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from shared import envvars
 
 Kind = Literal["http", "cloudevent"]
 Exposure = Literal["internal", "public"]
 
-# Core settings every function reads (shared/config.py), as plain (non-secret) environment
-# variables. ALERTLOOP_ALLOW_UNAUTHENTICATED is deliberately absent: it is for local stacks only
-# and must never be set on a deployed function.
-CORE_ENV: tuple[str, ...] = (
-    "GOOGLE_CLOUD_PROJECT",
-    "ALERTLOOP_TOPIC_PREFIX",
-    "ALERTLOOP_MAX_BODY_BYTES",
-    "ALERTLOOP_POLICY_FILE",
-    "ALERTLOOP_DRY_RUN",
-    "ALERTLOOP_MAX_EVENT_AGE_SECONDS",
-    "ALERTLOOP_STAGE_TIMEOUT_SECONDS",
-    "ALERTLOOP_MAX_STAGE_ATTEMPTS",
-    "SLACK_CHANNEL",
-    "SLACK_API_URL",
-    "ALERTLOOP_RUN_URL_TEMPLATE",
-    "ALERTLOOP_COLLECTION_PREFIX",
-    "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
-    "ALERTLOOP_STORM_THRESHOLD",
+# Environment variables: shared/envvars.py is the one table of them; these are its views.
+# Core: every function, set by Terraform (terraform/locals.tf core_env).
+CORE_ENV: tuple[str, ...] = envvars.core_deployed()
+# For local development only; a deployment must never set them.
+LOCAL_ONLY_ENV: tuple[str, ...] = tuple(v.name for v in envvars.VARS if v.local_only)
+PROMETHEUS_ENV: tuple[str, ...] = tuple(
+    v.name for v in envvars.VARS if v.section == "prometheus" and v.deployed
 )
-
-# Settings that exist for local development only; a deployment must never set them.
-# (ALERTLOOP_CONTAINER_API_URL points the Container API client at the sandbox's fake.)
-LOCAL_ONLY_ENV: tuple[str, ...] = ("ALERTLOOP_ALLOW_UNAUTHENTICATED", "ALERTLOOP_CONTAINER_API_URL")
-
-# Domain settings, read next to the code that uses them.
-KUBERNETES_ENV: tuple[str, ...] = ("ALERTLOOP_K8S_TIMEOUT_SECONDS",)
-# The cluster table (shared/clusters.py) as Terraform renders it, and how alerts name a cluster.
-CLUSTER_ENV: tuple[str, ...] = (
-    "ALERTLOOP_CLUSTERS",
-    "ALERTLOOP_CLUSTER_LABELS",
-    "ALERTLOOP_DEFAULT_CLUSTER_NAME",
-)
-# Read by the code but not set by Terraform: the table as a file (local, CLI), and identities
-# for `alertloop doctor` when the table has none.
-CLUSTER_OPERATOR_ENV: tuple[str, ...] = (
-    "ALERTLOOP_CLUSTERS_FILE",
-    "ALERTLOOP_IDENTITY_INVESTIGATE",
-    "ALERTLOOP_IDENTITY_REMEDIATE",
-    "ALERTLOOP_IDENTITY_ROLLBACK",
-)
-# The namespace allow-list: both functions that change clusters enforce it.
-REMEDIATION_ENV: tuple[str, ...] = ("ALERTLOOP_REMEDIATE_NAMESPACES",)
-PROMETHEUS_ENV: tuple[str, ...] = (
-    "PROMETHEUS_URL",
-    "PROMETHEUS_AUTH",
-    "PROMETHEUS_TIMEOUT_SECONDS",
-)
-# Named Firestore database; unset means "(default)". Terraform sets it only for a named database.
-FIRESTORE_ENV: tuple[str, ...] = ("ALERTLOOP_FIRESTORE_DATABASE",)
-
 # Secret env var -> Secret Manager secret id (without the deployment's name prefix). Values are
 # added out of band (`gcloud secrets versions add`) and mounted as secret environment variables;
 # they never appear as plain env vars, Terraform variables or outputs.
-SECRETS: dict[str, str] = {
-    "ALERTLOOP_WEBHOOK_TOKEN": "webhook-token",
-    "SLACK_BOT_TOKEN": "slack-bot-token",
-    "SLACK_SIGNING_SECRET": "slack-signing-secret",
-    "KUBE_CONFIG_DATA": "kubeconfig",
-    "PROMETHEUS_BEARER_TOKEN": "prometheus-bearer-token",
-}
+SECRETS: dict[str, str] = {v.name: v.mount for v in envvars.VARS if v.secret}
+# Every env var name the code knows (for checking deployment configs).
+KNOWN_ENV: frozenset[str] = frozenset(envvars.BY_NAME)
 
 # Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback.
 STAGE_TOPICS = (
@@ -112,8 +70,6 @@ class FunctionSpec:
     kind: Kind
     topic: str | None  # the stage topic it consumes (None for HTTP functions)
     publishes: tuple[str, ...] = ()  # topics it may publish to
-    env: tuple[str, ...] = field(default=())  # env vars it reads beyond the core ones
-    secrets: tuple[str, ...] = ()  # env vars that must come from Secret Manager
     # Deployment settings (Cloud Functions gen2).
     memory: str = "256Mi"
     timeout_seconds: int = 60  # <= 540 so a push subscription's ack deadline can cover it
@@ -131,9 +87,20 @@ class FunctionSpec:
         return self.topic in ORDERED_TOPICS
 
     @property
+    def env(self) -> tuple[str, ...]:
+        """Plain env vars Terraform sets on it beyond the core ones (from shared/envvars.py:
+        a Var with `deployed=True` naming this function)."""
+        return envvars.deployed_for(self.name)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Env vars mounted from Secret Manager (a Var with a `secret` id naming it)."""
+        return envvars.secrets_for(self.name)
+
+    @property
     def all_env(self) -> tuple[str, ...]:
         """Every plain env var a deployment may set on this function."""
-        return CORE_ENV + FIRESTORE_ENV + self.env
+        return CORE_ENV + self.env
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -143,7 +110,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "http",
         None,
         publishes=("intake",),
-        secrets=("ALERTLOOP_WEBHOOK_TOKEN",),
         exposure="public",
     ),
     # The ledger side of intake. Its failures are almost always Firestore being unavailable:
@@ -154,7 +120,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "intake",
         publishes=("investigate", "remediate", "budget", "notify", "deadletter"),
-        env=CLUSTER_ENV,
         max_instances=20,
         delivery_attempts=100,
     ),
@@ -163,8 +128,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "investigate",
         publishes=("remediate", "budget", "notify", "deadletter"),
-        env=KUBERNETES_ENV + PROMETHEUS_ENV + CLUSTER_ENV,
-        secrets=("KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"),
         memory="512Mi",
         timeout_seconds=300,
         uses_kubernetes=True,
@@ -175,8 +138,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "remediate",
         publishes=("budget", "notify", "deadletter"),
-        env=KUBERNETES_ENV + CLUSTER_ENV + REMEDIATION_ENV,
-        secrets=("KUBE_CONFIG_DATA",),
         memory="512Mi",
         timeout_seconds=300,
         max_instances=5,
@@ -187,13 +148,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "budget",
         publishes=("notify", "deadletter"),
-        env=PROMETHEUS_ENV + CLUSTER_ENV,
-        secrets=("PROMETHEUS_BEARER_TOKEN",),
         timeout_seconds=300,
         uses_prometheus=True,
     ),
-    FunctionSpec("notify", "cloudevent", "notify", secrets=("SLACK_BOT_TOKEN",)),
-    FunctionSpec("deadletter", "cloudevent", "deadletter", secrets=("SLACK_BOT_TOKEN",)),
+    FunctionSpec("notify", "cloudevent", "notify"),
+    FunctionSpec("deadletter", "cloudevent", "deadletter"),
     # Slack's interactivity endpoint: it must be reachable from Slack; every request is checked
     # against the Slack signing secret, the approver list and the single-use proposal.
     FunctionSpec(
@@ -201,7 +160,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "http",
         None,
         publishes=("rollback",),
-        secrets=("SLACK_SIGNING_SECRET",),
         exposure="public",
     ),
     # Executes approved rollbacks only; the timeout covers the canary wait
@@ -211,8 +169,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "cloudevent",
         "rollback",
         publishes=("notify", "deadletter"),
-        env=KUBERNETES_ENV + PROMETHEUS_ENV + CLUSTER_ENV + REMEDIATION_ENV,
-        secrets=("KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"),
         memory="512Mi",
         timeout_seconds=420,
         max_instances=2,
@@ -222,19 +178,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 )
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
-
-# Every env var name the code knows (for checking deployment configs).
-KNOWN_ENV: frozenset[str] = frozenset(
-    CORE_ENV
-    + LOCAL_ONLY_ENV
-    + KUBERNETES_ENV
-    + CLUSTER_ENV
-    + CLUSTER_OPERATOR_ENV
-    + REMEDIATION_ENV
-    + PROMETHEUS_ENV
-    + FIRESTORE_ENV
-    + tuple(SECRETS)
-)
 
 
 def subscribed_topics() -> dict[str, str]:

@@ -1,5 +1,6 @@
-# The one table. It mirrors shared/registry.py (FUNCTIONS); tests/unit/test_terraform.py fails
-# when they disagree. Adding a function (e.g. approve, rollback) is one row here and one there.
+# The one table. It mirrors shared/registry.py (FUNCTIONS), whose env and secrets come from
+# shared/envvars.py; `make registry` writes `functions` and `core_env` below, and
+# tests/unit/test_terraform.py fails when they disagree.
 #
 #   kind       "http" (called directly) | "cloudevent" (fed by a push subscription on `topic`)
 #   topic      stage topic it consumes (null for HTTP functions)
@@ -41,7 +42,7 @@ locals {
       kind              = "cloudevent"
       topic             = "investigate"
       publishes         = ["remediate", "budget", "notify", "deadletter"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
       secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
       memory            = "512Mi"
       timeout_seconds   = 300
@@ -69,7 +70,7 @@ locals {
       kind              = "cloudevent"
       topic             = "budget"
       publishes         = ["notify", "deadletter"]
-      env               = ["PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
+      env               = ["ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS"]
       secrets           = ["PROMETHEUS_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 300
@@ -125,7 +126,7 @@ locals {
       kind              = "cloudevent"
       topic             = "rollback"
       publishes         = ["notify", "deadletter"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "ALERTLOOP_REMEDIATE_NAMESPACES"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTLOOP_REMEDIATE_NAMESPACES"]
       secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN"]
       memory            = "512Mi"
       timeout_seconds   = 420
@@ -162,7 +163,7 @@ locals {
     audit_by_target    = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
   }
 
-  # Core settings every function gets (shared/registry.py CORE_ENV + FIRESTORE_ENV).
+  # Core settings every function gets (shared/registry.py CORE_ENV, from shared/envvars.py).
   core_env = [
     "GOOGLE_CLOUD_PROJECT",
     "ALERTLOOP_TOPIC_PREFIX",

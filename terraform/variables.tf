@@ -327,6 +327,11 @@ variable "clusters" {
     condition     = alltrue([for c in values(var.clusters) : c.prometheus == null || contains(["none", "bearer", "google"], coalesce(try(c.prometheus.auth, null), "none"))])
     error_message = "A cluster's prometheus.auth must be none, bearer or google."
   }
+
+  validation {
+    condition     = alltrue([for c in values(var.clusters) : c.prometheus == null || can(regex("^PROMETHEUS_BEARER_TOKEN(_[A-Z0-9][A-Z0-9_]*)?$", coalesce(try(c.prometheus.bearer_token_env, null), "PROMETHEUS_BEARER_TOKEN")))])
+    error_message = "A cluster's prometheus.bearer_token_env must be PROMETHEUS_BEARER_TOKEN or PROMETHEUS_BEARER_TOKEN_<NAME> (shared/envvars.py)."
+  }
 }
 
 variable "cluster_labels" {
@@ -373,11 +378,12 @@ variable "extra_env" {
         for name in keys(env) : can(regex("^[A-Z][A-Z0-9_]*$", name)) && !contains([
           "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
           "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTLOOP_ALLOW_UNAUTHENTICATED",
-          "ALERTLOOP_CONTAINER_API_URL",
+          "ALERTLOOP_CONTAINER_API_URL", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
+          "ALERTLOOP_PROMETHEUS_BIN", "ALERTLOOP_PROMTOOL_BIN",
         ], name) && !can(regex("(TOKEN|SECRET|PASSWORD|KEY)$", name))
       ])
     ])
-    error_message = "extra_env names must be UPPER_SNAKE_CASE and must not be a secret (mount secrets via Secret Manager) or a local-only setting (ALERTLOOP_ALLOW_UNAUTHENTICATED, ALERTLOOP_CONTAINER_API_URL)."
+    error_message = "extra_env names must be UPPER_SNAKE_CASE and must not be a secret (mount secrets via Secret Manager) or a local-only setting (shared/envvars.py: ALERTLOOP_ALLOW_UNAUTHENTICATED, ALERTLOOP_CONTAINER_API_URL, the emulator hosts, the sandbox's Prometheus binaries)."
   }
 
   validation {

@@ -19,9 +19,10 @@ from typing import Any
 
 from sandbox.kube.controller import DEFAULT_DELAY_SECONDS
 from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dump
-from sandbox.kube.rbac import FUNCTIONS, SANDBOX_PROJECT, function_users
+from sandbox.kube.rbac import SANDBOX_PROJECT, function_users
 from sandbox.kube.scenario import Scenario
 from sandbox.kube.server import KubeApiServer
+from shared.k8s.permissions import IDENTITIES
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
         help="enforce these RBAC manifests (e.g. deploy/rbac.yaml) for the function identities",
     )
     p.add_argument("--project-id", default=SANDBOX_PROJECT, help="PROJECT_ID in the manifests")
+    p.add_argument(
+        "--namespaces",
+        default=None,
+        help="with --rbac: comma-separated namespaces for the NAMESPACE templates (the "
+        "remediation allow-list; default: every namespace of the cluster)",
+    )
     p.add_argument(
         "--kubeconfig-dir",
         default="",
@@ -83,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         users=function_users(args.project_id) if rbac else None,
         rbac_yaml=rbac,
         rbac_project_id=args.project_id,
+        rbac_namespaces=(
+            None
+            if args.namespaces is None
+            else [ns for ns in args.namespaces.replace(" ", ",").split(",") if ns]
+        ),
     )
     stop = threading.Event()
 
@@ -104,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
         ready["kubeconfigs"] = {
             fn: server.kubeconfig_for(f"{fn}-token", out / f"kubeconfig-{fn}" if out else None)
-            for fn in FUNCTIONS
+            for fn in IDENTITIES
         }
     print(json.dumps(ready), flush=True)
     try:

@@ -1,30 +1,35 @@
-"""Authentication (bearer token -> user and groups) and RBAC authorization, as the API server
-does them: Role/ClusterRole rules granted by RoleBindings (in their namespace) and
-ClusterRoleBindings (everywhere), matched on verb, API group, resource (`deployments/scale`,
-`pods/log`, `*/scale`), resource names and non-resource URLs.
+"""Users and RBAC authorization, as the API server has them: Role/ClusterRole rules granted by
+RoleBindings (in their namespace) and ClusterRoleBindings (everywhere), matched on verb, API
+group, resource (`deployments/scale`, `pods/log`, `*/scale`), resource names and non-resource
+URLs; deny unless a rule allows (there are no deny rules). This is the sandbox's one RBAC
+engine: requests, SubjectAccessReviews and the tests of deploy/rbac.yaml all ask it.
 
 `RbacPolicy.from_yaml` loads manifests such as deploy/rbac.yaml, substituting its placeholders:
-PROJECT_ID with a project id, and every object in namespace NAMESPACE once per namespace given.
+PROJECT_ID with a project id, and every object in namespace NAMESPACE once per namespace given
+(`from_documents` takes already rendered ones, e.g. `shared.k8s.rbac_manifest.render`).
 Users in the `system:masters` group bypass RBAC (the sandbox's default token is one); every
 authenticated user may read discovery (/api, /apis, /version), as `system:discovery` allows.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sandbox.kube.request import ParsedRequest
+from sandbox.kube.resources import RESOURCES
+from shared.k8s.permissions import IDENTITIES
+from shared.k8s.rbac_manifest import expand_namespaces
+
 SUPERUSER_GROUP = "system:masters"
 AUTHENTICATED_GROUP = "system:authenticated"
 PROJECT_PLACEHOLDER = "PROJECT_ID"
 NAMESPACE_PLACEHOLDER = "NAMESPACE"
 SANDBOX_PROJECT = "alertloop-sandbox"
-FUNCTIONS = ("investigate", "remediate", "rollback")
 RBAC_API = "rbac.authorization.k8s.io/v1"
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 
@@ -59,7 +64,7 @@ def function_user(
 
 def function_users(project_id: str = SANDBOX_PROJECT) -> dict[str, User]:
     """Token -> user for each function: `<function>-token` -> its GKE identity."""
-    return {f"{fn}-token": User(function_user(fn, project_id)) for fn in FUNCTIONS}
+    return {f"{fn}-token": User(function_user(fn, project_id)) for fn in IDENTITIES}
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,33 @@ class Attributes:
     @property
     def is_resource(self) -> bool:
         return bool(self.resource)
+
+
+def request_attributes(req: ParsedRequest) -> Attributes | None:
+    """What RBAC checks for a request (None for /version and discovery: any authenticated
+    user may read those)."""
+    if req.kind in ("version", "discovery"):
+        return None
+    if req.kind == "unknown":
+        return Attributes(req.verb, path=req.path)
+    res = RESOURCES.get(req.resource)
+    return Attributes(
+        verb=req.verb,
+        api_group=res.group if res else req.group,
+        resource=req.resource,
+        subresource=req.subresource or "",
+        namespace=req.namespace or "",
+        name=req.name or "",
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""  # as the API server says it: which binding allowed the request
+
+    def __bool__(self) -> bool:
+        return self.allowed
 
 
 @dataclass(frozen=True)
@@ -126,6 +158,11 @@ class Subject:
             return user.name == f"system:serviceaccount:{self.namespace}:{self.name}"
         return False
 
+    def describe(self) -> str:
+        if self.kind == "ServiceAccount":
+            return f'ServiceAccount "{self.name}/{self.namespace}"'
+        return f'{self.kind} "{self.name}"'
+
 
 @dataclass(frozen=True)
 class Binding:
@@ -135,6 +172,14 @@ class Binding:
     role_kind: str  # Role | ClusterRole
     role_name: str
     subjects: tuple[Subject, ...]
+
+    def describe(self, subject: Subject) -> str:
+        """The API server's words for an allowing binding (`kubectl auth can-i` reasons)."""
+        where = f"{self.name}/{self.namespace}" if self.kind == "RoleBinding" else self.name
+        return (
+            f'RBAC: allowed by {self.kind} "{where}" of {self.role_kind} "{self.role_name}" '
+            f"to {subject.describe()}"
+        )
 
 
 @dataclass
@@ -160,17 +205,23 @@ class RbacPolicy:
             docs = [d for d in yaml.safe_load_all(text) if d]
         except yaml.YAMLError as exc:
             raise RbacError(f"RBAC manifest is not valid YAML: {exc}") from exc
-        objects: list[dict[str, Any]] = []
+        objects: list[Any] = []
         for doc in docs:
             if isinstance(doc, dict) and doc.get("kind") == "List":
                 objects.extend(doc.get("items") or [])
             else:
                 objects.append(doc)
-        policy = cls()
-        ns_list = list(namespaces)
         for i, obj in enumerate(objects):
-            for expanded in _expand(obj, ns_list, i):
-                policy.add(expanded)
+            if not isinstance(obj, dict):
+                raise RbacError(f"document {i + 1} is not a Kubernetes object")
+        return cls.from_documents(expand_namespaces(objects, list(namespaces)))
+
+    @classmethod
+    def from_documents(cls, documents: Sequence[dict[str, Any]]) -> RbacPolicy:
+        """A policy from parsed manifests (no placeholders left)."""
+        policy = cls()
+        for obj in documents:
+            policy.add(obj)
         return policy
 
     def add(self, obj: dict[str, Any]) -> None:
@@ -211,17 +262,21 @@ class RbacPolicy:
             return self.roles.get((b.namespace, b.role_name), ())
         return self.cluster_roles.get(b.role_name, ())
 
-    def allows(self, user: User, a: Attributes) -> bool:
+    def authorize(self, user: User, a: Attributes) -> Decision:
         if user.superuser:
-            return True
+            return Decision(True)
         for b in self.bindings:
             if b.kind == "RoleBinding" and (not a.namespace or b.namespace != a.namespace):
                 continue  # a RoleBinding grants only inside its namespace
-            if not any(s.matches(user) for s in b.subjects):
+            subject = next((s for s in b.subjects if s.matches(user)), None)
+            if subject is None:
                 continue
             if any(rule.allows(a) for rule in self._binding_rules(b)):
-                return True
-        return False
+                return Decision(True, b.describe(subject))
+        return Decision(False)
+
+    def allows(self, user: User, a: Attributes) -> bool:
+        return self.authorize(user, a).allowed
 
 
 def _rules(obj: dict[str, Any], what: str) -> tuple[Rule, ...]:
@@ -240,23 +295,6 @@ def _rules(obj: dict[str, Any], what: str) -> tuple[Rule, ...]:
             )
         )
     return tuple(out)
-
-
-def _expand(obj: Any, namespaces: list[str], index: int) -> list[dict[str, Any]]:
-    """One object per namespace when it lives in the NAMESPACE placeholder."""
-    if not isinstance(obj, dict):
-        raise RbacError(f"document {index + 1} is not a Kubernetes object")
-    if (obj.get("metadata") or {}).get("namespace") != NAMESPACE_PLACEHOLDER:
-        return [obj]
-    out = []
-    for ns in namespaces:
-        copy_ = copy.deepcopy(obj)
-        copy_["metadata"]["namespace"] = ns
-        for s in copy_.get("subjects") or []:
-            if s.get("namespace") == NAMESPACE_PLACEHOLDER:
-                s["namespace"] = ns
-        out.append(copy_)
-    return out
 
 
 def parse_users(users: Mapping[str, User | str] | None) -> dict[str, User]:

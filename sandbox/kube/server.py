@@ -1,6 +1,7 @@
 """`KubeApiServer`: the sandbox Kubernetes API server on 127.0.0.1 (HTTP, or HTTPS with a
-throw-away CA), with bearer-token authentication, RBAC from manifests, hooks for tests (recorded
-requests, faults, direct object access) and kubeconfigs pointing at it, one per user."""
+throw-away CA), with bearer-token authentication (static tokens, or Google access tokens mapped
+to the service account's e-mail as GKE does), RBAC from manifests, SubjectAccessReviews, hooks
+for tests (recorded requests, faults, direct object access) and kubeconfigs, one per user."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from sandbox.kube.access_review import SUBJECT_ACCESS_REVIEWS, review
 from sandbox.kube.controller import DEFAULT_DELAY_SECONDS, DeploymentController
 from sandbox.kube.discovery import discovery, version_info
 from sandbox.kube.errors import (
@@ -35,18 +37,21 @@ from sandbox.kube.handlers import ResourceApi, Response, ok
 from sandbox.kube.rbac import (
     SANDBOX_ADMIN,
     SANDBOX_PROJECT,
-    Attributes,
+    SUPERUSER_GROUP,
     RbacPolicy,
     User,
     parse_users,
+    request_attributes,
 )
 from sandbox.kube.request import ParsedRequest, RecordedRequest, parse_path
-from sandbox.kube.resources import RESOURCES, SANDBOX_CLUSTER_NAME
+from sandbox.kube.resources import SANDBOX_CLUSTER_NAME
 from sandbox.kube.scenario import Scenario, load_scenario
 from sandbox.kube.store import ClusterState
 from sandbox.kube.tls import Certificates, make_certificates
+from sandbox.metadata_server import TokenResolver
 
-RbacSource = str | Path | RbacPolicy
+# A manifest path, YAML text, parsed documents (placeholders already filled), or a policy.
+RbacSource = str | Path | Sequence[dict[str, Any]] | RbacPolicy
 
 
 class KubeApiServer:
@@ -66,13 +71,20 @@ class KubeApiServer:
         rbac_project_id: str = SANDBOX_PROJECT,
         rbac_namespaces: Iterable[str] | None = None,
         tls: bool = False,
+        google_tokens: TokenResolver | None = None,
+        superusers: Iterable[str] = (),
         controller_delay: float = DEFAULT_DELAY_SECONDS,
     ) -> None:
         """`token` is a superuser's (system:masters: RBAC does not apply); `users` maps more
-        bearer tokens to users, whose requests `rbac_yaml` (a manifest path, YAML text, or a
-        loaded RbacPolicy) authorizes. Its placeholders: PROJECT_ID -> `rbac_project_id`,
-        namespace NAMESPACE -> each of `rbac_namespaces` (default: every scenario namespace).
-        `tls=True` serves HTTPS with a CA made for this server (`ca_pem`)."""
+        bearer tokens to users, whose requests `rbac_yaml` (see `load_rbac`) authorizes. Its
+        placeholders: PROJECT_ID -> `rbac_project_id`, namespace NAMESPACE -> each of
+        `rbac_namespaces` (default: every scenario namespace). `tls=True` serves HTTPS with a
+        CA made for this server (`ca_pem`, `certificates.ca_b64`).
+
+        `google_tokens` authenticates the other bearer tokens as GKE does: a Google access
+        token is the user named by its service account e-mail (the local metadata server's
+        `resolve`, or `remote_resolver(tokeninfo_url)` from another process). Users named in
+        `superusers` are in system:masters (the operator running `alertloop doctor`)."""
         self.scenario = load_scenario(scenario)
         self.state = ClusterState()
         for obj in self.scenario.objects:
@@ -88,6 +100,8 @@ class KubeApiServer:
         self._namespace = namespace
         self._token = token
         self.users: dict[str, User] = {token: SANDBOX_ADMIN, **parse_users(users)}
+        self.google_tokens = google_tokens
+        self.superusers = frozenset(superusers)
         self.rbac = RbacPolicy()
         if rbac_yaml is not None:
             self.load_rbac(rbac_yaml, project_id=rbac_project_id, namespaces=rbac_namespaces)
@@ -106,14 +120,18 @@ class KubeApiServer:
         project_id: str = SANDBOX_PROJECT,
         namespaces: Iterable[str] | None = None,
     ) -> RbacPolicy:
-        """Replace the RBAC rules (takes effect on the next request)."""
+        """Replace the RBAC rules (takes effect on the next request): a manifest path or YAML
+        text (placeholders filled, see __init__), documents already rendered (e.g. by
+        `shared.k8s.rbac_manifest.render`), or a loaded RbacPolicy."""
         if isinstance(source, RbacPolicy):
             policy = source
-        else:
+        elif isinstance(source, (str, Path)):
             if isinstance(source, str) and "\n" not in source and os.path.isfile(source):
                 source = Path(source)
             ns = list(namespaces) if namespaces is not None else self.state.namespaces()
             policy = RbacPolicy.from_yaml(source, project_id=project_id, namespaces=ns)
+        else:
+            policy = RbacPolicy.from_documents(source)
         with self.state.lock:
             self.rbac = policy
         return policy
@@ -138,8 +156,7 @@ class KubeApiServer:
             self.certificates = make_certificates(
                 Path(self._tmpdir) / "tls", hosts=(self._host, "localhost")
             )
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.certificates.cert_file, self.certificates.key_file)
+            ctx = self.certificates.server_context()
             httpd = _TlsServer((self._host, self._port), Handler, ctx)
         else:
             httpd = _QuietServer((self._host, self._port), Handler)
@@ -184,8 +201,13 @@ class KubeApiServer:
         return int(self._httpd.server_address[1])
 
     @property
+    def address(self) -> str:
+        """host:port, as GKE reports a cluster's endpoint."""
+        return f"{self._host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self._host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.address}"
 
     @property
     def ca_pem(self) -> str:
@@ -206,8 +228,8 @@ class KubeApiServer:
         """A kubeconfig for `token`'s user (default: the superuser)."""
         name = SANDBOX_CLUSTER_NAME
         cluster: dict[str, Any] = {"server": self.url}
-        if self.tls:
-            cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem.encode()).decode()
+        if self.certificates is not None:
+            cluster["certificate-authority-data"] = self.certificates.ca_b64
         user = self.users.get(token or self._token, SANDBOX_ADMIN).name
         return {
             "apiVersion": "v1",
@@ -245,12 +267,14 @@ class KubeApiServer:
             self._requests.clear()
 
     def requests_matching(
-        self, method: str | None = None, path_contains: str = ""
+        self, method: str | None = None, path_contains: str = "", *, user: str | None = None
     ) -> list[RecordedRequest]:
         return [
             r
             for r in self.requests
-            if (method is None or r.method == method) and path_contains in r.path
+            if (method is None or r.method == method)
+            and path_contains in r.path
+            and (user is None or r.user == user)
         ]
 
     def add_fault(self, fault: Fault) -> Fault:
@@ -321,42 +345,38 @@ class KubeApiServer:
 
     def authenticate(self, authorization: str) -> User:
         scheme, _, token = authorization.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
         with self.state.lock:
-            user = self.users.get(token.strip()) if scheme.lower() == "bearer" else None
+            user = self.users.get(token) if token else None
+        if user is None and token and self.google_tokens is not None:
+            info = self.google_tokens(token)  # outside the lock: it may ask another process
+            user = User(info.email) if info is not None else None
         if user is None:
             raise unauthorized()
+        if user.name in self.superusers and not user.superuser:
+            user = User(user.name, (*user.groups, SUPERUSER_GROUP))
         return user
 
     def authorize(self, user: User, req: ParsedRequest) -> None:
         """403 unless RBAC allows it. Discovery is open to every authenticated user."""
-        if req.kind in ("version", "discovery") or user.superuser:
+        attrs = request_attributes(req)
+        if attrs is None or user.superuser:
             return
         with self.state.lock:
             policy = self.rbac
-        if req.kind == "unknown":
-            if not policy.allows(user, Attributes(req.verb, path=req.path)):
-                raise forbidden_path(user.name, req.verb, req.path)
+        if policy.allows(user, attrs):
             return
-        res = RESOURCES.get(req.resource)
-        group = res.group if res else req.group
-        attrs = Attributes(
-            verb=req.verb,
-            api_group=group,
-            resource=req.resource,
-            subresource=req.subresource or "",
-            namespace=req.namespace or "",
-            name=req.name or "",
+        if not attrs.is_resource:
+            raise forbidden_path(user.name, attrs.verb, attrs.path)
+        raise forbidden(
+            user=user.name,
+            verb=attrs.verb,
+            resource=attrs.resource,
+            group=attrs.api_group,
+            namespace=req.namespace,
+            name=req.name,
+            subresource=req.subresource,
         )
-        if not policy.allows(user, attrs):
-            raise forbidden(
-                user=user.name,
-                verb=req.verb,
-                resource=req.resource,
-                group=group,
-                namespace=req.namespace,
-                name=req.name,
-                subresource=req.subresource,
-            )
 
     def handle(
         self, method: str, raw_path: str, content_type: str, body: bytes, authorization: str = ""
@@ -408,6 +428,10 @@ class KubeApiServer:
             return ok(discovery(self.state, req.path, f"{self._host}:{self.port}"))
         if req.kind == "unknown":
             raise no_such_resource()
+        if (req.group, req.resource) == SUBJECT_ACCESS_REVIEWS:
+            with self.state.lock:
+                policy = self.rbac
+            return review(policy, req, body)
         return self.api.dispatch(req, content_type, body)
 
 

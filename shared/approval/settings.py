@@ -1,15 +1,17 @@
 """Approval settings, read from the environment on each call (cheap; tests change env).
+Names, defaults and meanings: shared/envvars.py.
 
-- ALERTLOOP_APPROVERS (""): comma-separated Slack user ids (U…/W…) allowed to approve or reject
-  a rollback proposal. Empty = nobody may: every click is refused (and audited).
-- SLACK_SIGNING_SECRET ★ (""): the Slack app's signing secret. Unset = every request is refused.
-- K_SERVICE ("alertloop-approve"): the identity written to the audit trail.
+- ALERTLOOP_APPROVERS: comma-separated Slack user ids (U…/W…) allowed to approve or reject a
+  rollback proposal. Empty = nobody may: every click is refused (and audited).
+- SLACK_SIGNING_SECRET ★: the Slack app's signing secret. Unset = every request is refused.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from shared import envvars
+from shared.config import actor
 
 DEFAULT_ACTOR = "alertloop-approve"
 
@@ -33,7 +35,7 @@ class ApprovalSettings:
 
 def approval_settings() -> ApprovalSettings:
     return ApprovalSettings(
-        approvers=parse_approvers(os.environ.get("ALERTLOOP_APPROVERS", "")),
-        signing_secret=os.environ.get("SLACK_SIGNING_SECRET", "").strip(),
-        actor=os.environ.get("K_SERVICE", "").strip() or DEFAULT_ACTOR,
+        approvers=parse_approvers(envvars.read("ALERTLOOP_APPROVERS")),
+        signing_secret=envvars.read("SLACK_SIGNING_SECRET"),
+        actor=actor(DEFAULT_ACTOR),
     )

@@ -1,22 +1,7 @@
 """Error-budget settings: environment defaults, overridable per alert through annotations.
 
-Environment (process-wide defaults):
-
-====================================  ==========================  ================================
-name                                  default                     meaning
-====================================  ==========================  ================================
-BUDGET_SLO_OBJECTIVE                  0.99                        SLO objective; 0.99 or 99 (%)
-BUDGET_SLO_PERIOD_DAYS                30                          SLO period (rolling window)
-BUDGET_ERRORS_SELECTOR                http_requests_total{code=~"5.."}   counter of failed requests
-BUDGET_TOTAL_SELECTOR                 http_requests_total         counter of all requests
-BUDGET_MATCH_LABELS                   service,job,namespace       alert labels copied into both
-                                                                  selectors (those present)
-BUDGET_ENDPOINT_LABELS                route,handler,path,endpoint  labels naming an endpoint; the
-                                                                  first one present in the data wins
-BUDGET_TOP_ENDPOINTS                  5                           endpoints listed
-BUDGET_DEPLOY_CORRELATION_MINUTES     120                         a spike starting within this long
-                                                                  after a deploy is blamed on it
-====================================  ==========================  ================================
+Environment (process-wide defaults): the BUDGET_* variables of shared/envvars.py (objective,
+period, error and total selectors, label names, endpoints listed, deploy correlation window).
 
 Alert annotations (set on the Prometheus alerting rule) override per alert:
 ``slo_objective``, ``slo_period_days``, ``slo_errors_selector``, ``slo_total_selector``,
@@ -26,11 +11,10 @@ analysis wraps them in ``rate(...[window])`` and adds the alert's label matchers
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from shared import promql
+from shared import envvars, promql
 
 DEFAULT_ERRORS_SELECTOR = 'http_requests_total{code=~"5.."}'
 DEFAULT_TOTAL_SELECTOR = "http_requests_total"
@@ -38,10 +22,6 @@ DEFAULT_TOTAL_SELECTOR = "http_requests_total"
 
 class BudgetConfigError(ValueError):
     """A setting (env var or annotation) is invalid; the message names it."""
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 def parse_objective(raw: str, source: str) -> float:
@@ -104,23 +84,17 @@ class BudgetSettings:
 
     @classmethod
     def from_env(cls) -> BudgetSettings:
+        env = envvars.read
         return cls(
-            objective=parse_objective(_env("BUDGET_SLO_OBJECTIVE", "0.99"), "BUDGET_SLO_OBJECTIVE"),
-            period_days=_positive_int(
-                _env("BUDGET_SLO_PERIOD_DAYS", "30"), "BUDGET_SLO_PERIOD_DAYS"
-            ),
-            errors_selector=check_selector(
-                _env("BUDGET_ERRORS_SELECTOR", DEFAULT_ERRORS_SELECTOR), "BUDGET_ERRORS_SELECTOR"
-            ),
-            total_selector=check_selector(
-                _env("BUDGET_TOTAL_SELECTOR", DEFAULT_TOTAL_SELECTOR), "BUDGET_TOTAL_SELECTOR"
-            ),
-            match_labels=_labels(_env("BUDGET_MATCH_LABELS", "service,job,namespace")),
-            endpoint_labels=_labels(_env("BUDGET_ENDPOINT_LABELS", "route,handler,path,endpoint")),
-            top_endpoints=_positive_int(_env("BUDGET_TOP_ENDPOINTS", "5"), "BUDGET_TOP_ENDPOINTS"),
+            objective=parse_objective(env("BUDGET_SLO_OBJECTIVE"), "BUDGET_SLO_OBJECTIVE"),
+            period_days=_positive_int(env("BUDGET_SLO_PERIOD_DAYS"), "BUDGET_SLO_PERIOD_DAYS"),
+            errors_selector=check_selector(env("BUDGET_ERRORS_SELECTOR"), "BUDGET_ERRORS_SELECTOR"),
+            total_selector=check_selector(env("BUDGET_TOTAL_SELECTOR"), "BUDGET_TOTAL_SELECTOR"),
+            match_labels=_labels(env("BUDGET_MATCH_LABELS")),
+            endpoint_labels=_labels(env("BUDGET_ENDPOINT_LABELS")),
+            top_endpoints=_positive_int(env("BUDGET_TOP_ENDPOINTS"), "BUDGET_TOP_ENDPOINTS"),
             deploy_correlation_minutes=_positive_int(
-                _env("BUDGET_DEPLOY_CORRELATION_MINUTES", "120"),
-                "BUDGET_DEPLOY_CORRELATION_MINUTES",
+                env("BUDGET_DEPLOY_CORRELATION_MINUTES"), "BUDGET_DEPLOY_CORRELATION_MINUTES"
             ),
         )
 

@@ -5,26 +5,21 @@ $namespace, $pod_regex (an RE2 regex for the workload's pods), $container — ea
 inside a double-quoted string (`namespace="$namespace"`): its value is escaped for that literal
 by shared.promql — and $selector (request-metric label matchers, built by shared.promql; it
 stands inside braces). Each can be overridden by an env var (metric names differ between setups):
-
-- ALERTLOOP_QUERY_ERROR_RATIO, ALERTLOOP_QUERY_ERROR_ENDPOINTS, ALERTLOOP_QUERY_MEMORY,
-  ALERTLOOP_QUERY_MEMORY_LIMIT, ALERTLOOP_QUERY_CPU_USAGE, ALERTLOOP_QUERY_CPU_REQUEST,
-  ALERTLOOP_QUERY_CPU_LIMIT, ALERTLOOP_QUERY_CPU_THROTTLED
-- ALERTLOOP_PROM_SERVICE_LABEL (service): the request metrics' label naming the workload
-- ALERTLOOP_ERROR_RATIO_THRESHOLD (0.05), ALERTLOOP_MEMORY_TREND_HOURS (6),
-  ALERTLOOP_ERROR_LOOKBACK_HOURS (6)
+ALERTLOOP_QUERY_<NAME> for each name of DEFAULT_QUERIES. The other settings (the service label,
+the error-ratio threshold, the look-back windows) are the "investigation" section of
+shared/envvars.py; a malformed one is reported as a bad setting, never silently replaced.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from string import Template
 from typing import Any, Literal
 
-from shared import promql
+from shared import envvars, promql
 from shared.investigation.trend import (
     classify_memory,
     human_bytes,
@@ -82,7 +77,7 @@ def query(name: str, **values: str) -> str:
     """The named query with `values` substituted; quoted values are escaped (shared.promql), so a
     label value cannot end its string and add PromQL of its own. A template that puts a quoted
     placeholder outside a double-quoted string, or $selector inside one, is a PromQLError."""
-    template = os.environ.get(f"ALERTLOOP_QUERY_{name}", "").strip() or DEFAULT_QUERIES[name]
+    template = envvars.read(f"ALERTLOOP_QUERY_{name}") or DEFAULT_QUERIES[name]
     where = _placeholder_quotes(template)
     safe: dict[str, str] = {}
     for key, value in values.items():
@@ -133,12 +128,8 @@ def _placeholder_quotes(template: str) -> dict[str, set[str]]:
     return out
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
+def _hours(name: str) -> float:
+    return envvars.number(name, positive=True)
 
 
 @dataclass
@@ -169,9 +160,7 @@ def pod_regex(workload: WorkloadRef | None, labels: dict[str, str]) -> str:
 
 def request_selector(workload: WorkloadRef | None, labels: dict[str, str], namespace: str) -> str:
     """Matchers (`namespace="shop",service="checkout"`) for the request metrics of a workload."""
-    label = promql.label_name(
-        os.environ.get("ALERTLOOP_PROM_SERVICE_LABEL", "").strip() or "service"
-    )
+    label = promql.label_name(envvars.read("ALERTLOOP_PROM_SERVICE_LABEL"))
     value = labels.get(label) or labels.get("service") or (workload.name if workload else "")
     parts = [promql.equal("namespace", namespace)] if namespace else []
     if value:
@@ -214,6 +203,11 @@ def analyse(
         part.details["status"] = "error"
         part.details["error"] = str(exc)[:300]
         part.lines.append(f"Prometheus query not built: {str(exc)[:200]}.")
+    except envvars.EnvError as exc:  # refused like every other setting, never a silent default
+        part.status = "error"
+        part.details["status"] = "error"
+        part.details["error"] = str(exc)[:300]
+        part.lines.append(f"Prometheus analysis: bad setting: {str(exc)[:200]}.")
     except PrometheusNotConfigured as exc:
         part.status = "skipped"
         part.lines.append(f"Prometheus: not configured ({exc}).")
@@ -241,7 +235,7 @@ def _errors(
     now: datetime,
 ) -> None:
     selector = request_selector(workload, labels, namespace)
-    threshold = _env_float("ALERTLOOP_ERROR_RATIO_THRESHOLD", 0.05)
+    threshold = envvars.number("ALERTLOOP_ERROR_RATIO_THRESHOLD", minimum=0)
     ratio = client.scalar(query("ERROR_RATIO", selector=selector), time=now)
     part.details["error_ratio"] = round(ratio, 5) if ratio is not None else None
     part.details["error_ratio_threshold"] = threshold
@@ -269,7 +263,7 @@ def _errors(
         )
     part.lines.append(text)
     # When did it start?
-    hours = _env_float("ALERTLOOP_ERROR_LOOKBACK_HOURS", 6)
+    hours = _hours("ALERTLOOP_ERROR_LOOKBACK_HOURS")
     series = client.range(
         query("ERROR_RATIO", selector=selector), now - timedelta(hours=hours), now, 60
     )
@@ -345,7 +339,7 @@ def _memory(
         part.lines.append("Prometheus: no workload or pod to analyse memory for.")
         part.status = "skipped"
         return
-    hours = _env_float("ALERTLOOP_MEMORY_TREND_HOURS", 6)
+    hours = _hours("ALERTLOOP_MEMORY_TREND_HOURS")
     values = {"namespace": namespace, "pod_regex": regex}
     series = client.range(query("MEMORY", **values), now - timedelta(hours=hours), now, 300)
     limits: dict[tuple[str, str], float] = {}

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shared import envvars
 from shared.k8s.errors import K8sConfigError
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def fetch_endpoint(entry: ClusterEntry, credentials: Any, timeout: float) -> tup
     from google.cloud import container_v1
 
     project = entry.gke_parts[0]
-    api_url = os.environ.get(CONTAINER_API_ENV, "").strip()
+    api_url = envvars.read(CONTAINER_API_ENV)
     options = {"api_endpoint": api_url} if api_url else None
     client = container_v1.ClusterManagerClient(
         credentials=credentials, transport="rest", client_options=options

@@ -82,6 +82,7 @@ REMEDIATE_WRITES: tuple[Access, ...] = (
 # Rollback acts on an approved target only, in the allow-list: no cluster-wide reads.
 ROLLBACK_ACCESS: tuple[Access, ...] = (
     Access("get", "deployments", "apps", "allowed", why="the live revision and template"),
+    Access("list", "pods", "", "allowed", why="the target's pods: is it database-class?"),
     Access("get", "replicasets", "apps", "allowed", why="the approved revision's template"),
     Access("list", "replicasets", "apps", "allowed", why="rollout history"),
     Access("patch", "deployments", "apps", "allowed", why="kubectl rollout undo (JSON patch)"),

@@ -44,26 +44,34 @@ def render(
     """The manifests for these identities (function -> e-mail) and namespaces."""
     docs = template_documents() if documents is None else documents
     out: list[dict[str, Any]] = []
-    for doc in docs:
-        copies = (
-            [_in_namespace(doc, ns) for ns in namespaces]
-            if doc.get("metadata", {}).get("namespace") == NAMESPACE_PLACEHOLDER
-            else [copy.deepcopy(doc)]
-        )
-        for item in copies:
-            subjects = item.get("subjects")
-            if subjects is not None:
-                item["subjects"] = [t for s in subjects if (t := _subject(s, identities))]
-                if not item["subjects"]:
-                    continue  # no identity configured for it: no binding
-            out.append(item)
+    for item in expand_namespaces(docs, namespaces):
+        subjects = item.get("subjects")
+        if subjects is not None:
+            item["subjects"] = [t for s in subjects if (t := _subject(s, identities))]
+            if not item["subjects"]:
+                continue  # no identity configured for it: no binding
+        out.append(item)
     return out
 
 
-def _in_namespace(doc: dict[str, Any], namespace: str) -> dict[str, Any]:
-    item = copy.deepcopy(doc)
-    item["metadata"]["namespace"] = namespace
-    return item
+def expand_namespaces(
+    documents: Sequence[dict[str, Any]], namespaces: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Copies of the documents: one per namespace for those in the NAMESPACE placeholder (a
+    ServiceAccount subject in NAMESPACE follows its binding), the others as they are."""
+    out: list[dict[str, Any]] = []
+    for doc in documents:
+        if (doc.get("metadata") or {}).get("namespace") != NAMESPACE_PLACEHOLDER:
+            out.append(copy.deepcopy(doc))
+            continue
+        for namespace in namespaces:
+            item = copy.deepcopy(doc)
+            item["metadata"]["namespace"] = namespace
+            for subject in item.get("subjects") or []:
+                if subject.get("namespace") == NAMESPACE_PLACEHOLDER:
+                    subject["namespace"] = namespace
+            out.append(item)
+    return out
 
 
 def _subject(subject: dict[str, Any], identities: Mapping[str, str]) -> dict[str, Any]:

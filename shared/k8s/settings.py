@@ -1,31 +1,21 @@
 """Kubernetes access settings, read from the environment on each call (cheap; tests change env).
-
-- KUBECONFIG (""): kubeconfig file path (first existing of a ':'-separated list)
-- KUBE_CONFIG_DATA (""): a kubeconfig, base64-encoded (raw YAML accepted too)
-- KUBERNETES_SERVICE_HOST (""): set inside a pod: the in-cluster config is used
-- ALERTLOOP_K8S_CONTEXT (""): kubeconfig context (default: its current-context)
-- ALERTLOOP_K8S_TIMEOUT_SECONDS (5): timeout of every API call
-- ALERTLOOP_K8S_DEFAULT_NAMESPACE ("default"): namespace when the alert has no namespace label
-- ALERTLOOP_RECENT_DEPLOY_MINUTES (30): a rollout younger than this is a "recent deploy"
-- ALERTLOOP_K8S_LOG_TAIL_LINES (40): log lines read per container
-- ALERTLOOP_K8S_EVENT_WINDOW_MINUTES (60): warning events older than this are ignored
-- ALERTLOOP_K8S_MAX_PODS (10): pods summarised per workload
+Names, defaults and meanings: the "kubernetes" section of shared/envvars.py (KUBECONFIG,
+KUBE_CONFIG_DATA, KUBERNETES_SERVICE_HOST, ALERTLOOP_K8S_*, ALERTLOOP_RECENT_DEPLOY_MINUTES).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from shared.config import env_float
+from shared import envvars
 
 
-def _float(name: str, default: float) -> float:
-    return env_float(name, default, positive=True)
+def _float(name: str) -> float:
+    return envvars.number(name, positive=True)
 
 
-def _int(name: str, default: int) -> int:
-    return int(_float(name, default))
+def _int(name: str) -> int:
+    return int(_float(name))
 
 
 @dataclass(frozen=True)
@@ -54,15 +44,14 @@ HOW_TO_CONFIGURE = (
 
 def k8s_settings() -> K8sSettings:
     return K8sSettings(
-        kubeconfig=os.environ.get("KUBECONFIG", "").strip(),
-        kubeconfig_data=os.environ.get("KUBE_CONFIG_DATA", "").strip(),
-        in_cluster=bool(os.environ.get("KUBERNETES_SERVICE_HOST", "").strip()),
-        context=os.environ.get("ALERTLOOP_K8S_CONTEXT", "").strip(),
-        timeout_seconds=_float("ALERTLOOP_K8S_TIMEOUT_SECONDS", 5.0),
-        default_namespace=os.environ.get("ALERTLOOP_K8S_DEFAULT_NAMESPACE", "").strip()
-        or "default",
-        recent_deploy_minutes=_float("ALERTLOOP_RECENT_DEPLOY_MINUTES", 30.0),
-        log_tail_lines=_int("ALERTLOOP_K8S_LOG_TAIL_LINES", 40),
-        event_window_minutes=_float("ALERTLOOP_K8S_EVENT_WINDOW_MINUTES", 60.0),
-        max_pods=_int("ALERTLOOP_K8S_MAX_PODS", 10),
+        kubeconfig=envvars.read("KUBECONFIG"),
+        kubeconfig_data=envvars.read("KUBE_CONFIG_DATA"),
+        in_cluster=envvars.is_set("KUBERNETES_SERVICE_HOST"),
+        context=envvars.read("ALERTLOOP_K8S_CONTEXT"),
+        timeout_seconds=_float("ALERTLOOP_K8S_TIMEOUT_SECONDS"),
+        default_namespace=envvars.read("ALERTLOOP_K8S_DEFAULT_NAMESPACE"),
+        recent_deploy_minutes=_float("ALERTLOOP_RECENT_DEPLOY_MINUTES"),
+        log_tail_lines=_int("ALERTLOOP_K8S_LOG_TAIL_LINES"),
+        event_window_minutes=_float("ALERTLOOP_K8S_EVENT_WINDOW_MINUTES"),
+        max_pods=_int("ALERTLOOP_K8S_MAX_PODS"),
     )

@@ -1,15 +1,12 @@
 """Remediation settings, read from the environment on each call (cheap; tests change env).
+Names, defaults and meanings: the "remediation" section of shared/envvars.py.
 
-- ALERTLOOP_REMEDIATE_NAMESPACES (""): comma-separated namespaces alertloop may change.
-  Empty = nothing is changed anywhere. `kube-system` is never changed, even if listed.
-- ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR (10): fleet-wide cap on cluster changes in any
-  sliding hour (all instances, counted in Firestore). 0 = no changes at all.
-- ALERTLOOP_REMEDIATE_VERIFY_SECONDS (60): how long to wait for a change to take effect.
-  0 = do not wait (verification reports "not verified").
-- ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS (2): poll interval while verifying.
-- ALERTLOOP_APPROVAL_TTL_MINUTES (60): a proposal (rollback, HPA raise) expires after this.
-- K_SERVICE ("alertloop-remediate"): the function identity written to the audit trail
-  (Cloud Run / Cloud Functions gen2 set it).
+- ALERTLOOP_REMEDIATE_NAMESPACES: the allow-list. Empty = nothing is changed anywhere.
+  `kube-system` is never changed, even if listed.
+- ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR: fleet-wide cap on cluster changes in any sliding
+  hour (all instances, counted in Firestore). 0 = no changes at all.
+- ALERTLOOP_REMEDIATE_VERIFY_SECONDS: 0 = do not wait (verification reports "not verified").
+- K_SERVICE (Cloud Run sets it): the function identity written to the audit trail.
 
 The dry-run switches are ALERTLOOP_DRY_RUN (shared.config), the policy's guardrails.dry_run
 and the envelope's dry_run flag: any one of them makes remediation report without changing.
@@ -18,10 +15,10 @@ Per-alert limits (cooldown, attempts, replica ceiling, scale step, approval) com
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from shared.config import env_float
+from shared import envvars
+from shared.config import actor
 
 # Workloads (and HPAs) annotated with this key set to "false" are never changed (the old
 # opt-out; still honoured).
@@ -35,8 +32,8 @@ PROTECTED_NAMESPACES = frozenset({"kube-system"})
 DEFAULT_ACTOR = "alertloop-remediate"
 
 
-def _number(name: str, default: float, *, minimum: float = 0.0) -> float:
-    return env_float(name, default, minimum=minimum)
+def _number(name: str, *, minimum: float = 0.0) -> float:
+    return envvars.number(name, minimum=minimum)
 
 
 def parse_namespaces(raw: str) -> tuple[str, ...]:
@@ -62,12 +59,12 @@ class RemediationSettings:
 
 def remediation_settings() -> RemediationSettings:
     return RemediationSettings(
-        namespaces=parse_namespaces(os.environ.get("ALERTLOOP_REMEDIATE_NAMESPACES", "")),
-        max_changes_per_hour=int(_number("ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR", 10)),
-        verify_seconds=_number("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", 60.0),
+        namespaces=parse_namespaces(envvars.read("ALERTLOOP_REMEDIATE_NAMESPACES")),
+        max_changes_per_hour=int(_number("ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR")),
+        verify_seconds=_number("ALERTLOOP_REMEDIATE_VERIFY_SECONDS"),
         verify_interval_seconds=_number(
-            "ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", 2.0, minimum=0.05
+            "ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", minimum=0.05
         ),
-        approval_ttl_minutes=_number("ALERTLOOP_APPROVAL_TTL_MINUTES", 60.0, minimum=1.0),
-        actor=os.environ.get("K_SERVICE", "").strip() or DEFAULT_ACTOR,
+        approval_ttl_minutes=_number("ALERTLOOP_APPROVAL_TTL_MINUTES", minimum=1.0),
+        actor=actor(DEFAULT_ACTOR),
     )

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from shared import envvars
 from shared.config import settings
 from shared.replay.errors import USAGE, ReplayError
 
@@ -21,7 +22,8 @@ STACK_ENV_KEYS = {
 
 
 def load_stack_env(path: Path = STACK_FILE, environ: Any = None) -> list[str]:
-    """Fill unset emulator/project variables from the local stack file; returns what was set."""
+    """Fill unset emulator/project variables from the local stack file; returns what was set.
+    (It writes the environment: the Google clients read these variables themselves.)"""
     env = os.environ if environ is None else environ
     if not path.exists():
         return []
@@ -34,7 +36,7 @@ def load_stack_env(path: Path = STACK_FILE, environ: Any = None) -> list[str]:
     filled = []
     for key, var in STACK_ENV_KEYS.items():
         value = local.get(key)
-        if isinstance(value, str) and value and not env.get(var):
+        if isinstance(value, str) and value and not envvars.is_set(var, env):
             env[var] = value
             filled.append(var)
     if filled:

@@ -1,14 +1,13 @@
 """Rollback settings, read from the environment on each call (cheap; tests change env).
+Names, defaults and meanings: shared/envvars.py.
 
-- ALERTLOOP_ROLLBACK_VERIFY_SECONDS (300): the canary check's bounded wait after the rollback:
-  the rollout must become available and (with Prometheus) the error ratio must fall below the
+- ALERTLOOP_ROLLBACK_VERIFY_SECONDS: the canary check's bounded wait after the rollback: the
+  rollout must become available and (with Prometheus) the error ratio must fall below the
   threshold within it. 0 = do not wait (reported as "not verified").
-- ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS (5): poll interval while verifying.
-- ALERTLOOP_ROLLBACK_GRACE_MINUTES (10): an approved proposal is executed only until this long
-  after the proposal's `expires_at` (a rollback message delayed longer is refused).
-- ALERTLOOP_ERROR_RATIO_THRESHOLD (0.05): the alert threshold the canary compares against
-  (shared with the investigation).
-- K_SERVICE ("alertloop-rollback"): the identity written to the audit trail.
+- ALERTLOOP_ROLLBACK_GRACE_MINUTES: an approved proposal is executed only until this long after
+  the proposal's `expires_at` (a rollback message delayed longer is refused).
+- ALERTLOOP_ERROR_RATIO_THRESHOLD: the alert threshold the canary compares against (shared with
+  the investigation).
 
 The namespace allowlist, opt-out annotation, cooldown, attempts, rate limit and dry-run are the
 remediation guardrails (shared.remediation.settings / guardrails), applied again here.
@@ -16,9 +15,9 @@ remediation guardrails (shared.remediation.settings / guardrails), applied again
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from shared.config import actor
 from shared.remediation.settings import _number
 
 DEFAULT_ACTOR = "alertloop-rollback"
@@ -35,11 +34,9 @@ class RollbackSettings:
 
 def rollback_settings() -> RollbackSettings:
     return RollbackSettings(
-        verify_seconds=_number("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", 300.0),
-        verify_interval_seconds=_number(
-            "ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", 5.0, minimum=0.05
-        ),
-        grace_minutes=_number("ALERTLOOP_ROLLBACK_GRACE_MINUTES", 10.0),
-        error_ratio_threshold=_number("ALERTLOOP_ERROR_RATIO_THRESHOLD", 0.05),
-        actor=os.environ.get("K_SERVICE", "").strip() or DEFAULT_ACTOR,
+        verify_seconds=_number("ALERTLOOP_ROLLBACK_VERIFY_SECONDS"),
+        verify_interval_seconds=_number("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", minimum=0.05),
+        grace_minutes=_number("ALERTLOOP_ROLLBACK_GRACE_MINUTES"),
+        error_ratio_threshold=_number("ALERTLOOP_ERROR_RATIO_THRESHOLD"),
+        actor=actor(DEFAULT_ACTOR),
     )

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
-from sandbox.kube_api import KubeApiServer
+from sandbox.kube_api import KubeApiServer, function_user
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackMessage
-from sandbox.stack import Stack, fire, wait_for
+from sandbox.stack import Stack, fire, kubeconfigs_of, rbac_sandbox, sandbox_identities, wait_for
 from shared.approval.slack_request import form_body, sign
 from shared.envelope import utcnow
 
@@ -28,14 +28,14 @@ APPROVER = "UE2EAPPROVER"
 
 @pytest.fixture(scope="module")
 def kube():
-    with KubeApiServer(remediation()) as srv:
+    # deploy/rbac.yaml enforced; each function reaches it as its own identity (the stack below)
+    with rbac_sandbox(remediation(), ["shop"]) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, kube: KubeApiServer):
     env = {
-        "KUBECONFIG": kube.kubeconfig_path,
         "ALERTLOOP_REMEDIATE_NAMESPACES": "shop",
         "ALERTLOOP_REMEDIATE_VERIFY_SECONDS": "1",
         "SLACK_SIGNING_SECRET": SECRET,
@@ -43,7 +43,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, kube: KubeApiServer):
         "ALERTLOOP_ROLLBACK_VERIFY_SECONDS": "3",
         "ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS": "0.2",
     }
-    with Stack(tmp_path_factory.mktemp("stack"), env_overrides=env) as st:
+    identities = sandbox_identities(kubeconfigs_of(kube))
+    with Stack(
+        tmp_path_factory.mktemp("stack"), env_overrides=env, function_overrides=identities
+    ) as st:
         yield st
 
 
@@ -133,6 +136,11 @@ def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
     assert not buttons(done)
     patches = kube.requests_matching("PATCH", "/deployments/checkout")
     assert len(patches) == 1
+    # each function as its own identity, and each needed nothing its role does not grant
+    assert patches[0].user == function_user("rollback")
+    assert {r.user for r in kube.requests} == {function_user(f) for f in ("investigate",
+                                               "remediate", "rollback")}  # fmt: skip
+    assert [r.path for r in kube.requests if r.status in (401, 403)] == []
     ops = {op["path"]: op["value"] for op in patches[0].json}
     images = [c["image"] for c in ops["/spec/template"]["spec"]["containers"]]
     assert images == ["registry.example.com/shop/checkout:1.4.2"]

@@ -15,7 +15,15 @@ from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import free_port
-from sandbox.stack import LOCAL_TOKEN, Stack, fire, wait_for
+from sandbox.stack import (
+    LOCAL_TOKEN,
+    Stack,
+    fire,
+    kubeconfigs_of,
+    rbac_sandbox,
+    sandbox_identities,
+    wait_for,
+)
 from shared.bus import Bus, Outgoing
 from shared.envelope import utcnow
 from shared.ledger import Ledger
@@ -28,14 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def kube():
-    with KubeApiServer(remediation()) as srv:
+    # deploy/rbac.yaml enforced; each function reaches it as its own identity (the stack below)
+    with rbac_sandbox(remediation(), ["shop"]) as srv:
         yield srv
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, kube: KubeApiServer):
     env = {
-        "KUBECONFIG": kube.kubeconfig_path,
         "ALERTLOOP_REMEDIATE_NAMESPACES": "shop",
         "ALERTLOOP_REMEDIATE_VERIFY_SECONDS": "1",
         "ALERTLOOP_K8S_TIMEOUT_SECONDS": "2",
@@ -43,7 +51,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory, kube: KubeApiServer):
         "PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}",
         "PROMETHEUS_TIMEOUT_SECONDS": "2",
     }
-    with Stack(tmp_path_factory.mktemp("stack"), env_overrides=env) as st:
+    identities = sandbox_identities(kubeconfigs_of(kube))
+    with Stack(
+        tmp_path_factory.mktemp("stack"), env_overrides=env, function_overrides=identities
+    ) as st:
         yield st
 
 

@@ -23,7 +23,6 @@ import requests
 
 from sandbox.gke_api import ContainerApiServer
 from sandbox.kube_api import KubeApiServer
-from sandbox.kube_gate import KubeGate
 from sandbox.metadata_server import MetadataServer
 from shared import cluster_clients
 from shared.k8s.rbac_manifest import render
@@ -102,14 +101,14 @@ ALLOWED_NAMESPACES = ("shop",)
 
 @dataclass
 class GkeWorld:
-    """Two sandbox clusters behind GKE-like gates, a Container API that knows them, and a
-    metadata server with one identity per function (plus `admin`, the operator, who is a
-    superuser on both clusters). RBAC on both = deploy/rbac.yaml for these identities."""
+    """Two sandbox clusters served as GKE serves them (HTTPS with a cluster CA, Google tokens
+    authenticated as the service account's e-mail, RBAC = deploy/rbac.yaml for these
+    identities, SubjectAccessReviews), a Container API that knows them, and a metadata server
+    with one identity per function (plus `admin`, the operator, a superuser on both)."""
 
     md: MetadataServer
     container_api: ContainerApiServer
     kubes: dict[str, KubeApiServer]
-    gates: dict[str, KubeGate]
     rbac: list[dict[str, Any]]
 
     def gke_name(self, cluster: str) -> str:
@@ -117,7 +116,7 @@ class GkeWorld:
 
     def table(self) -> dict[str, Any]:
         return {
-            "clusters": {name: {"gke": self.gke_name(name)} for name in self.gates},
+            "clusters": {name: {"gke": self.gke_name(name)} for name in self.kubes},
             "identities": {fn: sa(fn) for fn in ("investigate", "remediate", "rollback")},
         }
 
@@ -146,12 +145,17 @@ def gke_world(names: tuple[str, ...] = ("east", "west")) -> Iterator[GkeWorld]:
         md = stack.enter_context(MetadataServer(ids, project_id=PROJECT))
         viewers = {sa(fn) for fn in ("investigate", "remediate", "rollback", "admin")}
         api = stack.enter_context(ContainerApiServer(md.resolve, viewers=viewers))
-        kubes, gates = {}, {}
+        kubes = {}
         for name in names:
-            kubes[name] = stack.enter_context(KubeApiServer(remediation()))
-            gates[name] = stack.enter_context(
-                KubeGate(kubes[name].url, md.resolve, rbac, superusers={sa("admin")})
+            kubes[name] = stack.enter_context(
+                KubeApiServer(
+                    remediation(),
+                    tls=True,
+                    google_tokens=md.resolve,
+                    rbac_yaml=rbac,
+                    superusers={sa("admin")},
+                )
             )
             world_name = f"projects/{PROJECT}/locations/europe-west1/clusters/{name}"
-            api.add_cluster(world_name, gates[name].address, gates[name].tls.ca_pem)
-        yield GkeWorld(md, api, kubes, gates, rbac)
+            api.add_cluster(world_name, kubes[name].address, kubes[name].ca_pem)
+        yield GkeWorld(md, api, kubes, rbac)

@@ -2,8 +2,8 @@
 
 Everything speaks its real protocol: google-auth fetches tokens from the local metadata server,
 google-cloud-container asks the local Container API for each cluster's endpoint and CA, and the
-kubernetes client talks TLS (verified against that CA) to a gate that authenticates the token as
-the service account's e-mail and enforces deploy/rbac.yaml before the sandbox API server answers.
+kubernetes client talks TLS (verified against that CA) to sandbox API servers that authenticate
+the token as the service account's e-mail and enforce deploy/rbac.yaml, as GKE does.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pytest
 from shared import cluster_clients
 from shared.cluster_clients import client_factory, kube_clients_for
 from shared.clusters import Route, RoutingProblem, route_alert
-from shared.envelope import Alert, Envelope
+from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
+from shared.run import Run
 from tests.integration.google_fakes import (
     GkeWorld,
     gke_world,
@@ -66,14 +67,14 @@ def test_alerts_route_to_their_cluster_and_nowhere_else(
     use_identity(monkeypatch, world.md, "investigate")
     east = kube_clients_for(_route({"cluster": "east"}).cluster)
     west = kube_clients_for(_route({"cluster": "west"}).cluster)
-    assert east.host == f"https://{world.gates['east'].address}"
+    assert east.host == f"https://{world.kubes['east'].address}"
     assert east.source.startswith("gke:projects/") and east.cluster == "east"
     world.kubes["west"].mutate("deployments", "shop", "api", lambda d: d["metadata"].update(
         labels={**d["metadata"].get("labels", {}), "only-in": "west"}))  # fmt: skip
     assert "only-in" not in reads.get_deployment(east, "shop", "api")["metadata"]["labels"]
     assert reads.get_deployment(west, "shop", "api")["metadata"]["labels"]["only-in"] == "west"
     # GKE saw the function's service account, not a shared credential
-    assert world.gates["east"].seen_by(sa("investigate"))
+    assert world.kubes["east"].requests_matching(user=sa("investigate"))
     # the Container API was asked once per cluster (cached per process)
     kube_clients_for(_route({"cluster": "east"}).cluster)
     gets = [p for p, s in world.container_api.calls if s == 200]
@@ -116,7 +117,7 @@ def test_remediate_changes_only_the_allowed_namespace(
     assert world.kubes["east"].get_object("deployments", "shop", "api")["spec"]["replicas"] == 3
     with pytest.raises(K8sForbidden):
         _restart(clients, "coredns", ns="kube-system")
-    patches = [s for s in world.gates["east"].seen_by(sa("remediate")) if s.method == "PATCH"]
+    patches = world.kubes["east"].requests_matching("PATCH", user=sa("remediate"))
     assert [(s.path.split("/")[-1] or s.path, s.status) for s in patches] == [
         ("api", 200),
         ("scale", 200),
@@ -133,10 +134,14 @@ def test_rollback_has_exactly_its_namespaced_role(
     selector = ",".join(f"{k}={v}" for k, v in deploy["spec"]["selector"]["matchLabels"].items())
     history = reads.rollout_history(clients, deploy, selector)
     assert len(history) >= 2
+    assert reads.pods_of(clients, deploy)  # the database-class check reads the target's pods
     _restart(clients, "checkout")  # a patch of the deployment: what rollout undo sends
-    with pytest.raises(K8sForbidden):  # no cluster-wide reads
-        clients.call("list", "pods", "shop",
-                     lambda **kw: clients.core.list_namespaced_pod("shop", **kw))  # fmt: skip
+    with pytest.raises(K8sForbidden):  # nothing outside the allowed namespaces
+        clients.call("list", "pods", "data",
+                     lambda **kw: clients.core.list_namespaced_pod("data", **kw))  # fmt: skip
+    with pytest.raises(K8sForbidden):  # no investigation reads
+        pod = reads.pods_of(clients, deploy)[0]["metadata"]["name"]
+        reads.pod_log(clients, "shop", pod, "checkout", tail_lines=5)
     with pytest.raises(K8sForbidden):  # no scaling
         rv = deploy["metadata"]["resourceVersion"]
         writes.patch_deployment_scale(clients, "shop", "checkout", writes.scale_patch(rv, 9))
@@ -147,14 +152,18 @@ def test_the_cluster_ca_is_verified(world: GkeWorld, monkeypatch: pytest.MonkeyP
     from shared.k8s.errors import K8sUnreachable
 
     use_identity(monkeypatch, world.md, "investigate")
-    east, west = world.gates["east"], world.gates["west"]
+    east, west = world.kubes["east"], world.kubes["west"]
+    assert east.certificates is not None and west.certificates is not None
     wrong_ca = ClusterEntry(
-        name="east", gke=world.gke_name("east"), endpoint=east.address, ca_data=west.tls.ca_b64
+        name="east",
+        gke=world.gke_name("east"),
+        endpoint=east.address,
+        ca_data=west.certificates.ca_b64,
     )
     clients = kube_clients_for(wrong_ca)
     with pytest.raises(K8sUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
         reads.get_deployment(clients, "shop", "api")
-    right_ca = wrong_ca.model_copy(update={"ca_data": east.tls.ca_b64})
+    right_ca = wrong_ca.model_copy(update={"ca_data": east.certificates.ca_b64})
     assert reads.get_deployment(kube_clients_for(right_ca), "shop", "api")["metadata"]["name"]
 
 
@@ -176,9 +185,8 @@ def test_the_investigate_stage_with_a_factory_from_the_table(
     labels = {"cluster": "east", "namespace": "shop", "deployment": "checkout"}
     routed = _route(labels)
     alert = Alert(name="HighErrorRate", labels=labels, starts_at=datetime.now(UTC), fingerprint="f")
-    env = Envelope(run_id="r", source="dispatch", alert=alert, alert_type="HighErrorRate",
-                   plan=["investigate"])  # fmt: skip
-    finding = investigate(env, k8s_factory=client_factory(routed.cluster))
+    run = Run(run_id="r", alert=alert, alert_type="HighErrorRate", plan=["investigate"])
+    finding = investigate(run, k8s_factory=client_factory(routed.cluster))
     k8s = finding.details["kubernetes"]
     assert k8s["status"] == "ok", k8s
     assert k8s["source"] == f"gke:{world.gke_name('east')}"
@@ -201,6 +209,6 @@ print(json.dumps({"host": c.host, "source": c.source, "name": d["metadata"]["nam
 """,
         env=world.env(),
     )
-    assert out["host"] == f"https://{world.gates['west'].address}"
+    assert out["host"] == f"https://{world.kubes['west'].address}"
     assert out["name"] == "web"
-    assert any(s.method == "GET" for s in world.gates["west"].seen_by(sa("remediate")))
+    assert world.kubes["west"].requests_matching("GET", user=sa("remediate"))

@@ -39,8 +39,8 @@ def _env(world: GkeWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     world.apply(monkeypatch)
     use_identity(monkeypatch, world.md, "admin")  # the operator running doctor
     yield
-    for gate in world.gates.values():
-        gate.set_rbac(world.rbac)
+    for kube in world.kubes.values():
+        kube.load_rbac(world.rbac)
     cluster_clients.clear_caches()
 
 
@@ -59,7 +59,7 @@ def test_all_good_exits_zero(world: GkeWorld, capsys: pytest.CaptureFixture[str]
         ("investigate ", "remediate ", "rollback "))]  # fmt: skip
     assert len(rows) == 6 and all(r[-1] == "ok" for r in rows)
     need, _never = next(r for r in rows if r[0] == "rollback")[1:3]
-    assert need == "4/4"  # get/patch deployments, get/list replicasets in shop
+    assert need == "5/5"  # get/patch deployments, get/list replicasets, list pods in shop
 
 
 def _without_rule(docs: list[dict[str, Any]], role: str, resource: str) -> list[dict[str, Any]]:
@@ -73,7 +73,7 @@ def _without_rule(docs: list[dict[str, Any]], role: str, resource: str) -> list[
 def test_a_removed_rule_exits_one_naming_it(
     world: GkeWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    world.gates["west"].set_rbac(_without_rule(world.rbac, "alertloop-rollback", "replicasets"))
+    world.kubes["west"].load_rbac(_without_rule(world.rbac, "alertloop-rollback", "replicasets"))
     code, out = doctor(capsys)
     assert code == 1
     assert "result: FAILED (problems on west)" in out
@@ -97,12 +97,12 @@ def test_an_excess_grant_is_named_with_the_binding_that_grants_it(
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User",
                       "name": sa("investigate")}],
     }  # fmt: skip
-    world.gates["east"].set_rbac([*world.rbac, extra])
+    world.kubes["east"].load_rbac([*world.rbac, extra])
     code, out = doctor(capsys, "--cluster", "east")
     assert code == 1
     excess = [line for line in out.splitlines() if "EXCESS" in line]
     assert any("investigate" in line and "patch deployments.apps in shop" in line
-               and 'RoleBinding "shop/oops"' in line for line in excess), out  # fmt: skip
+               and 'RoleBinding "oops/shop"' in line for line in excess), out  # fmt: skip
     assert "cluster west" not in out
 
 
@@ -116,7 +116,7 @@ def test_json_output_and_an_unreachable_cluster(
     table["clusters"]["gone"] = {
         "gke": world.gke_name("gone"),
         "endpoint": f"127.0.0.1:{port}",
-        "ca_data": world.gates["east"].tls.ca_b64,
+        "ca_data": world.kubes["east"].certificates.ca_b64,  # type: ignore[union-attr]
     }
     monkeypatch.setenv("ALERTLOOP_CLUSTERS", json.dumps(table))
     code, out = doctor(capsys, "--json")

@@ -1,9 +1,12 @@
 """deploy/rbac.yaml enforced by the sandbox API server, through the real `kubernetes` client:
-each function's identity (its Google service account as GKE sees it) can do exactly its job,
-and a rule removed from the manifest makes the matching call fail with a clear 403."""
+each function's identity (its Google service account as GKE sees it) can do exactly what the
+permissions table (shared/k8s/permissions.py) gives it — no more, no less — each function's own
+code runs on its role without a single 403, and a rule removed from the manifest makes the
+matching call fail with the API server's 403."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from sandbox.kube.rbac import function_user, function_users
 from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
-from shared.envelope import Alert, Envelope, Finding
+from shared.envelope import Finding
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.errors import K8sError, K8sForbidden
@@ -31,17 +34,21 @@ from shared.remediation import remediate
 from shared.remediation.decide import plan_rollback
 from shared.remediation.records import Recorder
 from shared.rollback import rollback
+from shared.run import Run
 from tests.conftest import reset_settings
+from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
+ALLOWED = ["shop"]  # the remediation allow-list: the namespaced Roles are applied here only
 INVESTIGATE, REMEDIATE, ROLLBACK = (
     function_user(f) for f in ("investigate", "remediate", "rollback")
 )
 
 
 def server(rbac: str | Path = RBAC, **kw: Any) -> KubeApiServer:
+    kw.setdefault("rbac_namespaces", ALLOWED)
     return KubeApiServer(remediation(), users=function_users(), rbac_yaml=rbac, **kw)
 
 
@@ -63,10 +70,19 @@ def status_of(call: Callable[[], Any]) -> int:
     return 200
 
 
-def api_calls(c: KubeClients) -> dict[str, Callable[[], Any]]:
+def an_api_pod(srv: KubeApiServer) -> str:
+    """One of shop/api's pods, looked up as the cluster admin (not every identity may list)."""
+    admin = load_clients(K8sSettings(kubeconfig=srv.kubeconfig_path))
+    try:
+        pods = admin.core.list_namespaced_pod("shop", label_selector="app=api").items
+    finally:
+        admin.close()
+    return str(pods[0].metadata.name)
+
+
+def api_calls(c: KubeClients, pod: str) -> dict[str, Callable[[], Any]]:
     """Every call alertloop's functions make, and the writes none of them may make."""
     core, apps, hpa = c.core, c.apps, c.autoscaling
-    pod = core.list_namespaced_pod("shop", label_selector="app=api").items[0].metadata.name
     scale = {"spec": {"replicas": 3}}
     return {
         "get deployment": lambda: apps.read_namespaced_deployment("api", "shop"),
@@ -104,9 +120,11 @@ def api_calls(c: KubeClients) -> dict[str, Callable[[], Any]]:
     }
 
 
+# What the table gives investigate (and remediate): reads in any namespace. A 404 is a read that
+# RBAC allowed of an object that does not exist.
 READS = {
     "get deployment": 200,
-    "get deployments/scale": 403,  # patched, never read by itself: only remediate may
+    "get deployments/scale": 403,  # remediate's, to scale
     "list pods": 200,
     "get pods/log": 200,
     "list events": 200,
@@ -116,8 +134,9 @@ READS = {
     "get job (404)": 404,
     "list hpas": 200,
     "get service (404)": 404,
-    "list pvcs": 200,
-    "get apiservice": 403,
+    "list pvcs": 403,  # nothing in alertloop reads claims (workload safety reads the pods)
+    "get apiservice": 200,
+    "list pods (all namespaces)": 200,  # cluster-wide reads: alerts name any namespace
 }
 NEVER = {
     "patch statefulset",
@@ -125,12 +144,10 @@ NEVER = {
     "delete pod",
     "create configmap",
     "get secret",
-    "list pods (all namespaces)",
 }
 EXPECTED = {
     "investigate": {
         **READS,
-        "get apiservice": 200,
         "patch deployment": 403,
         "patch deployments/scale": 403,
         "patch hpa": 403,
@@ -142,8 +159,12 @@ EXPECTED = {
         "patch deployments/scale": 200,
         "patch hpa": 200,
     },
+    # rollback: its target in the allowed namespaces only, nothing cluster-wide
     "rollback": {
-        **READS,
+        **dict.fromkeys(READS, 403),
+        "get deployment": 200,
+        "list pods": 200,  # is the target database-class? (its pods' volumes)
+        "list replicasets": 200,
         "patch deployment": 200,
         "patch deployments/scale": 403,
         "patch hpa": 403,
@@ -153,9 +174,11 @@ EXPECTED = {
 
 @pytest.mark.parametrize("function", ["investigate", "remediate", "rollback"])
 def test_each_identity_can_do_exactly_its_job(srv: KubeApiServer, function: str) -> None:
+    pod = an_api_pod(srv)
+    srv.clear_requests()
     c = clients_as(srv, function)
     try:
-        got = {name: status_of(call) for name, call in api_calls(c).items()}
+        got = {name: status_of(call) for name, call in api_calls(c, pod).items()}
     finally:
         c.close()
     want = {**EXPECTED[function], **dict.fromkeys(NEVER, 403)}
@@ -213,87 +236,103 @@ def test_unknown_or_missing_token_is_401_and_discovery_needs_no_grant(
     assert unauthorized and all(r.response_json["reason"] == "Unauthorized" for r in unauthorized)
 
 
-def test_bindings_are_per_namespace() -> None:
-    with server(rbac_namespaces=["shop"]) as srv:
+def test_writes_stay_in_the_allowed_namespaces() -> None:
+    one = {"spec": {"replicas": 1}}
+    with server() as srv:
         c = clients_as(srv, "remediate")
         try:
+            assert status_of(lambda: c.apps.read_namespaced_stateful_set("postgres", "data")) == 200
+            for ns, name in (("kube-system", "coredns"), ("data", "postgres")):
+                patch = partial(c.apps.patch_namespaced_deployment_scale, name, ns, one)
+                assert status_of(patch) == 403, ns
+        finally:
+            c.close()
+    with server(rbac_namespaces=[]) as srv:  # no allow-list: no writes anywhere
+        c = clients_as(srv, "remediate")
+        try:
+            patch = partial(c.apps.patch_namespaced_deployment_scale, "api", "shop", one)
+            assert status_of(patch) == 403
             assert status_of(lambda: c.apps.read_namespaced_deployment("api", "shop")) == 200
-            assert status_of(lambda: c.apps.read_namespaced_stateful_set("postgres", "data")) == 403
-            coredns = {"spec": {"replicas": 3}}
-            assert (
-                status_of(
-                    lambda: c.apps.patch_namespaced_deployment("coredns", "kube-system", coredns)
-                )
-                == 403
-            )
         finally:
             c.close()
 
 
 def without_rule(function: str, resource: str) -> str:
-    """deploy/rbac.yaml with `resource` taken out of the function's patch rule."""
+    """deploy/rbac.yaml with `resource` taken out of the function's namespaced Role."""
     docs = list(yaml.safe_load_all(RBAC.read_text()))
     for doc in docs:
         if doc["kind"] == "Role" and doc["metadata"]["name"] == f"alertloop-{function}":
             for rule in doc["rules"]:
-                if "patch" in rule["verbs"] and resource in rule["resources"]:
+                if resource in rule["resources"]:
                     rule["resources"].remove(resource)
     return yaml.safe_dump_all(docs)
 
 
 @pytest.mark.parametrize(
-    ("function", "resource", "calls"),
+    ("function", "resource", "calls", "refused"),
     [
         # the rule grants get and patch on the scale subresource: both go
-        ("remediate", "deployments/scale", ["patch deployments/scale", "get deployments/scale"]),
-        ("remediate", "horizontalpodautoscalers", ["patch hpa"]),
-        ("rollback", "deployments", ["patch deployment"]),
+        (
+            "remediate",
+            "deployments/scale",
+            ["patch deployments/scale", "get deployments/scale"],
+            ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/api/scale"),
+        ),
+        (
+            "remediate",
+            "horizontalpodautoscalers",
+            ["patch hpa"],
+            ("PATCH", "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/web"),
+        ),
+        # rollback's deployments rule is get + patch: both go
+        (
+            "rollback",
+            "deployments",
+            ["patch deployment", "get deployment"],
+            ("PATCH", "/apis/apps/v1/namespaces/shop/deployments/api"),
+        ),
+        ("rollback", "pods", ["list pods"], ("GET", "/api/v1/namespaces/shop/pods")),
     ],
 )
 def test_removing_one_rule_makes_the_matching_call_fail(
-    function: str, resource: str, calls: list[str]
+    function: str, resource: str, calls: list[str], refused: tuple[str, str]
 ) -> None:
     with server(without_rule(function, resource)) as srv:
         c = clients_as(srv, function)
         try:
-            got = {name: status_of(fn) for name, fn in api_calls(c).items()}
+            got = {name: status_of(fn) for name, fn in api_calls(c, an_api_pod(srv)).items()}
         finally:
             c.close()
         want = {**EXPECTED[function], **dict.fromkeys(NEVER, 403), **dict.fromkeys(calls, 403)}
         assert got == want
-        path = {
-            "deployments/scale": "/apis/apps/v1/namespaces/shop/deployments/api/scale",
-            "horizontalpodautoscalers": "/apis/autoscaling/v2/namespaces/shop/"
-            "horizontalpodautoscalers/web",
-            "deployments": "/apis/apps/v1/namespaces/shop/deployments/api",
-        }[resource]
-        (refused,) = [r for r in srv.requests if r.method == "PATCH" and r.path == path]
-        assert refused.status == 403
-        group = "autoscaling" if resource == "horizontalpodautoscalers" else "apps"
+        method, path = refused
+        mine = srv.requests_matching(method, user=function_user(function))
+        answers = [r for r in mine if r.path == path]
+        assert answers and {r.status for r in answers} == {403}
+        verb = "patch" if method == "PATCH" else "list"
+        group = {"horizontalpodautoscalers": "autoscaling", "pods": ""}.get(resource, "apps")
         assert (
-            f'cannot patch resource "{resource}" in API group "{group}" in the namespace "shop"'
-            in refused.response_json["message"]
+            f'cannot {verb} resource "{resource}" in API group "{group}" in the namespace "shop"'
+            in answers[0].response_json["message"]
         )
 
 
 # --------------------------------------------------------------------------- the functions
 
 
-def envelope(alert_type: str, deployment: str, run_id: str, **kw: Any) -> Envelope:
-    alert = Alert(
-        name=alert_type,
+def alert_for(alert_type: str, deployment: str, key: str) -> Any:
+    return make_alert(
+        alert_type,
         labels={"namespace": "shop", "deployment": deployment},
         starts_at=datetime.now(UTC) - timedelta(minutes=5),
-        fingerprint=f"fp-{run_id}",
+        fingerprint=hashlib.sha256(key.encode()).hexdigest()[:16],
     )
-    return Envelope(
-        run_id=run_id,
-        source="dispatch",
-        alert=alert,
-        alert_type=alert_type,
-        plan=["investigate", "remediate"],
-        **kw,
-    )
+
+
+def seeded(ledger: Ledger, alert_type: str, deployment: str, key: str) -> Run:
+    """A run in the ledger as dispatch put it there."""
+    alert = alert_for(alert_type, deployment, key)
+    return seed_run(ledger, alert, plan=["investigate", "remediate"])
 
 
 @pytest.fixture
@@ -304,7 +343,7 @@ def as_function(
         monkeypatch.delenv(name, raising=False)
     for name in ("PROMETHEUS_URL", "ALERTLOOP_POLICY_FILE", "K_SERVICE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", "shop")
+    monkeypatch.setenv("ALERTLOOP_REMEDIATE_NAMESPACES", ",".join(ALLOWED))
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_SECONDS", "10")
     monkeypatch.setenv("ALERTLOOP_REMEDIATE_VERIFY_INTERVAL_SECONDS", "0.1")
     monkeypatch.setenv("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "10")
@@ -327,15 +366,27 @@ def test_investigation_needs_nothing_more_than_its_role(
     as_function: Callable[[str], KubeApiServer],
 ) -> None:
     srv = as_function("investigate")
-    for alert, deployment in (
+    for alert_type, deployment in (
         ("HighErrorRate", "checkout"),
         ("HighCPUUsage", "search"),
         ("ApplicationDown", "api"),
     ):
-        f: Finding = investigate(envelope(alert, deployment, f"inv-{deployment}"))
+        run = Run(
+            run_id=f"inv-{deployment}",
+            alert=alert_for(alert_type, deployment, deployment),
+            alert_type=alert_type,
+            plan=["investigate"],
+        )
+        f: Finding = investigate(run)
         assert f.status == "ok", f.summary
         assert f.details["workload"]["name"] == deployment
-    assert investigate(envelope("HighCPUUsage", "web", "inv-web")).details["hpa"] is not None
+    web = Run(
+        run_id="inv-web",
+        alert=alert_for("HighCPUUsage", "web", "web"),
+        alert_type="HighCPUUsage",
+        plan=["investigate"],
+    )
+    assert investigate(web).details["hpa"] is not None
     no_forbidden(srv)
     assert {r.method for r in srv.requests} == {"GET"}
 
@@ -344,13 +395,14 @@ def test_remediation_needs_nothing_more_than_its_role(
     as_function: Callable[[str], KubeApiServer], store: Ledger
 ) -> None:
     srv = as_function("remediate")
-    restart = remediate(envelope("ApplicationDown", "api", "rem-restart"))
-    raise_max = remediate(envelope("HighCPUUsage", "search", "rem-hpa"))
-    scale = remediate(envelope("HighCPUUsage", "legacy", "rem-optout"))  # refused: opt-out
-    assert restart.details["action"] == "restart" and restart.details["refused"] is None
+    restart = remediate(seeded(store, "ApplicationDown", "api", "rem-restart"))
+    raise_max = remediate(seeded(store, "HighCPUUsage", "search", "rem-hpa"))
+    opted_out = remediate(seeded(store, "HighCPUUsage", "legacy", "rem-optout"))
+    assert restart.details["action"] == "restart", restart.summary
+    assert restart.details["refused"] is None, restart.summary
     assert restart.details["verification"]["result"] == "succeeded"
-    assert raise_max.details["action"] == "raise_hpa_max"
-    assert scale.details["refused"]["guard"] == "opt_out"
+    assert raise_max.details["action"] == "raise_hpa_max", raise_max.summary
+    assert opted_out.details["refused"]["guard"] == "opt_out", opted_out.summary
     no_forbidden(srv)
     patched = sorted(r.path.rsplit("/", 2)[-2] for r in srv.requests if r.method == "PATCH")
     assert patched == ["deployments", "horizontalpodautoscalers"]
@@ -369,21 +421,23 @@ def test_rollback_needs_nothing_more_than_its_role(
         c.close()
     plan = plan_rollback(deploy, recent_deploy_detail(history, 30))
     assert plan.proposal is not None and plan.target is not None
-    recorder = Recorder(store, "alertloop-remediate", "rb-1", "HighErrorRate")
+    run = seeded(store, "HighErrorRate", "checkout", "rb-1")
+    recorder = Recorder(
+        store, "alertloop-remediate", run.run_id, "HighErrorRate", incident_id=run.incident_id
+    )
     aid, _, _ = recorder.propose(
         action="rollback",
-        target=plan.target.as_dict(),
+        target={**plan.target.as_dict(), "cluster": run.cluster},
         target_str=str(plan.target),
         details=plan.proposal,
         ttl=timedelta(minutes=60),
     )
-    store._col("approvals").document(aid).update(
-        {"status": "approved", "approved_by": "UAPPROVER", "approved_at": datetime.now(UTC)}
+    store.set_approval(
+        aid, {"status": "approved", "approved_by": "UAPPROVER", "approved_at": datetime.now(UTC)}
     )
     srv = as_function("rollback")
     srv.clear_requests()
-    env = envelope("HighErrorRate", "checkout", "rb-1", approval_id=aid)
-    finding = rollback(env.model_copy(update={"plan": ["investigate", "remediate", "rollback"]}))
+    finding = rollback(run.model_copy(update={"approval_id": aid}))
     assert finding.status == "ok", finding.summary
     assert finding.details["after"]["revision"] == "5"
     no_forbidden(srv)
@@ -425,3 +479,41 @@ def test_https_with_its_own_ca(tmp_path: Path) -> None:
             timeout=5,
         )
         assert resp.status_code == 200 and "alertloop-sandbox" in resp.json()["gitVersion"]
+
+
+# --------------------------------------------------------------------------- access reviews
+
+
+def test_subject_access_reviews_are_answered_by_the_same_rbac(srv: KubeApiServer) -> None:
+    admin = load_clients(K8sSettings(kubeconfig=srv.kubeconfig_path))
+    investigate_clients = clients_as(srv, "investigate")
+    try:
+
+        def ask(user: str, **attrs: str) -> dict[str, Any]:
+            body = {"spec": {"user": user, "resourceAttributes": attrs}}
+            done = admin.authorization.create_subject_access_review(body)
+            return dict(admin.api_client.sanitize_for_serialization(done.status))
+
+        scale = {"verb": "patch", "group": "apps", "resource": "deployments",
+                 "subresource": "scale", "namespace": "shop", "name": "api"}  # fmt: skip
+        yes = ask(REMEDIATE, **scale)
+        assert yes == {
+            "allowed": True,
+            "reason": 'RBAC: allowed by RoleBinding "alertloop-remediate/shop" of Role '
+            f'"alertloop-remediate" to User "{REMEDIATE}"',
+        }
+        assert ask(REMEDIATE, **{**scale, "namespace": "kube-system"}) == {"allowed": False}
+        assert ask(INVESTIGATE, **scale) == {"allowed": False}
+        assert ask(INVESTIGATE, verb="list", resource="pods")["allowed"] is True
+        with pytest.raises(ApiException) as invalid:
+            admin.authorization.create_subject_access_review({"spec": {"user": INVESTIGATE}})
+        assert invalid.value.status == 422
+        # asking is itself a request RBAC decides: the functions may not
+        with pytest.raises(ApiException) as refused:
+            investigate_clients.authorization.create_subject_access_review(
+                {"spec": {"user": INVESTIGATE, "resourceAttributes": scale}}
+            )
+        assert refused.value.status == 403
+    finally:
+        admin.close()
+        investigate_clients.close()

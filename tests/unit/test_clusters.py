@@ -271,7 +271,7 @@ def test_a_clusters_prometheus_overrides_the_global_settings(
 
     monkeypatch.setenv("PROMETHEUS_URL", "http://global:9090")
     monkeypatch.setenv("PROMETHEUS_TIMEOUT_SECONDS", "7")
-    monkeypatch.setenv("EU_PROM_TOKEN", "tok-eu")
+    monkeypatch.setenv("PROMETHEUS_BEARER_TOKEN_EU", "tok-eu")
     t = table(
         {
             "clusters": {
@@ -281,7 +281,7 @@ def test_a_clusters_prometheus_overrides_the_global_settings(
                     "prometheus": {
                         "url": "https://prom.west",
                         "auth": "bearer",
-                        "bearer_token_env": "EU_PROM_TOKEN",
+                        "bearer_token_env": "PROMETHEUS_BEARER_TOKEN_EU",
                     },
                 },
             }

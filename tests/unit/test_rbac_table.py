@@ -1,5 +1,6 @@
 """deploy/rbac.yaml grants each identity exactly what shared/k8s/permissions.py says it needs,
-and none of the things it must never do (evaluated by the sandbox's RBAC authorizer)."""
+and none of the things it must never do (evaluated by the sandbox's RBAC engine, the same one
+the sandbox API server enforces)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.rbac import Attributes, Rbac
+from sandbox.kube.rbac import Attributes, RbacPolicy, User
 from shared.k8s import permissions as perms
 from shared.k8s.permissions import MUST_NOT, NEEDS, Access, namespaces_for
 from shared.k8s.rbac_manifest import render, template_documents
@@ -17,10 +18,8 @@ ALLOWED = ("shop", "api")
 
 
 def allowed(docs: list[dict[str, Any]], user: str, a: Access, namespace: str) -> bool:
-    attrs = Attributes(
-        user, a.verb, a.plural, a.group, a.subresource, namespace, a.name, ("system:authenticated",)
-    )
-    return Rbac(docs).authorize(attrs)[0]
+    attrs = Attributes(a.verb, a.group, a.plural, a.subresource, namespace, a.name)
+    return RbacPolicy.from_documents(docs).allows(User(user), attrs)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The registry is coherent with itself, with shared/config.py and (when present) with main.py."""
+"""The registry is coherent with itself and (when present) with main.py. Its env vars come from
+shared/envvars.py, whose own coherence (and the code's reads) tests/unit/test_envvars.py checks."""
 
 from __future__ import annotations
 
@@ -77,37 +78,6 @@ def test_env_and_secrets_are_known_and_disjoint() -> None:
     assert not set(registry.CORE_ENV) & set(registry.SECRETS)
     for secret_id in registry.SECRETS.values():
         assert re.fullmatch(r"[a-z][a-z0-9-]*", secret_id), secret_id
-
-
-def _names_read_by(path: Path) -> set[str]:
-    text = path.read_text()
-    pattern = (
-        r"""(?:env_str|env_int|env_bool|_env|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']"""
-    )
-    return set(re.findall(pattern, text))
-
-
-def test_core_env_matches_shared_config() -> None:
-    read = _names_read_by(ROOT / "shared" / "config.py")
-    read.discard("GCP_PROJECT")  # legacy fallback for GOOGLE_CLOUD_PROJECT
-    declared = (
-        set(registry.CORE_ENV)
-        | set(registry.LOCAL_ONLY_ENV)
-        | set(registry.SECRETS)
-        | set(registry.FIRESTORE_ENV)
-    )
-    assert read <= declared, (
-        f"config.py reads env vars the registry does not list: {read - declared}"
-    )
-    assert set(registry.CORE_ENV) <= read, set(registry.CORE_ENV) - read
-
-
-def test_prometheus_env_matches_shared_prometheus() -> None:
-    path = ROOT / "shared" / "prometheus.py"
-    if not path.exists():
-        pytest.skip("shared/prometheus.py not written yet")
-    read = _names_read_by(path)
-    assert read == set(registry.PROMETHEUS_ENV) | {"PROMETHEUS_BEARER_TOKEN"}
 
 
 def test_ttl_and_index_tables() -> None:

@@ -269,7 +269,7 @@ def test_pubsub_service_agent_can_dead_letter() -> None:
 
 def test_env_var_names_are_known_to_the_code() -> None:
     loc = _locals()
-    assert tuple(loc["core_env"]) == registry.CORE_ENV + registry.FIRESTORE_ENV
+    assert tuple(loc["core_env"]) == registry.CORE_ENV
     values = loc["env_values"]
     for name in values:
         assert name in registry.KNOWN_ENV, f"{name} is set by Terraform but unknown to the code"
