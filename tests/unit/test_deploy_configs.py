@@ -81,6 +81,18 @@ def test_alertmanager_sends_to_ingest_with_bearer_file() -> None:
     assert 'severity="warning"' in severities
 
 
+def test_alertmanager_max_alerts_keeps_every_body_under_ingests_limit() -> None:
+    """A refused body is a lost group (Alertmanager does not retry a 4xx): max_alerts must be
+    set, and that many generous alerts (6 KB each, twice the kube-prometheus average) must fit
+    in the body ingest accepts; what is left out shows in the digest (truncatedAlerts)."""
+    from shared import envvars
+
+    cfg = yaml.safe_load((DEPLOY / "alertmanager.yml").read_text())
+    (hook,) = [h for r in cfg["receivers"] for h in r.get("webhook_configs", [])]
+    assert hook["max_alerts"] > 0
+    assert hook["max_alerts"] * 6 * 1024 < int(envvars.var("ALERTLOOP_MAX_BODY_BYTES").default)
+
+
 def test_alertmanager_routes_reach_alertloop() -> None:
     amtool = _tool("amtool", "prometheus-alertmanager")
     cfg = str(DEPLOY / "alertmanager.yml")
