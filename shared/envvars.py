@@ -155,6 +155,8 @@ VARS: tuple[Var, ...] = (
         "tests start", "local", CLI, local_only=True),
     Var("ALERTLOOP_PROMTOOL_BIN", "/usr/bin/promtool", "the promtool the sandbox runs (backfill, "
         "rule tests)", "local", CLI, local_only=True),
+    Var("ALERTLOOP_PROPERTY_EXAMPLES", "2000", "examples of the safety property test "
+        "(tests/integration/test_safety_property.py)", "local", CLI, local_only=True),
     # ---- kubernetes: shared/k8s/settings.py
     Var("KUBECONFIG", "", "kubeconfig path (first existing of a `:` list)", "kubernetes", K8S),
     Var("KUBE_CONFIG_DATA", "", "base64 kubeconfig (raw YAML accepted)", "kubernetes", K8S,

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from sandbox.kube_api import Fault, KubeApiServer, Scenario
 from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
+from shared import envvars
 from shared.envelope import utcnow
 from shared.ledger import Ledger, NewRun
 from shared.remediation import remediate
@@ -40,7 +41,7 @@ from tests.seed import intake, make_alert
 pytestmark = pytest.mark.integration
 
 NS = "prop"
-EXAMPLES = int(__import__("os").environ.get("ALERTLOOP_PROPERTY_EXAMPLES", "2000"))
+EXAMPLES = envvars.integer("ALERTLOOP_PROPERTY_EXAMPLES")
 HOLDDOWN = timedelta(minutes=30)
 
 # The oracle's database products: a container whose image repository's last path component is
