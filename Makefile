@@ -19,11 +19,14 @@ help:
 	@echo "make registry   rewrite the README env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest throughput/latency vs a bare function"
 
+# pip's own chatter goes to .venv/setup.log (shown only if the install fails): the first screen
+# of `make run` / `make test` stays readable.
 $(STAMP): pyproject.toml requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "setting up $(VENV) (pip install -e '.[dev]'; log: $(VENV)/setup.log)…"
+	@$(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]'; } \
+	  > $(VENV)/setup.log 2>&1 || { tail -40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 
 setup: $(STAMP) system-deps
@@ -52,8 +55,9 @@ demo: setup
 check: lint typecheck
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions sandbox tests bench scripts main.py
-	$(BIN)/ruff format --check shared functions sandbox tests bench scripts main.py
+	@$(BIN)/ruff check -q shared functions sandbox tests bench scripts main.py
+	@$(BIN)/ruff format --check -q shared functions sandbox tests bench scripts main.py
+	@$(BIN)/python scripts/sync_registry.py --check
 
 fmt: $(STAMP)
 	$(BIN)/ruff format shared functions sandbox tests bench scripts main.py
