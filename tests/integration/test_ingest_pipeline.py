@@ -182,3 +182,52 @@ def test_a_large_group_is_accepted_and_reported_with_what_alertmanager_left_out(
     assert summary["received"] == 800 and summary["truncated_alerts"] == 17
     groups = [m for m in intake_messages(topics) if m.kind == "group"]
     assert len(groups) == 1 and groups[0].snapshot.truncated == 17
+
+
+def test_a_10000_alert_group_is_accepted_with_one_digest(client, topics, slack_api) -> None:
+    from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage
+    from shared.notifier import Notifier
+    from tests.pipeline import cloud_event
+
+    body = copy.deepcopy(SAMPLE)
+    template = body["alerts"][0]
+    body["alerts"] = [
+        dict(
+            template,
+            labels={**template["labels"], "pod": f"checkout-{i}"},
+            fingerprint=f"{i:016x}",
+            annotations={"summary": "x", "description": "y" * 900},
+        )
+        for i in range(10_000)
+    ]
+    raw = json.dumps(body).encode()
+    resp = client.post("/", data=raw, headers={**AUTH, "Content-Type": "application/json"})
+    assert resp.status_code == 200 and resp.get_json()["received"] == 10_000
+    received = []
+    while batch := topics.pull("intake", max_messages=1000, timeout=2):
+        received.extend(batch)
+    messages = [intake_messages_of(m) for m in received]
+    alerts = [m for m in messages if isinstance(m, IntakeAlert)]
+    groups = [m for m in messages if isinstance(m, IntakeGroup)]
+    assert len({m.run_id for m in alerts}) == 10_000 and len(groups) == 1
+    from shared.dispatch import dispatch_message
+
+    pairs = list(zip(received, messages, strict=True))
+    group_event = next(m for m, parsed in pairs if isinstance(parsed, IntakeGroup))
+    sample = [(m, parsed) for m, parsed in pairs if isinstance(parsed, IntakeAlert)][:50]
+    dispatch_message(cloud_event(group_event))
+    for m, _ in sample:  # a sample of the alerts: each becomes a run of the storm
+        dispatch_message(cloud_event(m))
+    Notifier()(NotifyMessage(kind="group", id=groups[0].group_id))
+    (digest,) = slack_api.parents()
+    header = digest.blocks[0]["text"]["text"]
+    assert header == "ALERT STORM: 10000 alerts in one group (10000 firing)"
+    ledger = Ledger()
+    runs = [ledger.get_run(parsed.run_id) for _, parsed in sample]
+    assert all(r is not None and r["digest_group"] == groups[0].group_id for r in runs)
+
+
+def intake_messages_of(received):
+    from shared.messages import parse_intake
+
+    return parse_intake(bytes(received.message.data))
