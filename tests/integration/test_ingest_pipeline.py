@@ -231,3 +231,56 @@ def intake_messages_of(received):
     from shared.messages import parse_intake
 
     return parse_intake(bytes(received.message.data))
+
+
+def test_one_alert_hitting_a_firestore_error_is_retried_the_others_not_duplicated(
+    client, topics
+) -> None:
+    """Another transaction holds the first alert's run document: its dispatch fails (Firestore
+    refuses the contended transaction) and raises, so Pub/Sub keeps the message; the group's
+    other alerts are dispatched meanwhile; the redelivery dispatches it once."""
+    import threading
+
+    from google.cloud import firestore
+
+    from shared.config import settings
+    from shared.dispatch import dispatch_message
+    from shared.ledger import LedgerError
+    from tests.pipeline import cloud_event
+
+    body = copy.deepcopy(SAMPLE)
+    extra = dict(body["alerts"][1], fingerprint="0f1e2d3c4b5a6979")
+    extra["labels"] = {**extra["labels"], "deployment": "search"}
+    body["alerts"].append(extra)
+    assert client.post("/", json=body, headers=AUTH).status_code == 200
+    received = topics.pull("intake")
+    assert len(received) == 3
+    parsed = [intake_messages_of(m) for m in received]
+    blocked = parsed[0].run_id
+
+    holding, release = threading.Event(), threading.Event()
+    other = firestore.Client(project=settings().project)
+    doc = other.collection(f"{settings().collection_prefix}runs").document(blocked)
+
+    def hold(transaction: firestore.Transaction) -> None:
+        doc.get(transaction=transaction)  # the emulator locks the document for this transaction
+        holding.set()
+        release.wait(60)
+
+    holder = threading.Thread(target=lambda: firestore.transactional(hold)(other.transaction()))
+    holder.start()
+    assert holding.wait(10)
+    try:
+        with pytest.raises(LedgerError):
+            dispatch_message(cloud_event(received[0]))  # raises: the push is not acknowledged
+        for m in received[1:]:
+            dispatch_message(cloud_event(m))
+    finally:
+        release.set()
+        holder.join(30)
+    dispatch_message(cloud_event(received[0]))  # Pub/Sub's redelivery
+    dispatch_message(cloud_event(received[1]))  # …and an extra redelivery of another alert
+    investigate = stage_messages(topics, "investigate")
+    assert sorted(m.run_id for m in investigate) == sorted(p.run_id for p in parsed)
+    ledger = Ledger()
+    assert all(ledger.get_run(p.run_id)["status"] == "firing" for p in parsed)
