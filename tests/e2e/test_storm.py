@@ -14,7 +14,8 @@ import pytest
 from sandbox.stack import Stack, fire, wait_for
 from shared.envelope import utcnow
 
-pytestmark = pytest.mark.e2e
+# 1,000-alert storms through the whole stack on 2 cores take minutes, not the default 300 s.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1000
