@@ -76,6 +76,8 @@ class Settings:
     firestore_database: str
     flap_holddown_minutes: int
     storm_threshold: int
+    incident_window_minutes: int
+    console_url_template: str
 
     def topic(self, stage: str) -> str:
         """Topic id for a stage (topics are named after the stage they feed)."""
@@ -122,4 +124,6 @@ def settings() -> Settings:
         firestore_database=env_str("ALERTLOOP_FIRESTORE_DATABASE", "(default)"),
         flap_holddown_minutes=env_int("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", 30),
         storm_threshold=env_int("ALERTLOOP_STORM_THRESHOLD", 20),
+        incident_window_minutes=env_int("ALERTLOOP_INCIDENT_WINDOW_MINUTES", 30),
+        console_url_template=env_str("ALERTLOOP_CONSOLE_URL_TEMPLATE"),
     )

@@ -53,6 +53,9 @@ class AlertPolicy(BaseModel):
     guardrails: Guardrails = Field(default_factory=Guardrails)
     aliases: list[str] = Field(default_factory=list)
     database: bool = False
+    # Alerts of this type join the incident of their workload (one thread per workload);
+    # false: every alert of this type opens its own incident (flap chains still apply).
+    correlate: bool = True
 
     @field_validator("stages")
     @classmethod

@@ -31,6 +31,8 @@ CORE_ENV: tuple[str, ...] = (
     "ALERTLOOP_COLLECTION_PREFIX",
     "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
     "ALERTLOOP_STORM_THRESHOLD",
+    "ALERTLOOP_INCIDENT_WINDOW_MINUTES",
+    "ALERTLOOP_CONSOLE_URL_TEMPLATE",
 )
 
 # Settings that exist for local development only; a deployment must never set them.
@@ -62,6 +64,12 @@ PROMETHEUS_ENV: tuple[str, ...] = (
 )
 # Named Firestore database; unset means "(default)". Terraform sets it only for a named database.
 FIRESTORE_ENV: tuple[str, ...] = ("ALERTLOOP_FIRESTORE_DATABASE",)
+# Who may do what from Slack (shared/interaction/permissions.py): interact checks it before
+# queueing a click, act checks it again with user groups resolved.
+SLACK_PERMISSION_ENV: tuple[str, ...] = ("ALERTLOOP_SLACK_PERMISSIONS", "ALERTLOOP_APPROVERS")
+# Alertmanager's API v2 (shared/alertmanager.py): silences from Slack, and the sweeper.
+ALERTMANAGER_ENV: tuple[str, ...] = ("ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS")
+SWEEPER_ENV: tuple[str, ...] = ("ALERTLOOP_SWEEP_MIN_AGE_MINUTES",)
 
 # Secret env var -> Secret Manager secret id (without the deployment's name prefix). Values are
 # added out of band (`gcloud secrets versions add`) and mounted as secret environment variables;
@@ -72,9 +80,14 @@ SECRETS: dict[str, str] = {
     "SLACK_SIGNING_SECRET": "slack-signing-secret",
     "KUBE_CONFIG_DATA": "kubeconfig",
     "PROMETHEUS_BEARER_TOKEN": "prometheus-bearer-token",
+    "ALERTMANAGER_BEARER_TOKEN": "alertmanager-bearer-token",
 }
 
-# Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback.
+# Topics that carry no run stage: Slack clicks (interact -> act) and the sweeper's schedule
+# (Cloud Scheduler, or the local stack's timer -> sweeper).
+CONTROL_TOPICS = ("interactions", "sweep")
+# Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback, and the
+# control topics.
 STAGE_TOPICS = (
     "intake",
     "investigate",
@@ -83,6 +96,7 @@ STAGE_TOPICS = (
     "notify",
     "deadletter",
     "rollback",
+    *CONTROL_TOPICS,
 )
 DEAD_LETTER_TOPIC = "deadletter"
 # Where Pub/Sub parks messages the deadletter function itself cannot take (a pull subscription
@@ -90,14 +104,16 @@ DEAD_LETTER_TOPIC = "deadletter"
 PARKED_TOPIC = "parked"
 # Subscriptions whose messages carry an ordering key (notify: ordering key = run id).
 ORDERED_TOPICS = ("notify",)
-# Only the approval path may publish here.
+# Only the approval path (the interactions worker) may publish here.
 ROLLBACK_TOPIC = "rollback"
-ROLLBACK_PUBLISHERS = ("approve",)
+ROLLBACK_PUBLISHERS = ("act",)
+# The topic Cloud Scheduler publishes to (terraform: google_cloud_scheduler_job.sweep).
+SWEEP_TOPIC = "sweep"
 
 # Firestore collections (before ALERTLOOP_COLLECTION_PREFIX) whose documents carry `expires_at`
 # and are deleted by a TTL policy.
 TTL_FIELD = "expires_at"
-TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "approvals")
+TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "approvals", "interactions")
 # Composite indexes: collection -> ordered ((field, "ASCENDING" | "DESCENDING"), ...).
 FIRESTORE_INDEXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("runs", (("alert_type", "ASCENDING"), ("received_at", "DESCENDING"))),
@@ -194,15 +210,41 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec("notify", "cloudevent", "notify", secrets=("SLACK_BOT_TOKEN",)),
     FunctionSpec("deadletter", "cloudevent", "deadletter", secrets=("SLACK_BOT_TOKEN",)),
-    # Slack's interactivity endpoint: it must be reachable from Slack; every request is checked
-    # against the Slack signing secret, the approver list and the single-use proposal.
+    # Slack's one interactivity Request URL: it must be reachable from Slack and answer within
+    # 3 s, so it only verifies the signature and the permission (configuration; user groups
+    # through the bot token) and queues the click. Never Firestore, never the cluster.
     FunctionSpec(
-        "approve",
+        "interact",
         "http",
         None,
-        publishes=("rollback",),
-        secrets=("SLACK_SIGNING_SECRET",),
+        publishes=("interactions",),
+        env=SLACK_PERMISSION_ENV,
+        secrets=("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"),
+        timeout_seconds=30,
+        max_instances=20,
         exposure="public",
+    ),
+    # Does what the buttons say: approvals (-> rollback), acknowledge, silences in
+    # Alertmanager, take over, verdicts; replies through response_url, updates the parent.
+    FunctionSpec(
+        "act",
+        "cloudevent",
+        "interactions",
+        publishes=("rollback", "notify"),
+        env=SLACK_PERMISSION_ENV + ALERTMANAGER_ENV,
+        secrets=("SLACK_BOT_TOKEN", "ALERTMANAGER_BEARER_TOKEN"),
+        max_instances=5,
+    ),
+    # Asks Alertmanager about open incidents whose resolve never came (Cloud Scheduler).
+    FunctionSpec(
+        "sweeper",
+        "cloudevent",
+        "sweep",
+        publishes=("notify",),
+        env=ALERTMANAGER_ENV + SWEEPER_ENV,
+        secrets=("ALERTMANAGER_BEARER_TOKEN",),
+        timeout_seconds=120,
+        max_instances=1,
     ),
     # Executes approved rollbacks only; the timeout covers the canary wait
     # (ALERTLOOP_ROLLBACK_VERIFY_SECONDS, default 300).
@@ -233,6 +275,9 @@ KNOWN_ENV: frozenset[str] = frozenset(
     + REMEDIATION_ENV
     + PROMETHEUS_ENV
     + FIRESTORE_ENV
+    + SLACK_PERMISSION_ENV
+    + ALERTMANAGER_ENV
+    + SWEEPER_ENV
     + tuple(SECRETS)
 )
 

@@ -3,7 +3,7 @@
 - ALERTLOOP_APPROVERS (""): comma-separated Slack user ids (U…/W…) allowed to approve or reject
   a rollback proposal. Empty = nobody may: every click is refused (and audited).
 - SLACK_SIGNING_SECRET ★ (""): the Slack app's signing secret. Unset = every request is refused.
-- K_SERVICE ("alertloop-approve"): the identity written to the audit trail.
+- K_SERVICE ("alertloop-act"): the identity written to the audit trail.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-DEFAULT_ACTOR = "alertloop-approve"
+DEFAULT_ACTOR = "alertloop-act"
 
 
 def parse_approvers(raw: str) -> frozenset[str]:
