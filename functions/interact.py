@@ -101,7 +101,9 @@ def interact(request: flask.Request) -> flask.Response:
         lambda group: _groups().members(group, timeout=GROUP_LOOKUP_SECONDS),
     )
     verdict = {"allowed": "", "denied": "not_permitted", "unknown": "unchecked"}[check.outcome]
-    interaction = interaction.model_copy(update={"permission": verdict})
+    interaction = interaction.model_copy(
+        update={"permission": verdict, "permission_reason": check.reason}
+    )
     if not _publish(interaction):
         return _answer(
             "alertloop could not queue your click (Pub/Sub unavailable); nothing was done — "

@@ -50,9 +50,11 @@ class Interaction(BaseModel):
     response_url: str = ""
     action_ts: str = ""
     received_at: datetime = Field(default_factory=utcnow)
-    # Decided by `interact` from configuration alone: "" (allowed), "not_permitted", or
-    # "unchecked" (a user group could not be resolved in time: the worker decides).
+    # Decided by `interact` from configuration alone: "" (allowed), "not_permitted" (final:
+    # the worker only audits it), or "unchecked" (a user group could not be resolved in time:
+    # the worker decides).
     permission: str = ""
+    permission_reason: str = ""
 
     @property
     def spec(self) -> ActionSpec:

@@ -170,9 +170,13 @@ class Worker(Deps):
 
     def _act(self, it: Interaction) -> Outcome:
         spec = it.spec
-        # Authoritative, whatever interact found: the same configuration, with user groups
-        # resolved without interact's tight time budget.
-        check = permissions().check(spec.permission, it.user_id, self.groups.members)
+        if it.permission == "not_permitted":
+            # interact refused it (and said so): final, only audited here.
+            check = Check("denied", it.permission_reason or "not permitted")
+        else:
+            # Checked again with the same configuration and user groups resolved without
+            # interact's tight time budget: a click interact let through may still be refused.
+            check = permissions().check(spec.permission, it.user_id, self.groups.members)
         if spec.target == "approval":
             return self._approval(it, check)
         incident = self.ledger.get_incident(it.value)
