@@ -99,8 +99,9 @@ class LocalAlertmanager:
     # ---- what Prometheus would do -------------------------------------------------------------
 
     def fire(self, labels: dict[str, str], starts_at: datetime, **annotations: str) -> None:
-        """Push a firing alert (Prometheus re-sends it like this while the rule is active)."""
-        self._push(labels, starts_at, starts_at + timedelta(minutes=5), annotations)
+        """Push a firing alert (Prometheus re-sends it like this while the rule is active, with
+        an endsAt a few minutes ahead)."""
+        self._push(labels, starts_at, datetime.now(UTC) + timedelta(minutes=15), annotations)
 
     def clear(self, labels: dict[str, str], starts_at: datetime) -> None:
         """The rule stopped firing: Prometheus sends the alert once more with endsAt = now."""

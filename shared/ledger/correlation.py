@@ -5,7 +5,9 @@ workloads/{id}   the workload's latest incident: incident_id, key, updated_at
 Dispatch reads this document inside the transaction that creates a new run
 (shared.ledger.runs `_new_run`): a new alert joins the workload's incident while that incident is
 open, or within the window after it resolved (ALERTLOOP_INCIDENT_WINDOW_MINUTES), and otherwise
-opens a new one. Storm digests and alert types with `correlate: false` never join.
+opens a new one. Storm digests and alert types with `correlate: false` never join, and the same
+alert firing again after its flap hold-down (ALERTLOOP_FLAP_HOLDDOWN_MINUTES) does not rejoin
+its own old incident through correlation: the hold-down decides that.
 """
 
 from __future__ import annotations

@@ -205,7 +205,8 @@ class RunsLedger(LedgerBase):
             if not chained:
                 wl = snap_dict(wl_ref.get(transaction=transaction))
                 candidate = str(wl.get("incident_id") or "")
-                if candidate:
+                # The same alert firing again is the flap hold-down's call, not correlation's.
+                if candidate and candidate != fp.get("incident_id"):
                     cand_ref = self._doc("incidents", candidate)
                     cand = snap_dict(cand_ref.get(transaction=transaction))
                     if joinable(cand, now, new.correlation_window):
