@@ -96,7 +96,8 @@ def show_slack(kind: str, msg: SlackMessage) -> None:
 
 def show_response(post: ResponsePost) -> None:
     """A reply to a click through its response_url: in Slack, only the clicker sees it."""
-    say(f"  ✉ to <@{post.user_id}> only (response_url): {post.text}")
+    text = blocks_as_text([{"type": "section", "text": {"type": "mrkdwn", "text": post.text}}])
+    say(f"  ✉ to <@{post.user_id}> only (response_url): {text}")
 
 
 def banner(stack: Stack, mon: Monitoring) -> None:
