@@ -15,7 +15,7 @@ person is told it failed and the interaction is closed (a click is not worth a d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from shared.alertmanager import (
@@ -62,6 +62,9 @@ log = get_logger(__name__)
 Result = Literal["done", "unchanged", "refused", "failed"]
 LEASE_SECONDS = 60
 CREATED_BY = "alertloop"
+# A click that waited longer than this (the worker was down) is not acted on: the person has
+# moved on, and Slack's response_url for it has expired (30 minutes) anyway.
+MAX_CLICK_AGE = timedelta(minutes=30)
 
 
 @dataclass
@@ -170,6 +173,17 @@ class Worker(Deps):
 
     def _act(self, it: Interaction) -> Outcome:
         spec = it.spec
+        age = utcnow() - it.received_at
+        if age > MAX_CLICK_AGE:
+            incident = self.ledger.get_incident(it.value) if spec.target == "incident" else None
+            return self._refuse(
+                it,
+                incident or {},
+                "stale",
+                f"This click waited {int(age.total_seconds() // 60)} min to be handled (limit "
+                f"{int(MAX_CLICK_AGE.total_seconds() // 60)} min): nothing was done — click "
+                "again if it still matters.",
+            )
         if it.permission == "not_permitted":
             # interact refused it (and said so): final, only audited here.
             check = Check("denied", it.permission_reason or "not permitted")
@@ -549,4 +563,7 @@ class Worker(Deps):
             Notifier(self.cfg, self.ledger, self.poster).project_incident(incident_id)
         except Exception as exc:
             event(log, "parent not updated here; handing it to notify", 30, error=str(exc))
-            self.bus.publish(Outgoing.notify(NotifyMessage(id=incident_id)))
+            try:
+                self.bus.publish(Outgoing.notify(NotifyMessage(id=incident_id)))
+            except PublishError as lost:  # the click is done; the next notify shows it
+                event(log, "parent update not queued either", 40, error=str(lost))

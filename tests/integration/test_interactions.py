@@ -268,3 +268,19 @@ def test_verdicts_are_changeable_mirrored_onto_runs_and_feed_loop_health(
     assert doc["verdict"]["value"] == "useful"
     assert loop_health([doc], utcnow())["overall"]["false_positive_rate"] == 0.0
     assert "Verdict: *Useful*" in json.dumps(parent(slack, run).blocks)
+
+
+def test_a_click_that_waited_too_long_is_refused_not_acted_on(
+    slack: SlackApiServer, client: Any, topics: Any
+) -> None:
+    run = on_slack()
+    click(client, slack, "take_over", ONCALL)
+    (waiting,) = queued(topics)
+    it = parse_message(bytes(waiting.message.data))
+    old = it.model_copy(update={"received_at": utcnow() - timedelta(hours=2)})
+    outcome = Worker().handle(old)
+    assert outcome is not None and outcome.result == "refused"
+    assert "waited 120 min" in outcome.message
+    assert (Ledger().get_incident(run.incident_id) or {}).get("hands_off") is None
+    (audit,) = audits(Ledger())
+    assert audit["guard"] == "stale"
