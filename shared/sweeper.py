@@ -107,6 +107,10 @@ class Sweeper(Deps):
 
     def _sweep(self, now: datetime) -> SweepReport:
         report = SweepReport()
+        if not self.alertmanager.cfg.configured:
+            report.skipped = "ALERTMANAGER_URL is not set: the sweeper has no Alertmanager to ask"
+            event(log, "sweeper: nothing to do", 30, reason=report.skipped)
+            return report
         age = min_age()
         incidents = [
             inc
