@@ -345,7 +345,7 @@ class Worker(Deps):
             after=verdict,
         )
 
-    def _silence(self, it: Interaction, incident: dict[str, Any], duration: Any) -> Outcome:
+    def _silence(self, it: Interaction, incident: dict[str, Any], duration: timedelta) -> Outcome:
         label = it.action_id.removeprefix("silence_")
         ours = [s for s in active_silences(incident) if s.get("source") == "alertloop"]
         if ours:
