@@ -28,9 +28,11 @@ from sandbox.demo_data import prepare_tsdb
 from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dump
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import Proc, free_port
-from sandbox.slack_api import SlackMessage
+from sandbox.slack_api import ResponsePost, SlackMessage
 from sandbox.stack import (
+    LOCAL_GROUP,
     LOCAL_TOKEN,
+    LOCAL_USER,
     PROJECT,
     RBAC_MANIFEST,
     ROOT,
@@ -84,7 +86,11 @@ def show_slack(kind: str, msg: SlackMessage) -> None:
     body = blocks_as_text(msg.blocks) or msg.text
     if kind == "update":
         first = body.splitlines()[0] if body else msg.text
-        say(f"  ↻ Slack parent {msg.ts} updated → {first}")
+        say(f"  ↻ Slack message {msg.ts} updated → {first}")
+        before = set(blocks_as_text(msg.history[-1]).splitlines()) if msg.history else set()
+        added = [line for line in body.splitlines()[1:] if line not in before]
+        for line in added[:8]:
+            say(f"      + {line}")
         return
     if msg.thread_ts:
         say(f"  ↳ reply in thread {msg.thread_ts}:")
@@ -93,6 +99,12 @@ def show_slack(kind: str, msg: SlackMessage) -> None:
     say(f"\n┌─ Slack {msg.channel} · new message {msg.ts}")
     say("\n".join("│ " + line for line in body.splitlines()))
     say("└─")
+
+
+def show_response(post: ResponsePost) -> None:
+    """A reply to a click through its response_url: in Slack, only the clicker sees it."""
+    text = blocks_as_text([{"type": "section", "text": {"type": "mrkdwn", "text": post.text}}])
+    say(f"  ✉ to <@{post.user_id}> only (response_url): {text}")
 
 
 def banner(stack: Stack, mon: Monitoring) -> None:
@@ -109,6 +121,15 @@ alertloop is running locally (everything on 127.0.0.1):
 Fire more:  .venv/bin/alertloop fire ApplicationDown --severity critical --namespace shop \\
                 --deployment checkout
 Point your own Alertmanager at it: see deploy/alertmanager.yml (url {stack.ingest_url}).
+
+Click a button (no Slack UI here: the click is signed as Slack signs it and sent to interact
+{stack.interact_url}, as {LOCAL_USER}, member of the on-call group {LOCAL_GROUP}):
+  .venv/bin/alertloop click acknowledge              # the newest incident's Acknowledge
+  .venv/bin/alertloop click silence_1h --incident ID # silence 1h / 4h / 24h in Alertmanager
+  .venv/bin/alertloop click take_over                # stop automation (resume_automation)
+  .venv/bin/alertloop click verdict_noise            # verdict_useful / _noise / _manual
+  .venv/bin/alertloop click approve_rollback         # a rollback proposal (reject_rollback)
+  .venv/bin/alertloop health                         # loop health, verdict-based where given
 """)
 
 
@@ -209,7 +230,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, sev, expr, summary, labels, _ in PATHS.values()
         if dump is None  # a dump run fires no demo alerts
     ]
-    mon = Monitoring(WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules, prom_port=free_port())
+    mon = Monitoring(
+        WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules, prom_port=free_port(), am_port=free_port()
+    )
+    # Silences from Slack and the sweeper talk to this Alertmanager (the one sending webhooks).
+    env.setdefault("ALERTMANAGER_URL", mon.alertmanager_url)
     sandbox_notes = []
     try:
         if "PROMETHEUS_URL" not in env:
@@ -253,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         say("starting emulators, functions and the local Slack API…")
         stack.start()
+        assert stack.slack is not None
+        stack.slack.on_response = show_response
         mon.start()
         stack.extra.extend(p for p in (mon.prometheus, mon.alertmanager) if p)
     except BaseException:
@@ -271,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                     "topic_prefix": TOPIC_PREFIX,
                     "pubsub_host": stack.emulators.pubsub_host if stack.emulators else "",
                     "firestore_host": stack.emulators.firestore_host if stack.emulators else "",
+                    "interact_url": stack.interact_url,
+                    "slack_url": stack.slack.url if stack.slack else "",
+                    "signing_secret": stack.slack.signing_secret if stack.slack else "",
+                    "slack_user": LOCAL_USER,
                 }
             )
         )
@@ -306,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         else:
             say(f"\nall three paths reached Slack ({time.monotonic() - t0:.1f}s after start).")
+            say(
+                "every incident parent carries its buttons; try: "
+                ".venv/bin/alertloop click acknowledge"
+            )
         if args.demo:
             return 0
         say("\nstill running: fire more alerts, or Ctrl-C to stop everything.")

@@ -1,5 +1,7 @@
 """The whole loop on one machine: emulators, topics and push subscriptions, every function under
-functions-framework, a local Slack API, and (without KUBECONFIG) a sandbox Kubernetes API.
+functions-framework, a local Slack API (which also plays Slack's side of button clicks, signed
+with the local signing secret), a timer that feeds the sweeper (Cloud Scheduler's job in GCP),
+and (without KUBECONFIG) a sandbox Kubernetes API.
 
 Each function gets its own environment, as each Cloud Run function has its own: the common
 settings (`env_overrides`) that it reads (shared/envvars.py says which function reads what; the
@@ -17,6 +19,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +44,16 @@ PROJECT = "alertloop-local"
 TOPIC_PREFIX = "alertloop-"
 LOCAL_TOKEN = "local-dev-token"
 SLACK_TOKEN = "xoxb-local-test"
+SLACK_SIGNING_SECRET = "local-slack-signing-secret"
+# The local Slack workspace: one on-call person in one user group. Who may do what is the same
+# configuration a deployment uses (ALERTLOOP_SLACK_PERMISSIONS), with the group resolved through
+# the local server's usergroups.users.list.
+LOCAL_USER = "ULOCALDEV"
+LOCAL_GROUP = "S0ONCALL"
+LOCAL_PERMISSIONS = (
+    '{"approve": ["S0ONCALL"], "silence": ["S0ONCALL"], "take_over": ["S0ONCALL"], '
+    '"acknowledge": ["*"], "verdict": ["*"]}'
+)
 RBAC_MANIFEST = ROOT / "deploy" / "rbac.yaml"
 # What reaches a Kubernetes API; a function that does not use Kubernetes never gets them.
 KUBERNETES_CREDENTIALS = ("KUBECONFIG", "KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST")
@@ -85,10 +98,18 @@ class Stack:
     # Functions reach Firestore through this proxy (fault tests switch it down and up).
     firestore_proxy: FaultProxy | None = None
     proxy_firestore: bool = False
+    # The sweeper's schedule (Cloud Scheduler in GCP): a timer publishing to `sweep`; 0 = off.
+    sweep_interval: float = 60.0
+    _sweep_stop: threading.Event = field(default_factory=threading.Event)
+    _sweep_thread: threading.Thread | None = None
 
     @property
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['ingest']}/"
+
+    @property
+    def interact_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['interact']}/"
 
     def function_env(self, name: str | None = None) -> dict[str, str]:
         """The environment a function runs with (`name` None: what every function shares)."""
@@ -108,6 +129,8 @@ class Stack:
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_API_URL": self.slack.url,
             "SLACK_CHANNEL": "#alerts-local",
+            "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+            "ALERTLOOP_SLACK_PERMISSIONS": LOCAL_PERMISSIONS,
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.env_overrides)
@@ -134,17 +157,41 @@ class Stack:
         if self.proxy_firestore:
             host, port = self.emulators.firestore_host.rsplit(":", 1)
             self.firestore_proxy = FaultProxy(host, int(port)).start()
-        self.slack = SlackApiServer(token=SLACK_TOKEN, on_event=self.slack_listener).start()
+        self.slack = SlackApiServer(
+            token=SLACK_TOKEN,
+            on_event=self.slack_listener,
+            usergroups={LOCAL_GROUP: [LOCAL_USER]},
+        ).start()
         os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
             self.ports.setdefault(spec.name, free_port())
+        # The Slack app's one interactivity Request URL, and the secret Slack signs clicks with.
+        self.slack.interactivity_url = self.interact_url
+        self.slack.signing_secret = self.function_env()["SLACK_SIGNING_SECRET"]
         for spec in FUNCTIONS:
             self.start_function(spec.name)
         self.create_topics()
         for name, proc in self.functions.items():
             port = self.ports[name]
             proc.wait_ready(lambda p=port: _listening(p), 60)
+        if self.sweep_interval > 0:
+            self._sweep_thread = threading.Thread(target=self._sweep_timer, daemon=True)
+            self._sweep_thread.start()
         return self
+
+    def sweep_now(self) -> None:
+        """One tick of the sweeper's schedule (what Cloud Scheduler publishes)."""
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        topic = f"projects/{PROJECT}/topics/{TOPIC_PREFIX}sweep"
+        pubsub_v1.PublisherClient().publish(topic, b'{"kind": "sweep"}').result(timeout=30)
+
+    def _sweep_timer(self) -> None:
+        while not self._sweep_stop.wait(self.sweep_interval):
+            try:
+                self.sweep_now()
+            except Exception as exc:  # the next tick tries again, as Cloud Scheduler would
+                print(f"sweep tick not published: {exc}", file=sys.stderr)
 
     def start_function(self, name: str) -> Proc:
         """One function under functions-framework on its port (again, after a kill), with its
@@ -247,6 +294,7 @@ class Stack:
         return name
 
     def stop(self) -> None:
+        self._sweep_stop.set()
         for proc in [*self.functions.values(), *self.extra]:
             proc.stop()
         if self.slack:

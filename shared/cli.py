@@ -1,5 +1,6 @@
 """The alertloop command line: `alertloop fire` sends a manual alert to a running ingest;
-`health`, `replay` and `doctor` (clusters and RBAC) are the other commands."""
+`health`, `replay`, `tune`, `doctor` (clusters and RBAC) and `click` (press a Slack button in the
+local stack) are the other commands."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from shared import envvars
 from shared.doctor import add_doctor_parser
+from shared.interaction.click import add_click_parser
 from shared.replay import add_replay_parser
 from shared.tune.command import add_tune_parser
 
@@ -149,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_replay_parser(sub)
     add_tune_parser(sub)
     add_doctor_parser(sub)
+    add_click_parser(sub)
     return p
 
 

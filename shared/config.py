@@ -33,6 +33,8 @@ class Settings:
     firestore_database: str
     flap_holddown_minutes: int
     storm_threshold: int
+    incident_window_minutes: int
+    console_url_template: str
 
     def topic(self, stage: str) -> str:
         """Topic id for a stage (topics are named after the stage they feed)."""
@@ -79,4 +81,6 @@ def settings() -> Settings:
         firestore_database=envvars.read("ALERTLOOP_FIRESTORE_DATABASE"),
         flap_holddown_minutes=envvars.integer("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", minimum=0),
         storm_threshold=envvars.integer("ALERTLOOP_STORM_THRESHOLD", minimum=0),
+        incident_window_minutes=envvars.integer("ALERTLOOP_INCIDENT_WINDOW_MINUTES", minimum=0),
+        console_url_template=envvars.read("ALERTLOOP_CONSOLE_URL_TEMPLATE"),
     )

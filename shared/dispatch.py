@@ -23,24 +23,39 @@ log = get_logger(__name__)
 
 
 def new_run_for(msg: IntakeAlert, policy: Policy, cfg: Settings) -> NewRun:
+    from shared.ledger.correlation import correlation_key
     from shared.routing import dispatch_route
+    from shared.workload_labels import workload_from_labels
 
     alert_type, entry = policy.resolve(msg.alert.name)
     cluster, problem = dispatch_route(msg.alert.labels)
+    key = ""
+    if entry.correlate and cfg.incident_window_minutes > 0:
+        workload = workload_from_labels(msg.alert.labels)
+        key = correlation_key(cluster, workload.namespace, workload.name)
     return NewRun(
         alert_type=alert_type,
         plan=policy.plan_for(msg.alert.name, msg.action),
         dry_run=msg.dry_run or cfg.dry_run or entry.guardrails.dry_run,
         cluster=cluster,
         routing_problem=problem,
+        correlation_key=key,
+        correlation_window=timedelta(minutes=cfg.incident_window_minutes),
     )
 
 
 def dispatch_alert(
-    msg: IntakeAlert, policy: Policy, cfg: Settings, ledger: Ledger, bus: Bus
+    msg: IntakeAlert,
+    policy: Policy,
+    cfg: Settings,
+    ledger: Ledger,
+    bus: Bus,
+    new: NewRun | None = None,
 ) -> Dispatch:
+    """`new`: what a new run would be (the sweeper's inferred resolves pass the run's own, so
+    nothing is routed again); by default decided from the policy and the cluster table."""
     holddown = timedelta(minutes=cfg.flap_holddown_minutes)
-    result = ledger.dispatch_alert(msg, new_run_for(msg, policy, cfg), holddown)
+    result = ledger.dispatch_alert(msg, new or new_run_for(msg, policy, cfg), holddown)
     out: list[Outgoing] = []
     if result.notify:
         out.append(Outgoing.notify(NotifyMessage(id=result.incident_id, run_id=result.run_id)))

@@ -35,6 +35,7 @@ Section = Literal[
     "budget",
     "remediation",
     "approval",
+    "interaction",
 ]
 
 EVERY = ("*",)  # read by every function
@@ -128,20 +129,26 @@ VARS: tuple[Var, ...] = (
         "instead of a message per alert (0 = off)", "core", deployed=True),
     Var("ALERTLOOP_FIRESTORE_DATABASE", "(default)", "Firestore database id", "core",
         deployed=True),
+    Var("ALERTLOOP_INCIDENT_WINDOW_MINUTES", "30", "alerts about the same workload (cluster, "
+        "namespace, workload) within this window join one incident and one Slack thread (0 = "
+        "off; a policy entry's `correlate: false` opts its alert type out)", "core",
+        deployed=True),
+    Var("ALERTLOOP_CONSOLE_URL_TEMPLATE", "", "a Console button on each incident's Slack parent: "
+        "`{incident_id}`, `{run_id}`; empty hides it", "core", deployed=True),
     Var("GCP_PROJECT", "", "older runtimes' name for GOOGLE_CLOUD_PROJECT (read when that is "
         "unset)", "core"),
     Var("ALERTLOOP_WEBHOOK_TOKEN", "", "the bearer token ingest requires (empty: every request "
         "is refused); `alertloop fire` sends it", "core", ("ingest",),
         mount="webhook-token"),
     Var("SLACK_BOT_TOKEN", "", "the Slack bot token; without it messages are rendered to the "
-        "log", "core", ("notify", "deadletter"), mount="slack-bot-token"),
+        "log", "core", ("notify", "deadletter", "interact", "act"), mount="slack-bot-token"),
     Var("ALERTLOOP_LOG_FORMAT", "json", "`text` for humans; JSON is what Cloud Logging parses",
         "core"),
     Var("ALERTLOOP_LOG_LEVEL", "INFO", "Python log level", "core"),
     Var("ALERTLOOP_INGEST_URL", "", "where `alertloop fire` posts (or `--url`; default: the "
         "running `make run`)", "core", CLI),
     Var("K_SERVICE", "", "set by Cloud Run: the function's name, the actor in the audit trail",
-        "core", ("remediate", "rollback", "approve"), shown_default="`alertloop-<function>`"),
+        "core", ("remediate", "rollback", "act"), shown_default="`alertloop-<function>`"),
     # ---- local development only
     Var("ALERTLOOP_ALLOW_UNAUTHENTICATED", "false", "with no webhook token set, accept "
         "unauthenticated requests", "local", ("ingest",), local_only=True),
@@ -241,16 +248,32 @@ VARS: tuple[Var, ...] = (
     Var("ALERTLOOP_APPROVAL_TTL_MINUTES", "60", "how long a rollback proposal stays valid",
         "remediation", WRITERS),
     # ---- approval and rollback: shared/approval/settings.py, shared/rollback/settings.py
-    Var("ALERTLOOP_APPROVERS", "", "Slack user ids allowed to approve/reject; empty = nobody",
-        "approval", ("approve",)),
+    Var("ALERTLOOP_APPROVERS", "", "Slack user ids allowed to approve/reject rollbacks (and, "
+        "unless ALERTLOOP_SLACK_PERMISSIONS says otherwise, to silence and take over); empty = "
+        "nobody", "approval", ("interact", "act"), deployed=True),
     Var("SLACK_SIGNING_SECRET", "", "verifies Slack's requests; unset = every request is 401",
-        "approval", ("approve",), mount="slack-signing-secret"),
+        "approval", ("interact",), mount="slack-signing-secret"),
     Var("ALERTLOOP_ROLLBACK_VERIFY_SECONDS", "300", "canary check wait (0 = not verified)",
         "approval", ("rollback",)),
     Var("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", "5", "canary poll interval", "approval",
         ("rollback",)),
     Var("ALERTLOOP_ROLLBACK_GRACE_MINUTES", "10", "an approved rollback may still run this long "
         "after the proposal expired", "approval", ("rollback",)),
+    # ---- humans in the loop: shared/interaction/, shared/alertmanager.py, shared/sweeper.py
+    Var("ALERTLOOP_SLACK_PERMISSIONS", "", "who may do what from Slack: JSON/YAML mapping action "
+        "(approve, silence, takeover, ack, verdict) to Slack user ids and user-group ids; "
+        "invalid = every click refused", "interaction", ("interact", "act"), deployed=True,
+        shown_default="approvers approve, silence, take over; anyone acknowledges and judges"),
+    Var("ALERTMANAGER_URL", "", "Alertmanager's base URL (API v2): silences from Slack, and the "
+        "sweeper; empty = both unavailable (said so, never guessed)", "interaction",
+        ("act", "sweeper"), deployed=True),
+    Var("ALERTMANAGER_TIMEOUT_SECONDS", "5", "per Alertmanager API request", "interaction",
+        ("act", "sweeper"), deployed=True),
+    Var("ALERTMANAGER_BEARER_TOKEN", "", "bearer token for Alertmanager's API (when it sits "
+        "behind an authenticating proxy)", "interaction", ("act", "sweeper"),
+        mount="alertmanager-bearer-token"),
+    Var("ALERTLOOP_SWEEP_MIN_AGE_MINUTES", "5", "the sweeper asks Alertmanager only about "
+        "alerts firing at least this long", "interaction", ("sweeper",), deployed=True),
 )  # fmt: skip
 
 BY_NAME: dict[str, Var] = {v.name: v for v in VARS}

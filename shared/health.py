@@ -4,10 +4,18 @@ The five measures of the reference design, per alert type and overall:
 - execution: runs whose whole plan ran, against runs recorded (should match the alert rate);
 - investigation duration (target < 5 min);
 - MTTR (resolution - start, for resolved runs);
-- false-positive rate: resolved runs that cleared by themselves within `quick_minutes` with no
-  cluster change (> 10% means the alert's threshold needs work);
-- team action rate: runs that needed a human — a proposal to approve, a refusal or error, a
-  dead-lettered stage, or a database alert (target < 20%).
+- false-positive rate (> 10% means the alert's threshold needs work);
+- team action rate (target < 20%).
+
+The last two are facts where people gave them, heuristics only where they did not:
+- a run whose incident got a verdict in Slack (Useful / Noise / Needed manual work, mirrored
+  onto `runs/{id}.verdict`) is a false positive exactly when the verdict is Noise; otherwise a
+  resolved run that cleared by itself within `quick_minutes` with no cluster change is guessed to
+  be one;
+- a run counts as team action when its verdict is Needed manual work or a person decided its
+  rollback proposal (`approval_decision`); without either, when the heuristic says a human was
+  needed (a proposal, a refusal or error, a dead-lettered stage, a database alert).
+The report says which share of each measure rests on verdicts and decisions.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ INVESTIGATION_TARGET_SECONDS = 300.0
 FALSE_POSITIVE_LIMIT = 0.10
 TEAM_ACTION_TARGET = 0.20
 CHANGES = {"restart", "scale_deployment", "raise_hpa_max"}
+VERDICTS = ("useful", "noise", "manual")
 
 
 @dataclass
@@ -29,7 +38,10 @@ class Measures:
     runs: int = 0
     executed: int = 0
     resolved: int = 0
+    fp_runs: int = 0  # runs the false-positive rate is over: resolved, or judged by a verdict
+    fp_judged: int = 0  # … of which people gave a verdict
     false_positives: int = 0
+    team_judged: int = 0  # runs with a verdict or a decided rollback proposal
     team_actions: int = 0
     investigation_seconds: list[float] = field(default_factory=list)
     mttr_seconds: list[float] = field(default_factory=list)
@@ -45,8 +57,11 @@ class Measures:
             "investigation_max_s": inv[-1] if inv else None,
             "mttr_mean_s": statistics.fmean(self.mttr_seconds) if self.mttr_seconds else None,
             "mttr_p50_s": _pct(sorted(self.mttr_seconds), 0.5),
-            "false_positive_rate": _ratio(self.false_positives, self.resolved),
+            "false_positive_rate": _ratio(self.false_positives, self.fp_runs),
+            "false_positive_verdict_share": _ratio(self.fp_judged, self.fp_runs),
+            "false_positive_runs": self.fp_runs,
             "team_action_rate": _ratio(self.team_actions, self.runs),
+            "team_action_fact_share": _ratio(self.team_judged, self.runs),
         }
 
 
@@ -95,6 +110,20 @@ def _is_database(alert_type: str) -> bool:
     return entry.database
 
 
+def verdict(run: dict[str, Any]) -> str | None:
+    """The people's verdict on the run's incident (mirrored onto the run), if any."""
+    value = (
+        (run.get("verdict") or {}).get("value") if isinstance(run.get("verdict"), dict) else None
+    )
+    return value if value in VERDICTS else None
+
+
+def decided_by_people(run: dict[str, Any]) -> bool:
+    """A person approved or rejected the run's rollback proposal."""
+    decision = run.get("approval_decision")
+    return isinstance(decision, dict) and decision.get("outcome") in ("approved", "rejected")
+
+
 def changed_cluster(run: dict[str, Any]) -> bool:
     details = ((run.get("findings") or {}).get("remediate") or {}).get("details") or {}
     return details.get("action") in CHANGES and not details.get("dry_run")
@@ -118,13 +147,24 @@ def loop_health(
             inv = (run.get("timings") or {}).get("investigate_seconds")
             if isinstance(inv, int | float):
                 m.investigation_seconds.append(float(inv))
+            judged = verdict(run)
+            quick = False
             if run.get("state") == "resolved" and run.get("mttr_seconds") is not None:
                 mttr = float(run["mttr_seconds"])
                 m.resolved += 1
                 m.mttr_seconds.append(mttr)
-                if mttr <= quick_minutes * 60 and not changed_cluster(run):
-                    m.false_positives += 1
-            if needs_team(run):
+                quick = mttr <= quick_minutes * 60 and not changed_cluster(run)
+            if judged is not None:
+                m.fp_runs += 1
+                m.fp_judged += 1
+                m.false_positives += judged == "noise"
+            elif run.get("state") == "resolved" and run.get("mttr_seconds") is not None:
+                m.fp_runs += 1
+                m.false_positives += quick
+            if judged is not None or decided_by_people(run):
+                m.team_judged += 1
+                m.team_actions += judged == "manual" or decided_by_people(run)
+            elif needs_team(run):
                 m.team_actions += 1
     report = {
         "window_days": days,
@@ -165,7 +205,7 @@ def render(report: dict[str, Any]) -> str:
         return f"{v}{unit}"
 
     head = f"{'alert type':<24}{'runs':>6}{'/day':>7}{'exec':>7}{'inv p95':>9}{'MTTR p50':>10}"
-    head += f"{'false+':>8}{'team':>7}"
+    head += f"{'false+':>8}{'judged':>8}{'team':>7}{'facts':>7}"
     lines = [f"Loop health over the last {report['window_days']:g} days", head]
     rows = [("all", report["overall"]), *report["by_alert_type"].items()]
     for name, m in rows:
@@ -173,8 +213,16 @@ def render(report: dict[str, Any]) -> str:
             f"{name[:23]:<24}{m['runs']:>6}{fmt(m['alerts_per_day']):>7}"
             f"{fmt(m['execution_rate'], '%'):>7}{fmt(m['investigation_p95_s'], 's'):>9}"
             f"{fmt(m['mttr_p50_s'], 's'):>10}{fmt(m['false_positive_rate'], '%'):>8}"
-            f"{fmt(m['team_action_rate'], '%'):>7}"
+            f"{fmt(m['false_positive_verdict_share'], '%'):>8}"
+            f"{fmt(m['team_action_rate'], '%'):>7}{fmt(m['team_action_fact_share'], '%'):>7}"
         )
     lines.append("targets: investigation < 5 min, false positives <= 10%, team action < 20%")
+    o = report["overall"]
+    lines.append(
+        f"false+ rests on verdicts for {fmt(o['false_positive_verdict_share'], '%')} of its runs "
+        f"(judged), team action on verdicts and rollback decisions for "
+        f"{fmt(o['team_action_fact_share'], '%')} (facts); the rest is heuristic. Give verdicts "
+        "with the Useful / Noise / Needed manual work buttons in Slack."
+    )
     lines.extend(f"warning: {w}" for w in report["warnings"])
     return "\n".join(lines)

@@ -41,6 +41,8 @@ class IntakeAlert(_Message):
     # Set when the alert arrived in a storm (a group of ALERTLOOP_STORM_THRESHOLD+ alerts): its
     # run is reported through the group's digest instead of a Slack parent of its own.
     group_id: str = ""
+    # "sweeper": a resolve alertloop inferred (Alertmanager no longer holds the alert).
+    resolved_by: str = ""
 
 
 class GroupSnapshot(BaseModel):

@@ -17,6 +17,8 @@ from typing import Any
 from shared.config import Settings
 from shared.deps import Deps
 from shared.envelope import Finding
+from shared.interaction.links import console_url
+from shared.interaction.render import render_controls, render_swept
 from shared.ledger import Ledger
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage
@@ -149,12 +151,15 @@ class Notifier(Deps):
         if not runs:
             return
         slack: dict[str, Any] = dict(inc.get("slack") or {})
-        # The parent shows the newest alert of the incident, and lists the others.
-        view = self.view(runs[-1])
+        # The parent shows the newest alert still firing (the newest one once all resolved),
+        # lists the incident's alerts with their states, then what people did and the buttons.
+        firing = [r for r in runs if not r.resolved]
+        view = self.view(firing[-1] if firing else runs[-1])
         view.flap_count = max(view.flap_count, int(inc.get("flaps") or 0))
         blocks = render_parent(view)
         if len(runs) > 1:
             blocks.extend(render_incident_runs([self.view(r) for r in runs]))
+        blocks.extend(render_controls(inc, console_url(self.cfg, incident_id)))
         digest = _hash(blocks)
         text = parent_text(view)
         if not slack.get("ts"):
@@ -192,7 +197,10 @@ class Notifier(Deps):
                 text, blocks = render_unresolved(view)
                 items.append((f"unresolved:{n}", text, blocks))
             if n < run.reopened or run.resolved:
-                text, blocks = render_resolved(view)
+                if n == run.reopened and run.resolved_by == "sweeper":
+                    text, blocks = render_swept(run.alert.name, run.mttr_seconds)
+                else:
+                    text, blocks = render_resolved(view)
                 items.append((f"resolved:{n}", text, blocks))
         return items
 

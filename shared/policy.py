@@ -59,6 +59,9 @@ class AlertPolicy(BaseModel):
     database: bool = False
     investigation: Investigation = "generic"
     recent_deploy: RecentDeploy = "ignore"
+    # Alerts of this type join the incident of their workload (one thread per workload);
+    # false: every alert of this type opens its own incident (flap chains still apply).
+    correlate: bool = True
 
     @field_validator("stages")
     @classmethod

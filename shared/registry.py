@@ -32,7 +32,11 @@ SECRETS: dict[str, str] = {v.name: v.mount for v in envvars.VARS if v.secret}
 # Every env var name the code knows (for checking deployment configs).
 KNOWN_ENV: frozenset[str] = frozenset(envvars.BY_NAME)
 
-# Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback.
+# Topics that carry no run stage: Slack clicks (interact -> act) and the sweeper's schedule
+# (Cloud Scheduler, or the local stack's timer -> sweeper).
+CONTROL_TOPICS = ("interactions", "sweep")
+# Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback, and the
+# control topics.
 STAGE_TOPICS = (
     "intake",
     "investigate",
@@ -41,6 +45,7 @@ STAGE_TOPICS = (
     "notify",
     "deadletter",
     "rollback",
+    *CONTROL_TOPICS,
 )
 DEAD_LETTER_TOPIC = "deadletter"
 # Where Pub/Sub parks messages the deadletter function itself cannot take (a pull subscription
@@ -48,14 +53,16 @@ DEAD_LETTER_TOPIC = "deadletter"
 PARKED_TOPIC = "parked"
 # Subscriptions whose messages carry an ordering key (notify: ordering key = run id).
 ORDERED_TOPICS = ("notify",)
-# Only the approval path may publish here.
+# Only the approval path (the interactions worker) may publish here.
 ROLLBACK_TOPIC = "rollback"
-ROLLBACK_PUBLISHERS = ("approve",)
+ROLLBACK_PUBLISHERS = ("act",)
+# The topic Cloud Scheduler publishes to (terraform: google_cloud_scheduler_job.sweep).
+SWEEP_TOPIC = "sweep"
 
 # Firestore collections (before ALERTLOOP_COLLECTION_PREFIX) whose documents carry `expires_at`
 # and are deleted by a TTL policy.
 TTL_FIELD = "expires_at"
-TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "approvals")
+TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "approvals", "interactions")
 # Composite indexes: collection -> ordered ((field, "ASCENDING" | "DESCENDING"), ...).
 FIRESTORE_INDEXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("runs", (("alert_type", "ASCENDING"), ("received_at", "DESCENDING"))),
@@ -153,14 +160,35 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec("notify", "cloudevent", "notify"),
     FunctionSpec("deadletter", "cloudevent", "deadletter"),
-    # Slack's interactivity endpoint: it must be reachable from Slack; every request is checked
-    # against the Slack signing secret, the approver list and the single-use proposal.
+    # Slack's one interactivity Request URL: it must be reachable from Slack and answer within
+    # 3 s, so it only verifies the signature and the permission (configuration; user groups
+    # through the bot token) and queues the click. Never Firestore, never the cluster.
     FunctionSpec(
-        "approve",
+        "interact",
         "http",
         None,
-        publishes=("rollback",),
+        publishes=("interactions",),
+        timeout_seconds=30,
+        max_instances=20,
         exposure="public",
+    ),
+    # Does what the buttons say: approvals (-> rollback), acknowledge, silences in
+    # Alertmanager, take over, verdicts; replies through response_url, updates the parent.
+    FunctionSpec(
+        "act",
+        "cloudevent",
+        "interactions",
+        publishes=("rollback", "notify"),
+        max_instances=5,
+    ),
+    # Asks Alertmanager about open incidents whose resolve never came (Cloud Scheduler).
+    FunctionSpec(
+        "sweeper",
+        "cloudevent",
+        "sweep",
+        publishes=("notify",),
+        timeout_seconds=120,
+        max_instances=1,
     ),
     # Executes approved rollbacks only; the timeout covers the canary wait
     # (ALERTLOOP_ROLLBACK_VERIFY_SECONDS, default 300).

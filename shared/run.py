@@ -32,6 +32,7 @@ class Run(BaseModel):
     state: str = "firing"  # display progress: firing|investigated|remediated|analysed|…
     resolved_at: datetime | None = None
     mttr_seconds: float | None = None
+    resolved_by: str | None = None  # "sweeper": Alertmanager sent no resolve, the sweeper saw it
     cluster: str = ""
     digest_group: str = ""
     reopened: int = 0

@@ -108,16 +108,44 @@ locals {
       uses_prometheus   = false
       delivery_attempts = 0
     }
-    approve = {
+    interact = {
       kind              = "http"
       topic             = null
-      publishes         = ["rollback"]
-      env               = []
-      secrets           = ["SLACK_SIGNING_SECRET"]
+      publishes         = ["interactions"]
+      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS"]
+      secrets           = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+      memory            = "256Mi"
+      timeout_seconds   = 30
+      max_instances     = 20
+      exposure          = var.interact_access
+      uses_kubernetes   = false
+      uses_prometheus   = false
+      delivery_attempts = 0
+    }
+    act = {
+      kind              = "cloudevent"
+      topic             = "interactions"
+      publishes         = ["rollback", "notify"]
+      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS"]
+      secrets           = ["SLACK_BOT_TOKEN", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 60
-      max_instances     = 10
-      exposure          = var.approve_access
+      max_instances     = 5
+      exposure          = "internal"
+      uses_kubernetes   = false
+      uses_prometheus   = false
+      delivery_attempts = 0
+    }
+    sweeper = {
+      kind              = "cloudevent"
+      topic             = "sweep"
+      publishes         = ["notify"]
+      env               = ["ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
+      secrets           = ["ALERTMANAGER_BEARER_TOKEN"]
+      memory            = "256Mi"
+      timeout_seconds   = 120
+      max_instances     = 1
+      exposure          = "internal"
       uses_kubernetes   = false
       uses_prometheus   = false
       delivery_attempts = 0
@@ -140,23 +168,24 @@ locals {
 
   # Stage topics (shared/registry.py STAGE_TOPICS), plus the parking topic for messages the
   # deadletter function itself cannot take.
-  stage_topics      = ["intake", "investigate", "remediate", "budget", "notify", "deadletter", "rollback"]
+  stage_topics      = ["intake", "investigate", "remediate", "budget", "notify", "deadletter", "rollback", "interactions", "sweep"]
   dead_letter_topic = "deadletter"
   parked_topic      = "parked"
   ordered_topics    = ["notify"]
 
   # Secret env var -> Secret Manager secret id suffix (shared/registry.py SECRETS).
   secrets = {
-    ALERTLOOP_WEBHOOK_TOKEN = "webhook-token"
-    SLACK_BOT_TOKEN         = "slack-bot-token"
-    SLACK_SIGNING_SECRET    = "slack-signing-secret"
-    KUBE_CONFIG_DATA        = "kubeconfig"
-    PROMETHEUS_BEARER_TOKEN = "prometheus-bearer-token"
+    ALERTLOOP_WEBHOOK_TOKEN   = "webhook-token"
+    SLACK_BOT_TOKEN           = "slack-bot-token"
+    SLACK_SIGNING_SECRET      = "slack-signing-secret"
+    KUBE_CONFIG_DATA          = "kubeconfig"
+    PROMETHEUS_BEARER_TOKEN   = "prometheus-bearer-token"
+    ALERTMANAGER_BEARER_TOKEN = "alertmanager-bearer-token"
   }
 
   # Firestore: collections with an `expires_at` TTL, and composite indexes.
   ttl_field       = "expires_at"
-  ttl_collections = ["idempotency", "leases", "locks", "approvals"]
+  ttl_collections = ["idempotency", "leases", "locks", "approvals", "interactions"]
   firestore_indexes = {
     runs_by_alert_type = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
     runs_by_state      = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
@@ -180,33 +209,42 @@ locals {
     "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
     "ALERTLOOP_STORM_THRESHOLD",
     "ALERTLOOP_FIRESTORE_DATABASE",
+    "ALERTLOOP_INCIDENT_WINDOW_MINUTES",
+    "ALERTLOOP_CONSOLE_URL_TEMPLATE",
   ]
 
   # Values of every plain env var; empty values are not set (the code's default applies).
   env_values = {
-    GOOGLE_CLOUD_PROJECT            = var.project_id
-    ALERTLOOP_TOPIC_PREFIX          = var.name_prefix
-    ALERTLOOP_MAX_BODY_BYTES        = tostring(var.max_body_bytes)
-    ALERTLOOP_POLICY_FILE           = var.policy_file
-    ALERTLOOP_DRY_RUN               = tostring(var.dry_run)
-    ALERTLOOP_MAX_EVENT_AGE_SECONDS = tostring(var.max_event_age_seconds)
-    ALERTLOOP_STAGE_TIMEOUT_SECONDS = tostring(var.stage_timeout_seconds)
-    ALERTLOOP_MAX_STAGE_ATTEMPTS    = tostring(var.max_delivery_attempts)
-    SLACK_CHANNEL                   = var.slack_channel
-    SLACK_API_URL                   = var.slack_api_url
-    ALERTLOOP_RUN_URL_TEMPLATE      = var.run_url_template
-    ALERTLOOP_COLLECTION_PREFIX     = var.collection_prefix
-    ALERTLOOP_FLAP_HOLDDOWN_MINUTES = tostring(var.flap_holddown_minutes)
-    ALERTLOOP_STORM_THRESHOLD       = tostring(var.storm_threshold)
-    ALERTLOOP_FIRESTORE_DATABASE    = var.firestore_database == "(default)" ? "" : var.firestore_database
-    ALERTLOOP_K8S_TIMEOUT_SECONDS   = tostring(var.k8s_timeout_seconds)
-    PROMETHEUS_URL                  = var.prometheus_url
-    PROMETHEUS_AUTH                 = var.prometheus_auth
-    PROMETHEUS_TIMEOUT_SECONDS      = tostring(var.prometheus_timeout_seconds)
-    ALERTLOOP_CLUSTERS              = local.cluster_table
-    ALERTLOOP_CLUSTER_LABELS        = join(",", var.cluster_labels)
-    ALERTLOOP_DEFAULT_CLUSTER_NAME  = var.default_cluster_name
-    ALERTLOOP_REMEDIATE_NAMESPACES  = join(",", var.remediate_namespaces)
+    GOOGLE_CLOUD_PROJECT              = var.project_id
+    ALERTLOOP_TOPIC_PREFIX            = var.name_prefix
+    ALERTLOOP_MAX_BODY_BYTES          = tostring(var.max_body_bytes)
+    ALERTLOOP_POLICY_FILE             = var.policy_file
+    ALERTLOOP_DRY_RUN                 = tostring(var.dry_run)
+    ALERTLOOP_MAX_EVENT_AGE_SECONDS   = tostring(var.max_event_age_seconds)
+    ALERTLOOP_STAGE_TIMEOUT_SECONDS   = tostring(var.stage_timeout_seconds)
+    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_delivery_attempts)
+    SLACK_CHANNEL                     = var.slack_channel
+    SLACK_API_URL                     = var.slack_api_url
+    ALERTLOOP_RUN_URL_TEMPLATE        = var.run_url_template
+    ALERTLOOP_COLLECTION_PREFIX       = var.collection_prefix
+    ALERTLOOP_FLAP_HOLDDOWN_MINUTES   = tostring(var.flap_holddown_minutes)
+    ALERTLOOP_STORM_THRESHOLD         = tostring(var.storm_threshold)
+    ALERTLOOP_FIRESTORE_DATABASE      = var.firestore_database == "(default)" ? "" : var.firestore_database
+    ALERTLOOP_K8S_TIMEOUT_SECONDS     = tostring(var.k8s_timeout_seconds)
+    PROMETHEUS_URL                    = var.prometheus_url
+    PROMETHEUS_AUTH                   = var.prometheus_auth
+    PROMETHEUS_TIMEOUT_SECONDS        = tostring(var.prometheus_timeout_seconds)
+    ALERTLOOP_CLUSTERS                = local.cluster_table
+    ALERTLOOP_CLUSTER_LABELS          = join(",", var.cluster_labels)
+    ALERTLOOP_DEFAULT_CLUSTER_NAME    = var.default_cluster_name
+    ALERTLOOP_REMEDIATE_NAMESPACES    = join(",", var.remediate_namespaces)
+    ALERTLOOP_INCIDENT_WINDOW_MINUTES = tostring(var.incident_window_minutes)
+    ALERTLOOP_CONSOLE_URL_TEMPLATE    = var.console_url_template
+    ALERTLOOP_SLACK_PERMISSIONS       = length(var.slack_permissions) == 0 ? "" : jsonencode(var.slack_permissions)
+    ALERTLOOP_APPROVERS               = join(",", var.approvers)
+    ALERTMANAGER_URL                  = var.alertmanager_url
+    ALERTMANAGER_TIMEOUT_SECONDS      = tostring(var.alertmanager_timeout_seconds)
+    ALERTLOOP_SWEEP_MIN_AGE_MINUTES   = tostring(var.sweep_min_age_minutes)
   }
 
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for

@@ -8,6 +8,7 @@ resource "google_project_service" "apis" {
   for_each = toset(concat(length(local.gke_projects) > 0 ? ["container.googleapis.com"] : [], [
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "cloudfunctions.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     "firestore.googleapis.com",

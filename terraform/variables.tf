@@ -78,14 +78,14 @@ variable "ingest_access" {
   }
 }
 
-variable "approve_access" {
-  description = "How Slack reaches the approve function (the app's interactivity request URL): \"public\" (ingress ALLOW_ALL, allUsers invoker; the function enforces the Slack signature, the approver list and single use) or \"internal\" (behind your own proxy; only internal_invoker_members may invoke)."
+variable "interact_access" {
+  description = "How Slack reaches the interact function (the Slack app's one interactivity request URL): \"public\" (ingress ALLOW_ALL, allUsers invoker; the function enforces Slack's signature and ALERTLOOP_SLACK_PERMISSIONS) or \"internal\" (behind your own proxy; only internal_invoker_members may invoke)."
   type        = string
   default     = "public"
 
   validation {
-    condition     = contains(["public", "internal"], var.approve_access)
-    error_message = "approve_access must be \"public\" or \"internal\"."
+    condition     = contains(["public", "internal"], var.interact_access)
+    error_message = "interact_access must be \"public\" or \"internal\"."
   }
 }
 
@@ -113,10 +113,10 @@ variable "mounted_secrets" {
     condition = alltrue([
       for s in var.mounted_secrets : contains([
         "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-        "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN",
+        "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN",
       ], s)
     ])
-    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN."
+    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN, ALERTMANAGER_BEARER_TOKEN."
   }
 
   validation {
@@ -377,9 +377,10 @@ variable "extra_env" {
       for fn, env in var.extra_env : alltrue([
         for name in keys(env) : can(regex("^[A-Z][A-Z0-9_]*$", name)) && !contains([
           "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
-          "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTLOOP_ALLOW_UNAUTHENTICATED",
-          "ALERTLOOP_CONTAINER_API_URL", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
-          "ALERTLOOP_PROMETHEUS_BIN", "ALERTLOOP_PROMTOOL_BIN",
+          "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN",
+          "ALERTLOOP_ALLOW_UNAUTHENTICATED", "ALERTLOOP_CONTAINER_API_URL", "PUBSUB_EMULATOR_HOST",
+          "FIRESTORE_EMULATOR_HOST", "ALERTLOOP_PROMETHEUS_BIN", "ALERTLOOP_PROMTOOL_BIN",
+          "ALERTLOOP_PROPERTY_EXAMPLES",
         ], name) && !can(regex("(TOKEN|SECRET|PASSWORD|KEY)$", name))
       ])
     ])
@@ -391,11 +392,12 @@ variable "extra_env" {
       for fn, env in var.extra_env : alltrue([
         for name in keys(env) : !contains([
           "ALERTLOOP_REMEDIATE_NAMESPACES", "ALERTLOOP_NAMESPACE_ALLOWLIST", "ALERTLOOP_CLUSTERS",
-          "ALERTLOOP_CLUSTERS_FILE", "ALERTLOOP_CLUSTER_LABELS",
+          "ALERTLOOP_CLUSTERS_FILE", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_SLACK_PERMISSIONS",
+          "ALERTLOOP_APPROVERS",
         ], name)
       ])
     ])
-    error_message = "Set the namespace allow-list with remediate_namespaces (it must reach remediate and rollback alike) and the cluster table with clusters / cluster_labels, not extra_env."
+    error_message = "Set the namespace allow-list with remediate_namespaces (it must reach remediate and rollback alike), the cluster table with clusters / cluster_labels, and who may click what with slack_permissions / approvers (they must reach interact and act alike), not extra_env."
   }
 }
 
@@ -479,5 +481,98 @@ variable "storm_threshold" {
   validation {
     condition     = var.storm_threshold >= 0
     error_message = "storm_threshold must be 0 (disabled) or more."
+  }
+}
+
+variable "incident_window_minutes" {
+  description = "ALERTLOOP_INCIDENT_WINDOW_MINUTES: alerts about the same workload (cluster, namespace, workload) join one incident while it is open or within this many minutes after it resolved. 0 turns correlation off (policy entries can opt out with correlate: false)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.incident_window_minutes >= 0 && var.incident_window_minutes <= 1440
+    error_message = "incident_window_minutes must be between 0 (off) and 1440."
+  }
+}
+
+variable "console_url_template" {
+  description = "ALERTLOOP_CONSOLE_URL_TEMPLATE: link to an incident in the console ({incident_id}, {project}); used on the Slack parent and in Alertmanager silence comments. Empty: the run log link."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.console_url_template == "" || (startswith(var.console_url_template, "https://") && strcontains(var.console_url_template, "{incident_id}"))
+    error_message = "console_url_template must be empty or an https URL containing {incident_id}."
+  }
+}
+
+variable "slack_permissions" {
+  description = "ALERTLOOP_SLACK_PERMISSIONS: who may do what from Slack, by kind (approve, silence, take_over, acknowledge, verdict) -> Slack user ids (U…/W…), user group ids (S…, needs the usergroups:read scope) or \"*\". Kinds left out: approve/silence/take_over -> approvers; acknowledge/verdict -> anyone."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.slack_permissions) : contains(["approve", "silence", "take_over", "acknowledge", "verdict"], k)])
+    error_message = "slack_permissions keys must be approve, silence, take_over, acknowledge or verdict."
+  }
+
+  validation {
+    condition     = alltrue([for ids in values(var.slack_permissions) : alltrue([for id in ids : can(regex("^([UWS][A-Z0-9]{1,31}|[*])$", id))])])
+    error_message = "slack_permissions values must be Slack user ids (U…/W…), user group ids (S…) or \"*\"."
+  }
+}
+
+variable "approvers" {
+  description = "ALERTLOOP_APPROVERS: Slack user ids who may approve or reject rollback proposals (and, unless slack_permissions says otherwise, silence and take over). Empty: nobody may."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.approvers : can(regex("^[UW][A-Z0-9]{1,31}$", id))])
+    error_message = "approvers must be Slack user ids (U… or W…)."
+  }
+}
+
+variable "alertmanager_url" {
+  description = "ALERTMANAGER_URL: the Alertmanager that sends alertloop its webhooks (API v2), for Silence from Slack and the sweeper. Empty: silencing is refused with a message and the sweeper does nothing. Mount ALERTMANAGER_BEARER_TOKEN if it needs a token."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alertmanager_url == "" || can(regex("^https?://", var.alertmanager_url))
+    error_message = "alertmanager_url must be empty or an http(s) URL."
+  }
+}
+
+variable "alertmanager_timeout_seconds" {
+  description = "ALERTMANAGER_TIMEOUT_SECONDS: per request to Alertmanager."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alertmanager_timeout_seconds > 0 && var.alertmanager_timeout_seconds <= 60
+    error_message = "alertmanager_timeout_seconds must be in (0, 60]."
+  }
+}
+
+variable "sweep_schedule" {
+  description = "Cloud Scheduler cron for the sweeper (it asks Alertmanager about open incidents whose resolve never came)."
+  type        = string
+  default     = "*/2 * * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.sweep_schedule))) == 5
+    error_message = "sweep_schedule must be a five-field cron expression."
+  }
+}
+
+variable "sweep_min_age_minutes" {
+  description = "ALERTLOOP_SWEEP_MIN_AGE_MINUTES: the sweeper checks incidents open (and an Alertmanager up) at least this long."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.sweep_min_age_minutes >= 1 && var.sweep_min_age_minutes <= 1440
+    error_message = "sweep_min_age_minutes must be between 1 and 1440."
   }
 }

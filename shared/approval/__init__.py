@@ -1,24 +1,17 @@
-"""Human approval of rollback proposals through Slack buttons (the approve function)."""
+"""Human approval of rollback proposals (decided by the interactions worker, `act`)."""
 
-from shared.approval.core import Decision, decide, publish_decision
+from shared.approval.core import Decision, decide, publish_decision, refuse_decision
 from shared.approval.settings import ApprovalSettings, approval_settings
-from shared.approval.slack_request import (
-    Action,
-    PayloadError,
-    SignatureError,
-    parse_action,
-    verify_signature,
-)
+from shared.approval.slack_request import Action, SignatureError, verify_signature
 
 __all__ = [
     "Action",
     "ApprovalSettings",
     "Decision",
-    "PayloadError",
     "SignatureError",
     "approval_settings",
     "decide",
-    "parse_action",
     "publish_decision",
+    "refuse_decision",
     "verify_signature",
 ]

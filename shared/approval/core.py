@@ -93,24 +93,47 @@ def _expired(approval: dict[str, Any], now: datetime) -> bool:
     return not isinstance(expires, datetime) or expires <= now
 
 
-def decide(
-    action: Action, ledger: Ledger, cfg: ApprovalSettings, now: datetime | None = None
+def refuse_decision(
+    action: Action,
+    ledger: Ledger,
+    cfg: ApprovalSettings,
+    reason: str,
+    message: str,
+    approval: dict[str, Any] | None = None,
 ) -> Decision:
-    """Approve or reject, single use; or refuse with a reason. Always audited."""
+    """A refused click on a proposal: nothing decided, audited with the reason."""
+    if approval is None:
+        approval = ledger.get_approval(action.approval_id) or {}
+    audit_id = _audit(ledger, cfg, action, approval, "refused", message, guard=reason)
+    event(
+        log,
+        "approval refused",
+        30,
+        approval_id=action.approval_id,
+        user=action.user_id,
+        reason=reason,
+        run_id=approval.get("run_id", ""),
+    )
+    return Decision("refused", message, reason, approval, audit_id)
+
+
+def decide(
+    action: Action,
+    ledger: Ledger,
+    cfg: ApprovalSettings,
+    now: datetime | None = None,
+    *,
+    permission_checked: bool = False,
+) -> Decision:
+    """Approve or reject, single use; or refuse with a reason. Always audited.
+
+    `permission_checked`: the caller already decided the user may approve (the interactions
+    worker, from ALERTLOOP_SLACK_PERMISSIONS and its user groups); otherwise the user must be
+    in ALERTLOOP_APPROVERS."""
     approval: dict[str, Any] = ledger.get_approval(action.approval_id) or {}
 
     def refuse(reason: str, message: str) -> Decision:
-        audit_id = _audit(ledger, cfg, action, approval, "refused", message, guard=reason)
-        event(
-            log,
-            "approval refused",
-            30,
-            approval_id=action.approval_id,
-            user=action.user_id,
-            reason=reason,
-            run_id=approval.get("run_id", ""),
-        )
-        return Decision("refused", message, reason, approval, audit_id)
+        return refuse_decision(action, ledger, cfg, reason, message, approval)
 
     if not approval:
         return refuse(
@@ -120,13 +143,13 @@ def decide(
         return refuse(
             "action", f"Proposal {for_mrkdwn(action.approval_id, 80)} is not a rollback proposal."
         )
-    if not cfg.approvers:
+    if not permission_checked and not cfg.approvers:
         return refuse(
             "no_approvers",
             "Nobody may approve rollbacks: ALERTLOOP_APPROVERS is empty. Ask an operator to "
             "list the Slack user ids allowed to decide.",
         )
-    if action.user_id not in cfg.approvers:
+    if not permission_checked and action.user_id not in cfg.approvers:
         return refuse(
             "not_approver",
             f"<@{action.user_id}> is not an allowed approver (ALERTLOOP_APPROVERS); "

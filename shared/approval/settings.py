@@ -4,6 +4,7 @@ Names, defaults and meanings: shared/envvars.py.
 - ALERTLOOP_APPROVERS: comma-separated Slack user ids (U…/W…) allowed to approve or reject a
   rollback proposal. Empty = nobody may: every click is refused (and audited).
 - SLACK_SIGNING_SECRET ★: the Slack app's signing secret. Unset = every request is refused.
+- K_SERVICE ("alertloop-act"): the identity written to the audit trail.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from shared import envvars
 from shared.config import actor
 
-DEFAULT_ACTOR = "alertloop-approve"
+DEFAULT_ACTOR = "alertloop-act"
 
 
 def parse_approvers(raw: str) -> frozenset[str]:

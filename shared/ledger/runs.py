@@ -5,6 +5,7 @@ runs/{run_id}          the alert, plan, status (firing|resolved, the truth stage
 fingerprints/{fp}      the fingerprint's latest run and incident (flap chains)
 incidents/{id}         runs about the same thing that share one Slack thread, guardrail caps
 groups/{group_id}      an alert storm's latest snapshot and its Slack digest
+workloads/{id}         a workload's latest incident (shared.ledger.correlation)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from shared.envelope import Finding, utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, nest, snap_dict
+from shared.ledger.correlation import joinable, workload_doc_id
 from shared.ledger.guardrails import fingerprint_key
 from shared.messages import GroupSnapshot, IntakeAlert
 from shared.run import Run
@@ -52,6 +54,9 @@ class NewRun:
     dry_run: bool
     cluster: str = ""
     routing_problem: str = ""  # why no cluster could be chosen ("" when one was)
+    # One incident per workload (shared.ledger.correlation): "" = this alert is not correlated.
+    correlation_key: str = ""
+    correlation_window: timedelta = timedelta(0)
 
 
 def incident_id_for(chain_key: str, first_run: str) -> str:
@@ -105,6 +110,7 @@ class RunsLedger(LedgerBase):
                             "state": display_state(run.get("findings") or {}, run.get("plan", [])),
                             "resolved_at": None,
                             "mttr_seconds": None,
+                            "resolved_by": None,
                             "reopened": int(run.get("reopened", 0)) + 1,
                             "firing_seen_at": t,
                             "pending.notify": not storm,
@@ -133,6 +139,7 @@ class RunsLedger(LedgerBase):
                     "state": "resolved",
                     "resolved_at": ends,
                     "mttr_seconds": max(0.0, (ends - starts).total_seconds()),
+                    "resolved_by": msg.resolved_by or None,
                     "resolved_seen_at": t,
                     "pending.notify": not storm,
                     "updated_at": now,
@@ -190,6 +197,21 @@ class RunsLedger(LedgerBase):
         flapping = chained and fp.get("status") == "resolved"
         inc_ref = self._doc("incidents", inc_id)
         inc = snap_dict(inc_ref.get(transaction=transaction)) if chained else {}
+        # Otherwise, another alert about the same workload: join its incident (all reads
+        # happen before the first write of the transaction).
+        wl_ref = None
+        joined = False
+        if new.correlation_key and not storm:
+            wl_ref = self._doc("workloads", workload_doc_id(new.correlation_key))
+            if not chained:
+                wl = snap_dict(wl_ref.get(transaction=transaction))
+                candidate = str(wl.get("incident_id") or "")
+                # The same alert firing again is the flap hold-down's call, not correlation's.
+                if candidate and candidate != fp.get("incident_id"):
+                    cand_ref = self._doc("incidents", candidate)
+                    cand = snap_dict(cand_ref.get(transaction=transaction))
+                    if joinable(cand, now, new.correlation_window):
+                        inc_id, inc_ref, inc, joined = candidate, cand_ref, cand, True
         flaps = int(inc.get("flaps", 0)) + (1 if flapping else 0)
         status = "firing" if firing else "resolved"
         ends = (alert.ends_at or now) if not firing else None
@@ -271,9 +293,16 @@ class RunsLedger(LedgerBase):
                     "run_order": [msg.run_id],
                     "flaps": 0,
                     "digest_group": msg.group_id,
+                    "workload_key": new.correlation_key if wl_ref is not None else "",
                     "slack": {},
                     "updated_at": now,
                 },
+            )
+        if wl_ref is not None:
+            transaction.set(
+                wl_ref,
+                {"incident_id": inc_id, "key": new.correlation_key, "updated_at": now},
+                merge=True,
             )
         fp_doc: dict[str, Any] = {
             "last_run_id": msg.run_id,
@@ -291,7 +320,8 @@ class RunsLedger(LedgerBase):
             inc_id,
             first_stage=first,
             notify=not storm,
-            notes=["flapping: continues its incident"] if flapping else [],
+            notes=(["flapping: continues its incident"] if flapping else [])
+            + (["joined the incident of its workload"] if joined else []),
         )
 
     def _incident_run_status(

@@ -1,6 +1,7 @@
 """Path A to the end, on the whole stack: HighErrorRate after a recent deploy -> a rollback
-proposal in the Slack thread with Approve/Reject buttons -> a signed Slack click on the approve
-function -> the rollback function rolls checkout back (one PATCH) and reports in the thread."""
+proposal in the Slack thread with Approve/Reject buttons -> a click, signed as Slack signs it, on
+interact -> the act worker approves -> the rollback function rolls checkout back (one PATCH) and
+reports in the thread; the proposal's buttons become the decision."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from sandbox.kube_api import KubeApiServer, function_user
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackMessage
 from sandbox.stack import Stack, fire, kubeconfigs_of, rbac_sandbox, sandbox_identities, wait_for
-from shared.approval.slack_request import form_body, sign
 from shared.envelope import utcnow
 
 pytestmark = pytest.mark.e2e
@@ -77,20 +77,9 @@ def buttons(msg: SlackMessage) -> dict[str, str]:
 
 
 def click(stack: Stack, approval_id: str, user: str = APPROVER) -> requests.Response:
-    body = form_body(
-        {
-            "type": "block_actions",
-            "user": {"id": user, "username": "oncall"},
-            "channel": {"id": "C1"},
-            "actions": [{"action_id": "approve_rollback", "value": approval_id}],
-        }
-    )
-    return requests.post(
-        f"http://127.0.0.1:{stack.ports['approve']}/",
-        data=body,
-        headers=sign(body, SECRET),
-        timeout=30,
-    )
+    """A person clicks Approve in Slack: the local Slack server signs and sends it."""
+    assert stack.slack is not None
+    return stack.slack.click("approve_rollback", user, approval_id, user_name="oncall")
 
 
 def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
@@ -117,14 +106,16 @@ def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
     patches_before = len(kube.requests_matching("PATCH", "/deployments/checkout"))
     assert patches_before == 0  # a proposal changes nothing
 
-    # Someone not on the approver list: refused, nothing published.
+    # Someone not on the approver list: refused, nothing decided.
     refused = click(stack, ids["approve_rollback"], user="UINTRUDER")
     assert refused.status_code == 200 and refused.json()["outcome"] == "refused"
+    wait_for(lambda: bool(slack.responses_for("UINTRUDER")), 30, "the refusal reply")
+    assert "may not approve" in slack.responses_for("UINTRUDER")[0].text
 
-    approved = click(stack, ids["approve_rollback"])
+    body, headers = slack.click_request("approve_rollback", APPROVER, ids["approve_rollback"])
+    approved = requests.post(stack.interact_url, data=body, headers=headers, timeout=30)
     assert approved.status_code == 200, approved.text
-    assert approved.json()["outcome"] == "approved", approved.json()
-    assert approved.json()["response_type"] == "ephemeral"
+    assert approved.json()["outcome"] == "queued", approved.json()
 
     def result() -> SlackMessage | None:
         return next((r for r in slack.replies(parent.ts) if "Rolled back" in r.text), None)
@@ -144,11 +135,18 @@ def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
     ops = {op["path"]: op["value"] for op in patches[0].json}
     images = [c["image"] for c in ops["/spec/template"]["spec"]["containers"]]
     assert images == ["registry.example.com/shop/checkout:1.4.2"]
+    # The proposal's buttons became the decision, who made it and when.
+    wait_for(lambda: not buttons(reply), 30, "the proposal's buttons replaced")
+    assert f"Approved by <@{APPROVER}>" in json.dumps(reply.blocks)
+    assert any("approved the rollback" in r.text for r in slack.responses_for(APPROVER))
 
-    # The same click again (double click, or a replay of the signed request): single use.
-    again = click(stack, ids["approve_rollback"])
-    assert again.json()["outcome"] == "refused" and "single use" in again.json()["text"]
-    time.sleep(1.0)
+    # The same signed request again (a replay inside the 5-minute window) is the same click:
+    # queued, recognised by its id, not acted on again.
+    said = len(slack.responses_for(APPROVER))
+    again = requests.post(stack.interact_url, data=body, headers=headers, timeout=30)
+    assert again.json()["outcome"] == "queued"
+    time.sleep(2.0)
+    assert len(slack.responses_for(APPROVER)) == said
     assert len(kube.requests_matching("PATCH", "/deployments/checkout")) == 1
     assert sum("Rolled back" in r.text for r in slack.replies(parent.ts)) == 1
     print(f"alert -> proposal -> approval -> rollback reply in {time.monotonic() - t0:.1f}s")

@@ -1,41 +1,50 @@
-"""The approve function on the Firestore and Pub/Sub emulators: signed Slack clicks decide a
-rollback proposal exactly once, refusals change nothing, and every decision is audited."""
+"""Rollback proposals decided from Slack, on the emulators and the local Slack server: a signed
+click on Approve/Reject goes through interact to the act worker, which decides exactly once
+(single use, expiring, from an allowed approver), audits every decision and refusal, sends an
+approval to the rollback stage, and replaces the buttons with the decision."""
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 
-from shared.approval.slack_request import form_body, sign
+from sandbox.slack_api import SlackApiServer
 from shared.envelope import Finding
+from shared.interaction.payload import block_actions_payload, signed_request
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
+from shared.notifier import Notifier
 from shared.remediation.records import Recorder
 from shared.run import Run
+from tests.clicks import (
+    APPROVER,
+    INTRUDER,
+    ONCALL,
+    SECRET,
+    act,
+    buttons,
+    click,
+    configure,
+    interact_client,
+)
 from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "integration-signing-secret"
-APPROVER = "UAPPROVER"
+
+@pytest.fixture
+def slack(topics: Any, slack_api: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    configure(slack_api, monkeypatch)
+    return slack_api
 
 
 @pytest.fixture
-def env_ready(topics: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setenv("ALERTLOOP_APPROVERS", f"{APPROVER},UOTHER")
-    return topics
-
-
-@pytest.fixture
-def client(env_ready: Any) -> Any:
-    return create_app("approve", str(ROOT / "main.py"), "http").test_client()
+def client(slack: SlackApiServer) -> Any:
+    return interact_client()
 
 
 def make_run(ledger: Ledger) -> Run:
@@ -51,7 +60,7 @@ def make_run(ledger: Ledger) -> Run:
 
 
 def propose(ledger: Ledger, run: Run, ttl: timedelta = timedelta(minutes=60)) -> str:
-    """The proposal as remediation records it (action "rollback", bound to target/revision)."""
+    """The proposal as remediation records it, and its reply (with the buttons) in Slack."""
     recorder = Recorder(
         ledger, "alertloop-remediate", run.run_id, "HighErrorRate", incident_id=run.incident_id
     )
@@ -64,24 +73,17 @@ def propose(ledger: Ledger, run: Run, ttl: timedelta = timedelta(minutes=60)) ->
         now=datetime.now(UTC) - (timedelta(minutes=61) if ttl.total_seconds() < 0 else timedelta()),
     )
     assert created
-    return approval_id
-
-
-def click(client: Any, approval_id: str, user: str = APPROVER, action: str = "approve_rollback"):
-    body = form_body(
-        {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower()},
-            "channel": {"id": "C1"},
-            "container": {"message_ts": "1.2"},
-            "actions": [{"action_id": action, "value": approval_id}],
-        }
+    ledger.record_finding(
+        run.run_id,
+        Finding(
+            stage="remediate",
+            status="ok",
+            summary="Proposed (not executed): roll checkout back to revision 3",
+            details={"action": "propose_rollback", "approval_id": approval_id},
+        ),
     )
-    resp = client.post("/", data=body, headers=sign(body, SECRET))
-    assert resp.status_code == 200, resp.data
-    data = resp.get_json()
-    assert data["response_type"] == "ephemeral"
-    return data
+    Notifier().project_incident(run.incident_id)
+    return approval_id
 
 
 def approval(ledger: Ledger, approval_id: str) -> dict[str, Any]:
@@ -96,113 +98,166 @@ def rollback_messages(topics: Any) -> list[StageMessage]:
     return [parse_stage(m.message.data) for m in topics.pull("rollback", timeout=1.5)]
 
 
-def test_approve_publishes_once_and_is_single_use(client: Any, env_ready: Any) -> None:
+def proposal_message(slack: SlackApiServer) -> Any:
+    return next(m for m in slack.messages if m.text.startswith("Remediation"))
+
+
+def decide(client: Any, slack: SlackApiServer, topics: Any, aid: str, user: str, action: str):
+    answer = click(client, slack, action, user, aid).get_json()
+    assert answer["outcome"] in ("queued", "refused"), answer
+    (outcome,) = act(topics)
+    assert outcome is not None
+    return outcome
+
+
+def test_approve_publishes_once_and_is_single_use(
+    client: Any, slack: SlackApiServer, topics: Any
+) -> None:
     ledger = Ledger()
     run = make_run(ledger)
     aid = propose(ledger, run)
+    reply = proposal_message(slack)
+    assert buttons(reply.blocks) == ["approve_rollback", "reject_rollback"]
 
-    first = click(client, aid)
-    assert first["outcome"] == "approved", first
+    # A double click: both requests reach interact before the message changes.
+    assert click(client, slack, "approve_rollback", APPROVER, aid).status_code == 200
+    assert click(client, slack, "approve_rollback", APPROVER, aid).status_code == 200
+    first, second = act(topics)
+    assert first is not None and first.result == "done", first
+    assert second is not None and second.result == "refused"
+    assert "single use" in second.message
     doc = approval(ledger, aid)
     assert doc["status"] == "approved" and doc["approved_by"] == APPROVER
     assert isinstance(doc["approved_at"], datetime)
-    msgs = rollback_messages(env_ready)
-    assert len(msgs) == 1
-    msg = msgs[0]
+    (msg,) = rollback_messages(topics)
     # A pointer: the run and the approval; the rollback stage loads the run from the ledger.
     assert msg.stage == "rollback" and msg.run_id == run.run_id
     assert msg.approval_id == aid and not msg.force
-    stored = ledger.load_run(run.run_id)
-    assert stored is not None and [f.stage for f in stored.findings] == ["investigate"]
-    assert stored.next_stage("rollback") is None  # the runner forwards to notify only
-
-    second = click(client, aid)  # a second click, or a replay of the same request
-    assert second["outcome"] == "refused" and second["reason"] == "status"
-    assert "single use" in second["text"]
-    other = click(client, aid, user="UOTHER", action="reject_rollback")
-    assert other["outcome"] == "refused"
-    assert approval(ledger, aid)["status"] == "approved"
-    assert rollback_messages(env_ready) == []
+    # The buttons became the decision, who made it and when.
+    reply = proposal_message(slack)
+    assert buttons(reply.blocks) == [] and reply.updates == 1
+    assert f"Approved by <@{APPROVER}>" in json.dumps(reply.blocks)
+    stored = ledger.get_run(run.run_id) or {}
+    assert stored["approval_decision"]["outcome"] == "approved"
+    assert stored["approval_decision"]["by"] == APPROVER
+    # The clicked button is gone: Slack cannot send that click any more.
+    with pytest.raises(LookupError):
+        slack.click_request("reject_rollback", ONCALL, aid)
+    said = [r.text for r in slack.responses_for(APPROVER)]
+    assert "approved the rollback" in said[0] and "single use" in said[1]
 
     outcomes = sorted(a["outcome"] for a in audits(ledger))
-    assert outcomes == ["approved", "refused", "refused"]
+    assert outcomes == ["approved", "refused"]
     decided = next(a for a in audits(ledger) if a["outcome"] == "approved")
     assert decided["slack_user"] == APPROVER and decided["approval_id"] == aid
     assert decided["target"] == "deployment/shop/checkout" and decided["run_id"] == run.run_id
     assert {a["incident_id"] for a in audits(ledger)} == {run.incident_id}
 
 
-def test_concurrent_double_click_approves_once(client: Any, env_ready: Any) -> None:
+def test_concurrent_workers_approve_once(client: Any, slack: SlackApiServer, topics: Any) -> None:
     ledger = Ledger()
     run = make_run(ledger)
     aid = propose(ledger, run)
-    app = create_app("approve", str(ROOT / "main.py"), "http")
+    for _ in range(4):
+        click(client, slack, "approve_rollback", ONCALL, aid)  # in the on-call group
+    from shared.interaction.request import parse_message
+    from shared.interaction.worker import Worker
+
+    messages = topics.pull("interactions", timeout=1.5)
+    assert len(messages) == 4
     results: list[str] = []
 
-    def go() -> None:
-        results.append(click(app.test_client(), aid)["outcome"])
+    def go(m: Any) -> None:
+        out = Worker().handle(parse_message(bytes(m.message.data)))
+        results.append(out.result if out else "none")
 
-    threads = [threading.Thread(target=go) for _ in range(4)]
+    threads = [threading.Thread(target=go, args=(m,)) for m in messages]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(results) == ["approved", "refused", "refused", "refused"]
-    assert len(rollback_messages(env_ready)) == 1
+    assert sorted(results) == ["done", "refused", "refused", "refused"]
+    assert len(rollback_messages(topics)) == 1
 
 
-def test_expired_proposal_is_refused(client: Any, env_ready: Any) -> None:
+def test_expired_proposal_is_refused(client: Any, slack: SlackApiServer, topics: Any) -> None:
     ledger = Ledger()
     run = make_run(ledger)
     aid = propose(ledger, run, ttl=timedelta(minutes=-1))
-    out = click(client, aid)
-    assert out["outcome"] == "refused" and out["reason"] == "expired"
+    out = decide(client, slack, topics, aid, APPROVER, "approve_rollback")
+    assert out.result == "refused" and "expired" in out.message
     assert approval(ledger, aid)["status"] == "expired"
-    assert rollback_messages(env_ready) == []
+    assert rollback_messages(topics) == []
     assert [a["guard"] for a in audits(ledger)] == ["expired"]
 
 
-def test_non_approver_is_refused_and_nothing_changes(client: Any, env_ready: Any) -> None:
-    ledger = Ledger()
-    run = make_run(ledger)
-    aid = propose(ledger, run)
-    out = click(client, aid, user="UINTRUDER")
-    assert out["outcome"] == "refused" and out["reason"] == "not_approver"
-    assert "not an allowed approver" in out["text"]
-    assert approval(ledger, aid)["status"] == "proposed"
-    assert rollback_messages(env_ready) == []
-    (audit,) = audits(ledger)
-    assert audit["outcome"] == "refused" and audit["slack_user"] == "UINTRUDER"
-
-
-def test_empty_approver_list_refuses_everyone(
-    client: Any, env_ready: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_person_not_allowed_to_approve_is_refused_and_nothing_changes(
+    client: Any, slack: SlackApiServer, topics: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ALERTLOOP_APPROVERS", "")
     ledger = Ledger()
     run = make_run(ledger)
     aid = propose(ledger, run)
-    out = click(client, aid)
-    assert out["reason"] == "no_approvers" and "ALERTLOOP_APPROVERS is empty" in out["text"]
+    answer = click(client, slack, "approve_rollback", INTRUDER, aid).get_json()
+    assert answer["outcome"] == "refused"
+    assert "may not approve or reject rollbacks" in answer["text"]
+    (out,) = act(topics)
+    assert out is not None and out.result == "refused"
+    assert approval(ledger, aid)["status"] == "proposed"
+    assert buttons(proposal_message(slack).blocks) == ["approve_rollback", "reject_rollback"]
+    assert rollback_messages(topics) == []
+    (audit,) = audits(ledger)
+    assert audit["outcome"] == "refused" and audit["slack_user"] == INTRUDER
+    assert audit["guard"] == "not_approver" and audit["approval_id"] == aid
+
+
+def test_nobody_may_approve_when_no_approver_is_configured(
+    client: Any, slack: SlackApiServer, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import reset_settings
+
+    monkeypatch.setenv("ALERTLOOP_APPROVERS", "")
+    monkeypatch.delenv("ALERTLOOP_SLACK_PERMISSIONS")
+    reset_settings()
+    ledger = Ledger()
+    run = make_run(ledger)
+    aid = propose(ledger, run)
+    out = decide(client, slack, topics, aid, APPROVER, "approve_rollback")
+    assert out.result == "refused" and "allowed: nobody" in out.message
     assert approval(ledger, aid)["status"] == "proposed"
 
 
-def test_reject_is_final_and_reported(client: Any, env_ready: Any) -> None:
+def test_reject_is_final_and_reported(client: Any, slack: SlackApiServer, topics: Any) -> None:
     ledger = Ledger()
     run = make_run(ledger)
     aid = propose(ledger, run)
-    out = click(client, aid, action="reject_rollback")
-    assert out["outcome"] == "rejected" and "nothing will change" in out["text"]
+    out = decide(client, slack, topics, aid, APPROVER, "reject_rollback")
+    assert out.result == "done" and "nothing will change" in out.message
     doc = approval(ledger, aid)
     assert doc["status"] == "rejected" and doc["rejected_by"] == APPROVER
     # The rejection travels to the rollback stage only so that it reports in the thread.
-    (msg,) = rollback_messages(env_ready)
+    (msg,) = rollback_messages(topics)
     assert msg.approval_id == aid and msg.run_id == run.run_id and msg.stage == "rollback"
-    assert click(client, aid)["reason"] == "status"
-    assert approval(ledger, aid)["status"] == "rejected"
+    assert f"Rejected by <@{APPROVER}>" in json.dumps(proposal_message(slack).blocks)
+    assert (ledger.get_run(run.run_id) or {})["approval_decision"]["outcome"] == "rejected"
 
 
-def test_unknown_approval_is_refused(client: Any, env_ready: Any) -> None:
-    out = click(client, "doesnotexist")
-    assert out["outcome"] == "refused" and out["reason"] == "unknown"
-    assert rollback_messages(env_ready) == []
+def test_a_click_on_a_proposal_that_does_not_exist_is_refused(
+    client: Any, slack: SlackApiServer, topics: Any
+) -> None:
+    # A message Slack still shows, whose proposal is gone from the ledger.
+    button = {"type": "button", "action_id": "approve_rollback", "value": "doesnotexist"}
+    message = {"type": "message", "ts": "1.000001", "text": "x", "blocks": []}
+    payload = block_actions_payload(
+        user_id=APPROVER,
+        user_name="approver",
+        channel="C1",
+        message=message,
+        block_id="approval:doesnotexist",
+        button=button,
+        response_url=slack.mint_response_url("C1", "1.000001", APPROVER),
+    )
+    body, headers = signed_request(payload, SECRET)
+    assert client.post("/", data=body, headers=headers).status_code == 200
+    (out,) = act(topics)
+    assert out is not None and out.result == "refused" and "No rollback proposal" in out.message
+    assert rollback_messages(topics) == []

@@ -367,7 +367,7 @@ def test_a_rollback_dead_letter_is_kept_with_its_pointer(topics, capsys, monkeyp
     reset_settings()
     replay(capsys, "--dead-letters")  # creates the pull subscription
     run_id = fire(topics)
-    # Only the approve function publishes to `rollback`: a rollback that gave up is not sent
+    # Only the act worker (approvals) publishes to `rollback`: a rollback that gave up is not sent
     # back there, and what it was about (run, approval) must survive the drain.
     StageRunner("rollback", Counter("rollback", fail=True)).run(
         StageMessage(run_id=run_id, stage="rollback", approval_id="appr-1")

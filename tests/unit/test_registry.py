@@ -25,7 +25,8 @@ def test_names_are_unique_and_by_name_is_complete() -> None:
 
 
 def test_stage_topics_match_the_envelope_stages() -> None:
-    assert set(registry.STAGE_TOPICS) == {s.value for s in Stage}
+    assert set(registry.STAGE_TOPICS) == {s.value for s in Stage} | set(registry.CONTROL_TOPICS)
+    assert not set(registry.CONTROL_TOPICS) & {s.value for s in Stage}
     assert registry.DEAD_LETTER_TOPIC in registry.STAGE_TOPICS
     assert registry.ROLLBACK_TOPIC in registry.STAGE_TOPICS
     assert registry.PARKED_TOPIC not in registry.STAGE_TOPICS

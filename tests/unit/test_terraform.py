@@ -431,8 +431,8 @@ def test_all_users_only_on_public_http_functions() -> None:
     assert 'f.exposure == "public" ? ["allUsers"]' in code_hits[0]
     assert 'if f.kind == "http"' in _locals()["http_invokers"]
     public = [f.name for f in registry.FUNCTIONS if f.exposure == "public"]
-    # ingest (Alertmanager's webhook) and approve (Slack's interactivity endpoint) only.
-    assert public == ["ingest", "approve"]
+    # ingest (Alertmanager's webhook) and interact (Slack's interactivity endpoint) only.
+    assert public == ["ingest", "interact"]
     for f in registry.FUNCTIONS:
         if f.exposure == "public":
             assert f.kind == "http", f.name
@@ -568,3 +568,27 @@ def test_gke_and_managed_prometheus_roles_go_to_the_projects_that_need_them() ->
     assert "local.gmp_projects" in grants and "f.uses_prometheus" in grants
     assert "c.gke" in _locals()["gke_projects"]
     assert "grant_gke_cluster_viewer" not in _text()  # derived from the table, not a switch
+
+
+# ---------------------------------------------------------------- the sweeper's schedule
+
+
+def test_cloud_scheduler_feeds_the_sweeper() -> None:
+    job = _resources("google_cloud_scheduler_job")["sweep"]
+    target = _one(job["pubsub_target"])
+    assert target["topic_name"] == f'${{google_pubsub_topic.stage["{registry.SWEEP_TOPIC}"].id}}'
+    assert job["schedule"] == "${var.sweep_schedule}"
+    assert registry.subscribed_topics()[registry.SWEEP_TOPIC] == "sweeper"
+    apis = _resources("google_project_service")["apis"]
+    assert "cloudscheduler.googleapis.com" in apis["for_each"]
+
+
+def test_who_may_click_what_reaches_interact_and_act_alike() -> None:
+    values = _locals()["env_values"]
+    assert "jsonencode(var.slack_permissions)" in values["ALERTLOOP_SLACK_PERMISSIONS"]
+    assert values["ALERTLOOP_APPROVERS"] == '${join(",", var.approvers)}'
+    for fn in ("interact", "act"):
+        for name in ("ALERTLOOP_SLACK_PERMISSIONS", "ALERTLOOP_APPROVERS"):
+            assert name in registry.BY_NAME[fn].env, (fn, name)
+    refused = str(_tf()["variable"]["extra_env"]["validation"])
+    assert "ALERTLOOP_SLACK_PERMISSIONS" in refused and "ALERTLOOP_APPROVERS" in refused

@@ -1,4 +1,4 @@
-"""Slack request verification and payload parsing for the approve function (no servers)."""
+"""Slack request verification, block_actions parsing and interact's refusals (no servers)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from functions_framework import create_app
 from shared.approval.settings import approval_settings, parse_approvers
 from shared.approval.slack_request import (
     MAX_AGE_SECONDS,
-    PayloadError,
     SignatureError,
     form_body,
-    parse_action,
     sign,
     verify_signature,
 )
 from shared.envelope import Finding
+from shared.interaction.request import PayloadError, parse_interaction
 from shared.slack_render import blocks_as_text, render_finding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +36,7 @@ def payload(
         "channel": {"id": "C1"},
         "container": {"type": "message", "message_ts": "1.000002"},
         "response_url": "https://hooks.slack.com/actions/x",
+        "trigger_id": "1.2.abc",
         "actions": [
             {"type": "button", "action_id": action_id, "value": value, "block_id": "b"},
         ],
@@ -122,22 +122,56 @@ def test_no_signing_secret_refuses_everything() -> None:
 
 
 def test_parse_approve_and_reject() -> None:
-    a = parse_action(form_body(payload()))
-    assert (a.action_id, a.approval_id, a.user_id, a.user_name) == (
+    a = parse_interaction(form_body(payload()))
+    assert a is not None
+    assert (a.action_id, a.value, a.user_id, a.user_name) == (
         "approve_rollback",
         "abc123",
         "U111",
         "alice",
     )
-    assert a.approve and a.channel == "C1" and a.message_ts == "1.000002"
-    r = parse_action(form_body(payload("reject_rollback")))
-    assert not r.approve and r.action_id == "reject_rollback"
+    assert a.channel == "C1" and a.message_ts == "1.000002"
+    assert a.response_url == "https://hooks.slack.com/actions/x"
+    assert a.spec.permission == "approve" and a.spec.target == "approval"
+    r = parse_interaction(form_body(payload("reject_rollback")))
+    assert r is not None and r.action_id == "reject_rollback" and r.spec.permission == "approve"
 
 
-def test_parse_skips_foreign_buttons() -> None:
+@pytest.mark.parametrize(
+    ("action_id", "permission"),
+    [
+        ("acknowledge", "acknowledge"),
+        ("silence_1h", "silence"),
+        ("silence_24h", "silence"),
+        ("unsilence", "silence"),
+        ("take_over", "take_over"),
+        ("resume_automation", "take_over"),
+        ("verdict_noise", "verdict"),
+        ("verdict_manual", "verdict"),
+    ],
+)
+def test_parse_incident_buttons(action_id: str, permission: str) -> None:
+    it = parse_interaction(form_body(payload(action_id, value="i0123456789abcdef012")))
+    assert it is not None and it.spec.permission == permission and it.spec.target == "incident"
+    assert it.value == "i0123456789abcdef012"
+
+
+def test_each_click_has_its_own_id_and_a_message_keeps_it() -> None:
+    first = parse_interaction(form_body(payload("acknowledge")))
+    again = parse_interaction(form_body({**payload("acknowledge"), "trigger_id": "9.9.xyz"}))
+    assert first is not None and again is not None and first.id != again.id
+    from shared.interaction.request import parse_message
+
+    assert parse_message(first.to_bytes()) == first
+
+
+def test_parse_skips_foreign_buttons_and_ignores_link_buttons() -> None:
     p = payload()
     p["actions"].insert(0, {"action_id": "link_runboo", "value": "x"})
-    assert parse_action(form_body(p)).approval_id == "abc123"
+    parsed = parse_interaction(form_body(p))
+    assert parsed is not None and parsed.value == "abc123"
+    links = {**payload(), "actions": [{"action_id": "link_runboo", "type": "button"}]}
+    assert parse_interaction(form_body(links)) is None
 
 
 @pytest.mark.parametrize(
@@ -149,16 +183,17 @@ def test_parse_skips_foreign_buttons() -> None:
         (urllib.parse.urlencode({"payload": "[1]"}).encode(), "not a JSON object"),
         (form_body({**payload(), "type": "view_submission"}), "unsupported interaction"),
         (form_body({**payload(), "user": {}}), "no user"),
+        (form_body({**payload(), "user": {"id": "u<script>"}}), "not a Slack user id"),
         (form_body({**payload(), "actions": "x"}), "no actions"),
-        (form_body(payload(action_id="something_else")), "no approve_rollback"),
-        (form_body(payload(value="")), "no valid approval id"),
-        (form_body(payload(value="a/b")), "no valid approval id"),
+        (form_body(payload(action_id="something_else")), "no alertloop action"),
+        (form_body(payload(value="")), "no valid incident or approval id"),
+        (form_body(payload(value="a/b")), "no valid incident or approval id"),
         (b"payload=\xff\xfe", "UTF-8"),
     ],
 )
 def test_bad_payloads(body: bytes, match: str) -> None:
     with pytest.raises(PayloadError, match=match):
-        parse_action(body)
+        parse_interaction(body)
 
 
 # ---------------------------------------------------------------- approvers
@@ -228,7 +263,7 @@ def client(monkeypatch: pytest.MonkeyPatch):
     # A dead emulator address: anything that tried to record or publish would fail the test.
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:9")
-    app = create_app("approve", str(ROOT / "main.py"), "http")
+    app = create_app("interact", str(ROOT / "main.py"), "http")
     return app.test_client()
 
 
@@ -269,3 +304,10 @@ def test_http_signed_but_unknown_payload_is_400(client) -> None:
     resp = client.post("/", data=body, headers=sign(body, SECRET))
     assert resp.status_code == 400
     assert "unsupported interaction" in resp.get_json()["error"]
+
+
+def test_http_link_button_is_acknowledged_without_publishing(client) -> None:
+    # Slack posts a block_actions request for URL buttons too; nothing is queued for them.
+    body = form_body({**payload(), "actions": [{"action_id": "link_runboo", "type": "button"}]})
+    resp = client.post("/", data=body, headers=sign(body, SECRET))
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "ignored"

@@ -1,0 +1,212 @@
+"""Block Kit for the people side of an incident: its human state (acknowledged, silenced, taken
+over, verdict) and the buttons on its Slack parent. Pure functions over the incident document.
+
+Only our own prose is formatted. User ids come from Slack's signed payloads and are validated
+before they become mentions; names and anything else that came from outside go through
+shared.untrusted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.interaction.actions import (
+    ACKNOWLEDGE,
+    RESUME,
+    SILENCE_DURATIONS,
+    SILENCE_PREFIX,
+    TAKE_OVER,
+    UNSILENCE,
+    VERDICT_PREFIX,
+    VERDICT_TITLES,
+)
+from shared.untrusted import for_mrkdwn, limit
+
+_USER = re.compile(r"^[UW][A-Z0-9]{1,31}$")
+SECTION_MAX = 3000
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def who(record: dict[str, Any]) -> str:
+    """A mention for a Slack user id; anything else rendered as outside text."""
+    by = str(record.get("by") or "")
+    if _USER.match(by):
+        return f"<@{by}>"
+    return for_mrkdwn(record.get("by_name") or by or "someone", 80)
+
+
+def when(value: Any) -> str:
+    if not isinstance(value, datetime):
+        return "?"
+    fallback = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(value.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def active_silences(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    silences = incident.get("silences") or {}
+    return [
+        s
+        for _, s in sorted(silences.items())
+        if isinstance(s, dict) and s.get("status") == "active"
+    ]
+
+
+def latest_end(silences: list[dict[str, Any]]) -> datetime | None:
+    ends = [s["ends_at"] for s in silences if isinstance(s.get("ends_at"), datetime)]
+    return max(ends) if ends else None
+
+
+def human_lines(incident: dict[str, Any]) -> list[str]:
+    """One line per thing people did to the incident, in a fixed order (deterministic: the
+    parent is only updated when this changes)."""
+    lines = []
+    ack = incident.get("acknowledged") or {}
+    if ack:
+        lines.append(f":bust_in_silhouette: Acknowledged by {who(ack)} at {when(ack.get('at'))}")
+    silences = active_silences(incident)
+    if silences:
+        ours = [s for s in silences if s.get("source", "alertloop") == "alertloop"]
+        theirs = [s for s in silences if s not in ours]
+        if ours:
+            until = latest_end(ours)
+            lines.append(
+                f":no_bell: Silenced in Alertmanager until {when(until)} by {who(ours[0])} "
+                f"({len(ours)} silence(s), exact matchers on each alert's labels)"
+            )
+        for s in theirs:
+            creator = for_mrkdwn(s.get("by_name") or s.get("by") or "?", 80)
+            lines.append(
+                f":no_bell: Silenced in Alertmanager until {when(s.get('ends_at'))} "
+                f"(silence `{for_mrkdwn(s.get('id', '?'), 64)}` by {creator}, seen by the sweeper)"
+            )
+    hands_off = incident.get("hands_off") or {}
+    if hands_off:
+        lines.append(
+            f":raised_hand: Taken over by {who(hands_off)} at {when(hands_off.get('at'))}: "
+            "automation makes no further changes"
+        )
+    verdict = incident.get("verdict") or {}
+    if verdict.get("value") in VERDICT_TITLES:
+        lines.append(
+            f":ballot_box_with_check: Verdict: *{VERDICT_TITLES[verdict['value']]}* — "
+            f"{who(verdict)} at {when(verdict.get('at'))}"
+        )
+    return lines
+
+
+def _button(text: str, action_id: str, value: str, style: str = "") -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(text),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
+    return {
+        "title": _plain(title),
+        "text": _mrkdwn(text),
+        "confirm": _plain(yes),
+        "deny": _plain("Cancel"),
+    }
+
+
+def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dict[str, Any]]:
+    """The human state and the buttons, appended to the incident's parent."""
+    inc_id = str(incident.get("incident_id") or "")
+    blocks: list[dict[str, Any]] = []
+    lines = human_lines(incident)
+    if lines:
+        blocks.append({"type": "section", "text": _mrkdwn(limit("\n".join(lines), SECTION_MAX))})
+    if not inc_id:
+        return blocks
+    open_ = incident.get("status") != "resolved"
+    lifecycle: list[dict[str, Any]] = []
+    if open_ and not incident.get("acknowledged"):
+        lifecycle.append(_button("Acknowledge", ACKNOWLEDGE, inc_id, "primary"))
+    silences = active_silences(incident)
+    if any(s.get("source", "alertloop") == "alertloop" for s in silences):
+        lifecycle.append(_button("Unsilence", UNSILENCE, inc_id))
+    elif open_ and not silences:  # a silence made in Alertmanager is lifted there
+        for label in SILENCE_DURATIONS:
+            lifecycle.append(_button(f"Silence {label}", f"{SILENCE_PREFIX}{label}", inc_id))
+    if incident.get("hands_off"):
+        resume = _button("Resume automation", RESUME, inc_id)
+        resume["confirm"] = _confirm(
+            "Resume automation?",
+            "alertloop may change the cluster again for this incident (within its guardrails).",
+            "Resume",
+        )
+        lifecycle.append(resume)
+    elif open_:
+        take = _button("Take over", TAKE_OVER, inc_id, "danger")
+        take["confirm"] = _confirm(
+            "Take over this incident?",
+            "alertloop stops every change to the cluster for this incident, including changes "
+            "already queued. Investigation and notifications go on.",
+            "Take over",
+        )
+        lifecycle.append(take)
+    if lifecycle:
+        blocks.append(
+            {"type": "actions", "block_id": f"incident:{inc_id}"[:255], "elements": lifecycle}
+        )
+    chosen = (incident.get("verdict") or {}).get("value")
+    verdicts = [
+        _button(title, f"{VERDICT_PREFIX}{value}", inc_id, "primary" if value == chosen else "")
+        for value, title in VERDICT_TITLES.items()
+    ]
+    if console_url:
+        verdicts.append(
+            {
+                "type": "button",
+                "text": _plain("Console"),
+                "url": console_url,
+                "action_id": "link_console",
+            }
+        )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [_mrkdwn("Was this alert worth it? Your verdict feeds loop health.")],
+        }
+    )
+    blocks.append({"type": "actions", "block_id": f"verdict:{inc_id}"[:255], "elements": verdicts})
+    return blocks
+
+
+def render_swept(alert_name: str, mttr_seconds: float | None) -> tuple[str, list[dict[str, Any]]]:
+    """The thread reply for a run the sweeper resolved."""
+    took = f" after {_duration(mttr_seconds)}" if mttr_seconds is not None else ""
+    text = (
+        f":large_green_circle: Resolved{took} — seen by the sweeper; Alertmanager sent no "
+        f"resolve. {for_mrkdwn(alert_name, 500)} is no longer in Alertmanager."
+    )
+    return text, [{"type": "section", "text": _mrkdwn(text)}]
+
+
+def render_decision(text: str) -> dict[str, Any]:
+    """What replaces clicked buttons: the decision, who made it and when."""
+    return {"type": "context", "elements": [_mrkdwn(limit(text, SECTION_MAX))]}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
