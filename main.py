@@ -2,6 +2,7 @@
 
 from functions.approve import approve
 from functions.budget import budget
+from functions.console import console
 from functions.deadletter import deadletter
 from functions.dispatch import dispatch
 from functions.ingest import ingest
@@ -13,6 +14,7 @@ from functions.rollback import rollback
 __all__ = [
     "approve",
     "budget",
+    "console",
     "deadletter",
     "dispatch",
     "ingest",

@@ -72,6 +72,7 @@ class Settings:
     slack_channel: str
     slack_api_url: str
     run_url_template: str
+    console_url: str
     collection_prefix: str
     firestore_database: str
     flap_holddown_minutes: int
@@ -84,7 +85,11 @@ class Settings:
     def topic_path(self, stage: str) -> str:
         return f"projects/{self.project}/topics/{self.topic(stage)}"
 
-    def run_url(self, run_id: str) -> str:
+    def run_url(self, run_id: str, incident_id: str = "") -> str:
+        """Slack's "Run log" link: the incident's console page when ALERTLOOP_CONSOLE_URL is
+        set, else ALERTLOOP_RUN_URL_TEMPLATE (empty hides the button)."""
+        if self.console_url and incident_id:
+            return f"{self.console_url}/incidents/{incident_id}"
         if not self.run_url_template:
             return ""
         return self.run_url_template.format(run_id=run_id, project=self.project)
@@ -118,6 +123,7 @@ def settings() -> Settings:
         slack_channel=env_str("SLACK_CHANNEL", "#alerts"),
         slack_api_url=env_str("SLACK_API_URL", "https://slack.com/api/"),
         run_url_template=env_str("ALERTLOOP_RUN_URL_TEMPLATE", DEFAULT_RUN_URL),
+        console_url=env_str("ALERTLOOP_CONSOLE_URL").rstrip("/"),
         collection_prefix=env_str("ALERTLOOP_COLLECTION_PREFIX"),
         firestore_database=env_str("ALERTLOOP_FIRESTORE_DATABASE", "(default)"),
         flap_holddown_minutes=env_int("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", 30),

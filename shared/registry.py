@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["http", "cloudevent"]
-Exposure = Literal["internal", "public"]
+# internal: ingress internal-only; public: the operator may open it to allUsers (the function
+# authenticates every request itself); authenticated: ingress all, but only the IAM members
+# Terraform grants roles/run.invoker (people, through IAP or `gcloud run services proxy`).
+Exposure = Literal["internal", "public", "authenticated"]
 
 # Core settings every function reads (shared/config.py), as plain (non-secret) environment
 # variables. ALERTLOOP_ALLOW_UNAUTHENTICATED is deliberately absent: it is for local stacks only
@@ -28,6 +31,7 @@ CORE_ENV: tuple[str, ...] = (
     "SLACK_CHANNEL",
     "SLACK_API_URL",
     "ALERTLOOP_RUN_URL_TEMPLATE",
+    "ALERTLOOP_CONSOLE_URL",
     "ALERTLOOP_COLLECTION_PREFIX",
     "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
     "ALERTLOOP_STORM_THRESHOLD",
@@ -60,6 +64,15 @@ PROMETHEUS_ENV: tuple[str, ...] = (
     "PROMETHEUS_AUTH",
     "PROMETHEUS_TIMEOUT_SECONDS",
 )
+# The console: how it authenticates (token | iam) and what it shows.
+CONSOLE_ENV: tuple[str, ...] = (
+    "ALERTLOOP_CONSOLE_AUTH",
+    "ALERTLOOP_METRICS_WINDOW_HOURS",
+    "ALERTLOOP_CONSOLE_HEALTH_DAYS",
+    "ALERTLOOP_CONSOLE_CACHE_SECONDS",
+    "ALERTLOOP_CONSOLE_PAGE_SIZE",
+    "ALERTLOOP_SLACK_WORKSPACE_URL",
+)
 # Named Firestore database; unset means "(default)". Terraform sets it only for a named database.
 FIRESTORE_ENV: tuple[str, ...] = ("ALERTLOOP_FIRESTORE_DATABASE",)
 
@@ -72,6 +85,7 @@ SECRETS: dict[str, str] = {
     "SLACK_SIGNING_SECRET": "slack-signing-secret",
     "KUBE_CONFIG_DATA": "kubeconfig",
     "PROMETHEUS_BEARER_TOKEN": "prometheus-bearer-token",
+    "ALERTLOOP_CONSOLE_TOKEN": "console-token",
 }
 
 # Topics: intake (ingest -> dispatch), the stages, notify, the dead letters, rollback.
@@ -103,6 +117,12 @@ FIRESTORE_INDEXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("runs", (("alert_type", "ASCENDING"), ("received_at", "DESCENDING"))),
     ("runs", (("state", "ASCENDING"), ("received_at", "DESCENDING"))),
     ("audit", (("target", "ASCENDING"), ("at", "DESCENDING"))),
+    # The console's incident list: newest first under each filter (Firestore merges them when
+    # several filters are combined).
+    ("incidents", (("status", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("alert_type", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("cluster", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("namespace", "ASCENDING"), ("opened_at", "DESCENDING"))),
 )
 
 
@@ -219,6 +239,19 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         uses_kubernetes=True,
         uses_prometheus=True,
     ),
+    # People and Prometheus read the loop here; it only reads the ledger. Never public: Cloud
+    # Run's IAM admits the console's viewers (ALERTLOOP_CONSOLE_AUTH=iam); the token mode is
+    # for the local stack.
+    FunctionSpec(
+        "console",
+        "http",
+        None,
+        env=CONSOLE_ENV,
+        secrets=("ALERTLOOP_CONSOLE_TOKEN",),
+        memory="512Mi",
+        max_instances=3,
+        exposure="authenticated",
+    ),
 )
 
 BY_NAME = {f.name: f for f in FUNCTIONS}
@@ -233,6 +266,7 @@ KNOWN_ENV: frozenset[str] = frozenset(
     + REMEDIATION_ENV
     + PROMETHEUS_ENV
     + FIRESTORE_ENV
+    + CONSOLE_ENV
     + tuple(SECRETS)
 )
 

@@ -6,7 +6,8 @@
 #   publishes  topics it may publish to (topic-level roles/pubsub.publisher, nothing else)
 #   env        plain env vars beyond local.core_env (values from local.env_values)
 #   secrets    env vars mounted from Secret Manager (only those listed in var.mounted_secrets)
-#   exposure   "internal" | a variable chosen by the operator (HTTP entry points only)
+#   exposure   "internal" | "authenticated" (ingress all, invokers = IAM members only: the
+#              console's viewers) | a variable chosen by the operator (HTTP entry points only)
 locals {
   functions = {
     ingest = {
@@ -135,6 +136,20 @@ locals {
       uses_prometheus   = true
       delivery_attempts = 0
     }
+    console = {
+      kind              = "http"
+      topic             = null
+      publishes         = []
+      env               = ["ALERTLOOP_CONSOLE_AUTH", "ALERTLOOP_METRICS_WINDOW_HOURS", "ALERTLOOP_CONSOLE_HEALTH_DAYS", "ALERTLOOP_CONSOLE_CACHE_SECONDS", "ALERTLOOP_CONSOLE_PAGE_SIZE", "ALERTLOOP_SLACK_WORKSPACE_URL"]
+      secrets           = ["ALERTLOOP_CONSOLE_TOKEN"]
+      memory            = "512Mi"
+      timeout_seconds   = 60
+      max_instances     = 3
+      exposure          = "authenticated"
+      uses_kubernetes   = false
+      uses_prometheus   = false
+      delivery_attempts = 0
+    }
   }
 
   # Stage topics (shared/registry.py STAGE_TOPICS), plus the parking topic for messages the
@@ -151,15 +166,20 @@ locals {
     SLACK_SIGNING_SECRET    = "slack-signing-secret"
     KUBE_CONFIG_DATA        = "kubeconfig"
     PROMETHEUS_BEARER_TOKEN = "prometheus-bearer-token"
+    ALERTLOOP_CONSOLE_TOKEN = "console-token"
   }
 
   # Firestore: collections with an `expires_at` TTL, and composite indexes.
   ttl_field       = "expires_at"
   ttl_collections = ["idempotency", "leases", "locks", "approvals"]
   firestore_indexes = {
-    runs_by_alert_type = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    runs_by_state      = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    audit_by_target    = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
+    runs_by_alert_type      = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    runs_by_state           = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    audit_by_target         = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
+    incidents_by_status     = { collection = "incidents", fields = [["status", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_alert_type = { collection = "incidents", fields = [["alert_type", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_cluster    = { collection = "incidents", fields = [["cluster", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_namespace  = { collection = "incidents", fields = [["namespace", "ASCENDING"], ["opened_at", "DESCENDING"]] }
   }
 
   # Core settings every function gets (shared/registry.py CORE_ENV + FIRESTORE_ENV).
@@ -175,6 +195,7 @@ locals {
     "SLACK_CHANNEL",
     "SLACK_API_URL",
     "ALERTLOOP_RUN_URL_TEMPLATE",
+    "ALERTLOOP_CONSOLE_URL",
     "ALERTLOOP_COLLECTION_PREFIX",
     "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
     "ALERTLOOP_STORM_THRESHOLD",
@@ -194,6 +215,7 @@ locals {
     SLACK_CHANNEL                   = var.slack_channel
     SLACK_API_URL                   = var.slack_api_url
     ALERTLOOP_RUN_URL_TEMPLATE      = var.run_url_template
+    ALERTLOOP_CONSOLE_URL           = var.console_url
     ALERTLOOP_COLLECTION_PREFIX     = var.collection_prefix
     ALERTLOOP_FLAP_HOLDDOWN_MINUTES = tostring(var.flap_holddown_minutes)
     ALERTLOOP_STORM_THRESHOLD       = tostring(var.storm_threshold)
@@ -206,6 +228,13 @@ locals {
     ALERTLOOP_CLUSTER_LABELS        = join(",", var.cluster_labels)
     ALERTLOOP_DEFAULT_CLUSTER_NAME  = var.default_cluster_name
     ALERTLOOP_REMEDIATE_NAMESPACES  = join(",", var.remediate_namespaces)
+    # The console trusts Cloud Run's IAM (only var.console_viewers may invoke it).
+    ALERTLOOP_CONSOLE_AUTH          = "iam"
+    ALERTLOOP_METRICS_WINDOW_HOURS  = tostring(var.metrics_window_hours)
+    ALERTLOOP_CONSOLE_HEALTH_DAYS   = ""
+    ALERTLOOP_CONSOLE_CACHE_SECONDS = ""
+    ALERTLOOP_CONSOLE_PAGE_SIZE     = ""
+    ALERTLOOP_SLACK_WORKSPACE_URL   = var.slack_workspace_url
   }
 
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
@@ -258,11 +287,12 @@ locals {
     ]) : "${pair.function}/${pair.env}" => pair
   }
 
-  # Who may invoke the HTTP entry points: allUsers only when the operator chose "public".
+  # Who may invoke the HTTP entry points: allUsers only when the operator chose "public"; the
+  # console ("authenticated") only its viewers.
   http_invokers = {
     for pair in flatten([
       for name, f in local.functions : [
-        for m in(f.exposure == "public" ? ["allUsers"] : lookup(var.internal_invoker_members, name, [])) :
+        for m in(f.exposure == "public" ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
         { function = name, member = m }
       ] if f.kind == "http"
     ]) : "${pair.function}/${pair.member}" => pair

@@ -8,6 +8,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
   guardrails    locks/, attempts/, ratelimit/, audit/             (shared.ledger.guardrails)
   approvals     approvals/                                        (shared.ledger.approvals)
   deadletters   deadletters/                                      (shared.ledger.deadletters)
+  queries       read-only views for the console and /metrics      (shared.ledger.queries)
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from shared.ledger.approvals import ApprovalsLedger
 from shared.ledger.base import LedgerError
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
+from shared.ledger.queries import IncidentFilter, IncidentPage, IncidentRecord, QueriesLedger
 from shared.ledger.runs import STAGE_STATE, Dispatch, NewRun, RunsLedger
 from shared.ledger.stages import Claim, StagesLedger
 
 
-class Ledger(RunsLedger, StagesLedger, GuardrailLedger, ApprovalsLedger, DeadLettersLedger):
+class Ledger(
+    RunsLedger,
+    StagesLedger,
+    GuardrailLedger,
+    ApprovalsLedger,
+    DeadLettersLedger,
+    QueriesLedger,
+):
     """Firestore client created lazily, once per instance (cold start stays cheap)."""
 
 
@@ -30,6 +39,9 @@ __all__ = [
     "Denied",
     "Dispatch",
     "Earlier",
+    "IncidentFilter",
+    "IncidentPage",
+    "IncidentRecord",
     "Ledger",
     "LedgerError",
     "NewRun",
