@@ -50,6 +50,15 @@ class Stack:
     def ingest_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['ingest']}/"
 
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['console']}/"
+
+    @property
+    def console_login_url(self) -> str:
+        """Opens the console in a browser: the login link sets the session cookie."""
+        return f"{self.console_url}login?token={LOCAL_TOKEN}"
+
     def function_env(self) -> dict[str, str]:
         assert self.emulators and self.slack
         env = {
@@ -63,6 +72,13 @@ class Stack:
             "ALERTLOOP_WEBHOOK_TOKEN": LOCAL_TOKEN,
             "ALERTLOOP_LOG_FORMAT": "text",
             "ALERTLOOP_RUN_URL_TEMPLATE": "",
+            # Slack's Run log button opens the incident in the local console.
+            **(
+                {"ALERTLOOP_CONSOLE_URL": self.console_url.rstrip("/")}
+                if "console" in self.ports
+                else {}
+            ),
+            "ALERTLOOP_CONSOLE_TOKEN": LOCAL_TOKEN,
             "ALERTLOOP_STAGE_TIMEOUT_SECONDS": "60",
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_API_URL": self.slack.url,
@@ -79,10 +95,10 @@ class Stack:
             host, port = self.emulators.firestore_host.rsplit(":", 1)
             self.firestore_proxy = FaultProxy(host, int(port)).start()
         self.slack = SlackApiServer(token=SLACK_TOKEN, on_event=self.slack_listener).start()
-        env = self.function_env()
-        os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
             self.ports.setdefault(spec.name, free_port())
+        env = self.function_env()
+        os.environ.update(self.emulators.env())
         for spec in FUNCTIONS:
             self.start_function(spec.name, env)
         self.create_topics()

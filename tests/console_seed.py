@@ -32,7 +32,9 @@ class Known:
         return [self.restart, self.quick, self.proposal, self.waiting, self.database, self.dead]
 
 
-def _finding(stage: str, start: datetime, seconds: float, summary: str, **details: object) -> Finding:
+def _finding(
+    stage: str, start: datetime, seconds: float, summary: str, **details: object
+) -> Finding:
     return Finding(
         stage=stage,
         status="ok",
@@ -113,9 +115,7 @@ def seed_known(ledger: Ledger, now: datetime | None = None) -> Known:
     # 2. HighCPUUsage → investigate (10 s) → resolved after 2 min, nothing changed.
     quick = seed_run(
         ledger,
-        make_alert(
-            "HighCPUUsage", severity="warning", starts_at=t, labels={"namespace": "shop"}
-        ),
+        make_alert("HighCPUUsage", severity="warning", starts_at=t, labels={"namespace": "shop"}),
         plan=["investigate"],
         received_at=t + timedelta(seconds=2),
     )
@@ -127,14 +127,18 @@ def seed_known(ledger: Ledger, now: datetime | None = None) -> Known:
     # 3. HighErrorRate → investigate (40 s) → remediate: rollback proposed (approval needed).
     proposal = seed_run(
         ledger,
-        make_alert("HighErrorRate", starts_at=t, labels={"namespace": "shop", "deployment": "cart"}),
+        make_alert(
+            "HighErrorRate", starts_at=t, labels={"namespace": "shop", "deployment": "cart"}
+        ),
         received_at=t + timedelta(seconds=1),
     )
     ledger.record_finding(
         proposal.run_id,
         _finding("investigate", t + timedelta(seconds=2), 40.0, "revision 3 is the likely cause"),
     )
-    prec = Recorder(ledger, "alertloop-remediate", proposal.run_id, "HighErrorRate", proposal.incident_id)
+    prec = Recorder(
+        ledger, "alertloop-remediate", proposal.run_id, "HighErrorRate", proposal.incident_id
+    )
     prec.propose(
         action="rollback",
         target={"namespace": "shop", "deployment": "cart"},
@@ -152,7 +156,11 @@ def seed_known(ledger: Ledger, now: datetime | None = None) -> Known:
     ledger.record_finding(
         proposal.run_id,
         _finding(
-            "remediate", t + timedelta(seconds=43), 1.0, "Rollback proposed", action="propose_rollback"
+            "remediate",
+            t + timedelta(seconds=43),
+            1.0,
+            "Rollback proposed",
+            action="propose_rollback",
         ),
     )
 
@@ -168,7 +176,8 @@ def seed_known(ledger: Ledger, now: datetime | None = None) -> Known:
         ledger, make_alert("DatabaseDown", starts_at=t), received_at=t + timedelta(seconds=1)
     )
     ledger.record_finding(
-        database.run_id, _finding("investigate", t + timedelta(seconds=2), 3.0, "postgres unreachable")
+        database.run_id,
+        _finding("investigate", t + timedelta(seconds=2), 3.0, "postgres unreachable"),
     )
 
     # 6. ErrorBudgetExhausted → investigate (1 s) → budget kept crashing: dead-lettered.
@@ -180,7 +189,9 @@ def seed_known(ledger: Ledger, now: datetime | None = None) -> Known:
     ledger.record_finding(
         dead.run_id, _finding("investigate", t + timedelta(seconds=2), 1.0, "burning fast")
     )
-    crash = Finding(stage="budget", status="error", summary="budget crashed", details={"error": "boom"})
+    crash = Finding(
+        stage="budget", status="error", summary="budget crashed", details={"error": "boom"}
+    )
     ledger.record_failure(
         dead.run_id, "budget", crash, 5, f"alertloop replay {dead.run_id} --from budget"
     )

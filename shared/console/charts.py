@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from shared.untrusted import for_html
 
-W, H = 600, 180
-LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 24
+W, H = 480, 190
+LEFT, RIGHT, TOP, BOTTOM = 56, 8, 14, 26
 COLOURS = ("#2563eb", "#f97316", "#16a34a", "#9333ea")
 
 

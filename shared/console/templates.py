@@ -49,9 +49,9 @@ vertical-align:top;overflow-wrap:anywhere}
 .links a{margin-right:1rem}
 figure{margin:.6rem 0 1.2rem;background:var(--card);border:1px solid var(--line);
 border-radius:8px;padding:.5rem}figcaption{font-weight:600;font-size:.92rem}
-svg.chart{display:block;height:auto}svg .grid{stroke:#e5e7eb}svg .axis{font-size:11px;fill:#6b7280}
+svg.chart{display:block;height:auto}svg .grid{stroke:#e5e7eb}svg .axis{font-size:13px;fill:#6b7280}
 svg .target{stroke:#dc2626;stroke-dasharray:5 4;stroke-width:1.5}
-svg .target-label{font-size:11px;fill:#dc2626}
+svg .target-label{font-size:13px;fill:#dc2626}
 .legend{font-size:.8rem;color:var(--muted)}.key{margin-right:.9rem}
 .key i{display:inline-block;width:.7rem;height:.7rem;margin-right:.25rem;vertical-align:-1px}
 .tabs a{margin-right:.4rem}.tabs a.on{background:#dbeafe;border-color:#93c5fd}

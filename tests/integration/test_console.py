@@ -14,6 +14,7 @@ from shared.console import app as console_app
 from shared.console.auth import COOKIE
 from shared.envelope import utcnow
 from shared.ledger import IncidentFilter, Ledger
+from tests.conftest import reset_settings
 from tests.console_seed import (
     EXPECTED_EXECUTION_RATIO,
     EXPECTED_FALSE_POSITIVE_RATIO,
@@ -22,7 +23,6 @@ from tests.console_seed import (
     Known,
     seed_known,
 )
-from tests.conftest import reset_settings
 from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
@@ -217,9 +217,6 @@ def test_slack_run_log_button_opens_the_incident_page(
     parent = slack_api.find_parent("HighCPUUsage")
     assert parent is not None
     urls = [
-        e.get("url")
-        for b in parent.blocks
-        if b.get("type") == "actions"
-        for e in b["elements"]
+        e.get("url") for b in parent.blocks if b.get("type") == "actions" for e in b["elements"]
     ]
     assert f"http://127.0.0.1:8099/incidents/{run.incident_id}" in urls
