@@ -7,6 +7,7 @@ takes full-page screenshots.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import subprocess
@@ -90,10 +91,8 @@ class Chromium:
 
     def stop(self) -> None:
         if self.ws is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing anyway
                 self.call("Browser.close", session=False)
-            except Exception:  # noqa: S110 - closing anyway
-                pass
             self.ws.close()
         if self.proc is not None:
             try:

@@ -7,20 +7,18 @@ makes is recorded: none may leave 127.0.0.1.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from functions_framework import create_app
-from werkzeug.serving import make_server
 
 from shared.console import app as console_app
 from shared.ledger import Ledger
 from tests.browser import Chromium
 from tests.console_seed import Known, seed_known
+from tests.console_server import serve_console
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -35,14 +33,8 @@ def console(store: Ledger, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     monkeypatch.setenv("ALERTLOOP_CONSOLE_CACHE_SECONDS", "0")
     console_app.snapshots.clear()
     known = seed_known(store)
-    app = create_app("console", str(ROOT / "main.py"), "http")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", known
-    finally:
-        server.shutdown()
+    with serve_console() as base:
+        yield base, known
 
 
 @pytest.fixture
