@@ -2,8 +2,11 @@
 
 A scrape every 15-30 s and people refreshing the health page must not each read a month of runs:
 the snapshot (runs of the health window, projected to the fields the measures read; audit
-records and poison messages of the metrics window) is taken at most once per
-ALERTLOOP_CONSOLE_CACHE_SECONDS per instance. Every query is bounded (shared.ledger.queries).
+records and poison messages of the metrics window) is refreshed at most once per
+ALERTLOOP_CONSOLE_CACHE_SECONDS per instance, and a refresh reads only the runs whose
+`updated_at` moved since the last read (with an overlap for writers' clock skew and commit
+delay). Every FULL_RELOAD_SECONDS it reads the whole window again, so a write that did not bump
+`updated_at` is picked up too. Every query is bounded (shared.ledger.queries).
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from typing import Any
 
 from shared.console.settings import ConsoleSettings
 from shared.envelope import utcnow
-from shared.health import HEALTH_FIELDS
+from shared.health import HEALTH_FIELDS, as_time
 from shared.ledger import Ledger
 
-RUN_FIELDS: tuple[str, ...] = (*HEALTH_FIELDS, "failures")
+RUN_FIELDS: tuple[str, ...] = (*HEALTH_FIELDS, "failures", "updated_at")
+FULL_RELOAD_SECONDS = 300.0
+# Writers stamp updated_at with their own clock before their transaction commits.
+UPDATE_OVERLAP = timedelta(minutes=2)
 AUDIT_FIELDS: tuple[str, ...] = ("at", "action", "outcome", "guard", "dry_run", "alert_type")
 # Bounds: beyond these the numbers are marked partial rather than the read growing unbounded.
 MAX_RUNS = 200_000
@@ -36,12 +42,24 @@ class Snapshot:
     partial: list[str] = field(default_factory=list)  # what hit its bound
 
 
+def _windows(cfg: ConsoleSettings, now: datetime) -> tuple[datetime, datetime]:
+    metrics_since = now - timedelta(hours=cfg.metrics_window_hours)
+    return min(now - timedelta(days=cfg.health_days), metrics_since), metrics_since
+
+
 def take_snapshot(ledger: Ledger, cfg: ConsoleSettings, now: datetime | None = None) -> Snapshot:
+    """A full read of both windows."""
     now = now or utcnow()
     t0 = time.monotonic()
-    metrics_since = now - timedelta(hours=cfg.metrics_window_hours)
-    runs_since = min(now - timedelta(days=cfg.health_days), metrics_since)
+    runs_since, _ = _windows(cfg, now)
     runs = ledger.runs_window(runs_since, RUN_FIELDS, MAX_RUNS)
+    return _finish(ledger, cfg, now, runs, t0)
+
+
+def _finish(
+    ledger: Ledger, cfg: ConsoleSettings, now: datetime, runs: list[dict[str, Any]], t0: float
+) -> Snapshot:
+    _, metrics_since = _windows(cfg, now)
     audit = ledger.audit_window(metrics_since, AUDIT_FIELDS, MAX_AUDIT)
     poison = ledger.poison_since(metrics_since)
     partial = [
@@ -51,22 +69,57 @@ def take_snapshot(ledger: Ledger, cfg: ConsoleSettings, now: datetime | None = N
     return Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial)
 
 
+def _newest_update(runs: list[dict[str, Any]]) -> datetime | None:
+    stamps = [t for t in (as_time(r.get("updated_at")) for r in runs) if t is not None]
+    return max(stamps) if stamps else None
+
+
 class SnapshotCache:
-    """The latest snapshot, refreshed when older than the TTL (one reader at a time)."""
+    """The latest snapshot, refreshed when older than the TTL (one reader at a time):
+    incrementally from `updated_at`, and fully every FULL_RELOAD_SECONDS."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._taken = 0.0
+        self._full_at = 0.0
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._newest: datetime | None = None
 
     def get(self, ledger: Ledger, cfg: ConsoleSettings) -> Snapshot:
         with self._lock:
-            fresh = time.monotonic() - self._taken < cfg.cache_seconds
-            if self._snapshot is None or not fresh:
-                self._snapshot = take_snapshot(ledger, cfg)
-                self._taken = time.monotonic()
+            clock = time.monotonic()
+            if self._snapshot is not None and clock - self._taken < cfg.cache_seconds:
+                return self._snapshot
+            now = utcnow()
+            t0 = time.monotonic()
+            runs_since, _ = _windows(cfg, now)
+            if (
+                self._snapshot is None
+                or self._newest is None
+                or (clock - self._full_at >= FULL_RELOAD_SECONDS)
+            ):
+                fresh = ledger.runs_window(runs_since, RUN_FIELDS, MAX_RUNS)
+                self._runs = {str(r["id"]): r for r in fresh}
+                self._full_at = clock
+            else:
+                changed = ledger.runs_updated_since(
+                    self._newest - UPDATE_OVERLAP, RUN_FIELDS, MAX_RUNS
+                )
+                self._runs.update((str(r["id"]), r) for r in changed)
+            self._runs = {
+                k: r
+                for k, r in self._runs.items()
+                if (as_time(r.get("received_at")) or runs_since) >= runs_since
+            }
+            runs = list(self._runs.values())
+            self._newest = _newest_update(runs) or self._newest
+            self._snapshot = _finish(ledger, cfg, now, runs, t0)
+            self._taken = clock
             return self._snapshot
 
     def clear(self) -> None:
         with self._lock:
             self._snapshot = None
+            self._runs = {}
+            self._newest = None

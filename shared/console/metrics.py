@@ -32,7 +32,6 @@ QUICK_MINUTES = 5.0
 
 def _families(snap: Snapshot, window: timedelta) -> Iterator[Any]:
     from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
-    from prometheus_client.utils import floatToGoString
 
     now = snap.taken_at
     since = now - window
@@ -93,7 +92,7 @@ def _families(snap: Snapshot, window: timedelta) -> Iterator[Any]:
             if key.endswith("_seconds") and isinstance(value, int | float):
                 per_stage[key.removesuffix("_seconds")].append(float(value))
     for stage, values in sorted(per_stage.items()):
-        buckets = [(floatToGoString(b), sum(1 for v in values if v <= b)) for b in STAGE_BUCKETS]
+        buckets = [(str(float(b)), sum(1 for v in values if v <= b)) for b in STAGE_BUCKETS]
         buckets.append(("+Inf", len(values)))
         durations.add_metric([stage], buckets, sum(values))
     yield durations

@@ -6,6 +6,7 @@ Terraform mirrors); none scans a collection. Nothing here writes.
   incidents_page    incidents/ newest first, filtered, cursor-paginated
   incident_record   one incident with its runs, audit records and approvals
   runs_window       runs/ received since a time, projected to the fields a caller reads
+  runs_updated_since  runs/ changed since a time (incremental refresh), projected
   audit_window      audit/ records since a time, projected
   poison_since      deadletters/ (poison messages) recorded since a time
 """
@@ -173,6 +174,12 @@ class QueriesLedger(LedgerBase):
         """Runs received at or after `since`, newest first, at most `limit`, projected to
         `fields` (all fields when empty)."""
         return self._window("runs", "received_at", since, fields, limit)
+
+    def runs_updated_since(
+        self, since: datetime, fields: tuple[str, ...] = (), limit: int = 100_000
+    ) -> list[dict[str, Any]]:
+        """Runs whose `updated_at` is at or after `since` (what changed since a read)."""
+        return self._window("runs", "updated_at", since, fields, limit)
 
     def audit_window(
         self, since: datetime, fields: tuple[str, ...] = (), limit: int = 100_000

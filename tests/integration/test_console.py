@@ -220,3 +220,31 @@ def test_slack_run_log_button_opens_the_incident_page(
         e.get("url") for b in parent.blocks if b.get("type") == "actions" for e in b["elements"]
     ]
     assert f"http://127.0.0.1:8099/incidents/{run.incident_id}" in urls
+
+
+def test_the_snapshot_refreshes_incrementally(known: Known, store: Ledger) -> None:
+    from shared.console.data import SnapshotCache
+    from shared.console.settings import console_settings
+    from tests.seed import resolve_run
+
+    cache = SnapshotCache()
+    cfg = console_settings()
+    first = cache.get(store, cfg)
+    assert {r["id"] for r in first.runs} == {r.run_id for r in known.runs}
+    # a new run, and a change to an old one, show up on the next (incremental) refresh
+    new = seed_run(store, make_alert("HighCPUUsage", labels={"namespace": "later"}))
+    resolve_run(store, known.database)
+    calls: list[str] = []
+    real = store.runs_updated_since
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append("delta")
+        return real(*args, **kwargs)
+
+    store.runs_updated_since = spy  # type: ignore[method-assign]
+    second = cache.get(store, cfg)
+    assert calls == ["delta"]
+    by_id = {r["id"]: r for r in second.runs}
+    assert new.run_id in by_id
+    assert by_id[known.database.run_id]["state"] == "resolved"
+    assert len(by_id) == len(known.runs) + 1
