@@ -115,7 +115,6 @@ def main() -> None:
             from functions_framework import create_app
 
             root = Path(__file__).resolve().parents[1]
-            from shared.console.settings import console_settings
 
             client = create_app("console", str(root / "main.py"), "http").test_client()
             timed(client, "/", 1, False)  # warm up: the Firestore client, the templates
