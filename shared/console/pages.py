@@ -118,7 +118,10 @@ def incidents_page(
     }
     rows = []
     for inc in page.incidents:
-        opened = as_time(inc.get("opened_at"))
+        # From the first alert's start (not when alertloop opened the incident).
+        starts = [as_time((r or {}).get("starts_at")) for r in (inc.get("runs") or {}).values()]
+        known = [t for t in starts if t is not None]
+        opened = min(known) if known else as_time(inc.get("opened_at"))
         resolved = as_time(inc.get("resolved_at"))
         duration = (resolved - opened).total_seconds() if opened and resolved else None
         rows.append({**inc, "duration_s": duration})
