@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import statistics
 import tempfile
 import time
@@ -96,6 +97,7 @@ def report(name: str, ms: list[float]) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the emulators on SIGTERM too
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=20)
@@ -114,8 +116,9 @@ def main() -> None:
             print(f"seeded {args.runs} runs through the ledger in {took:.1f}s")
             from functions_framework import create_app
 
-            root = Path(__file__).resolve().parents[1]
+            from shared.console.settings import console_settings
 
+            root = Path(__file__).resolve().parents[1]
             client = create_app("console", str(root / "main.py"), "http").test_client()
             timed(client, "/", 1, False)  # warm up: the Firestore client, the templates
             print(f"console with {args.runs} runs (target: < {TARGET_MS:.0f} ms):")
@@ -139,6 +142,10 @@ def main() -> None:
             report("/metrics, cached", timed(client, "/metrics", args.repeat, False))
         finally:
             emu.stop()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
