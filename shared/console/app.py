@@ -128,7 +128,8 @@ def _route(
 ) -> flask.Response:
     if path == "/metrics":
         snap = snapshots.get(ledger, cfg)
-        body, ctype = exposition(snap, timedelta(hours=cfg.metrics_window_hours))
+        window = timedelta(hours=cfg.metrics_window_hours)
+        body, ctype = snap.computed(f"metrics:{window}", lambda: exposition(snap, window))
         resp = flask.Response(body, status=200, headers={"Content-Type": ctype})
         return _headers(resp)
     if path in ("/", "/incidents", "/incidents/"):

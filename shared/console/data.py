@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,13 @@ class Snapshot:
     poison: list[dict[str, Any]]  # set aside within the metrics window
     read_seconds: float = 0.0
     partial: list[str] = field(default_factory=list)  # what hit its bound
+    # What pages computed from this snapshot (it does not change until the next refresh).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def computed(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.memo:
+            self.memo[key] = compute()  # a race computes it twice, harmlessly
+        return self.memo[key]
 
 
 def _windows(cfg: ConsoleSettings, now: datetime) -> tuple[datetime, datetime]:

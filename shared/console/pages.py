@@ -199,8 +199,10 @@ def health_page(snap: Snapshot, days: int, selected: str) -> str:
     from markupsafe import Markup
 
     now = snap.taken_at
-    report = loop_health(snap.runs, now, days=days)
-    daily = daily_health(snap.runs, now, days=days)
+    report, daily = snap.computed(
+        f"health:{days}",
+        lambda: (loop_health(snap.runs, now, days=days), daily_health(snap.runs, now, days=days)),
+    )
     names = list(daily["series"])
     if selected not in daily["series"]:
         selected = ALL
