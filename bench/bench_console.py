@@ -130,6 +130,18 @@ def main() -> None:
                 timed(client, "/?state=open&alert_type=HighCPUUsage", args.repeat, False),
             )
             report("incident list, 30 days", timed(client, "/?since=30d", args.repeat, False))
+            floor = []
+            from shared.envelope import utcnow
+            from shared.ledger import Ledger
+
+            ledger = Ledger()
+            for _ in range(5):
+                t0 = time.perf_counter()
+                assert ledger.runs_updated_since(utcnow(), ("run_id",)) == []
+                floor.append((time.perf_counter() - t0) * 1000)
+            # The emulator has no indexes: it scans the collection for every query, even one
+            # that matches nothing (Firestore answers that from an index in milliseconds).
+            report("emulator floor: a query matching nothing", floor)
             report("health page, cold (full read)", timed(client, "/health", 5, True))
             report("/metrics, cold (full read)", timed(client, "/metrics", 5, True))
             os.environ["ALERTLOOP_CONSOLE_CACHE_SECONDS"] = "0"
