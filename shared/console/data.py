@@ -4,9 +4,9 @@ A scrape every 15-30 s and people refreshing the health page must not each read 
 the snapshot (runs of the health window, projected to the fields the measures read; audit
 records and poison messages of the metrics window) is refreshed at most once per
 ALERTLOOP_CONSOLE_CACHE_SECONDS per instance, and a refresh reads only the runs whose
-`updated_at` moved since the last read (with an overlap for writers' clock skew and commit
-delay). Every FULL_RELOAD_SECONDS it reads the whole window again, so a write that did not bump
-`updated_at` is picked up too. Every query is bounded (shared.ledger.queries).
+`updated_at` is later than the previous read's start, less an overlap for writers' clock skew
+and commit delay. Every FULL_RELOAD_SECONDS it reads the whole window again, so a write that
+did not bump `updated_at` is picked up too. Every query is bounded (shared.ledger.queries).
 """
 
 from __future__ import annotations
@@ -77,11 +77,6 @@ def _finish(
     return Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial)
 
 
-def _newest_update(runs: list[dict[str, Any]]) -> datetime | None:
-    stamps = [t for t in (as_time(r.get("updated_at")) for r in runs) if t is not None]
-    return max(stamps) if stamps else None
-
-
 class SnapshotCache:
     """The latest snapshot, refreshed when older than the TTL (one reader at a time):
     incrementally from `updated_at`, and fully every FULL_RELOAD_SECONDS."""
@@ -92,7 +87,7 @@ class SnapshotCache:
         self._taken = 0.0
         self._full_at = 0.0
         self._runs: dict[str, dict[str, Any]] = {}
-        self._newest: datetime | None = None
+        self._read_at: datetime | None = None  # when the previous read started
 
     def get(self, ledger: Ledger, cfg: ConsoleSettings) -> Snapshot:
         with self._lock:
@@ -104,7 +99,7 @@ class SnapshotCache:
             runs_since, _ = _windows(cfg, now)
             if (
                 self._snapshot is None
-                or self._newest is None
+                or self._read_at is None
                 or (clock - self._full_at >= FULL_RELOAD_SECONDS)
             ):
                 fresh = ledger.runs_window(runs_since, RUN_FIELDS, MAX_RUNS)
@@ -112,7 +107,7 @@ class SnapshotCache:
                 self._full_at = clock
             else:
                 changed = ledger.runs_updated_since(
-                    self._newest - UPDATE_OVERLAP, RUN_FIELDS, MAX_RUNS
+                    self._read_at - UPDATE_OVERLAP, RUN_FIELDS, MAX_RUNS
                 )
                 self._runs.update((str(r["id"]), r) for r in changed)
             self._runs = {
@@ -121,7 +116,7 @@ class SnapshotCache:
                 if (as_time(r.get("received_at")) or runs_since) >= runs_since
             }
             runs = list(self._runs.values())
-            self._newest = _newest_update(runs) or self._newest
+            self._read_at = now
             self._snapshot = _finish(ledger, cfg, now, runs, t0)
             self._taken = clock
             return self._snapshot
@@ -130,4 +125,4 @@ class SnapshotCache:
         with self._lock:
             self._snapshot = None
             self._runs = {}
-            self._newest = None
+            self._read_at = None
