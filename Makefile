@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps run demo test test-unit check lint fmt typecheck bundle bench tf-fmt registry clean
+.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console tf-fmt registry clean
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
@@ -18,6 +18,7 @@ help:
 	@echo "make bundle     build/bundle.zip for deployment"
 	@echo "make registry   rewrite the README env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest throughput/latency vs a bare function"
+	@echo "make bench-console  console pages and /metrics with 10,000 runs in the ledger"
 
 # pip's own chatter goes to .venv/setup.log (shown only if the install fails): the first screen
 # of `make run` / `make test` stays readable.
@@ -44,6 +45,15 @@ system-deps:
 	@command -v java >/dev/null || { echo "the emulators need Java 17+ (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@command -v gcloud >/dev/null || { echo "need the Google Cloud SDK with the pubsub and firestore emulators"; exit 1; }
 
+# The console's browser tests drive Debian's Chromium headless (DevTools protocol, no npm).
+browser-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  echo "installing chromium (apt-get) for the console's browser tests…"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium >/dev/null; \
+	fi
+
 # make run SCENARIO=dump.yaml: serve your own cluster's `kubectl get … -A -o yaml` dump instead
 # of the demo cluster (LOGS=dump.logs.yaml for pod logs; default: <dump>.logs.yaml beside it).
 run: setup
@@ -66,7 +76,7 @@ fmt: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
-test: setup check
+test: setup browser-deps check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -82,8 +92,11 @@ bundle: $(STAMP)
 bench: setup
 	$(BIN)/python bench/bench_ingest.py
 
+bench-console: setup
+	$(BIN)/python -m bench.bench_console
+
 tf-fmt:
 	terraform fmt -recursive terraform
 
 clean:
-	rm -rf build .stack .pytest_cache .ruff_cache .mypy_cache
+	rm -rf build .stack .pytest_cache .ruff_cache .mypy_cache test-artifacts

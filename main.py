@@ -2,6 +2,7 @@
 
 from functions.act import act
 from functions.budget import budget
+from functions.console import console
 from functions.deadletter import deadletter
 from functions.dispatch import dispatch
 from functions.ingest import ingest
@@ -15,6 +16,7 @@ from functions.sweeper import sweeper
 __all__ = [
     "act",
     "budget",
+    "console",
     "deadletter",
     "dispatch",
     "ingest",

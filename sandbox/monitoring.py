@@ -88,6 +88,8 @@ class Monitoring:
     alertmanager: Proc | None = None
     prom_port: int = 0
     am_port: int = 0
+    # The console's /metrics (host:port), scraped with the same bearer token as ingest's.
+    console_target: str = ""
 
     @property
     def prometheus_url(self) -> str:
@@ -118,7 +120,8 @@ class Monitoring:
                 {
                     "job_name": "sandbox",
                     "static_configs": [{"targets": [f"127.0.0.1:{self.exporter.port}"]}],
-                }
+                },
+                *([console_scrape(self.console_target, token_file)] if self.console_target else []),
             ],
         }
         am = {
@@ -203,6 +206,18 @@ class Monitoring:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def console_scrape(target: str, token_file: Path, interval: str = "5s") -> dict[str, Any]:
+    """The scrape job for the console's /metrics (bearer token from a file, as in production
+    configs: deploy/prometheus-scrape-console.yml)."""
+    return {
+        "job_name": "alertloop-console",
+        "scrape_interval": interval,
+        "metrics_path": "/metrics",
+        "authorization": {"type": "Bearer", "credentials_file": str(token_file)},
+        "static_configs": [{"targets": [target]}],
+    }
 
 
 def rule(name: str, expr: str, severity: str, summary: str, **labels: str) -> dict[str, Any]:

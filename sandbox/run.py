@@ -110,6 +110,8 @@ def show_response(post: ResponsePost) -> None:
 def banner(stack: Stack, mon: Monitoring) -> None:
     say(f"""
 alertloop is running locally (everything on 127.0.0.1):
+  console        {stack.console_login_url}
+                 (incidents, timelines, loop health; /metrics with the Bearer token)
   ingest         {stack.ingest_url}   (Bearer token: {LOCAL_TOKEN})
   Prometheus     {mon.prometheus_url}
   Alertmanager   {mon.alertmanager_url}   (its webhook posts to ingest)
@@ -225,13 +227,20 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("KUBE_CONFIG_DATA", None)
     stack = Stack(WORKDIR, env_overrides=env, slack_listener=show_slack)
     stack.ports["ingest"] = free_port()
+    stack.ports["console"] = free_port()
     rules = [
         rule(name, expr, sev, summary, **labels)
         for name, sev, expr, summary, labels, _ in PATHS.values()
         if dump is None  # a dump run fires no demo alerts
     ]
     mon = Monitoring(
-        WORKDIR, stack.ingest_url, LOCAL_TOKEN, rules, prom_port=free_port(), am_port=free_port()
+        WORKDIR,
+        stack.ingest_url,
+        LOCAL_TOKEN,
+        rules,
+        prom_port=free_port(),
+        am_port=free_port(),
+        console_target=f"127.0.0.1:{stack.ports['console']}",
     )
     # Silences from Slack and the sweeper talk to this Alertmanager (the one sending webhooks).
     env.setdefault("ALERTMANAGER_URL", mon.alertmanager_url)
@@ -291,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "ingest_url": stack.ingest_url,
+                    "console_url": stack.console_url,
+                    "console_login_url": stack.console_login_url,
                     "token": LOCAL_TOKEN,
                     "prometheus_url": mon.prometheus_url,
                     "alertmanager_url": mon.alertmanager_url,

@@ -111,6 +111,15 @@ class Stack:
     def interact_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['interact']}/"
 
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['console']}/"
+
+    @property
+    def console_login_url(self) -> str:
+        """Opens the console in a browser: the login link sets the session cookie."""
+        return f"{self.console_url}login?token={LOCAL_TOKEN}"
+
     def function_env(self, name: str | None = None) -> dict[str, str]:
         """The environment a function runs with (`name` None: what every function shares)."""
         assert self.emulators and self.slack
@@ -125,6 +134,13 @@ class Stack:
             "ALERTLOOP_WEBHOOK_TOKEN": LOCAL_TOKEN,
             "ALERTLOOP_LOG_FORMAT": "text",
             "ALERTLOOP_RUN_URL_TEMPLATE": "",
+            # Slack's Run log button opens the incident in the local console.
+            **(
+                {"ALERTLOOP_CONSOLE_URL": self.console_url.rstrip("/")}
+                if "console" in self.ports
+                else {}
+            ),
+            "ALERTLOOP_CONSOLE_TOKEN": LOCAL_TOKEN,
             "ALERTLOOP_STAGE_TIMEOUT_SECONDS": "60",
             "SLACK_BOT_TOKEN": SLACK_TOKEN,
             "SLACK_API_URL": self.slack.url,
@@ -162,9 +178,10 @@ class Stack:
             on_event=self.slack_listener,
             usergroups={LOCAL_GROUP: [LOCAL_USER]},
         ).start()
-        os.environ.update(self.emulators.env())
+        # Ports first: every function's environment names the console's URL.
         for spec in FUNCTIONS:
             self.ports.setdefault(spec.name, free_port())
+        os.environ.update(self.emulators.env())
         # The Slack app's one interactivity Request URL, and the secret Slack signs clicks with.
         self.slack.interactivity_url = self.interact_url
         self.slack.signing_secret = self.function_env()["SLACK_SIGNING_SECRET"]

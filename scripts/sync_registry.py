@@ -66,7 +66,7 @@ def _hcl_list(items: tuple[str, ...]) -> str:
 def functions_block() -> str:
     rows = []
     for f in registry.FUNCTIONS:
-        exposure = f"var.{f.name}_access" if f.exposure == "public" else '"internal"'
+        exposure = f"var.{f.name}_access" if f.exposure == "public" else f'"{f.exposure}"'
         topic = f'"{f.topic}"' if f.topic else "null"
         rows.append(
             f"""    {f.name} = {{

@@ -29,12 +29,12 @@ class Settings:
     slack_channel: str
     slack_api_url: str
     run_url_template: str
+    console_url: str
     collection_prefix: str
     firestore_database: str
     flap_holddown_minutes: int
     storm_threshold: int
     incident_window_minutes: int
-    console_url_template: str
 
     def topic(self, stage: str) -> str:
         """Topic id for a stage (topics are named after the stage they feed)."""
@@ -43,8 +43,18 @@ class Settings:
     def topic_path(self, stage: str) -> str:
         return f"projects/{self.project}/topics/{self.topic(stage)}"
 
-    def run_url(self, run_id: str) -> str:
-        if not self.run_url_template:
+    def incident_url(self, incident_id: str) -> str:
+        """The incident's console page ("" without ALERTLOOP_CONSOLE_URL)."""
+        if not self.console_url or not incident_id:
+            return ""
+        return f"{self.console_url}/incidents/{incident_id}"
+
+    def run_url(self, run_id: str, incident_id: str = "") -> str:
+        """Slack's "Run log" link: the incident's console page when ALERTLOOP_CONSOLE_URL is
+        set, else ALERTLOOP_RUN_URL_TEMPLATE (empty hides the button)."""
+        if self.incident_url(incident_id):
+            return self.incident_url(incident_id)
+        if not self.run_url_template or not run_id:
             return ""
         return self.run_url_template.format(run_id=run_id, project=self.project)
 
@@ -82,5 +92,5 @@ def settings() -> Settings:
         flap_holddown_minutes=envvars.integer("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", minimum=0),
         storm_threshold=envvars.integer("ALERTLOOP_STORM_THRESHOLD", minimum=0),
         incident_window_minutes=envvars.integer("ALERTLOOP_INCIDENT_WINDOW_MINUTES", minimum=0),
-        console_url_template=envvars.read("ALERTLOOP_CONSOLE_URL_TEMPLATE"),
+        console_url=envvars.read("ALERTLOOP_CONSOLE_URL").rstrip("/"),
     )

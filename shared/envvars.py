@@ -36,6 +36,7 @@ Section = Literal[
     "remediation",
     "approval",
     "interaction",
+    "console",
 ]
 
 EVERY = ("*",)  # read by every function
@@ -44,6 +45,7 @@ K8S = ("investigate", "remediate", "rollback")
 PROM = ("investigate", "budget", "rollback")
 ROUTED = ("dispatch", "investigate", "remediate", "budget", "rollback")  # the cluster table
 WRITERS = ("remediate", "rollback")  # the functions that change clusters
+CONSOLE = ("console",)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -121,6 +123,9 @@ VARS: tuple[Var, ...] = (
         "?project={project}",
         '"Run log" button; `{run_id}`, `{project}`; set to empty, it hides the button', "core",
         deployed=True, shown_default="Logs Explorer query for the run", blank_is_value=True),
+    Var("ALERTLOOP_CONSOLE_URL", "", "where people open the console; when set, Slack's \"Run "
+        "log\" button opens the incident's page (`<url>/incidents/<id>`) instead", "core",
+        deployed=True),
     Var("ALERTLOOP_COLLECTION_PREFIX", "", "prefix for Firestore collections", "core",
         deployed=True),
     Var("ALERTLOOP_FLAP_HOLDDOWN_MINUTES", "30", "an alert firing again this soon after "
@@ -133,8 +138,6 @@ VARS: tuple[Var, ...] = (
         "namespace, workload) within this window join one incident and one Slack thread (0 = "
         "off; a policy entry's `correlate: false` opts its alert type out)", "core",
         deployed=True),
-    Var("ALERTLOOP_CONSOLE_URL_TEMPLATE", "", "a Console button on each incident's Slack parent: "
-        "`{incident_id}`, `{run_id}`; empty hides it", "core", deployed=True),
     Var("GCP_PROJECT", "", "older runtimes' name for GOOGLE_CLOUD_PROJECT (read when that is "
         "unset)", "core"),
     Var("ALERTLOOP_WEBHOOK_TOKEN", "", "the bearer token ingest requires (empty: every request "
@@ -274,6 +277,21 @@ VARS: tuple[Var, ...] = (
         mount="alertmanager-bearer-token"),
     Var("ALERTLOOP_SWEEP_MIN_AGE_MINUTES", "5", "the sweeper asks Alertmanager only about "
         "alerts firing at least this long", "interaction", ("sweeper",), deployed=True),
+    # ---- the console: shared/console/settings.py
+    Var("ALERTLOOP_CONSOLE_AUTH", "token", "`token`: every request carries "
+        "ALERTLOOP_CONSOLE_TOKEN (bearer header or the login link's cookie); `iam`: Cloud Run's "
+        "IAM admitted the caller (Terraform sets this)", "console", CONSOLE, deployed=True),
+    Var("ALERTLOOP_CONSOLE_TOKEN", "", "the console's token in `token` mode (empty: every "
+        "request is refused)", "console", CONSOLE, mount="console-token"),
+    Var("ALERTLOOP_METRICS_WINDOW_HOURS", "24", "the rolling window /metrics' gauges cover",
+        "console", CONSOLE, deployed=True),
+    Var("ALERTLOOP_CONSOLE_HEALTH_DAYS", "30", "the health page's window", "console", CONSOLE),
+    Var("ALERTLOOP_CONSOLE_CACHE_SECONDS", "20", "how long /health and /metrics reuse one read "
+        "of the ledger", "console", CONSOLE),
+    Var("ALERTLOOP_CONSOLE_PAGE_SIZE", "50", "incidents per page", "console", CONSOLE),
+    Var("ALERTLOOP_SLACK_WORKSPACE_URL", "https://slack.com", "your workspace "
+        "(`https://TEAM.slack.com`) so thread links open in it", "console", CONSOLE,
+        deployed=True),
 )  # fmt: skip
 
 BY_NAME: dict[str, Var] = {v.name: v for v in VARS}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 INVESTIGATION_TARGET_SECONDS = 300.0
@@ -75,7 +75,7 @@ def _pct(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def _dt(value: Any) -> datetime | None:
+def as_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):
@@ -129,6 +129,61 @@ def changed_cluster(run: dict[str, Any]) -> bool:
     return details.get("action") in CHANGES and not details.get("dry_run")
 
 
+# The run fields the measures read (a projection: the ledger need not send whole findings).
+FINDING_STAGES = ("investigate", "remediate", "budget", "rollback", "deadletter")
+HEALTH_FIELDS: tuple[str, ...] = (
+    "run_id",
+    "incident_id",
+    "received_at",
+    "alert_type",
+    "cluster",
+    "plan",
+    "state",
+    "status",
+    "mttr_seconds",
+    "timings",
+    "verdict",
+    "approval_decision",
+    *(f"findings.{s}.status" for s in FINDING_STAGES),
+    "findings.remediate.details.action",
+    "findings.remediate.details.refused",
+    "findings.remediate.details.dry_run",
+)
+
+
+def tally(m: Measures, run: dict[str, Any], quick_minutes: float) -> None:
+    """Count one run into `m` (the one place the five measures are defined): the false-positive
+    and team-action measures are facts where people gave them (a verdict, a decided rollback),
+    heuristics only where they did not."""
+    m.runs += 1
+    findings = run.get("findings") or {}
+    if all(stage in findings for stage in run.get("plan") or []):
+        m.executed += 1
+    inv = (run.get("timings") or {}).get("investigate_seconds")
+    if isinstance(inv, int | float):
+        m.investigation_seconds.append(float(inv))
+    judged = verdict(run)
+    resolved = run.get("state") == "resolved" and run.get("mttr_seconds") is not None
+    quick = False
+    if resolved:
+        mttr = float(run["mttr_seconds"])
+        m.resolved += 1
+        m.mttr_seconds.append(mttr)
+        quick = mttr <= quick_minutes * 60 and not changed_cluster(run)
+    if judged is not None:
+        m.fp_runs += 1
+        m.fp_judged += 1
+        m.false_positives += judged == "noise"
+    elif resolved:
+        m.fp_runs += 1
+        m.false_positives += quick
+    if judged is not None or decided_by_people(run):
+        m.team_judged += 1
+        m.team_actions += judged == "manual" or decided_by_people(run)
+    elif needs_team(run):
+        m.team_actions += 1
+
+
 def loop_health(
     runs: list[dict[str, Any]], now: datetime, days: float = 30, quick_minutes: float = 5
 ) -> dict[str, Any]:
@@ -136,36 +191,11 @@ def loop_health(
     overall = Measures()
     by_type: dict[str, Measures] = defaultdict(Measures)
     for run in runs:
-        received = _dt(run.get("received_at"))
+        received = as_time(run.get("received_at"))
         if received is None or received < since:
             continue
         for m in (overall, by_type[str(run.get("alert_type", "?"))]):
-            m.runs += 1
-            findings = run.get("findings") or {}
-            if all(stage in findings for stage in run.get("plan") or []):
-                m.executed += 1
-            inv = (run.get("timings") or {}).get("investigate_seconds")
-            if isinstance(inv, int | float):
-                m.investigation_seconds.append(float(inv))
-            judged = verdict(run)
-            quick = False
-            if run.get("state") == "resolved" and run.get("mttr_seconds") is not None:
-                mttr = float(run["mttr_seconds"])
-                m.resolved += 1
-                m.mttr_seconds.append(mttr)
-                quick = mttr <= quick_minutes * 60 and not changed_cluster(run)
-            if judged is not None:
-                m.fp_runs += 1
-                m.fp_judged += 1
-                m.false_positives += judged == "noise"
-            elif run.get("state") == "resolved" and run.get("mttr_seconds") is not None:
-                m.fp_runs += 1
-                m.false_positives += quick
-            if judged is not None or decided_by_people(run):
-                m.team_judged += 1
-                m.team_actions += judged == "manual" or decided_by_people(run)
-            elif needs_team(run):
-                m.team_actions += 1
+            tally(m, run, quick_minutes)
     report = {
         "window_days": days,
         "overall": overall.summary(days),
@@ -173,6 +203,37 @@ def loop_health(
     }
     report["warnings"] = warnings(report)
     return report
+
+
+ALL = "all"
+
+
+def daily_health(
+    runs: list[dict[str, Any]], now: datetime, days: int = 30, quick_minutes: float = 5
+) -> dict[str, Any]:
+    """The five measures per UTC day over the last `days` days (today included), overall
+    (`"all"`) and per alert type: {"days": [date, ...], "series": {name: [summary, ...]}}.
+    Days without runs have a summary with runs = 0 (and None for the rates)."""
+    today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    dates = [first + timedelta(days=i) for i in range(days)]
+    index = {d: i for i, d in enumerate(dates)}
+    buckets: dict[str, list[Measures]] = defaultdict(lambda: [Measures() for _ in dates])
+    buckets[ALL]  # the overall series exists even without runs
+    for run in runs:
+        received = as_time(run.get("received_at"))
+        if received is None:
+            continue
+        i = index.get(received.astimezone(UTC).date())
+        if i is None:
+            continue
+        for name in (ALL, str(run.get("alert_type", "?"))):
+            tally(buckets[name][i], run, quick_minutes)
+    order = [ALL, *sorted(k for k in buckets if k != ALL)]
+    return {
+        "days": [d.isoformat() for d in dates],
+        "series": {name: [m.summary(1) for m in buckets[name]] for name in order},
+    }
 
 
 def warnings(report: dict[str, Any]) -> list[str]:

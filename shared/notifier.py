@@ -95,7 +95,7 @@ class Notifier(Deps):
             findings=list(run.findings),
             dry_run=run.dry_run,
             mttr_seconds=run.mttr_seconds,
-            run_url=self.cfg.run_url(run.run_id),
+            run_url=self.cfg.run_url(run.run_id, run.incident_id),
             automatic_action="none (database)" if entry.database else entry.automatic_action,
             follow_up=entry.follow_up,
             flap_count=run.flap_count,

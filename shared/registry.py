@@ -15,7 +15,10 @@ from typing import Literal
 from shared import envvars
 
 Kind = Literal["http", "cloudevent"]
-Exposure = Literal["internal", "public"]
+# internal: ingress internal-only; public: the operator may open it to allUsers (the function
+# authenticates every request itself); authenticated: ingress all, but only the IAM members
+# Terraform grants roles/run.invoker (people, through IAP or `gcloud run services proxy`).
+Exposure = Literal["internal", "public", "authenticated"]
 
 # Environment variables: shared/envvars.py is the one table of them; these are its views.
 # Core: every function, set by Terraform (terraform/locals.tf core_env).
@@ -68,6 +71,12 @@ FIRESTORE_INDEXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("runs", (("alert_type", "ASCENDING"), ("received_at", "DESCENDING"))),
     ("runs", (("state", "ASCENDING"), ("received_at", "DESCENDING"))),
     ("audit", (("target", "ASCENDING"), ("at", "DESCENDING"))),
+    # The console's incident list: newest first under each filter (Firestore merges them when
+    # several filters are combined).
+    ("incidents", (("status", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("alert_type", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("cluster", "ASCENDING"), ("opened_at", "DESCENDING"))),
+    ("incidents", (("namespace", "ASCENDING"), ("opened_at", "DESCENDING"))),
 )
 
 
@@ -202,6 +211,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         max_instances=2,
         uses_kubernetes=True,
         uses_prometheus=True,
+    ),
+    # People and Prometheus read the loop here; it only reads the ledger. Never public: Cloud
+    # Run's IAM admits the console's viewers (ALERTLOOP_CONSOLE_AUTH=iam); the token mode is
+    # for the local stack.
+    FunctionSpec(
+        "console",
+        "http",
+        None,
+        memory="512Mi",
+        max_instances=3,
+        exposure="authenticated",
     ),
 )
 

@@ -31,7 +31,7 @@ resource "google_cloudfunctions2_function" "fn" {
     timeout_seconds                = each.value.timeout_seconds
     max_instance_count             = each.value.max_instances
     min_instance_count             = 0
-    ingress_settings               = each.value.exposure == "public" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    ingress_settings               = each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.fn[each.key].email
     environment_variables          = local.function_env[each.key]

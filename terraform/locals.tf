@@ -7,7 +7,8 @@
 #   publishes  topics it may publish to (topic-level roles/pubsub.publisher, nothing else)
 #   env        plain env vars beyond local.core_env (values from local.env_values)
 #   secrets    env vars mounted from Secret Manager (only those listed in var.mounted_secrets)
-#   exposure   "internal" | a variable chosen by the operator (HTTP entry points only)
+#   exposure   "internal" | "authenticated" (ingress all, invokers = IAM members only: the
+#              console's viewers) | a variable chosen by the operator (HTTP entry points only)
 locals {
   functions = {
     ingest = {
@@ -164,6 +165,20 @@ locals {
       uses_prometheus   = true
       delivery_attempts = 0
     }
+    console = {
+      kind              = "http"
+      topic             = null
+      publishes         = []
+      env               = ["ALERTLOOP_CONSOLE_AUTH", "ALERTLOOP_METRICS_WINDOW_HOURS", "ALERTLOOP_SLACK_WORKSPACE_URL"]
+      secrets           = ["ALERTLOOP_CONSOLE_TOKEN"]
+      memory            = "512Mi"
+      timeout_seconds   = 60
+      max_instances     = 3
+      exposure          = "authenticated"
+      uses_kubernetes   = false
+      uses_prometheus   = false
+      delivery_attempts = 0
+    }
   }
 
   # Stage topics (shared/registry.py STAGE_TOPICS), plus the parking topic for messages the
@@ -181,15 +196,20 @@ locals {
     KUBE_CONFIG_DATA          = "kubeconfig"
     PROMETHEUS_BEARER_TOKEN   = "prometheus-bearer-token"
     ALERTMANAGER_BEARER_TOKEN = "alertmanager-bearer-token"
+    ALERTLOOP_CONSOLE_TOKEN   = "console-token"
   }
 
   # Firestore: collections with an `expires_at` TTL, and composite indexes.
   ttl_field       = "expires_at"
   ttl_collections = ["idempotency", "leases", "locks", "approvals", "interactions"]
   firestore_indexes = {
-    runs_by_alert_type = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    runs_by_state      = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    audit_by_target    = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
+    runs_by_alert_type      = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    runs_by_state           = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
+    audit_by_target         = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
+    incidents_by_status     = { collection = "incidents", fields = [["status", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_alert_type = { collection = "incidents", fields = [["alert_type", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_cluster    = { collection = "incidents", fields = [["cluster", "ASCENDING"], ["opened_at", "DESCENDING"]] }
+    incidents_by_namespace  = { collection = "incidents", fields = [["namespace", "ASCENDING"], ["opened_at", "DESCENDING"]] }
   }
 
   # Core settings every function gets (shared/registry.py CORE_ENV, from shared/envvars.py).
@@ -205,12 +225,12 @@ locals {
     "SLACK_CHANNEL",
     "SLACK_API_URL",
     "ALERTLOOP_RUN_URL_TEMPLATE",
+    "ALERTLOOP_CONSOLE_URL",
     "ALERTLOOP_COLLECTION_PREFIX",
     "ALERTLOOP_FLAP_HOLDDOWN_MINUTES",
     "ALERTLOOP_STORM_THRESHOLD",
     "ALERTLOOP_FIRESTORE_DATABASE",
     "ALERTLOOP_INCIDENT_WINDOW_MINUTES",
-    "ALERTLOOP_CONSOLE_URL_TEMPLATE",
   ]
 
   # Values of every plain env var; empty values are not set (the code's default applies).
@@ -226,6 +246,7 @@ locals {
     SLACK_CHANNEL                     = var.slack_channel
     SLACK_API_URL                     = var.slack_api_url
     ALERTLOOP_RUN_URL_TEMPLATE        = var.run_url_template
+    ALERTLOOP_CONSOLE_URL             = var.console_url
     ALERTLOOP_COLLECTION_PREFIX       = var.collection_prefix
     ALERTLOOP_FLAP_HOLDDOWN_MINUTES   = tostring(var.flap_holddown_minutes)
     ALERTLOOP_STORM_THRESHOLD         = tostring(var.storm_threshold)
@@ -239,12 +260,15 @@ locals {
     ALERTLOOP_DEFAULT_CLUSTER_NAME    = var.default_cluster_name
     ALERTLOOP_REMEDIATE_NAMESPACES    = join(",", var.remediate_namespaces)
     ALERTLOOP_INCIDENT_WINDOW_MINUTES = tostring(var.incident_window_minutes)
-    ALERTLOOP_CONSOLE_URL_TEMPLATE    = var.console_url_template
     ALERTLOOP_SLACK_PERMISSIONS       = length(var.slack_permissions) == 0 ? "" : jsonencode(var.slack_permissions)
     ALERTLOOP_APPROVERS               = join(",", var.approvers)
     ALERTMANAGER_URL                  = var.alertmanager_url
     ALERTMANAGER_TIMEOUT_SECONDS      = tostring(var.alertmanager_timeout_seconds)
     ALERTLOOP_SWEEP_MIN_AGE_MINUTES   = tostring(var.sweep_min_age_minutes)
+    # The console trusts Cloud Run's IAM (only var.console_viewers may invoke it).
+    ALERTLOOP_CONSOLE_AUTH         = "iam"
+    ALERTLOOP_METRICS_WINDOW_HOURS = tostring(var.metrics_window_hours)
+    ALERTLOOP_SLACK_WORKSPACE_URL  = var.slack_workspace_url
   }
 
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
@@ -297,11 +321,12 @@ locals {
     ]) : "${pair.function}/${pair.env}" => pair
   }
 
-  # Who may invoke the HTTP entry points: allUsers only when the operator chose "public".
+  # Who may invoke the HTTP entry points: allUsers only when the operator chose "public"; the
+  # console ("authenticated") only its viewers.
   http_invokers = {
     for pair in flatten([
       for name, f in local.functions : [
-        for m in(f.exposure == "public" ? ["allUsers"] : lookup(var.internal_invoker_members, name, [])) :
+        for m in(f.exposure == "public" ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
         { function = name, member = m }
       ] if f.kind == "http"
     ]) : "${pair.function}/${pair.member}" => pair

@@ -47,3 +47,8 @@ output "cluster_table" {
   description = "The cluster table the functions get (ALERTLOOP_CLUSTERS), with their identities: save it and run `ALERTLOOP_CLUSTERS_FILE=clusters.json alertloop doctor`."
   value       = local.cluster_table
 }
+
+output "console_service" {
+  description = "The console's Cloud Run service: open it with `gcloud run services proxy <this> --region <region> --port 8080` (you must be in console_viewers), or put IAP in front of it."
+  value       = google_cloudfunctions2_function.fn["console"].service_config[0].service
+}

@@ -104,6 +104,50 @@ variable "internal_invoker_members" {
   }
 }
 
+variable "console_viewers" {
+  description = "Who may open the console (roles/run.invoker on it): user:, group: or serviceAccount: members, e.g. [\"group:sre@example.com\"]. People reach it with `gcloud run services proxy` or through IAP; never allUsers."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.console_viewers : can(regex("^(serviceAccount|user|group|domain):", m))])
+    error_message = "console_viewers may hold only user:, group:, domain: or serviceAccount: members (never allUsers or allAuthenticatedUsers)."
+  }
+}
+
+variable "console_url" {
+  description = "ALERTLOOP_CONSOLE_URL: the address people open the console at (your IAP host, or http://localhost:8080 with `gcloud run services proxy`). When set, Slack's Run log button opens the incident's console page. Empty: the run_url_template link."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.console_url == "" || can(regex("^https?://[^/]+", var.console_url))
+    error_message = "console_url must be empty or an http(s) URL."
+  }
+}
+
+variable "metrics_window_hours" {
+  description = "ALERTLOOP_METRICS_WINDOW_HOURS: the rolling window the console's /metrics gauges cover."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.metrics_window_hours > 0 && var.metrics_window_hours <= 24 * 31
+    error_message = "metrics_window_hours must be between 0 and 744."
+  }
+}
+
+variable "slack_workspace_url" {
+  description = "ALERTLOOP_SLACK_WORKSPACE_URL: your Slack workspace (https://TEAM.slack.com), for the console's links to incident threads."
+  type        = string
+  default     = "https://slack.com"
+
+  validation {
+    condition     = startswith(var.slack_workspace_url, "https://")
+    error_message = "slack_workspace_url must be an https URL."
+  }
+}
+
 variable "mounted_secrets" {
   description = "Secret env vars whose Secret Manager secret has a version (add it with gcloud before applying). Each function mounts the ones it needs from this set; the others stay unset and the code degrades."
   type        = set(string)
@@ -114,9 +158,10 @@ variable "mounted_secrets" {
       for s in var.mounted_secrets : contains([
         "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
         "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN",
+        "ALERTLOOP_CONSOLE_TOKEN",
       ], s)
     ])
-    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN, ALERTMANAGER_BEARER_TOKEN."
+    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN, ALERTMANAGER_BEARER_TOKEN, ALERTLOOP_CONSOLE_TOKEN."
   }
 
   validation {
@@ -492,17 +537,6 @@ variable "incident_window_minutes" {
   validation {
     condition     = var.incident_window_minutes >= 0 && var.incident_window_minutes <= 1440
     error_message = "incident_window_minutes must be between 0 (off) and 1440."
-  }
-}
-
-variable "console_url_template" {
-  description = "ALERTLOOP_CONSOLE_URL_TEMPLATE: link to an incident in the console ({incident_id}, {project}); used on the Slack parent and in Alertmanager silence comments. Empty: the run log link."
-  type        = string
-  default     = ""
-
-  validation {
-    condition     = var.console_url_template == "" || (startswith(var.console_url_template, "https://") && strcontains(var.console_url_template, "{incident_id}"))
-    error_message = "console_url_template must be empty or an https URL containing {incident_id}."
   }
 }
 

@@ -16,6 +16,7 @@ from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackApiServer
 from shared import config as config_mod
 from shared import policy as policy_mod
+from shared.console import settings as console_settings_mod
 from shared.ledger import Ledger
 from shared.registry import STAGE_TOPICS
 
@@ -25,6 +26,7 @@ PROJECT = "alertloop-test"
 def reset_settings() -> None:
     config_mod.settings.cache_clear()
     policy_mod.cached_policy.cache_clear()
+    console_settings_mod.console_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
   approvals     approvals/                                        (shared.ledger.approvals)
   deadletters   deadletters/                                      (shared.ledger.deadletters)
   interactions  interactions/, incidents' human state, verdicts   (shared.ledger.interactions)
+  queries       read-only views for the console and /metrics      (shared.ledger.queries)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from shared.ledger.base import LedgerError
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
 from shared.ledger.interactions import HumanChange, InteractionClaim, InteractionsLedger
+from shared.ledger.queries import IncidentFilter, IncidentPage, IncidentRecord, QueriesLedger
 from shared.ledger.runs import STAGE_STATE, Dispatch, NewRun, RunsLedger
 from shared.ledger.stages import Claim, StagesLedger
 
@@ -30,6 +32,7 @@ class Ledger(
     ApprovalsLedger,
     DeadLettersLedger,
     InteractionsLedger,
+    QueriesLedger,
 ):
     """Firestore client created lazily, once per instance (cold start stays cheap)."""
 
@@ -41,6 +44,9 @@ __all__ = [
     "Dispatch",
     "Earlier",
     "HumanChange",
+    "IncidentFilter",
+    "IncidentPage",
+    "IncidentRecord",
     "InteractionClaim",
     "Ledger",
     "LedgerError",

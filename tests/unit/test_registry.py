@@ -85,7 +85,7 @@ def test_ttl_and_index_tables() -> None:
     assert registry.TTL_FIELD == "expires_at"
     assert "idempotency" in registry.TTL_COLLECTIONS
     for collection, fields in registry.FIRESTORE_INDEXES:
-        assert collection in ("runs", "audit"), collection
+        assert collection in ("runs", "audit", "incidents"), collection
         assert len(fields) >= 2
         for _field, order in fields:
             assert order in ("ASCENDING", "DESCENDING")

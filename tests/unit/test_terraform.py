@@ -162,7 +162,24 @@ def test_function_table_matches_registry() -> None:
             assert row["exposure"] == f"${{var.{spec.name}_access}}", spec.name
             assert f"{spec.name}_access" in _tf()["variable"]
         else:
-            assert row["exposure"] == "internal", spec.name
+            assert row["exposure"] == spec.exposure, spec.name
+
+
+def test_the_console_is_never_public() -> None:
+    # Ingress all (people reach it through IAP or `gcloud run services proxy`), but only
+    # var.console_viewers may invoke it, and it trusts that (ALERTLOOP_CONSOLE_AUTH=iam).
+    assert registry.BY_NAME["console"].exposure == "authenticated"
+    loc = _locals()
+    assert loc["functions"]["console"]["exposure"] == "authenticated"
+    assert "var.console_viewers" in loc["http_invokers"]
+    assert "allUsers" not in str(_tf()["variable"]["console_viewers"]["default"])
+    assert "^(serviceAccount|user|group|domain):" in str(
+        _tf()["variable"]["console_viewers"]["validation"]
+    )
+    assert loc["env_values"]["ALERTLOOP_CONSOLE_AUTH"] == "iam"
+    fn = _resources("google_cloudfunctions2_function")["fn"]
+    ingress = _one(fn["service_config"])["ingress_settings"]
+    assert 'each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"' in ingress
 
 
 def test_every_function_is_one_for_each_resource_from_the_table() -> None:
@@ -181,7 +198,7 @@ def test_every_function_is_one_for_each_resource_from_the_table() -> None:
     assert service["service_account_email"] == "${google_service_account.fn[each.key].email}"
     assert service["environment_variables"] == "${local.function_env[each.key]}"
     assert service["ingress_settings"] == (
-        '${each.value.exposure == "public" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"}'
+        '${each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"}'
     )
 
 
