@@ -99,6 +99,7 @@ class Notifier(Deps):
             automatic_action="none (database)" if entry.database else entry.automatic_action,
             follow_up=entry.follow_up,
             flap_count=run.flap_count,
+            cluster=run.cluster,
         )
 
     # ---- entry points ---------------------------------------------------------------------------

@@ -84,6 +84,7 @@ class RunView:
     automatic_action: str = ""
     follow_up: str = ""
     flap_count: int = 0
+    cluster: str = ""  # the cluster the run was routed to (empty: the one default cluster)
 
 
 def _duration(seconds: float) -> str:
@@ -144,6 +145,9 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         ("Namespace", alert.labels.get("namespace", "—")),
         ("Workload", _workload(alert.labels)),
     ]
+    # Which cluster a change would touch is the first thing an on-call person checks.
+    if view.cluster:
+        titled.insert(1, ("Cluster", view.cluster))
     # Policy text is configuration, but an override file is not ours: rendered the same way.
     if view.automatic_action:
         titled.append(("Automatic action", view.automatic_action))
@@ -152,7 +156,7 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
     fields = [
         f"*{title}*\n{for_mrkdwn(value, FIELD_MAX - len(title) - 3)}" for title, value in titled
     ]
-    fields.insert(3, f"*Started*\n{_slack_date(alert.starts_at)}")
+    fields.insert(4 if view.cluster else 3, f"*Started*\n{_slack_date(alert.starts_at)}")
     blocks.append({"type": "section", "fields": [_mrkdwn(truncate(f, FIELD_MAX)) for f in fields]})
     done = {f.stage: f for f in view.findings}
     steps = []

@@ -42,6 +42,8 @@ def test_real_alert_fires_and_resolves_through_the_loop(stack: Stack, tmp_path: 
         replies = stack.slack.replies(parent.ts)
         assert [r.text.split(":")[0] for r in replies] == ["Investigation", "Remediation"]
         assert "runbooks.example.com/ApplicationDown" in json.dumps(parent.blocks)
+        # The cluster dispatch routed it to (the one implicit cluster here) is on the parent.
+        assert "*Cluster*\\ndefault" in json.dumps(parent.blocks)
 
         mon.exporter.set("sandbox_app_up", 1, namespace="shop", deployment="api")
         wait_for(lambda: parent.text.startswith("[RESOLVED]"), 90, "resolved update")

@@ -205,3 +205,22 @@ def test_safe_url_refuses_invisible_characters() -> None:
     assert safe_url("https://runbooks.example.com/x") == "https://runbooks.example.com/x"
     assert safe_url("https://runbooks.example.com/\u202eexe.x") == ""
     assert safe_url("https://runbooks.example.com/\u200bx") == ""
+
+
+def test_parent_names_the_cluster_it_was_routed_to() -> None:
+    v = view({"summary": "boom"})
+    v.cluster = "prod-eu"
+    fields = next(b["fields"] for b in render_parent(v) if b.get("fields"))
+    titles = [f["text"].split("\n")[0] for f in fields]
+    assert titles[:5] == ["*Severity*", "*Cluster*", "*Namespace*", "*Workload*", "*Started*"]
+    assert fields[1]["text"] == "*Cluster*\nprod-eu"
+    # The default single-cluster setup shows no cluster field at all.
+    plain = next(b["fields"] for b in render_parent(view({})) if b.get("fields"))
+    assert "*Cluster*" not in json.dumps(plain)
+
+
+def test_a_hostile_cluster_name_is_rendered_inert() -> None:
+    v = view({})
+    v.cluster = "<!channel> *prod*"
+    text = all_text(render_parent(v))
+    assert "<!channel>" not in text
