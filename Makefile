@@ -17,7 +17,7 @@ help:
 	@echo "make test-unit  only the fast tests (no servers)"
 	@echo "make bundle     build/bundle.zip for deployment"
 	@echo "make registry   rewrite the README env tables and terraform/locals.tf from shared/envvars.py"
-	@echo "make bench      ingest throughput/latency vs a bare function"
+	@echo "make bench      ingest vs a bare function, storms, the stack; then bench-console"
 	@echo "make bench-console  console pages and /metrics with 10,000 runs in the ledger"
 
 # pip's own chatter goes to .venv/setup.log (shown only if the install fails): the first screen
@@ -91,6 +91,7 @@ bundle: $(STAMP)
 
 bench: setup
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python -m bench.bench_console
 
 bench-console: setup
 	$(BIN)/python -m bench.bench_console
