@@ -314,9 +314,10 @@ def _detector_classes() -> list[Any]:
         from detect_secrets.plugins.base import RegexBasedDetector
     except Exception:  # not installed: our own rules still cover the forms we know
         return []
-    found: list[Any] = [
+    every: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+    found = [
         cls
-        for cls in get_mapping_from_secret_type_to_class().values()
+        for cls in every
         if issubclass(cls, RegexBasedDetector) and cls.__name__ not in _SKIPPED_DETECTORS
     ]
     return sorted(found, key=lambda cls: str(cls.__name__))
