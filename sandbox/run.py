@@ -1,8 +1,8 @@
 """`make run` and `make demo`: the whole loop locally, with real alerts and readable output.
 
-run:  start everything, fire the three example paths through a real Prometheus and Alertmanager,
+run:  start everything, fire the four example paths through a real Prometheus and Alertmanager,
       print each Slack message, then keep running (Ctrl-C stops every process it started).
-demo: the same, but exit 0 once all three paths reached Slack (non-zero with the reason if not).
+demo: the same, but exit 0 once all four paths reached Slack (non-zero with the reason if not).
 run --scenario-file dump.yaml (make run SCENARIO=dump.yaml): the sandbox Kubernetes API serves
       your own cluster's `kubectl get … -A -o yaml` dump instead of the demo; no demo alerts are
       fired (fire your own with `alertloop fire`), remediation may act on the dump's namespaces.
@@ -46,7 +46,8 @@ from shared.slack_render import blocks_as_text
 
 WORKDIR = ROOT / ".stack"
 
-# The three execution paths of the reference design, as real alerting rules on sandbox gauges.
+# The three execution paths of the reference design (and a refusal), as real alerting rules on
+# sandbox gauges.
 PATHS = {
     "A": (
         "HighErrorRate",
@@ -72,7 +73,19 @@ PATHS = {
         {"namespace": "shop", "deployment": "cart"},
         0.91,
     ),
+    # The refusal made visible: a restart-type alert on PostgreSQL run as a Deployment on a PVC.
+    "D": (
+        "ApplicationDown",
+        "critical",
+        "demo_ready_replicas_ratio < 1",
+        "postgres has no ready replica",
+        {"namespace": "shop", "deployment": "postgres"},
+        0.0,
+    ),
 }
+
+# Path D must end in this refusal: the demo fails if the database Deployment was acted on.
+REFUSAL_PATH, REFUSAL = PATHS["D"][0], "Refused (database_class"
 
 _print_lock = threading.Lock()
 
@@ -144,9 +157,11 @@ def parents_done(stack: Stack, expected: dict[str, int]) -> dict[str, str]:
         if parent is None:
             missing[name] = "no Slack parent message yet"
             continue
-        got = len(stack.slack.replies(parent.ts))
-        if got < stages:
-            missing[name] = f"{got}/{stages} stage replies in its thread"
+        replies = stack.slack.replies(parent.ts)
+        if len(replies) < stages:
+            missing[name] = f"{len(replies)}/{stages} stage replies in its thread"
+        elif name == REFUSAL_PATH and not any(REFUSAL in blocks_as_text(m.blocks) for m in replies):
+            missing[name] = f"no {REFUSAL!r} line in its thread: the database was not refused"
     return missing
 
 
@@ -326,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
             while True:  # until Ctrl-C or SIGTERM (KeyboardInterrupt, below)
                 time.sleep(1)
         say(
-            f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A, B and C through "
+            f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A to D through "
             "Prometheus → Alertmanager → ingest…"
         )
         for _name, _sev, _expr, _summary, labels, value in PATHS.values():
@@ -347,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.demo:
                 return 1
         else:
-            say(f"\nall three paths reached Slack ({time.monotonic() - t0:.1f}s after start).")
+            say(f"\nall four paths reached Slack ({time.monotonic() - t0:.1f}s after start).")
             say(
                 "every incident parent carries its buttons; try: "
                 ".venv/bin/alertloop click acknowledge"
