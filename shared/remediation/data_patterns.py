@@ -59,12 +59,35 @@ PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
     "RabbitMQ": _names("rabbitmq"),
     "NATS": _names("nats nats-streaming"),
     "Memcached": _names("memcached"),
+    # Beyond the usual suspects: other stores whose restart or scale-out can lose or split data.
+    "SQL Server": _names("mssql mssql-server mssql-server-linux"),
+    "Oracle Database": _names("oracle-xe oracle-free oracle-database"),
+    "IBM Db2": _names("db2"),
+    "TiDB/TiKV": _names("tidb tikv"),
+    "YugabyteDB": _names("yugabyte yugabytedb"),
+    "CouchDB/Couchbase": _names("couchdb couchbase"),
+    "Neo4j": _names("neo4j"),
+    "ArangoDB": _names("arangodb"),
+    "RethinkDB": _names("rethinkdb"),
+    "InfluxDB": _names("influxdb"),
+    "QuestDB": _names("questdb"),
+    "MinIO": _names("minio"),
+    "Pulsar/BookKeeper": _names("pulsar bookkeeper"),
+    "Hazelcast": _names("hazelcast"),
+    "Solr": _names("solr"),
+    "Vector databases": _names("qdrant milvus weaviate"),
 }
 # Repositories matched by the end of their path: their last component alone says nothing.
 DATA_IMAGE_PATHS: Final[Mapping[str, str]] = {
     "confluentinc/cp-server": "Kafka",
     "confluentinc/cp-enterprise-kafka": "Kafka",
     "vitess/lite": "MySQL/MariaDB",
+    "mssql/server": "SQL Server",
+    "database/enterprise": "Oracle Database",
+    "database/free": "Oracle Database",
+    "dgraph/dgraph": "Dgraph",
+    "couchbase/server": "CouchDB/Couchbase",
+    "pingcap/pd": "TiDB/TiKV",
 }
 # Words that may precede the product: vendors, distributions, mirrors.
 VENDOR_PREFIXES: Final = frozenset(

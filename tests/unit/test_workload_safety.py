@@ -263,6 +263,28 @@ FAMILIES: dict[str, list[str]] = {
     "RabbitMQ": ["rabbitmq", "bitnami/rabbitmq"],
     "NATS": ["nats", "nats-streaming", "bitnami/nats"],
     "Memcached": ["memcached", "bitnami/memcached"],
+    "SQL Server": ["mcr.microsoft.com/mssql/server", "microsoft/mssql-server-linux"],
+    "Oracle Database": [
+        "container-registry.oracle.com/database/enterprise",
+        "container-registry.oracle.com/database/free",
+        "gvenzl/oracle-xe",
+        "gvenzl/oracle-free",
+    ],
+    "IBM Db2": ["ibmcom/db2", "icr.io/db2_community/db2"],
+    "TiDB/TiKV": ["pingcap/tidb", "pingcap/tikv", "pingcap/pd"],
+    "YugabyteDB": ["yugabytedb/yugabyte"],
+    "CouchDB/Couchbase": ["couchdb", "apache/couchdb", "couchbase", "couchbase/server"],
+    "Neo4j": ["neo4j"],
+    "ArangoDB": ["arangodb", "arangodb/arangodb"],
+    "RethinkDB": ["rethinkdb"],
+    "Dgraph": ["dgraph/dgraph"],
+    "InfluxDB": ["influxdb", "bitnami/influxdb"],
+    "QuestDB": ["questdb/questdb"],
+    "MinIO": ["minio/minio", "quay.io/minio/minio", "bitnami/minio"],
+    "Pulsar/BookKeeper": ["apachepulsar/pulsar", "apache/pulsar", "apache/bookkeeper"],
+    "Hazelcast": ["hazelcast/hazelcast"],
+    "Solr": ["solr", "bitnami/solr"],
+    "Vector databases": ["qdrant/qdrant", "milvusdb/milvus", "semitechnologies/weaviate"],
 }
 
 
@@ -346,6 +368,9 @@ def test_tags_never_matter(image: str) -> None:
         "registry.example.com/team/redis-cli-job:1",
         "acme/etcd-backup:2",
         "nginx-postgres-gateway",
+        "minio/mc",
+        "bitnami/minio-client",
+        "qdrant/qdrant-web-ui",
     ],
 )
 def test_programs_that_merely_mention_a_product_are_not_data(image: str) -> None:
