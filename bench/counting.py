@@ -1,6 +1,6 @@
 """Counting what the pipeline asks of Firestore and Pub/Sub, at the client's network boundary:
-a gRPC interceptor on the Firestore client's channel (documents read, documents written,
-transactions) and a wrapper on the Pub/Sub publisher's publish (messages)."""
+gRPC interceptors on the Firestore client's channel (documents read, documents written,
+transactions) and on the Pub/Sub publisher's channel (messages published)."""
 
 from __future__ import annotations
 
@@ -72,21 +72,33 @@ def counting_firestore(project: str, counts: Counter[str]) -> Any:
     return client
 
 
+class _PubSubCounter(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, counts: Counter[str]) -> None:
+        self.counts = counts
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        if details.method.rsplit("/", 1)[-1] == "Publish":
+            n = len(request.messages)
+            self.counts["messages"] += n
+            self.counts[f"messages:{request.topic.rsplit('-', 1)[-1]}"] += n
+        return continuation(details, request)
+
+
 def counting_publisher(counts: Counter[str]) -> Any:
+    """A publisher (emulator) configured like shared.bus's, whose every Publish RPC is counted:
+    both the batcher's and the direct requests."""
+    import os
+
     from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
     from shared.bus import BATCH_LATENCY_SECONDS
 
-    pub = pubsub_v1.PublisherClient(
+    channel = grpc.intercept_channel(
+        grpc.insecure_channel(os.environ["PUBSUB_EMULATOR_HOST"]), _PubSubCounter(counts)
+    )
+    return pubsub_v1.PublisherClient(
         batch_settings=pubsub_v1.types.BatchSettings(max_latency=BATCH_LATENCY_SECONDS),
         publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
+        transport=PublisherGrpcTransport(channel=channel),
     )
-    publish = pub.publish
-
-    def counted(topic: str, data: bytes, **kw: Any) -> Any:
-        counts["messages"] += 1
-        counts[f"messages:{topic.rsplit('-', 1)[-1]}"] += 1
-        return publish(topic, data, **kw)
-
-    pub.publish = counted  # type: ignore[method-assign]
-    return pub
