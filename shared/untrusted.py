@@ -122,14 +122,19 @@ _PLACEHOLDER = re.compile(
     """
 )
 _OPEN = {")": "(", "]": "[", "}": "{", ">": "<"}
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+# What an earlier rule left: [REDACTED], or name=[REDACTED] (a cookie pair, a nested field).
+_REDACTED_PART = re.compile(rf"(?:[\w.-]{{1,64}}[=:])?{re.escape(REDACTED)}")
 
 
 def _keep(value: str) -> bool:
-    """Values that are not secrets: placeholders, env references, templates, our own marker."""
+    """Values that are not secrets: placeholders, env references, templates, our own marker.
+    A value an earlier rule redacted only in part (`AKIA…` inside `[REDACTED]/rest`) is not
+    kept: what is left of it may be the rest of the secret."""
     v = value.strip()
-    return (
-        not v or REDACTED in v or v.lower() in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(v))
-    )
+    if REDACTED in v:
+        return not _ALNUM.search(_REDACTED_PART.sub("", v))
+    return not v or v.lower() in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(v))
 
 
 def _kv_sub(m: re.Match[str]) -> str:
