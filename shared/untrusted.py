@@ -99,6 +99,12 @@ _FLAG = (
     rf"(?i)(?P<key>(?<![\w-])--?(?:[A-Za-z0-9]+[_.-])*?(?:{_LONG_KEYS}|{_SHORT_KEYS}))"
     rf"(?P<sep> +)(?![-\s]){_VALUE}"
 )
+# A Kubernetes env entry or any name/value pair naming a secret: {name: DB_PASS, value: x},
+# {"name":"API_TOKEN","value":"x"}, YAML `- name: API_TOKEN` then `value: x` on the next line
+_NAME_VALUE = (
+    rf"(?i)(?P<key>[\"']?\bname[\"']?[ \t]*[:=][ \t]*[\"']?{_KEY}[\"']?[ \t]*"
+    rf"(?:,|\\n|\n)?[ \t]*[\"']?value)(?P<sep>[\"']?[ \t]*[:=][ \t]*){_VALUE}"
+)
 # <password>value</password>
 _XML = rf"(?i)<(?P<tag>(?:\w+:)?{_KEY})>(?P<value>[^<]+)</(?P=tag)>"
 
@@ -281,6 +287,9 @@ _RULE_SOURCES: list[_Sub] = [
         r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
         rf"\1{REDACTED}",
     ),
+    # Discord and Microsoft Teams incoming webhooks: the URL is the credential.
+    (r"(\bdiscord(?:app)?\.com/api/webhooks/)[A-Za-z0-9/_-]+", rf"\1{REDACTED}"),
+    (r"(\.webhook\.office\.com/webhookb2/)[A-Za-z0-9/@_-]+", rf"\1{REDACTED}"),
     (r"\b(?:[sr]k|whsec)_(?:live|test)_[A-Za-z0-9]{16,}", REDACTED),
     (r"\bwhsec_[A-Za-z0-9+/=]{24,}", REDACTED),
     (r"\bnpm_[A-Za-z0-9]{36}\b", REDACTED),
@@ -290,6 +299,7 @@ _RULE_SOURCES: list[_Sub] = [
     (r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}", REDACTED),
     (r"\bdop_v1_[a-f0-9]{64}\b", REDACTED),
     # key=value forms last: earlier rules leave [REDACTED], which these keep.
+    (_NAME_VALUE, _kv_sub),
     (_XML, _xml_sub),
     (_FLAG, _kv_sub),
     (_KV, _kv_sub),
