@@ -94,4 +94,5 @@ def fingerprint_for(labels: dict[str, str]) -> str:
 
 
 def valid_fingerprint(fingerprint: str) -> bool:
-    return bool(_FINGERPRINT.match(fingerprint))
+    # fullmatch: `$` alone also matches before a trailing newline ("abc\n" is not an id).
+    return bool(_FINGERPRINT.fullmatch(fingerprint))

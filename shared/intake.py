@@ -75,11 +75,22 @@ def _severity_rank(severity: str) -> int:
     return {"critical": 3, "warning": 2, "info": 1}.get(severity, 0)
 
 
+# by_name / by_workload keys become map keys of the group's document: Firestore refuses names
+# over 1,500 bytes, and a label value (an alert name, a namespace) may be 4,096 characters.
+DIGEST_KEY_CHARS = 200
+
+
+def _digest_key(text: str) -> str:
+    return text if len(text) <= DIGEST_KEY_CHARS else text[: DIGEST_KEY_CHARS - 1] + "…"
+
+
 def group_snapshot(alerts: list[Alert], run_ids: list[str], truncated: int) -> GroupSnapshot:
     """What a storm's digest shows: Alertmanager's own current view of the whole group."""
-    by_name = Counter(a.name for a in alerts)
+    by_name = Counter(_digest_key(a.name) for a in alerts)
     by_workload = Counter(
-        f"{a.labels.get('namespace', '?')}/{workload_from_labels(a.labels).name or '?'}"
+        _digest_key(
+            f"{a.labels.get('namespace', '?')}/{workload_from_labels(a.labels).name or '?'}"
+        )
         for a in alerts
     )
     firing = sum(1 for a in alerts if a.status == "firing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,17 +22,31 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-MAX_NAME = 1024  # label and annotation names (Firestore refuses longer map keys)
+# Label and annotation names, in UTF-8 bytes: Firestore refuses field names over 1,500 bytes
+# (a label name sits under `alert.labels.` in a run document).
+MAX_NAME = 1024
 MAX_ENTRIES = 100  # labels, or annotations, per alert (a run document stays far under 1 MiB)
 MAX_ANNOTATIONS_TOTAL = 64 * 1024
+# truncatedAlerts is a uint64 in Alertmanager; the ledger stores int64.
+MAX_TRUNCATED = 2**63 - 1
+
+# JSON's \ud800-style escapes decode to lone surrogates: a Python str that is not Unicode text,
+# which no UTF-8 encoder (the Pub/Sub message, Firestore) accepts. Go senders never produce one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _names_ok(value: dict[Any, Any]) -> None:
-    if len(value) > MAX_ENTRIES:
-        raise ValueError(f"more than {MAX_ENTRIES} entries")
-    for k in value:
-        if not isinstance(k, str) or not k or len(k) > MAX_NAME:
-            raise ValueError(f"names must be 1 to {MAX_NAME} characters, got {str(k)[:60]!r}")
+def _is_text(value: str) -> bool:
+    return value.isascii() or not _SURROGATE.search(value)
+
+
+def _as_text(value: str) -> str:
+    """Text for people: a lone surrogate becomes U+FFFD, as Go's encoder would have sent it."""
+    return value if _is_text(value) else _SURROGATE.sub("\ufffd", value)
+
+
+def _name_ok(name: str) -> bool:
+    """A name Firestore can hold as a map key (`name` is text: no lone surrogates)."""
+    return 0 < len(name.encode()) <= MAX_NAME
 
 
 def _label_map(value: Any) -> Any:
@@ -39,26 +54,35 @@ def _label_map(value: Any) -> Any:
     if value is None:
         return {}
     if isinstance(value, dict):
-        _names_ok(value)
+        if len(value) > MAX_ENTRIES:
+            raise ValueError(f"more than {MAX_ENTRIES} entries")
         for k, v in value.items():
+            if isinstance(k, str) and not _is_text(k):
+                raise ValueError(f"name {k[:60]!r} is not valid Unicode (a lone surrogate)")
+            if not isinstance(k, str) or not _name_ok(k):
+                raise ValueError(f"names must be 1 to {MAX_NAME} bytes, got {str(k)[:60]!r}")
             if not isinstance(v, str):
                 raise ValueError(f"value of {k!r} must be a string")
             if len(v) > MAX_LABEL_VALUE:
                 raise ValueError(f"value of {k!r} is longer than {MAX_LABEL_VALUE} characters")
+            if not _is_text(v):
+                raise ValueError(f"value of {k!r} is not valid Unicode (a lone surrogate)")
     return value
 
 
 def _annotation_map(value: Any) -> Any:
-    """Annotations are for people: long ones are shortened, never a reason to lose the alert
-    (Alertmanager does not retry a 4xx)."""
+    """Annotations are for people: long ones are shortened, names Firestore cannot hold and
+    entries past the first MAX_ENTRIES are dropped; never a reason to lose the alert
+    (Alertmanager does not retry a 4xx). Only a value that is not a string is refused."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         return value
-    _names_ok(value)
     for k, v in value.items():
         if not isinstance(v, str):
             raise ValueError(f"value of {k!r} must be a string")
+    cleaned = {_as_text(k): _as_text(v) for k, v in value.items() if isinstance(k, str)}
+    value = dict([(k, v) for k, v in cleaned.items() if _name_ok(k)][:MAX_ENTRIES])
     budget = MAX_ANNOTATIONS_TOTAL // max(1, len(value))
     if sum(len(v) for v in value.values()) <= MAX_ANNOTATIONS_TOTAL:
         budget = MAX_LABEL_VALUE
@@ -89,12 +113,42 @@ class AMAlert(_Lenient):
             raise ValueError("labels.alertname is required")
         return labels
 
-    @field_validator("startsAt", "endsAt")
+    @field_validator("generatorURL")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
+    def _url_text(cls, value: str) -> str:
+        return _as_text(value)
+
+    @field_validator("startsAt")
+    @classmethod
+    def _start_in_range(cls, value: datetime) -> datetime:
+        value = _aware(value)
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("outside the years 1 to 9999 in UTC") from None
+        return value
+
+    @field_validator("endsAt")
+    @classmethod
+    def _end_in_range(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        value = _aware(value)
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            return None  # like Alertmanager's 0001-01-01: no usable end
+        return value
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _identity_text(value: str) -> str:
+    if not _is_text(value):
+        raise ValueError("not valid Unicode (a lone surrogate)")
+    return value
 
 
 class AMWebhook(_Lenient):
@@ -109,6 +163,8 @@ class AMWebhook(_Lenient):
     externalURL: str = ""
     alerts: list[AMAlert] = Field(min_length=1)
 
+    _group_key = field_validator("groupKey")(_identity_text)
+
 
 class DispatchPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -121,6 +177,7 @@ class DispatchPayload(BaseModel):
     dry_run: bool = False
 
     _maps = field_validator("labels", "annotations", mode="before")(_str_map)
+    _text = field_validator("alert_type", "severity")(_identity_text)
 
 
 class Dispatch(BaseModel):
@@ -193,5 +250,6 @@ def parse_body(body: Any) -> Parsed:
     except ValidationError as exc:
         raise BadRequest(_describe(exc)) from exc
     alerts = [_normalise_am(a, hook.groupKey) for a in hook.alerts]
-    options = {"action": "auto", "dry_run": False, "truncated": max(0, hook.truncatedAlerts)}
+    truncated = min(max(0, hook.truncatedAlerts), MAX_TRUNCATED)
+    options = {"action": "auto", "dry_run": False, "truncated": truncated}
     return "alertmanager", alerts, options

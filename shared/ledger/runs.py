@@ -368,13 +368,20 @@ class RunsLedger(LedgerBase):
             if seen is not None and seen >= received_at:
                 return
             data = snapshot.model_dump()
+            for key in GROUP_MAPS:  # alert names and workloads are map keys here
+                data[key] = _escape_keys(data[key])
             data.update(received_at=received_at, updated_at=utcnow())
             transaction.set(ref, data, merge=True)
 
         self._transaction(txn)
 
     def get_group(self, group_id: str) -> dict[str, Any] | None:
-        return self._get("groups", group_id)
+        doc = self._get("groups", group_id)
+        if doc is not None:
+            for key in GROUP_MAPS:
+                if isinstance(doc.get(key), dict):
+                    doc[key] = _unescape_keys(doc[key])
+        return doc
 
     def update_group(self, group_id: str, fields: dict[str, Any]) -> None:
         self._merge("groups", group_id, fields)
@@ -482,6 +489,9 @@ def completed_record(result: dict[str, Any], now: datetime) -> dict[str, Any]:
 # Firestore refuses map keys like __name__ (reserved); label names may be anything Alertmanager
 # sends. Such keys (and keys starting with the escape itself) are stored with a "~" in front.
 _RESERVED = re.compile(r"^(__.*__|~.*)$")
+
+
+GROUP_MAPS = ("by_name", "by_workload")
 
 
 def _escape_keys(m: dict[str, Any]) -> dict[str, Any]:

@@ -96,6 +96,24 @@ def storm(n: int, group: str = "storm", truncated: int = 0) -> dict:
     return body
 
 
+def test_a_storm_of_names_firestore_reserves_is_recorded_and_shown(topics, slack_api) -> None:
+    body = storm(30, "odd")
+    for i, a in enumerate(body["alerts"]):
+        a["labels"]["alertname"] = ("__Reserved__", "~tilde", "dots.and`ticks`")[i % 3]
+        a["labels"]["namespace"] = "__ns__" if i % 2 else "é" * 1500
+        a["labels"]["deployment"] = "cart"
+    result = accept(body, settings(), Bus())
+    assert dispatch_all(topics) == 31  # the snapshot was stored, not retried forever
+    group = Ledger().get_group(result.group_id)
+    assert group is not None
+    assert group["by_name"] == {"__Reserved__": 10, "~tilde": 10, "dots.and`ticks`": 10}
+    assert group["by_workload"]["__ns__/cart"] == 15  # and the other, cut to a storable key
+    assert sorted(group["by_workload"].values()) == [15, 15]
+    Notifier()(notify_messages(topics)[0])
+    digest = json.dumps(slack_api.parents()[0].blocks)
+    assert "Reserved" in digest and "tilde" in digest
+
+
 def test_storm_records_every_run_and_posts_one_digest(topics, slack_api) -> None:
     ledger = Ledger()
     result = accept(storm(60, truncated=40), settings(), Bus())
