@@ -12,18 +12,25 @@ data image when its words are
     [vendor prefixes] PRODUCT [flavour suffixes]
 
 where PRODUCT is a name in PRODUCTS (words joined by "-"), vendor prefixes are
-VENDOR_PREFIXES and flavour suffixes are FLAVOUR_SUFFIXES or versions (16, v3). So postgres,
-bitnami/postgresql-repmgr, cp-kafka, percona-server-mongodb, redis-stack-server,
-clickhouse/clickhouse-server, zalando/spilo-16 and mongodb-community-server match. Any OTHER
+VENDOR_PREFIXES and flavour suffixes are FLAVOUR_SUFFIXES (server flavours, base images and
+the roles of a replicated store's members: master, primary, replica, data...) or versions (16,
+v3). So postgres, bitnami/postgresql-repmgr, cp-kafka, percona-server-mongodb,
+redis-stack-server, clickhouse/clickhouse-server, zalando/spilo-16 and mongodb-community-server
+match. Any OTHER
 word makes it a different program that merely mentions a product: postgres-exporter,
 redis_exporter, my-redis-client, redis-commander, acme/postgres-backup-uploader, kafka-ui,
 mongo-express, opensearch-dashboards, cp-kafka-connect, pgbouncer and operators
 (postgres-operator) do not match. Repositories whose last component says nothing on its own are
-matched by the end of their path (DATA_IMAGE_PATHS: confluentinc/cp-server, vitess/lite).
+matched by the end of their path (DATA_IMAGE_PATHS: confluentinc/cp-server, vitess/lite,
+mysql/community-server). A reference with a malformed tag or digest, or a repository name longer
+than the distribution spec allows (MAX_REPOSITORY), cannot be parsed (the caller fails closed).
+Matching is linear in the number of words: image names are written by whoever writes workloads.
 
-Label values naming a product (app.kubernetes.io/name=redis-cluster) use the same words rule.
-Operator API groups match an ownerReference's apiVersion group exactly or as a parent domain
-(mongodb.com matches mongodbcommunity.mongodb.com).
+Label values naming a product (app.kubernetes.io/name=redis-cluster, app=redis-master,
+helm.sh/chart=postgresql-12.1.0) use the same words rule. Operator API groups match an
+ownerReference's apiVersion group (trimmed, case-insensitive; a bare "group.example.com" without
+a version is read as that group) exactly or as a parent domain (mongodb.com matches
+mongodbcommunity.mongodb.com, percona.com matches every Percona operator).
 """
 
 from __future__ import annotations
@@ -47,8 +54,13 @@ PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
     "MySQL/MariaDB": _names(
         "mysql mariadb mariadb-galera percona-server percona-xtradb-cluster vttablet"
     ),
-    "MongoDB": _names("mongo mongodb"),
-    "Redis/Valkey": _names("redis valkey keydb dragonfly"),
+    "MongoDB": _names(
+        "mongo mongodb mongodb-enterprise-database mongodb-enterprise-appdb-database"
+    ),
+    "Redis/Valkey": _names(
+        "redis valkey keydb dragonfly redismod redisearch rejson redisgraph redistimeseries "
+        "redisbloom"
+    ),
     "Cassandra/Scylla": _names("cassandra scylla scylladb dse cass-management-api"),
     "Elasticsearch/OpenSearch": _names("elasticsearch opensearch"),
     "Kafka": _names("kafka redpanda"),
@@ -57,13 +69,16 @@ PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
     "ClickHouse": _names("clickhouse clickhouse-keeper"),
     "CockroachDB": _names("cockroach cockroachdb"),
     "RabbitMQ": _names("rabbitmq"),
+    "ActiveMQ/Artemis": _names("activemq activemq-classic activemq-artemis artemis"),
+    "RocketMQ": _names("rocketmq"),
+    "MQTT brokers": _names("emqx mosquitto eclipse-mosquitto vernemq"),
     "NATS": _names("nats nats-streaming"),
     "Memcached": _names("memcached"),
     # Beyond the usual suspects: other stores whose restart or scale-out can lose or split data.
-    "SQL Server": _names("mssql mssql-server mssql-server-linux"),
+    "SQL Server": _names("mssql mssql-server mssql-server-linux azure-sql-edge"),
     "Oracle Database": _names("oracle-xe oracle-free oracle-database"),
     "IBM Db2": _names("db2"),
-    "TiDB/TiKV": _names("tidb tikv"),
+    "TiDB/TiKV": _names("tidb tikv tiflash"),
     "YugabyteDB": _names("yugabyte yugabytedb"),
     "CouchDB/Couchbase": _names("couchdb couchbase"),
     "Neo4j": _names("neo4j"),
@@ -72,36 +87,54 @@ PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
     "InfluxDB": _names("influxdb"),
     "QuestDB": _names("questdb"),
     "MinIO": _names("minio"),
-    "Pulsar/BookKeeper": _names("pulsar bookkeeper"),
+    "Pulsar/BookKeeper": _names("pulsar pulsar-all bookkeeper"),
     "Hazelcast": _names("hazelcast"),
     "Solr": _names("solr"),
     "Vector databases": _names("qdrant milvus weaviate"),
+    "Aerospike": _names("aerospike"),
+    "FoundationDB": _names("foundationdb"),
+    "Apache Ignite": _names("ignite"),
+    "Tarantool": _names("tarantool"),
+    "HBase": _names("hbase"),
+    "Search engines": _names("typesense meilisearch"),
+    "Graph databases": _names("memgraph"),
+    "SurrealDB": _names("surrealdb"),
+    "RavenDB": _names("ravendb"),
+    "Time-series databases": _names("victoria-metrics vmstorage greptimedb"),
+    "OceanBase": _names("oceanbase"),
+    "SeaweedFS": _names("seaweedfs"),
 }
 # Repositories matched by the end of their path: their last component alone says nothing.
 DATA_IMAGE_PATHS: Final[Mapping[str, str]] = {
     "confluentinc/cp-server": "Kafka",
     "confluentinc/cp-enterprise-kafka": "Kafka",
     "vitess/lite": "MySQL/MariaDB",
+    "mysql/community-server": "MySQL/MariaDB",
+    "mysql/enterprise-server": "MySQL/MariaDB",
     "mssql/server": "SQL Server",
+    "mssql/rhel/server": "SQL Server",
     "database/enterprise": "Oracle Database",
     "database/free": "Oracle Database",
     "dgraph/dgraph": "Dgraph",
     "couchbase/server": "CouchDB/Couchbase",
     "pingcap/pd": "TiDB/TiKV",
+    "ceph/ceph": "Ceph",  # quay.io/ceph/ceph: mons and OSDs (not rook/ceph, the operator)
 }
 # Words that may precede the product: vendors, distributions, mirrors.
 VENDOR_PREFIXES: Final = frozenset(
     _names(
-        "apache bitnami confluent cp crunchy docker enterprise library mirrored official "
-        "percona rh rhel rhel8 rhel9 server ubi ubi8 ubi9"
+        "apache bitnami confluent cp crunchy distribution docker enterprise library mirrored "
+        "official percona rh rhel rhel8 rhel9 server ubi ubi8 ubi9"
     )
 )
-# Words that may follow the product: server flavours, HA/cluster variants, base images.
+# Words that may follow the product: server flavours, HA/cluster variants, base images, and
+# the roles of a replicated store's members (redis-master, postgres-primary, elasticsearch-data).
 FLAVOUR_SUFFIXES: Final = frozenset(
     _names(
-        "alpine bookworm broker bullseye buster ce cluster community debian distroless ee "
-        "enterprise galera ha latest management native oss repmgr rootless sentinel server "
-        "sharded slim stack standalone ubi ubi8 ubi9 unstable"
+        "alpine arbiter bookworm broker bullseye buster ce cluster community data debian "
+        "distroless ee enterprise galera ha latest management master native node oss primary "
+        "replica replicaset repmgr rootless secondary sentinel server shard sharded slave slim "
+        "stack standalone ubi ubi8 ubi9 unstable"
     )
 )
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
@@ -114,8 +147,17 @@ DATA_COMPONENTS: Final = frozenset(
         "message-broker message-queue persistence queue storage"
     )
 )
-# Labels whose value may name a product (same words rule as images).
-NAME_LABELS: Final = ("app.kubernetes.io/name", "app", "application")
+# Labels whose value may name a product (same words rule as images). helm.sh/chart is
+# "<chart>-<version>": the version words are flavours, so postgresql-12.1.0 names PostgreSQL;
+# every workload of a database chart's release counts (a nameOverride does not hide it).
+NAME_LABELS: Final = (
+    "app.kubernetes.io/name",
+    "app",
+    "application",
+    "k8s-app",
+    "name",
+    "helm.sh/chart",
+)
 # Labels only database pods carry: operators' instance labels, StatefulSet pod labels.
 DATA_LABEL_KEYS: Final = _names(
     "cnpg.io/cluster postgres-operator.crunchydata.com/cluster spilo-role "
@@ -132,6 +174,12 @@ DATA_OPERATOR_GROUPS: Final = _names(
     clickhouse.altinity.com clickhouse-keeper.altinity.com crdb.cockroachlabs.com
     mysql.oracle.com mysql.presslabs.org moco.cybozu.com k8s.mariadb.com planetscale.com
     etcd.database.coreos.com zookeeper.pravega.io nats.io kubedb.com minio.min.io
+    stackgres.io kubegres.reactive-tech.io mariadb.mmontes.io kubeblocks.io couchbase.com
+    yugabyte.com operator.yugabyte.io pingcap.com cluster.redpanda.com redpanda.vectorized.io
+    opensearch.org percona.com postgresql.k8s.enterprisedb.io platform.confluent.io
+    kafka.banzaicloud.io solr.apache.org dragonflydb.io database.arangodb.com
+    asdb.aerospike.com hazelcast.com database.oracle.com alloydbomni.dbadmin.goog
+    operator.etcd.io ceph.rook.io
     """
 )
 
@@ -150,18 +198,22 @@ def _flavour(word: str) -> bool:
 
 def product_of(name: str, products: Mapping[str, str]) -> str | None:
     """The family `name` (a repository name or label value) is the server of, by the words
-    rule; `products` maps product names (words joined by "-") to families."""
+    rule; `products` maps product names (words joined by "-") to families.
+
+    Linear in the number of words (names come from whoever wrote the workload): the product
+    ends where the flavour suffixes begin, and is at most as long as the longest product."""
     ws = words(name)
-    start = 0
-    while start < len(ws):
-        for end in range(len(ws), start, -1):
-            if all(_flavour(w) for w in ws[end:]):
-                family = products.get("-".join(ws[start:end]))
-                if family is not None:
-                    return family
-        if ws[start] not in VENDOR_PREFIXES:
+    tail = len(ws)  # ws[tail:] are all flavour suffixes
+    while tail > 0 and _flavour(ws[tail - 1]):
+        tail -= 1
+    longest = max((p.count("-") + 1 for p in products), default=0)
+    for start, word in enumerate(ws):
+        for end in range(min(len(ws), start + longest), max(tail, start + 1) - 1, -1):
+            family = products.get("-".join(ws[start:end]))
+            if family is not None:
+                return family
+        if word not in VENDOR_PREFIXES:
             return None
-        start += 1
     return None
 
 
@@ -176,16 +228,29 @@ class ImageRef:
         return self.path[-1]
 
 
+_TAG = re.compile(r"[a-z0-9_][a-z0-9_.-]{0,127}")  # lowercased, as parse_image compares
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-z0-9=_-]{32,}")
+MAX_REPOSITORY = 255  # the distribution spec's limit on a repository name (without the host)
+
+
 def parse_image(image: str) -> ImageRef | None:
-    """registry/path/name[:tag][@digest] -> its parts; None when it cannot be an image."""
+    """registry/path/name[:tag][@digest] -> its parts; None when it cannot be an image (a
+    malformed tag or digest, or a repository name longer than MAX_REPOSITORY)."""
     text = image.strip().lower()
     if not text or any(c.isspace() for c in text):
         return None
-    parts = text.split("@", 1)[0].split("/")
-    parts[-1] = parts[-1].split(":", 1)[0]
+    text, at, digest = text.partition("@")
+    if at and not _DIGEST.fullmatch(digest):
+        return None
+    parts = text.split("/")
+    parts[-1], colon, tag = parts[-1].partition(":")
+    if colon and not _TAG.fullmatch(tag):
+        return None
     registry = ""
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
         registry = parts.pop(0)
+    if len("/".join(parts)) > MAX_REPOSITORY:
+        return None
     if not all(re.fullmatch(r"[a-z0-9][a-z0-9._-]*", p) for p in parts):
         return None
     return ImageRef(image, registry, tuple(parts))
@@ -247,7 +312,9 @@ class Patterns:
         return product_of(ref.name, self.products)
 
     def operator_group(self, api_version: str) -> str | None:
-        group = api_version.lower().split("/", 1)[0] if "/" in api_version else ""
+        # "group/version", or "v1" for the core group; a bare "postgresql.cnpg.io" (which the
+        # API server accepts as a version) is read as the group it names.
+        group = api_version.strip().lower().split("/", 1)[0].rstrip(".")
         for g in self.operator_groups:
             if group == g or group.endswith("." + g):
                 return g

@@ -12,7 +12,8 @@ Database class (never written to, whatever the alert; no annotation or policy op
 -----------------------------------------------------------------------------------------
 Rules, strongest first (the first that matches names the refusal; all are kept as signals):
 
-  statefulset             the workload is a StatefulSet
+  statefulset             the workload is a StatefulSet (kinds compare trimmed and
+                          case-insensitively here: "statefulset" is not let through)
   owned_by_statefulset    the workload or one of its pods is owned by a StatefulSet
   data_operator           an ownerReference (of the workload, its pods or the `owners` given)
                           has the API group of a database operator (DATA_OPERATOR_GROUPS or a
@@ -23,6 +24,13 @@ Rules, strongest first (the first that matches names the refusal; all are kept a
                           even be rolled safely). Generic ephemeral volumes
                           (volumes[].ephemeral) are scratch space deleted with the pod and do
                           not count.
+  persistent_volume       the pod template or a pod mounts storage that outlives the pod
+                          without a claim: a cloud or network disk or share (PERSISTENT_SOURCES:
+                          gcePersistentDisk, awsElasticBlockStore, nfs, rbd...) or a hostPath
+                          (a node's disk; type Socket and CharDevice, and the node's own
+                          configuration — SYSTEM_HOST_PATHS: /etc/localtime, /etc/ssl, /proc... —
+                          are not data). Inline csi
+                          volumes (secrets-store...) are ephemeral by definition and do not count.
   data_image              any container, init container or ephemeral container (template or
                           pod) runs a data image
   data_label              a data label on the workload, its pod template or its pods (below)
@@ -43,10 +51,12 @@ runs a database image (e.g. `postgres` for pg_isready) is a data pod: "any conta
 rule, because from the image alone we cannot tell a client from a server.
 
 Data labels: app.kubernetes.io/component in DATA_COMPONENTS (database, db, cache, queue,
-broker, storage, datastore...) or naming a product; app.kubernetes.io/name, app or application
-naming a product by the image words rule (redis, redis-cluster, postgresql-ha; not
-redis-commander); labels only database pods carry (DATA_LABEL_KEYS: cnpg.io/cluster,
-statefulset.kubernetes.io/pod-name...). Values compare case-insensitively.
+broker, storage, datastore...) or naming a product; app.kubernetes.io/name, app, application,
+k8s-app, name or helm.sh/chart naming a product by the image words rule (redis, redis-cluster,
+redis-master, postgresql-ha, postgresql-12.1.0; not redis-commander or kafka-ui-0.7.5: every
+workload of a database chart's release counts, its exporter Deployment too); labels only
+database pods carry (DATA_LABEL_KEYS: cnpg.io/cluster, statefulset.kubernetes.io/pod-name...).
+Values compare case-insensitively.
 
 The policy file's `workload_safety` section (shared.policy.WorkloadSafety) adds images, labels
 and operator groups; it cannot remove any built-in.
@@ -106,6 +116,7 @@ RULE_ORDER: Final = (
     "data_operator",
     "volume_claim_template",
     "persistent_volume_claim",
+    "persistent_volume",
     "data_image",
     "data_label",
     "unreadable",
@@ -250,6 +261,7 @@ class _Reader:
         if not containers:
             self.bad(f"{path}.containers is empty or missing{where}")
         for i, vol in self.items(spec.get("volumes"), f"{path}.volumes"):
+            self.persistent_source(vol, i, where, path)
             if vol.get("persistentVolumeClaim") is None:
                 continue
             claim = self.mapping(
@@ -262,6 +274,22 @@ class _Reader:
                 "persistent_volume_claim",
                 f"volume {_clip(vol_name)}{where} mounts PersistentVolumeClaim "
                 f"{_clip(claim_name or '?')}{about}",
+            )
+
+    def persistent_source(self, vol: Mapping[str, Any], i: int, where: str, path: str) -> None:
+        for source in PERSISTENT_SOURCES:
+            if vol.get(source) is None:
+                continue
+            spec = self.mapping(vol[source], f"{path}.volumes[{i}].{source}")
+            if source == "hostPath":
+                kind = self.string(spec.get("type"), f"{path}.volumes[{i}].hostPath.type")
+                host = self.string(spec.get("path"), f"{path}.volumes[{i}].hostPath.path")
+                if kind in NOT_DATA_HOST_PATHS or _system_path(host):
+                    continue
+            name = self.string(vol.get("name"), f"{path}.volumes[{i}].name") or f"#{i}"
+            self.add(
+                "persistent_volume",
+                f"volume {_clip(name)}{where} mounts {source} storage without a claim",
             )
 
     def image(self, image: str, label: str, name: str, where: str) -> None:
@@ -304,7 +332,7 @@ class _Reader:
             )
 
     def owner(self, api: str, kind: str, name: str, said: str) -> None:
-        if kind == "StatefulSet":
+        if _is_statefulset(kind):
             self.add("owned_by_statefulset", f"{said} StatefulSet {_clip(name or '?')}")
         group = self.pats.operator_group(api)
         if group is not None:
@@ -315,11 +343,67 @@ class _Reader:
             )
 
 
+# Pod volume sources that are storage outliving the pod (the in-tree persistent volume types).
+PERSISTENT_SOURCES: Final = (
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "glusterfs",
+    "hostPath",
+    "iscsi",
+    "nfs",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+)
+# hostPath types that are not data: a socket (docker.sock) or a character device (/dev/fuse).
+NOT_DATA_HOST_PATHS: Final = ("Socket", "CharDevice")
+# The node's own configuration and kernel interfaces, mounted by ordinary apps for the time zone,
+# CA certificates or metrics: not data (the path and everything under it).
+SYSTEM_HOST_PATHS: Final = (
+    "/etc/localtime",
+    "/etc/timezone",
+    "/usr/share/zoneinfo",
+    "/etc/ssl",
+    "/etc/pki",
+    "/etc/ca-certificates",
+    "/usr/share/ca-certificates",
+    "/etc/machine-id",
+    "/etc/os-release",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/var/run/docker.sock",
+    "/run/containerd/containerd.sock",
+)
+
+
+def _system_path(path: str) -> bool:
+    p = "/" + "/".join(part for part in path.split("/") if part and part != ".")
+    if ".." in p.split("/"):
+        return False  # not a plain path: judged as data
+    return any(p == s or p.startswith(s + "/") for s in SYSTEM_HOST_PATHS)
+
+
 _CONTAINER_FIELDS = (
     ("initContainers", "init container"),
     ("containers", "container"),
     ("ephemeralContainers", "ephemeral container"),
 )
+
+
+def _is_statefulset(kind: str) -> bool:
+    return kind.strip().casefold() == "statefulset"
 
 
 def _claim_descriptions(pvcs: list[Any]) -> dict[str, str]:
@@ -402,7 +486,7 @@ def _classify(
     target = f"{(kind or '?').lower()}/{_clip(namespace or '?')}/{_clip(name or '?')}"
     spec = r.mapping(workload.get("spec"), "spec")
 
-    if kind == "StatefulSet":
+    if _is_statefulset(kind):
         r.add("statefulset", f"{target} is a StatefulSet")
     r.owner_refs(meta.get("ownerReferences"), target, "metadata")
     for i, claim in r.items(spec.get("volumeClaimTemplates"), "spec.volumeClaimTemplates"):
@@ -456,7 +540,8 @@ def _classify(
         return Classification(
             False,
             STATELESS,
-            f"{target}: no StatefulSet, claim, data image, data label or database operator",
+            f"{target}: no StatefulSet, claim, persistent volume, data image, data label or "
+            "database operator",
             target,
             kind,
             namespace,
