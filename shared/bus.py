@@ -76,8 +76,8 @@ class Bus:
             from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
             self._publisher = pubsub_v1.PublisherClient(
-                # The client waits up to 10 ms by default for a batch to fill; every hop of an
-                # alert pays it. A storm still batches: its messages arrive microseconds apart.
+                # Only ordered messages (notify) use the batcher. It waits up to 10 ms by
+                # default for a batch to fill, and every incident update would pay it.
                 batch_settings=pubsub_v1.types.BatchSettings(max_latency=BATCH_LATENCY_SECONDS),
                 publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
             )
