@@ -31,6 +31,7 @@ from shared.policy import cached_policy
 log = get_logger("alertloop.console")
 
 INCIDENT_PATH = re.compile(r"^/incidents/([A-Za-z0-9_-]{1,64})/?$")
+DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # No scripts anywhere, nothing loaded from elsewhere; styles are inline (the <style> element and
 # the legend swatches).
 CSP = (
@@ -62,6 +63,12 @@ def _redirect(location: str) -> flask.Response:
     resp = flask.Response("", status=303)
     resp.headers["Location"] = location
     return _headers(resp)
+
+
+def _doc_id(value: str) -> bool:
+    """An id the ledger can hold: our alphabet, and not one Firestore reserves (__…__), which it
+    refuses to read at all."""
+    return bool(DOC_ID.fullmatch(value)) and not re.fullmatch(r"__.*__", value)
 
 
 def _login(request: flask.Request, cfg: ConsoleSettings) -> flask.Response:
@@ -135,7 +142,7 @@ def _route(
     if path in ("/", "/incidents", "/incidents/"):
         return _incidents(request, ledger, cfg)
     m = INCIDENT_PATH.match(path)
-    if m:
+    if m and _doc_id(m.group(1)):
         record = ledger.incident_record(m.group(1))
         if record is None:
             return _message(404, "No such incident", "The ledger has no incident with that id.")
@@ -148,10 +155,13 @@ def _route(
 
 def _incidents(request: flask.Request, ledger: Ledger, cfg: ConsoleSettings) -> flask.Response:
     args: dict[str, Any] = {k: v for k, v in request.args.items()}
-    flt, since = pages.incident_filter(args, utcnow())
+    try:
+        flt, since = pages.incident_filter(args, utcnow())
+    except pages.BadQuery as exc:
+        return _message(400, "Bad request", str(exc))
     cursor = str(args.get("cursor", ""))
-    if cursor and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cursor):
-        cursor = ""
+    if cursor and not _doc_id(cursor):
+        return _message(400, "Bad request", "That page link is not valid: start from the newest.")
     page = ledger.incidents_page(flt, cursor, cfg.page_size)
     types = list(cached_policy(settings().policy_file).alerts)
     return _html(pages.incidents_page(page, flt, since, cursor, types))

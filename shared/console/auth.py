@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 from shared.console.settings import ConsoleSettings
 
 COOKIE = "alertloop_console"
+# A path on this console: printable ASCII only. Browsers drop tabs and newlines from a Location
+# (so "/\t/evil.example" would become "//evil.example"), and a CR/LF cannot be in a header.
+_LOCAL_PATH = re.compile(r"/[!-~]*")
 
 
 class Unauthorized(PermissionError):
@@ -56,7 +60,8 @@ def login_ok(token: str, cfg: ConsoleSettings) -> bool:
 
 
 def safe_next(path: str) -> str:
-    """Where to go after login: a path on this console only (no //host, no scheme)."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+    """Where to go after login: a path on this console only (no //host, no scheme, no
+    whitespace or control characters, no backslash)."""
+    if not _LOCAL_PATH.fullmatch(path) or path.startswith("//") or "\\" in path:
         return "/"
     return path

@@ -82,12 +82,20 @@ def dur(value: Any) -> str:
 # ---- incidents list ---------------------------------------------------------------------------
 
 
+class BadQuery(ValueError):
+    """A filter value the form never sends (the message names the parameter, not the value)."""
+
+
 def incident_filter(args: dict[str, str], now: datetime) -> tuple[IncidentFilter, str]:
     since = args.get("since", "")
     status = args.get("state", "")
+    if status not in ("", "open", "resolved"):
+        raise BadQuery("state must be open or resolved.")
+    if since and since not in SINCE:
+        raise BadQuery(f"since must be one of {', '.join(SINCE)}.")
     return (
         IncidentFilter(
-            status=status if status in ("open", "resolved") else "",
+            status=status,
             alert_type=args.get("alert_type", "")[:200],
             cluster=args.get("cluster", "")[:200],
             namespace=args.get("namespace", "")[:200],

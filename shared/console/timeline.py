@@ -11,6 +11,7 @@ verdict (recorded by the Slack interactions). Everything in `subject`, `detail`,
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,13 @@ from shared.slack_render import STAGE_TITLES
 
 CHANGE_OUTCOMES = {"applied", "not_applied", "unknown", "in_progress", "dry_run"}
 DECISION_OUTCOMES = {"approved", "rejected", "expired"}
+# The only commands a timeline shows: what shared.deadletters.replay_command writes, with ids
+# from our own alphabet. Anything else in the ledger is not offered for copy and paste into a
+# shell (no ;, |, $(…), newlines).
+REPLAY_LINE = re.compile(
+    r"alertloop replay [A-Za-z0-9_-]{1,64}( --from [a-z_]{1,30})?( --force)?"
+    r"( \(then approve the new proposal\))?"
+)
 # Incident fields the Slack interactions record, and the words their audit records use (an
 # audit record of the same act makes the incident field's own event redundant).
 HUMAN_FIELDS = (
@@ -125,7 +133,7 @@ def _run_events(run: dict[str, Any]) -> list[Event]:
                 status="error",
                 subject=str(stage),
                 detail=str(failure.get("error", "")),
-                command=str(failure.get("replay") or ""),
+                command=_replay_line(failure.get("replay")),
             )
         )
     if run.get("status") == "resolved":
@@ -284,3 +292,8 @@ def diff(before: Any, after: Any) -> list[tuple[str, str, str]]:
     keys = sorted(set(b) | set(a))
     changed = [k for k in keys if b.get(k) != a.get(k)] or keys
     return [(k, _show(b.get(k)), _show(a.get(k))) for k in changed]
+
+
+def _replay_line(value: Any) -> str:
+    text = str(value or "")
+    return text if REPLAY_LINE.fullmatch(text) else ""
