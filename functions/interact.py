@@ -8,6 +8,8 @@ replies through response_url. A refused click is published too (marked), so the 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -82,6 +84,10 @@ def interact(request: flask.Request) -> flask.Response:
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
         return json_error(413, f"body is larger than {limit} bytes")
+    try:
+        raw.decode("utf-8")  # what Slack signs; slack_sdk's verifier would raise on anything else
+    except UnicodeDecodeError:
+        return json_error(400, "body is not UTF-8")
     secret = _signing_secret()
     try:
         verify_signature(raw, dict(request.headers.items()), secret)
@@ -96,11 +102,7 @@ def interact(request: flask.Request) -> flask.Response:
     if interaction is None:
         return _answer("", "ignored")  # a link button: Slack opened the URL
     spec = interaction.spec
-    check = permissions().check(
-        spec.permission,
-        interaction.user_id,
-        lambda group: _groups().members(group, timeout=GROUP_LOOKUP_SECONDS),
-    )
+    check = permissions().check(spec.permission, interaction.user_id, _group_lookup())
     verdict = {"allowed": "", "denied": "not_permitted", "unknown": "unchecked"}[check.outcome]
     interaction = interaction.model_copy(
         update={"permission": verdict, "permission_reason": check.reason}
@@ -116,8 +118,24 @@ def interact(request: flask.Request) -> flask.Response:
     return _answer(f"Received: alertloop will {spec.title}.", "queued", interaction=interaction.id)
 
 
-def _signing_secret() -> str:
+def _group_lookup() -> Callable[[str], frozenset[str]]:
+    """Group members within GROUP_LOOKUP_SECONDS for *all* the groups of a grant together: a
+    lookup starts only while budget is left (the last one may overrun by its own timeout);
+    past it the group is undecided and the worker decides."""
+    from shared.interaction.permissions import GroupLookupError
 
+    deadline = time.monotonic() + GROUP_LOOKUP_SECONDS
+
+    def members(group: str) -> frozenset[str]:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise GroupLookupError(f"no time left within interact's {GROUP_LOOKUP_SECONDS} s")
+        return frozenset(_groups().members(group, timeout=left))
+
+    return members
+
+
+def _signing_secret() -> str:
     return envvars.read("SLACK_SIGNING_SECRET")
 
 

@@ -264,7 +264,7 @@ VARS: tuple[Var, ...] = (
         "after the proposal expired", "approval", ("rollback",)),
     # ---- humans in the loop: shared/interaction/, shared/alertmanager.py, shared/sweeper.py
     Var("ALERTLOOP_SLACK_PERMISSIONS", "", "who may do what from Slack: JSON/YAML mapping action "
-        "(approve, silence, takeover, ack, verdict) to Slack user ids and user-group ids; "
+        "(approve, silence, take_over, acknowledge, verdict) to Slack user ids and user-group ids; "
         "invalid = every click refused", "interaction", ("interact", "act"), deployed=True,
         shown_default="approvers approve, silence, take over; anyone acknowledges and judges"),
     Var("ALERTMANAGER_URL", "", "Alertmanager's base URL (API v2): silences from Slack, and the "

@@ -140,12 +140,28 @@ def _grant(kind: str, entries: Any) -> Grant:
     return Grant(frozenset(users), frozenset(groups), anyone)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice is an error: YAML (and Python's json) would keep
+    the last list silently, and which one the operator meant cannot be known."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{str(key)[:40]!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_permissions(raw: str, approvers: frozenset[str] = frozenset()) -> Permissions:
     """The grants for every kind of action (raises PermissionConfigError)."""
     doc: Any = {}
     if raw.strip():
         try:
-            doc = yaml.safe_load(raw)
+            doc = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise PermissionConfigError(f"not YAML/JSON: {str(exc)[:200]}") from exc
     if doc is None:
@@ -207,7 +223,11 @@ class SlackGroups:
             raise GroupLookupError(f"Slack usergroups.users.list: {code or exc}") from exc
         except Exception as exc:  # timeouts and connection errors: undecided, not denied
             raise GroupLookupError(f"Slack usergroups.users.list: {exc}") from exc
-        users = frozenset(str(u) for u in (resp.get("users") or []))
+        listed = resp.get("users")
+        if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+            # Not what Slack documents: undecided (the worker refuses), never read as members.
+            raise GroupLookupError(f"Slack usergroups.users.list: no list of users for {group_id}")
+        users = frozenset(listed)
         with self._lock:
             self._cache[group_id] = (now + self._ttl, users)
         return users

@@ -84,8 +84,11 @@ def _payload(body: bytes) -> dict[str, Any]:
         raise PayloadError("no `payload` form field (expected a Slack interactivity request)")
     try:
         payload = json.loads(raw[0])
-    except (json.JSONDecodeError, RecursionError):
-        raise PayloadError("`payload` is not valid JSON") from None
+        # A lone surrogate (\\ud800) decodes but can be neither published nor hashed.
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
+        # ValueError: JSONDecodeError, Python's 4300-digit int limit, UnicodeEncodeError.
+        raise PayloadError("`payload` is not valid JSON (UTF-8)") from None
     if not isinstance(payload, dict):
         raise PayloadError("`payload` is not a JSON object")
     if payload.get("type") != "block_actions":
@@ -97,29 +100,35 @@ def _str(obj: Any, key: str) -> str:
     return str(obj.get(key) or "") if isinstance(obj, dict) else ""
 
 
+def _action_id(action: Any) -> str:
+    """The action's action_id; "" for anything that is not an action with a string id."""
+    if not isinstance(action, dict):
+        return ""
+    action_id = action.get("action_id")
+    return action_id if isinstance(action_id, str) else ""
+
+
 def parse_interaction(body: bytes, received_at: datetime | None = None) -> Interaction | None:
     """The alertloop button a block_actions request reports; None for a link button."""
     payload = _payload(body)
     user = payload.get("user")
-    user_id = _str(user, "id")
+    user_id = user.get("id") if isinstance(user, dict) else None
     if not user_id:
         raise PayloadError("the payload names no user")
-    if not _USER_ID.match(user_id):
+    if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
         raise PayloadError("the payload's user id is not a Slack user id")
     actions = payload.get("actions")
     if not isinstance(actions, list) or not actions:
         raise PayloadError("the payload has no actions")
-    ours = [a for a in actions if isinstance(a, dict) and a.get("action_id") in ACTIONS]
+    ids = [_action_id(a) for a in actions]
+    ours = [a for a, action_id in zip(actions, ids, strict=True) if action_id in ACTIONS]
     if not ours:
-        if all(
-            isinstance(a, dict) and str(a.get("action_id", "")).startswith(LINK_PREFIX)
-            for a in actions
-        ):
+        if all(action_id.startswith(LINK_PREFIX) for action_id in ids):
             return None
         raise PayloadError("no alertloop action in the payload")
     item = ours[0]
-    value = str(item.get("value") or "")
-    if not _TARGET_ID.match(value):
+    value = item.get("value")
+    if not isinstance(value, str) or not _TARGET_ID.fullmatch(value):
         raise PayloadError("the button carries no valid incident or approval id")
     container = payload.get("container") or payload.get("message") or {}
     channel = _str(payload.get("channel"), "id") or _str(container, "channel_id")
