@@ -24,14 +24,13 @@ from shared.console.data import SnapshotCache
 from shared.console.metrics import exposition
 from shared.console.settings import ConsoleSettings, console_settings
 from shared.envelope import utcnow
-from shared.ledger import Ledger, LedgerError
+from shared.ledger import Ledger, LedgerError, document_id_ok
 from shared.log import event, get_logger
 from shared.policy import cached_policy
 
 log = get_logger("alertloop.console")
 
 INCIDENT_PATH = re.compile(r"^/incidents/([A-Za-z0-9_-]{1,64})/?$")
-DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # No scripts anywhere, nothing loaded from elsewhere; styles are inline (the <style> element and
 # the legend swatches).
 CSP = (
@@ -63,12 +62,6 @@ def _redirect(location: str) -> flask.Response:
     resp = flask.Response("", status=303)
     resp.headers["Location"] = location
     return _headers(resp)
-
-
-def _doc_id(value: str) -> bool:
-    """An id the ledger can hold: our alphabet, and not one Firestore reserves (__…__), which it
-    refuses to read at all."""
-    return bool(DOC_ID.fullmatch(value)) and not re.fullmatch(r"__.*__", value)
 
 
 def _login(request: flask.Request, cfg: ConsoleSettings) -> flask.Response:
@@ -142,7 +135,7 @@ def _route(
     if path in ("/", "/incidents", "/incidents/"):
         return _incidents(request, ledger, cfg)
     m = INCIDENT_PATH.match(path)
-    if m and _doc_id(m.group(1)):
+    if m and document_id_ok(m.group(1)):
         record = ledger.incident_record(m.group(1))
         if record is None:
             return _message(404, "No such incident", "The ledger has no incident with that id.")
@@ -160,7 +153,7 @@ def _incidents(request: flask.Request, ledger: Ledger, cfg: ConsoleSettings) -> 
     except pages.BadQuery as exc:
         return _message(400, "Bad request", str(exc))
     cursor = str(args.get("cursor", ""))
-    if cursor and not _doc_id(cursor):
+    if cursor and not document_id_ok(cursor):
         return _message(400, "Bad request", "That page link is not valid: start from the newest.")
     page = ledger.incidents_page(flt, cursor, cfg.page_size)
     types = list(cached_policy(settings().policy_file).alerts)

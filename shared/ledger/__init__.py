@@ -16,7 +16,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
 from __future__ import annotations
 
 from shared.ledger.approvals import ApprovalsLedger
-from shared.ledger.base import LedgerError
+from shared.ledger.base import LedgerError, document_id_ok
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
 from shared.ledger.interactions import HumanChange, InteractionClaim, InteractionsLedger
@@ -53,4 +53,5 @@ __all__ = [
     "NewRun",
     "Reserved",
     "WriteRequest",
+    "document_id_ok",
 ]

@@ -5,10 +5,21 @@ Only `shared.ledger` touches Firestore collections (DESIGN §2); callers get typ
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from shared.config import Settings, settings
+
+# The ids alertloop writes (run, incident, approval ids: hex or hex with a prefix) and looks up
+# for people; Firestore itself refuses "__…__" ids, even for a read.
+_DOCUMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_RESERVED_ID = re.compile(r"__.*__")
+
+
+def document_id_ok(value: str) -> bool:
+    """Whether `value` (from a URL, a form) can be looked up as one of our document ids."""
+    return bool(_DOCUMENT_ID.fullmatch(value)) and not _RESERVED_ID.fullmatch(value)
 
 
 class LedgerError(RuntimeError):
