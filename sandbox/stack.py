@@ -261,10 +261,11 @@ class Stack:
 
         path = f"projects/{PROJECT}/topics/{TOPIC_PREFIX}"
         pubsub_v1.PublisherClient().create_topic(name=path + topic)
-        consumers = {spec.topic: spec.name for spec in FUNCTIONS if spec.topic}
-        fn = consumers.get(topic)
-        if fn is None:
+        consumers = {spec.topic: spec for spec in FUNCTIONS if spec.topic}
+        spec = consumers.get(topic)
+        if spec is None:
             return
+        fn = spec.name
         request: dict[str, Any] = {
             "name": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
             "topic": path + topic,
@@ -283,7 +284,10 @@ class Stack:
         if topic != "deadletter":
             request["dead_letter_policy"] = {
                 "dead_letter_topic": path + "deadletter",
-                "max_delivery_attempts": max(5, self.max_delivery_attempts + 5),
+                # As deployed: dispatch's own attempts (the registry's, as Terraform uses), or
+                # more than a stage makes before it dead-letters the run itself.
+                "max_delivery_attempts": spec.delivery_attempts
+                or max(5, self.max_delivery_attempts + 5),
             }
         pubsub_v1.SubscriberClient().create_subscription(request=request)
 
