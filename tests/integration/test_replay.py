@@ -461,3 +461,62 @@ def test_stack_file_fills_only_unset_settings(tmp_path: Path) -> None:
         "GOOGLE_CLOUD_PROJECT": "alertloop-local",
     }
     assert load_stack_env(tmp_path / "missing.json", environ) == []
+
+
+def test_an_intake_alert_pubsub_gave_up_on_is_recorded_told_and_replayed(topics, capsys) -> None:
+    """Pub/Sub's own dead-letter policy (dispatch failed on an alert until its attempts ran out)
+    hands the original intake message to the deadletter function: it is stored, said in Slack
+    with the command that puts it back, and replaying it makes the run nothing else made."""
+    replay(capsys, "--dead-letters")  # creates the replay subscription
+    gives_up = f"projects/{PROJECT}/subscriptions/{topics.prefix}intake-gives-up"
+    topics.subscriber.create_subscription(
+        request={
+            "name": gives_up,
+            "topic": f"projects/{PROJECT}/topics/{topics.prefix}intake",
+            "dead_letter_policy": {
+                "dead_letter_topic": f"projects/{PROJECT}/topics/{topics.prefix}deadletter",
+                "max_delivery_attempts": 5,
+            },
+        }
+    )
+    cfg = settings()
+    (run_id,) = accept(DISPATCH, cfg, Bus()).run_ids
+    pull(topics, "intake")
+    deliveries = 0
+    while True:  # dispatch failing: every delivery is refused, until Pub/Sub gives up
+        resp = topics.subscriber.pull(
+            request={"subscription": gives_up, "max_messages": 1, "return_immediately": True}
+        )
+        if not resp.received_messages:
+            break
+        deliveries += 1
+        assert deliveries <= 5
+        topics.subscriber.modify_ack_deadline(
+            request={
+                "subscription": gives_up,
+                "ack_ids": [resp.received_messages[0].ack_id],
+                "ack_deadline_seconds": 0,
+            }
+        )
+    assert deliveries == 5
+    (dead,) = pull(topics, "deadletter", wait=10)
+    assert dead.message.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
+    letter = parse_dead_letter(bytes(dead.message.data), dict(dead.message.attributes))
+    assert (letter.stage, letter.reason) == ("intake", "native") and letter.intake
+    notifier = StubNotifier()
+    handle_dead_letter(letter, dead.message.message_id, Ledger(), notifier)  # type: ignore[arg-type]
+    (notice,) = notifier.posted
+    assert "an alert dispatch could not record" in notice
+    assert "alertloop replay --dead-letters" in notice
+    assert Ledger().get_run(run_id) is None
+    (stored,) = Ledger().poison_messages(10)
+    assert stored[0] == dead.message.message_id and stored[1]["stage"] == "intake"
+
+    code, out, err = replay(capsys, "--dead-letters")
+    assert code == 0, err
+    assert "1 replayed" in out
+    (back,) = pull(topics, "intake")
+    assert back.message.attributes["replayed"] == "dead-letter"
+    dispatch_alert(parse_intake(back.message.data), load_policy(), cfg, Ledger(), Bus())
+    run = Ledger().get_run(run_id)
+    assert run is not None and run["status"] == "firing"
