@@ -269,11 +269,7 @@ class Stack:
         request: dict[str, Any] = {
             "name": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
             "topic": path + topic,
-            # functions-framework derives the CloudEvent source from this path.
-            "push_config": {
-                "push_endpoint": f"http://127.0.0.1:{self.ports[fn]}"
-                f"/projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
-            },
+            "push_config": {"push_endpoint": self._push_endpoint(fn, topic)},
             "ack_deadline_seconds": 60,
             "retry_policy": {
                 "minimum_backoff": {"seconds": 1},
@@ -290,6 +286,29 @@ class Stack:
                 or max(5, self.max_delivery_attempts + 5),
             }
         pubsub_v1.SubscriberClient().create_subscription(request=request)
+
+    def hold_pushes(self, topic: str) -> None:
+        """Messages on a topic wait in its subscription, not pushed (a worker that is down: the
+        emulator, unlike Pub/Sub, may never push again what was refused while it was)."""
+        self._push_config(topic, {})
+
+    def resume_pushes(self, topic: str) -> None:
+        fn = {spec.topic: spec.name for spec in FUNCTIONS if spec.topic}[topic]
+        self._push_config(topic, {"push_endpoint": self._push_endpoint(fn, topic)})
+
+    def _push_endpoint(self, fn: str, topic: str) -> str:
+        # functions-framework derives the CloudEvent source from this path.
+        return f"http://127.0.0.1:{self.ports[fn]}/projects/{PROJECT}/topics/{TOPIC_PREFIX}{topic}"
+
+    def _push_config(self, topic: str, config: dict[str, str]) -> None:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        pubsub_v1.SubscriberClient().modify_push_config(
+            request={
+                "subscription": f"projects/{PROJECT}/subscriptions/{TOPIC_PREFIX}{topic}-push",
+                "push_config": config,
+            }
+        )
 
     def delete_topic(self, topic: str) -> None:
         """Take a topic (and its push subscription) away: publishing to it now fails."""

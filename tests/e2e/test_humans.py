@@ -150,11 +150,13 @@ def test_a_click_waits_in_the_topic_while_the_worker_is_down(
     assert parent is not None
     incident = _incident_of(parent)
     stack.kill_function("act")
+    stack.hold_pushes("interactions")
     assert click(stack, "take_over", "--incident", incident) == 0
     assert "interact answered 200" in capsys.readouterr().out
     assert "take_over" in buttons(parent.blocks)  # nothing done yet: the worker is down
     assert not (Ledger().get_incident(incident) or {}).get("hands_off")
     stack.restart_function("act")
+    stack.resume_pushes("interactions")
     wait_for(lambda: shows(parent, f"Taken over by <@{LOCAL_USER}>"), 60, "the queued take-over")
     assert "resume_automation" in buttons(parent.blocks)
 
