@@ -47,6 +47,20 @@ def interact_client() -> Any:
     return create_app("interact", str(ROOT / "main.py"), "http").test_client()
 
 
+# Fixtures of the modules that click: import them by name (pytest finds them in the module).
+@pytest.fixture
+def slack(topics: Any, slack_api: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The local Slack server, set up as the Slack app: signing secret, on-call group."""
+    configure(slack_api, monkeypatch)
+    return slack_api
+
+
+@pytest.fixture
+def client(slack: SlackApiServer) -> Any:
+    """interact, under functions-framework's test client."""
+    return interact_client()
+
+
 def click(
     client: Any,
     slack: SlackApiServer,

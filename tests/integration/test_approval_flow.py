@@ -20,6 +20,7 @@ from shared.messages import StageMessage, parse_stage
 from shared.notifier import Notifier
 from shared.remediation.records import Recorder
 from shared.run import Run
+from tests import clicks
 from tests.clicks import (
     APPROVER,
     INTRUDER,
@@ -28,23 +29,14 @@ from tests.clicks import (
     act,
     buttons,
     click,
-    configure,
-    interact_client,
 )
 from tests.seed import make_alert, seed_run
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def slack(topics: Any, slack_api: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    configure(slack_api, monkeypatch)
-    return slack_api
-
-
-@pytest.fixture
-def client(slack: SlackApiServer) -> Any:
-    return interact_client()
+# The clicking fixtures (the Slack app set up, interact's test client), found here by name.
+slack = clicks.slack
+client = clicks.client
 
 
 def make_run(ledger: Ledger) -> Run:

@@ -21,30 +21,22 @@ from sandbox.slack_api import SlackApiServer
 from shared.approval.slack_request import form_body
 from shared.interaction.request import parse_message
 from shared.interaction.worker import Worker
+from tests import clicks
 from tests.clicks import (
     INTRUDER,
     ONCALL,
     SECRET,
-    configure,
-    interact_client,
     queued,
 )
 from tests.conftest import reset_settings
 
 pytestmark = pytest.mark.integration
 
+# The clicking fixtures (the Slack app set up, interact's test client), found here by name.
+slack = clicks.slack
+client = clicks.client
+
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def slack(topics: Any, slack_api: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    configure(slack_api, monkeypatch)
-    return slack_api
-
-
-@pytest.fixture
-def client(slack: SlackApiServer) -> Any:
-    return interact_client()
 
 
 def payload(

@@ -23,15 +23,14 @@ from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
 from shared.notifier import Notifier
 from shared.run import Run
+from tests import clicks
 from tests.clicks import (
     INTRUDER,
     ONCALL,
     act,
     buttons,
     click,
-    configure,
     deliver,
-    interact_client,
     queued,
 )
 from tests.conftest import reset_settings
@@ -39,16 +38,9 @@ from tests.seed import make_alert, resolve_run, seed_run
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def slack(topics: Any, slack_api: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> Any:
-    configure(slack_api, monkeypatch)
-    return slack_api
-
-
-@pytest.fixture
-def client(slack: SlackApiServer) -> Any:
-    return interact_client()
+# The clicking fixtures (the Slack app set up, interact's test client), found here by name.
+slack = clicks.slack
+client = clicks.client
 
 
 def on_slack(name: str = "ApplicationDown", deployment: str = "api", **kw: Any) -> Run:
