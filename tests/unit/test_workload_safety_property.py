@@ -325,7 +325,10 @@ def test_the_generator_makes_both_kinds_of_workload() -> None:
     """Guard against a generator that silently stopped producing one side."""
     seen: set[tuple[bool, str]] = set()
 
-    @settings(max_examples=300, deadline=None, database=None)
+    # Hypothesis favours small and repeated draws: 300 random examples held no quiet DaemonSet
+    # in about 1 run of 30 (measured). A fixed sequence of 600 makes this guard a fact about
+    # the generator, not about luck.
+    @settings(max_examples=600, deadline=None, database=None, derandomize=True)
     @given(cases())
     def collect(case: Case) -> None:
         seen.add((case.data, case.kind))
