@@ -34,7 +34,7 @@ from sandbox.procs import Proc, free_port, wait_until
 from sandbox.slack_api import SlackApiServer
 from shared import envvars
 from shared.k8s.permissions import IDENTITIES
-from shared.registry import FUNCTIONS, STAGE_TOPICS
+from shared.registry import FUNCTIONS, STAGE_TOPICS, FunctionSpec
 
 if TYPE_CHECKING:
     from sandbox.kube_api import KubeApiServer
@@ -80,6 +80,11 @@ def rbac_sandbox(scenario: Any, namespaces: Iterable[str]) -> KubeApiServer:
 def kubeconfigs_of(kube: KubeApiServer) -> dict[str, str]:
     """function -> a kubeconfig of its own identity on a started `rbac_sandbox`."""
     return {fn: kube.kubeconfig_for(f"{fn}-token") for fn in IDENTITIES}
+
+
+def _consumer(topic: str) -> FunctionSpec | None:
+    """The function a topic's push subscription delivers to (None: nobody consumes it)."""
+    return next((spec for spec in FUNCTIONS if spec.topic == topic), None)
 
 
 @dataclass
@@ -261,8 +266,7 @@ class Stack:
 
         path = f"projects/{PROJECT}/topics/{TOPIC_PREFIX}"
         pubsub_v1.PublisherClient().create_topic(name=path + topic)
-        consumers = {spec.topic: spec for spec in FUNCTIONS if spec.topic}
-        spec = consumers.get(topic)
+        spec = _consumer(topic)
         if spec is None:
             return
         fn = spec.name
@@ -293,8 +297,9 @@ class Stack:
         self._push_config(topic, {})
 
     def resume_pushes(self, topic: str) -> None:
-        fn = {spec.topic: spec.name for spec in FUNCTIONS if spec.topic}[topic]
-        self._push_config(topic, {"push_endpoint": self._push_endpoint(fn, topic)})
+        spec = _consumer(topic)
+        assert spec is not None, f"no function consumes {topic}"
+        self._push_config(topic, {"push_endpoint": self._push_endpoint(spec.name, topic)})
 
     def _push_endpoint(self, fn: str, topic: str) -> str:
         # functions-framework derives the CloudEvent source from this path.

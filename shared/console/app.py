@@ -30,7 +30,7 @@ from shared.policy import cached_policy
 
 log = get_logger("alertloop.console")
 
-INCIDENT_PATH = re.compile(r"^/incidents/([A-Za-z0-9_-]{1,64})/?$")
+INCIDENT_PATH = re.compile(r"^/incidents/([^/]+)/?$")  # the id: checked by document_id_ok
 # No scripts anywhere, nothing loaded from elsewhere; styles are inline (the <style> element and
 # the legend swatches).
 CSP = (
