@@ -16,7 +16,7 @@ help:
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make test-unit  only the fast tests (no servers)"
 	@echo "make bundle     build/bundle.zip for deployment"
-	@echo "make registry   rewrite the README env tables and terraform/locals.tf from shared/envvars.py"
+	@echo "make registry   rewrite docs/configuration.md's env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest vs a bare function, storms, the stack; then bench-console"
 	@echo "make bench-console  console pages and /metrics with 10,000 runs in the ledger"
 

@@ -1,11 +1,11 @@
-"""Write what is derived from the registries: the README's configuration tables (from
+"""Write what is derived from the registries: docs/configuration.md's tables (from
 shared/envvars.py) and terraform/locals.tf's function table and core env list (from
 shared/registry.py, itself reading shared/envvars.py).
 
-    python scripts/sync_registry.py           # rewrite README.md and terraform/locals.tf
+    python scripts/sync_registry.py           # rewrite docs/configuration.md and terraform/locals.tf
     python scripts/sync_registry.py --check   # exit 1 naming what is out of date
 
-The README holds one table per section between ``<!-- envvars:SECTION -->`` and
+docs/configuration.md holds one table per section between ``<!-- envvars:SECTION -->`` and
 ``<!-- /envvars -->``; the prose around the tables is not touched.
 """
 
@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 
 from shared import envvars, registry  # noqa: E402 - after the path is set
 
-README = ROOT / "README.md"
+README = ROOT / "docs" / "configuration.md"  # the configuration tables
 LOCALS = ROOT / "terraform" / "locals.tf"
 _BLOCK = re.compile(
     r"(<!-- envvars:(?P<section>[a-z]+) -->\n)(?P<body>.*?)(<!-- /envvars -->)", re.S
@@ -43,7 +43,9 @@ def _cell(text: str) -> str:
 def section_table(section: str) -> str:
     rows = [v for v in envvars.VARS if v.section == section]
     if not rows:
-        raise SystemExit(f"README names envvars section {section!r}, which has no variables")
+        raise SystemExit(
+            f"docs/configuration.md names envvars section {section!r}, which has no variables"
+        )
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for v in rows:
         name = f"`{v.name}`" + (" ★" if v.secret else "")

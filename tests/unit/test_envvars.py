@@ -150,7 +150,7 @@ def test_the_readme_tables_are_the_registry() -> None:
     text = README.read_text()
     sections = readme_sections(text)
     assert sorted(sections) == sorted({v.section for v in envvars.VARS}), "one table a section"
-    assert readme_text(text) == text, "README out of date: run python scripts/sync_registry.py"
+    assert readme_text(text) == text, "docs/configuration.md out of date: run make registry"
     for v in envvars.VARS:
         assert f"| `{v.name}`" in text, v.name
 
