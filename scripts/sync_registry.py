@@ -2,7 +2,7 @@
 shared/envvars.py) and terraform/locals.tf's function table and core env list (from
 shared/registry.py, itself reading shared/envvars.py).
 
-    python scripts/sync_registry.py           # rewrite docs/configuration.md and terraform/locals.tf
+    python scripts/sync_registry.py          # rewrite docs/configuration.md, terraform/locals.tf
     python scripts/sync_registry.py --check   # exit 1 naming what is out of date
 
 docs/configuration.md holds one table per section between ``<!-- envvars:SECTION -->`` and
