@@ -17,6 +17,7 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
 MAX_MESSAGE = 300
 MAX_LOG_LINE = 400
+MAX_EVENT_MESSAGE = 1000  # image-pull messages carry the registry's answer at their end
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -141,7 +142,7 @@ def pod_severity(summary: dict[str, Any]) -> int:
 # --------------------------------------------------------------------------- events
 
 
-def event_summary(ev: dict[str, Any]) -> dict[str, Any]:
+def event_summary(ev: dict[str, Any], max_message: int = MAX_MESSAGE) -> dict[str, Any]:
     involved = ev.get("involvedObject") or {}
     last = (
         parse_time(ev.get("lastTimestamp"))
@@ -153,7 +154,7 @@ def event_summary(ev: dict[str, Any]) -> dict[str, Any]:
         "type": ev.get("type", ""),
         "reason": ev.get("reason", ""),
         "object": f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-        "message": _clip(str(ev.get("message") or ""), MAX_MESSAGE),
+        "message": _clip(str(ev.get("message") or ""), max_message),
         "count": int(ev.get("count") or (ev.get("series") or {}).get("count") or 1),
         "last_seen": iso(last),
     }
@@ -214,7 +215,7 @@ def object_events(
             ),
         )
         for ev in data.get("items") or []:
-            summary = event_summary(ev)
+            summary = event_summary(ev, MAX_EVENT_MESSAGE)
             seen = parse_time(summary["last_seen"])
             if seen is None or seen >= since:
                 out.append(summary)
