@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             mark = {"named": "ok  ", "unknown": "unkn", "wrong": "WRONG"}[o.verdict]
             extra = f" missing specifics {o.specifics_missing}" if o.specifics_missing else ""
             if o.verdict != "named" or args.verbose or extra:
-                print(f"  {mark} {o.sid}: expected {o.expected}, got {o.got} ({o.confidence}){extra}")
+                print(
+                    f"  {mark} {o.sid}: expected {o.expected}, got {o.got} ({o.confidence}){extra}"
+                )
                 if args.verbose or o.verdict != "named":
                     print(f"       {o.line}")
             if o.error:

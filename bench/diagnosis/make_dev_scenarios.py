@@ -171,7 +171,12 @@ def oom_killed_cart() -> Built:
         "last_terminated": terminated("OOMKilled", 137, ago(NOW, 2), ago(NOW, 40)),
     }
     _d, _rs, pods = add_app(
-        sc, "cart", [(f"{REG}/cart:3.1.0", 20000)], now=NOW, pod_kwargs=[oom, oom], mem_limit="768Mi"
+        sc,
+        "cart",
+        [(f"{REG}/cart:3.1.0", 20000)],
+        now=NOW,
+        pod_kwargs=[oom, oom],
+        mem_limit="768Mi",
     )
     sc.log(
         NS,
@@ -362,7 +367,8 @@ def missing_env_go() -> Built:
     sc, _ = crash_app(
         "gateway",
         [
-            '{"level":"info","ts":"2026-06-12T09:58:40Z","msg":"gateway starting","version":"1.9.0"}',
+            '{"level":"info","ts":"2026-06-12T09:58:40Z","msg":"gateway starting",'
+            '"version":"1.9.0"}',
             '{"level":"fatal","ts":"2026-06-12T09:58:40Z","msg":"config: environment variable '
             '\\"PAYMENTS_API_URL\\" is not set"}',
         ],
@@ -436,7 +442,9 @@ def unparsable_yaml() -> Built:
 @scenario
 def image_tag_not_found() -> Built:
     image = f"{REG}/api:2.4.0"
-    sc, pods = waiting_app("api", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=8)
+    sc, pods = waiting_app(
+        "api", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=8
+    )
     pod_event(
         sc,
         pods,
@@ -479,13 +487,15 @@ def image_pull_forbidden() -> Built:
 @scenario
 def image_rate_limited() -> Built:
     image = "docker.io/library/nginx:1.27"
-    sc, pods = waiting_app("edge", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=15)
+    sc, pods = waiting_app(
+        "edge", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=15
+    )
     pod_event(
         sc,
         pods,
         "Failed",
         f'Failed to pull image "{image}": failed to pull and unpack image "{image}": failed to '
-        'copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/'
+        "copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/"
         "v2/library/nginx/manifests/sha256:4a1e: 429 Too Many Requests - Server message: "
         "toomanyrequests: You have reached your pull rate limit. You may increase the limit by "
         "authenticating and upgrading: https://www.docker.com/increase-rate-limit",
@@ -755,7 +765,8 @@ def _rs_event(sc: Scenario, name: str, reason: str, message: str) -> None:
     rs = next(
         o
         for o in sc.objects
-        if o["kind"] == "ReplicaSet" and o["metadata"]["name"].startswith(name + "-")
+        if o["kind"] == "ReplicaSet"
+        and o["metadata"]["name"].startswith(name + "-")
         and o["spec"]["replicas"]
     )
     sc.add(
@@ -774,8 +785,14 @@ def _rs_event(sc: Scenario, name: str, reason: str, message: str) -> None:
 @scenario
 def quota_exceeded() -> Built:
     sc = Scenario("quota")
-    add_app(sc, "worker", [(f"{REG}/worker:5.0.0", 20000)], now=NOW, replicas=6,
-            pod_kwargs=[{}, {}, {}, {}])
+    add_app(
+        sc,
+        "worker",
+        [(f"{REG}/worker:5.0.0", 20000)],
+        now=NOW,
+        replicas=6,
+        pod_kwargs=[{}, {}, {}, {}],
+    )
     _rs_event(
         sc,
         "worker",
@@ -788,8 +805,12 @@ def quota_exceeded() -> Built:
         {
             "kind": "ResourceQuota",
             "apiVersion": "v1",
-            "metadata": {"name": "compute-quota", "namespace": NS, "uid": "q-1",
-                         "creationTimestamp": ago(NOW, 90000)},
+            "metadata": {
+                "name": "compute-quota",
+                "namespace": NS,
+                "uid": "q-1",
+                "creationTimestamp": ago(NOW, 90000),
+            },
             "spec": {"hard": {"limits.memory": "4Gi"}},
             "status": {"hard": {"limits.memory": "4Gi"}, "used": {"limits.memory": "3840Mi"}},
         }
@@ -872,8 +893,9 @@ def upstream_scaled_to_zero() -> Built:
         ],
         image_age=20000,
     )
-    add_app(sc, "inventory", [(f"{REG}/inventory:3.3.0", 20000)], now=NOW, replicas=0,
-            pod_kwargs=[])
+    add_app(
+        sc, "inventory", [(f"{REG}/inventory:3.3.0", 20000)], now=NOW, replicas=0, pod_kwargs=[]
+    )
     sc.add(service(NS, "inventory", {"app": "inventory"}, created=ago(NOW, 30000)))
     return (
         sc,
@@ -900,8 +922,14 @@ def upstream_crashlooping() -> Built:
         "waiting": ("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
         "last_terminated": terminated("Error", 1, ago(NOW, 2), ago(NOW, 2.1)),
     }
-    add_app(sc, "redis", [("docker.io/library/redis:7.2", 20000)], now=NOW, replicas=1,
-            pod_kwargs=[redis_crash])
+    add_app(
+        sc,
+        "redis",
+        [("docker.io/library/redis:7.2", 20000)],
+        now=NOW,
+        replicas=1,
+        pod_kwargs=[redis_crash],
+    )
     sc.add(service(NS, "redis", {"app": "redis"}, created=ago(NOW, 30000)))
     return (
         sc,
@@ -990,7 +1018,7 @@ def bind_permission_denied() -> Built:
     sc, _ = crash_app(
         "static",
         [
-            '2026/06/12 09:58:40 [emerg] 1#1: bind() to 0.0.0.0:80 failed (13: Permission denied)',
+            "2026/06/12 09:58:40 [emerg] 1#1: bind() to 0.0.0.0:80 failed (13: Permission denied)",
             "nginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)",
         ],
     )
@@ -1050,7 +1078,7 @@ def migration_fails() -> Built:
             "Flyway Community Edition 10.10.0 by Redgate",
             "Successfully validated 42 migrations (execution time 00:00.041s)",
             'Migrating schema "public" to version "42 - add account tier"',
-            "ERROR: Migration of schema \"public\" to version \"42 - add account tier\" failed! "
+            'ERROR: Migration of schema "public" to version "42 - add account tier" failed! '
             "Changes successfully rolled back.",
             'ERROR: column "tier" of relation "accounts" already exists',
         ],
@@ -1118,8 +1146,14 @@ def rollout_stuck() -> Built:
 @scenario
 def hpa_at_max() -> Built:
     sc = Scenario("hpamax")
-    add_app(sc, "api-gw", [(f"{REG}/api-gw:4.4.0", 20000)], now=NOW, replicas=8,
-            pod_kwargs=[{} for _ in range(8)])
+    add_app(
+        sc,
+        "api-gw",
+        [(f"{REG}/api-gw:4.4.0", 20000)],
+        now=NOW,
+        replicas=8,
+        pod_kwargs=[{} for _ in range(8)],
+    )
     limited = [
         {
             "type": "ScalingLimited",
@@ -1130,8 +1164,17 @@ def hpa_at_max() -> Built:
         }
     ]
     sc.add(
-        hpa(NS, "api-gw", created=ago(NOW, 20000), min_replicas=2, max_replicas=8, current=8,
-            desired=8, cpu_utilization=138, conditions=limited)
+        hpa(
+            NS,
+            "api-gw",
+            created=ago(NOW, 20000),
+            min_replicas=2,
+            max_replicas=8,
+            current=8,
+            desired=8,
+            cpu_utilization=138,
+            conditions=limited,
+        )
     )
     sc.add(metrics_apiservice(True, now=NOW))
     return (
@@ -1185,8 +1228,14 @@ def config_checksum_change() -> Built:
     def annotate(dep: dict[str, Any]) -> None:
         dep["spec"]["template"]["metadata"]["annotations"] = {"checksum/config": "9f2c1a"}
 
-    add_app(sc, "pricing-api", [(f"{REG}/pricing-api:2.0.0", 20000)], now=NOW,
-            pod_kwargs=[{}, {}], customize=annotate)
+    add_app(
+        sc,
+        "pricing-api",
+        [(f"{REG}/pricing-api:2.0.0", 20000)],
+        now=NOW,
+        pod_kwargs=[{}, {}],
+        customize=annotate,
+    )
     # a second revision: same image, new config checksum (helm upgrade with new values)
     rs_list = [o for o in sc.objects if o["kind"] == "ReplicaSet"]
     old = rs_list[0]
@@ -1217,8 +1266,9 @@ def config_checksum_change() -> Built:
 @scenario
 def scaled_down_before_latency() -> Built:
     sc = Scenario("scaledown")
-    dep, rs, _ = add_app(sc, "search-api", [(f"{REG}/search-api:5.0.0", 20000)], now=NOW,
-                         replicas=1, pod_kwargs=[{}])
+    dep, rs, _ = add_app(
+        sc, "search-api", [(f"{REG}/search-api:5.0.0", 20000)], now=NOW, replicas=1, pod_kwargs=[{}]
+    )
     sc.add(
         event(
             dep,

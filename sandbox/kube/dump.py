@@ -1,6 +1,7 @@
 """Serve a user's own cluster: load the output of
 
-    kubectl get deploy,rs,pods,sts,ds,hpa,svc,endpointslices,pvc,quota,nodes,events,apiservices -A -o yaml > dump.yaml
+    kubectl get deploy,rs,pods,sts,ds,hpa,svc,endpointslices,pvc,quota,nodes,events,apiservices \
+        -A -o yaml > dump.yaml
 
 (`apiservices` lets the investigation see whether metrics-server is Available; without it the
 sandbox reports metrics-server missing. `endpointslices`, `quota` and `nodes` let the diagnosis

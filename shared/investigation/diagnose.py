@@ -88,8 +88,10 @@ class Evidence:
             ev.hpa = {
                 **ev.hpa,
                 "scaling_active": False,
-                "failed_metrics": [f"metrics-server is unavailable: {why}"]
-                + list(ev.hpa.get("failed_metrics") or []),
+                "failed_metrics": [
+                    f"metrics-server is unavailable: {why}",
+                    *(ev.hpa.get("failed_metrics") or []),
+                ],
             }
         ev.nodes = list(diag.get("nodes") or [])
         ev.upstreams = dict(diag.get("upstreams") or {})
@@ -138,7 +140,7 @@ def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[st
 Capture = dict[str, Any]
 
 
-def _search(pattern: str | None, text: str) -> re.Match[str] | None | bool:
+def _search(pattern: str | None, text: str) -> re.Match[str] | bool | None:
     """True when there is no pattern; the match (or None) otherwise."""
     if pattern is None:
         return True
@@ -148,7 +150,7 @@ def _search(pattern: str | None, text: str) -> re.Match[str] | None | bool:
 _NUMBERED = re.compile(r"^([a-z_]+?)\d+$")
 
 
-def _groups(m: re.Match[str] | None | bool) -> dict[str, str]:
+def _groups(m: re.Match[str] | bool | None) -> dict[str, str]:
     """Named groups that matched; `host2` (an alternative spelling's group) also as `host`."""
     if not isinstance(m, re.Match):
         return {}
@@ -416,7 +418,7 @@ def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | Non
     for i, hit in enumerate(_hits(head, ev, ctx)):
         if i >= MAX_CANDIDATES:
             break
-        quotes = ctx.get("_quotes", []) + [hit.pop("_quote")]
+        quotes = [*ctx.get("_quotes", []), hit.pop("_quote")]
         merged = {**hit, **{k: v for k, v in ctx.items() if v not in (None, "")}}
         merged["_quotes"] = quotes
         done = _match(rest, ev, merged)
@@ -528,8 +530,7 @@ class Diagnosis:
 
 
 DATABASE_FIX = (
-    "Database-class workload: ops handle it; alertloop proposes no change to it "
-    "(facts only above)."
+    "Database-class workload: ops handle it; alertloop proposes no change to it (facts only above)."
 )
 
 
@@ -553,17 +554,13 @@ def diagnose(
             fix = fill(entry.fix, caps).split(";")[0] + (
                 f"; {caps.get('upstream')} is a database-class workload: ops handle it"
             )
-        found.append(
-            Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps)
-        )
+        found.append(Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps))
     found.sort(key=lambda h: (-h.strength, -len(h.entry.all)))
     return Diagnosis(found, _checked(ev), _change_context(ev), database)
 
 
 def _change_context(ev: Evidence) -> str:
-    fitting = [
-        c for c in ev.changes if change_fits(c, ev.incident_start, 60, ev.change_window)
-    ]
+    fitting = [c for c in ev.changes if change_fits(c, ev.incident_start, 60, ev.change_window)]
     if not fitting:
         return ""
     c = min(fitting, key=lambda c: abs(c.get("minutes_before") or 0))

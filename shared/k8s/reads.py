@@ -94,7 +94,7 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     for c in containers + init:
         c["resources"] = resources.get(c["name"], {"limits": {}, "requests": {}})
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    scheduled = next(
+    scheduled: dict[str, Any] = next(
         (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {}
     )
     return {
@@ -264,9 +264,7 @@ def ready_endpoints(slices: list[dict[str, Any]]) -> tuple[int, int]:
     return ready, total
 
 
-def list_pods_selected(
-    clients: KubeClients, namespace: str, selector: str
-) -> list[dict[str, Any]]:
+def list_pods_selected(clients: KubeClients, namespace: str, selector: str) -> list[dict[str, Any]]:
     data = clients.call(
         "list",
         "pods",
@@ -450,7 +448,7 @@ def rollout_history(
                         or {}
                     ).items()
                 },
-                config_refs=config_refs(((rs.get("spec") or {}).get("template") or {})),
+                config_refs=config_refs((rs.get("spec") or {}).get("template") or {}),
             )
         )
     revisions.sort(key=lambda r: r.revision)

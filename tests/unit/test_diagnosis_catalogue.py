@@ -20,7 +20,7 @@ def at(minutes_before: float) -> str:
     return (START - timedelta(minutes=minutes_before)).isoformat().replace("+00:00", "Z")
 
 
-def C(  # noqa: N802 - short builders keep the table readable
+def C(
     reason: str = "Error",
     exit_code: int | None = 1,
     message: str = "",
@@ -47,19 +47,19 @@ def C(  # noqa: N802 - short builders keep the table readable
     }
 
 
-def E(reason: str, message: str, obj: str = "pod/api-7c9f-x2x4k", type_: str = "Warning") -> Any:  # noqa: N802
+def E(reason: str, message: str, obj: str = "pod/api-7c9f-x2x4k", type_: str = "Warning") -> Any:
     return {"reason": reason, "message": message, "object": obj, "count": 5, "type": type_}
 
 
-def L(*lines: str, source: str = "previous") -> dict[str, Any]:  # noqa: N802
+def L(*lines: str, source: str = "previous") -> dict[str, Any]:
     return {"pod": "api-7c9f-x2x4k", "container": "api", "source": source, "lines": list(lines)}
 
 
-def P(reason: str, message: str) -> dict[str, Any]:  # noqa: N802
+def P(reason: str, message: str) -> dict[str, Any]:
     return {"name": "api-7c9f-x2x4k", "reason": reason, "message": message, "node": "gke-pool-1"}
 
 
-def H(at_max: bool = False, active: bool = True, failed: str = "") -> dict[str, Any]:  # noqa: N802
+def H(at_max: bool = False, active: bool = True, failed: str = "") -> dict[str, Any]:
     return {
         "name": "api",
         "at_max": at_max,
@@ -70,7 +70,7 @@ def H(at_max: bool = False, active: bool = True, failed: str = "") -> dict[str, 
     }
 
 
-def N(condition: str, status: str = "True") -> dict[str, Any]:  # noqa: N802
+def N(condition: str, status: str = "True") -> dict[str, Any]:
     return {
         "name": "gke-pool-1",
         "problems": [{"type": condition, "status": status, "reason": "x", "message": "y"}],
@@ -211,7 +211,8 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
                     "Failed",
                     'Failed to pull image "r.example.com/api:2.4.0": rpc error: code = NotFound '
                     'desc = failed to pull and unpack image "r.example.com/api:2.4.0": failed to '
-                    'resolve reference "r.example.com/api:2.4.0": r.example.com/api:2.4.0: not found',
+                    'resolve reference "r.example.com/api:2.4.0": '
+                    "r.example.com/api:2.4.0: not found",
                 )
             ]
         ),
@@ -256,9 +257,7 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     "missing-secret": (
         ev(containers=[C(waiting="CreateContainerConfigError", message='secret "db" not found')]),
         ev(
-            containers=[
-                C(waiting="CreateContainerConfigError", message='configmap "db" not found')
-            ]
+            containers=[C(waiting="CreateContainerConfigError", message='configmap "db" not found')]
         ),
     ),
     "missing-config-key": (
@@ -323,8 +322,14 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ev(events=[E("FailedMount", 'MountVolume.SetUp failed for volume "x" : rpc error')]),
     ),
     "readiness-probe-status": (
-        ev(events=[E("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")]),
-        ev(events=[E("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503")]),
+        ev(
+            events=[
+                E("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503")
+            ]
+        ),
+        ev(
+            events=[E("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 503")]
+        ),
     ),
     "readiness-probe-timeout": (
         ev(
@@ -336,7 +341,11 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
                 )
             ]
         ),
-        ev(events=[E("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500")]),
+        ev(
+            events=[
+                E("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 500")
+            ]
+        ),
     ),
     "liveness-probe-restarts": (
         ev(events=[E("Killing", "Container api failed liveness probe, will be restarted")]),
@@ -423,7 +432,9 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
                 )
             ]
         ),
-        ev(events=[E("FailedCreate", 'Error creating: pods "i-x" is forbidden: exceeded quota: q')]),
+        ev(
+            events=[E("FailedCreate", 'Error creating: pods "i-x" is forbidden: exceeded quota: q')]
+        ),
     ),
     "failed-create-other": (
         ev(
@@ -464,7 +475,12 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     "node-pressure": (ev(nodes=[N("MemoryPressure")]), ev(nodes=[N("Ready", "False")])),
     "upstream-down": (
         ev(
-            logs=[L('Get "http://inventory.shop.svc:8080/x": dial tcp 10.8.0.7:8080: connect: connection refused')],
+            logs=[
+                L(
+                    'Get "http://inventory.shop.svc:8080/x": dial tcp 10.8.0.7:8080: '
+                    "connect: connection refused"
+                )
+            ],
             upstreams={
                 "inventory.shop.svc": {
                     "target": "service shop/inventory",
@@ -474,7 +490,12 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
             },
         ),
         ev(
-            logs=[L('Get "http://inventory.shop.svc:8080/x": dial tcp 10.8.0.7:8080: connect: connection refused')],
+            logs=[
+                L(
+                    'Get "http://inventory.shop.svc:8080/x": dial tcp 10.8.0.7:8080: '
+                    "connect: connection refused"
+                )
+            ],
             upstreams={"inventory.shop.svc": {"target": "s", "state": "ready", "detail": "3"}},
         ),
     ),
@@ -487,7 +508,11 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ev(logs=[L("INFO redis timeout set to 5s")]),
     ),
     "dependency-dns": (
-        ev(logs=[L("dial tcp: lookup payments.shop.svc.cluster.local on 10.8.0.10:53: no such host")]),
+        ev(
+            logs=[
+                L("dial tcp: lookup payments.shop.svc.cluster.local on 10.8.0.10:53: no such host")
+            ]
+        ),
         ev(logs=[L("INFO lookup payments.shop.svc.cluster.local resolved to 10.8.0.12")]),
     ),
     "tls-expired": (
@@ -502,7 +527,14 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ev(logs=[L("INFO certificate renewed, expires 2026-09-11T23:59:59Z")]),
     ),
     "tls-unknown-authority": (
-        ev(logs=[L("tls: failed to verify certificate: x509: certificate signed by unknown authority")]),
+        ev(
+            logs=[
+                L(
+                    "tls: failed to verify certificate: "
+                    "x509: certificate signed by unknown authority"
+                )
+            ]
+        ),
         ev(logs=[L("INFO loaded 140 certificate authorities from /etc/ssl/certs")]),
     ),
     "read-only-filesystem": (
@@ -549,7 +581,13 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     ),
     "hpa-at-max": (ev(hpa=H(at_max=True)), ev(hpa=H(at_max=False))),
     "hpa-missing-request": (
-        ev(hpa=H(active=False, failed="failed to get cpu utilization: missing request for cpu in container api of Pod api-x")),
+        ev(
+            hpa=H(
+                active=False,
+                failed="failed to get cpu utilization: "
+                "missing request for cpu in container api of Pod api-x",
+            )
+        ),
         ev(hpa=H(active=False, failed="unable to fetch metrics from resource metrics API")),
     ),
     "metrics-server-unavailable": (
@@ -566,7 +604,9 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     ),
     "bad-rollout": (
         ev(changes=[dict(ROLLOUT)], containers=[C(waiting="CrashLoopBackOff")]),
-        ev(changes=[{**ROLLOUT, "at": at(60 * 24 * 3)}], containers=[C(waiting="CrashLoopBackOff")]),
+        ev(
+            changes=[{**ROLLOUT, "at": at(60 * 24 * 3)}], containers=[C(waiting="CrashLoopBackOff")]
+        ),
     ),
     "deploy-before-errors": (
         ev(changes=[dict(ROLLOUT)]),
@@ -574,7 +614,11 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     ),
     "config-change": (
         ev(changes=[{"kind": "config", "what": "revision 5 changed checksum/config", "at": at(5)}]),
-        ev(changes=[{"kind": "config", "what": "revision 5 changed checksum/config", "at": at(-30)}]),
+        ev(
+            changes=[
+                {"kind": "config", "what": "revision 5 changed checksum/config", "at": at(-30)}
+            ]
+        ),
     ),
     "scaled-down": (
         ev(changes=[{"kind": "scale", "what": "deployment/api scaled down to 1", "at": at(10)}]),
