@@ -105,7 +105,7 @@ def test_upstream_state_is_read_from_the_cluster(served: Any) -> None:
 
 
 def test_init_container_log_is_read(served: Any) -> None:
-    srv, finding, _ = served("migration-fails")
+    _srv, finding, _ = served("migration-fails")
     init_logs = [e for e in finding.details["logs"] if e.get("init_container") == "migrate"]
     assert init_logs and any("Migration" in line for line in init_logs[0]["init"])
     assert "migrate" in likely(finding)
