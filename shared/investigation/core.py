@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import settings
+from shared.k8s.reads import parse_time as reads_time
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.investigation import analysis, diagnose, k8s_evidence
 from shared.k8s.client import ClientFactory
 from shared.policy import AlertPolicy, cached_policy
 from shared.run import Run
+from shared.untrusted import redact
 
 MAX_DETAILS_BYTES = 60_000
 MAX_SUMMARY_LINES = 12
@@ -29,8 +31,12 @@ def investigate(
     k8s_factory: ClientFactory | None = None,
     prometheus: Any | None = None,
     now: datetime | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> Finding:
     """Investigate the envelope's alert. Never raises for expected failures.
+
+    `history`: the workload's earlier incidents (shared.ledger `workload_incidents`), told in
+    the reply as what happened, what fixed it and the verdict people gave.
 
     `k8s_factory` builds Kubernetes clients (default: from the environment); `prometheus` is a
     `shared.prometheus.PrometheusClient` (default: from the environment).
@@ -82,10 +88,11 @@ def investigate(
     follow_up = _follow_up(entry, ev, prom, diagnosis)
     details["likely_cause"] = causes
     details["diagnosis"] = diagnosis.as_dict()
+    details["earlier_incidents"] = history or []
     details["follow_up"] = follow_up
 
     status = _status(ev.status, prom.status)
-    summary = _summary(envelope, entry, ev, prom, diagnosis, follow_up)
+    summary = _summary(envelope, entry, ev, prom, diagnosis, follow_up, memory(history, now))
     details = _bound(details)
     return Finding(
         stage="investigate",
@@ -148,6 +155,7 @@ def _summary(
     prom: analysis.PromPart,
     diagnosis: diagnose.Diagnosis,
     follow_up: list[str],
+    before: list[str],
 ) -> str:
     alert = envelope.alert
     target = str(ev.workload) if ev.workload else alert.labels.get("namespace", "?")
@@ -156,6 +164,7 @@ def _summary(
         # Never let demo evidence pass for a real cluster's.
         lines[0] += " [SANDBOX cluster: demo data, not a real cluster]"
     lines.extend(line[:400] for line in diagnosis.lines())
+    lines.extend(line[:300] for line in before)
     body = ev.lines[:] + prom.lines
     if entry.database:
         body.append("Database alert: facts only, no automatic action.")
@@ -164,6 +173,35 @@ def _summary(
     if follow_up:
         lines.append("Fix: " + follow_up[0] if diagnosis.best else "Follow-up: " + follow_up[0])
     return "\n".join(lines)
+
+
+def _ago(then: Any, now: datetime) -> str:
+    if isinstance(then, str):
+        then = reads_time(then)
+    if not isinstance(then, datetime):
+        return "earlier"
+    then = then if then.tzinfo else then.replace(tzinfo=UTC)
+    minutes = (now - then).total_seconds() / 60
+    if minutes < 120:
+        return f"{minutes:.0f} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h ago"
+    return f"{minutes / 1440:.0f} days ago"
+
+
+def memory(history: list[dict[str, Any]] | None, now: datetime) -> list[str]:
+    """"Before: 3 days ago: OOMKilled …; fixed by …; verdict useful" for the earlier incidents
+    of the same workload (at most two)."""
+    out = []
+    for inc in (history or [])[:2]:
+        text = f"Before: {_ago(inc.get('opened_at'), now)}: {inc.get('title') or 'an incident'}"
+        if inc.get("cause"):
+            text += f": {inc['cause']}"
+        if inc.get("action"):
+            text += f"; done: {inc['action']}"
+        text += f"; verdict {inc['verdict']}" if inc.get("verdict") else "; no verdict given"
+        out.append(redact(text))
+    return out
 
 
 def _bound(details: dict[str, Any]) -> dict[str, Any]:
