@@ -7,8 +7,8 @@ from typing import Any
 import functions_framework
 
 from shared.envelope import Finding
-from shared.run import Run
 from shared.log import get_logger
+from shared.run import Run
 from shared.stage import StageRunner
 
 log = get_logger(__name__)

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import settings
-from shared.k8s.reads import parse_time as reads_time
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.investigation import analysis, diagnose, k8s_evidence
 from shared.k8s.client import ClientFactory
+from shared.k8s.reads import parse_time as reads_time
 from shared.policy import AlertPolicy, cached_policy
 from shared.run import Run
 from shared.untrusted import redact
@@ -190,7 +190,7 @@ def _ago(then: Any, now: datetime) -> str:
 
 
 def memory(history: list[dict[str, Any]] | None, now: datetime) -> list[str]:
-    """"Before: 3 days ago: OOMKilled …; fixed by …; verdict useful" for the earlier incidents
+    """ "Before: 3 days ago: OOMKilled …; fixed by …; verdict useful" for the earlier incidents
     of the same workload (at most two)."""
     out = []
     for inc in (history or [])[:2]:
