@@ -20,10 +20,13 @@ start; a warm process: one unscored warm-up run first takes the imports of a col
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,14 +74,20 @@ def run_one(folder: Path, split: str) -> Outcome:
     al = yaml.safe_load((folder / "alert.yaml").read_text())
     ex = yaml.safe_load((folder / "expected.yaml").read_text())
     scenario = load_dump(folder / "dump.yaml", folder / "logs.yaml")
-    with KubeApiServer(
-        scenario,
-        users={TOKEN: INVESTIGATE_USER},
-        rbac_yaml=REPO / "deploy" / "rbac.yaml",
-        rbac_project_id="alertloop-sandbox",
-        controller_delay=3600,
-    ) as srv:
+    with (
+        _prometheus(folder) as prom_url,
+        KubeApiServer(
+            scenario,
+            users={TOKEN: INVESTIGATE_USER},
+            rbac_yaml=REPO / "deploy" / "rbac.yaml",
+            rbac_project_id="alertloop-sandbox",
+            controller_delay=3600,
+        ) as srv,
+    ):
         os.environ["KUBECONFIG"] = srv.kubeconfig_for(TOKEN)
+        os.environ.pop("PROMETHEUS_URL", None)
+        if prom_url:
+            os.environ["PROMETHEUS_URL"] = prom_url
         labels = {str(k): str(v) for k, v in (al.get("labels") or {}).items()}
         alert = Alert(
             name=al["alertname"],
@@ -110,6 +119,22 @@ def run_one(folder: Path, split: str) -> Outcome:
         line,
         "" if finding.status != "error" else "; ".join(finding.details["kubernetes"]["errors"]),
     )
+
+
+@contextlib.contextmanager
+def _prometheus(folder: Path) -> Iterator[str]:
+    """A real Prometheus holding the scenario's series (series.om, OpenMetrics), if it has any."""
+    series = folder / "series.om"
+    if not series.is_file():
+        yield ""
+        return
+    from sandbox.prometheus import PrometheusSandbox
+
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-diag-prom-") as tmp,
+        PrometheusSandbox(series, Path(tmp), retention="3650d") as sb,
+    ):
+        yield sb.url
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -32,6 +32,7 @@ from sandbox.kube_scenarios import (
     service,
     terminated,
 )
+from sandbox.prometheus import SyntheticSeries, counter_series, gauge_series, openmetrics_text
 
 NOW = datetime(2026, 6, 12, 10, 0, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent / "scenarios"
@@ -39,6 +40,8 @@ REG = "registry.example.com/shop"
 
 Built = tuple[Scenario, dict[str, Any], dict[str, Any]]  # scenario, alert, expected
 BUILDERS: dict[str, Callable[[], Built]] = {}
+SERIES: dict[str, list[SyntheticSeries]] = {}  # scenario id -> its Prometheus series
+MI = 1024 * 1024
 
 
 def scenario(fn: Callable[[], Built]) -> Callable[[], Built]:
@@ -1300,6 +1303,112 @@ def healthy_unknown() -> Built:
     )
 
 
+# --------------------------------------------------------------------------- Prometheus
+
+
+def _pods_of(sc: Scenario, app: str) -> list[str]:
+    return [
+        o["metadata"]["name"]
+        for o in sc.objects
+        if o["kind"] == "Pod" and o["metadata"]["labels"].get("app") == app
+    ]
+
+
+@scenario
+def memory_leak_sessions() -> Built:
+    sc = Scenario("leak")
+    add_app(
+        sc, "sessions-cache", [(f"{REG}/sessions-cache:2.7.0", 20000)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    end = NOW.timestamp()
+    start = end - 8 * 3600
+    series = []
+    for i, pod in enumerate(_pods_of(sc, "sessions-cache")):
+        labels = {"namespace": NS, "pod": pod, "container": "sessions-cache"}
+        grow = 30 * MI if i == 0 else 4 * MI  # MiB per hour
+
+        def used(t: float, grow: float = grow) -> float:
+            return 180 * MI + (t - start) / 3600 * grow
+
+        series.append(
+            gauge_series("container_memory_working_set_bytes", labels, used, start, end, 60)
+        )
+        series.append(
+            gauge_series(
+                "kube_pod_container_resource_limits",
+                {**labels, "resource": "memory", "unit": "byte"},
+                lambda t: 512.0 * MI,
+                start,
+                end,
+                60,
+            )
+        )
+    SERIES["memory-leak-sessions"] = series
+    return (
+        sc,
+        alert("HighMemoryUsage", "sessions-cache", minutes_ago=5, severity="warning"),
+        expect("memory-leak", ["sessions-cache"], "one pod grows 30 MiB/h towards 512Mi"),
+    )
+
+
+@scenario
+def cpu_throttled_render() -> Built:
+    sc = Scenario("throttled")
+    add_app(sc, "render", [(f"{REG}/render:1.3.0", 20000)], now=NOW, pod_kwargs=[{}, {}])
+    sc.add(
+        hpa(
+            NS,
+            "render",
+            created=ago(NOW, 20000),
+            min_replicas=2,
+            max_replicas=10,
+            current=2,
+            desired=2,
+            cpu_utilization=55,
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    end = NOW.timestamp()
+    start = end - 2 * 3600
+    series = []
+    for pod in _pods_of(sc, "render"):
+        labels = {"namespace": NS, "pod": pod, "container": "render"}
+        series += [
+            counter_series(
+                "container_cpu_usage_seconds_total", labels, lambda t: 0.98, start, end, 30
+            ),
+            counter_series(
+                "container_cpu_cfs_periods_total", labels, lambda t: 10.0, start, end, 30
+            ),
+            counter_series(
+                "container_cpu_cfs_throttled_periods_total", labels, lambda t: 6.4, start, end, 30
+            ),
+            gauge_series(
+                "kube_pod_container_resource_requests",
+                {**labels, "resource": "cpu", "unit": "core"},
+                lambda t: 0.5,
+                start,
+                end,
+                30,
+            ),
+            gauge_series(
+                "kube_pod_container_resource_limits",
+                {**labels, "resource": "cpu", "unit": "core"},
+                lambda t: 1.0,
+                start,
+                end,
+                30,
+            ),
+        ]
+    SERIES["cpu-throttled-render"] = series
+    return (
+        sc,
+        alert("HighCPUUsage", "render", minutes_ago=5, severity="warning"),
+        expect("cpu-throttled", ["64%"], "limit 1 core, throttled 64% of periods"),
+    )
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -1330,6 +1439,8 @@ def write(root: Path = ROOT) -> list[str]:
         )
         (folder / "alert.yaml").write_text(yaml.safe_dump(al, sort_keys=False))
         (folder / "expected.yaml").write_text(yaml.safe_dump(ex, sort_keys=False))
+        if sid in SERIES:
+            (folder / "series.om").write_text(openmetrics_text(SERIES[sid]))
         written.append(sid)
     return written
 

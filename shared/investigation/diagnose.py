@@ -103,8 +103,13 @@ class Evidence:
             ev.prom["cpu_limit"] = cpu.get("limits_cores")
         trend = details.get("memory_trend") or {}
         if trend.get("verdict") and trend.get("series"):
+            from shared.investigation.trend import human_bytes
+
             ev.prom["memory_verdict"] = trend["verdict"]
-            ev.prom["memory_growth"] = trend.get("growth_bytes_per_hour")
+            ev.prom["memory_pod"] = trend.get("pod") or "?"
+            ev.prom["memory_growth"] = human_bytes(trend.get("growth_bytes_per_hour"))
+            ev.prom["memory_now"] = human_bytes(trend.get("current_bytes"))
+            ev.prom["memory_limit"] = human_bytes(trend.get("limit_bytes"))
         ev.changes = list(diag.get("changes") or [])
         rd = details.get("recent_deploy") or {}
         if rd.get("window_minutes") is not None:
@@ -354,6 +359,7 @@ def _prom_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
         return
     shown = f"{value:.0%}" if isinstance(value, float) else str(value)
     yield {
+        **{k: v for k, v in ev.prom.items() if k != spec.figure},
         spec.figure: shown,
         "cpu_limit_cores": ev.prom.get("cpu_limit"),
         "_quote": f"Prometheus: {spec.figure.replace('_', ' ')} {shown}",
