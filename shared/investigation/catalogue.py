@@ -151,12 +151,20 @@ class Entry(_Strict):
     title: str
     family: str  # causes of one family are alternatives: only the strongest is a runner-up
     strength: int = Field(ge=0, le=100)
-    all: list[Matcher] = Field(min_length=1)
+    all: list[Matcher] = Field(default_factory=list)  # every one must match
+    # then at least one of these (the same evidence as components say it in different places)
+    any: list[Matcher] = Field(default_factory=list)
     none: list[Matcher] = Field(default_factory=list)  # any of these vetoes the entry
     cause: str
     fix: str
     # Invites a change to the workload (roll back, scale): never offered for database class.
     changes_workload: bool = False
+
+    @model_validator(mode="after")
+    def _needs_evidence(self) -> Entry:
+        if not self.all and not self.any:
+            raise ValueError(f"{self.id}: an entry needs `all` or `any` evidence")
+        return self
 
 
 class Catalogue(_Strict):

@@ -548,6 +548,10 @@ def diagnose(
     found: list[Hypothesis] = []
     for entry in cat.entries:
         caps = _match(entry.all, ev, {})
+        if caps is not None and entry.any:
+            caps = next(
+                (c for alt in entry.any if (c := _match([alt], ev, caps)) is not None), None
+            )
         if caps is None:
             continue
         if any(_match([v], ev, caps) is not None for v in entry.none):
@@ -561,7 +565,7 @@ def diagnose(
                 f"; {caps.get('upstream')} is a database-class workload: ops handle it"
             )
         found.append(Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps))
-    found.sort(key=lambda h: (-h.strength, -len(h.entry.all)))
+    found.sort(key=lambda h: (-h.strength, -len(h.entry.all) - bool(h.entry.any)))
     return Diagnosis(found, _checked(ev), _change_context(ev), database)
 
 

@@ -237,7 +237,7 @@ def _nodes(diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients) -> list[
 def _host_patterns() -> list[re.Pattern[str]]:
     out = []
     for entry in default_catalogue().entries:
-        for m in entry.all:
+        for m in [*entry.all, *entry.any]:
             if m.log is not None and "?P<host" in m.log.pattern:
                 out.append(re.compile(m.log.pattern))
     return out

@@ -781,3 +781,111 @@ def test_upstream_hosts_from_logs_and_their_service() -> None:
     assert service_of("redis.cache", "shop") == ("redis", "cache")
     assert service_of("api.stripe.com", "shop") is None
     assert service_of("10.8.0.7", "shop") is None
+
+
+# Other ways the same cause shows: another component's message, another language's spelling.
+VARIANTS: list[tuple[str, Evidence, str]] = [
+    (
+        "image-not-found",
+        ev(
+            containers=[
+                C(
+                    waiting="ErrImagePull",
+                    message='rpc error: code = NotFound desc = failed to pull and unpack image "'
+                    'docker.io/library/foo:1.2": failed to resolve reference "docker.io/library/'
+                    'foo:1.2": docker.io/library/foo:1.2: not found',
+                )
+            ]
+        ),
+        "foo:1.2",
+    ),
+    (
+        "evicted-node-pressure",
+        ev(
+            events=[
+                E(
+                    "Evicted",
+                    "The node was low on resource: ephemeral-storage. Threshold quantity: "
+                    "10Gi, available: 9Gi. Container api was using 12Gi, request is 0, has "
+                    "larger consumption of ephemeral-storage.",
+                )
+            ]
+        ),
+        "ephemeral-storage",
+    ),
+    ("node-not-ready", ev(events=[E("NodeNotReady", "Node is not ready")]), "NotReady"),
+    (
+        "config-missing-env",
+        ev(logs=[L("Error: STRIPE_API_KEY must be set")]),
+        "STRIPE_API_KEY",
+    ),
+    (
+        "config-missing-env",
+        ev(
+            logs=[
+                L(
+                    "java.lang.IllegalArgumentException: Could not resolve placeholder "
+                    "'DB_URL' in value \"${DB_URL}\""
+                )
+            ]
+        ),
+        "DB_URL",
+    ),
+    (
+        "dependency-dns",
+        ev(
+            logs=[
+                L(
+                    "urllib3.exceptions.NameResolutionError: <urllib3.connection.HTTPSConnection"
+                    " object at 0x7f>: Failed to resolve 'api.partner.example' ([Errno -2] Name "
+                    "or service not known)"
+                )
+            ]
+        ),
+        "api.partner.example",
+    ),
+    (
+        "dependency-timeout",
+        ev(
+            logs=[
+                L(
+                    "requests.exceptions.ConnectTimeout: HTTPSConnectionPool(host='api.partner."
+                    "example', port=443): Max retries exceeded with url: /v1 (Caused by "
+                    "ConnectTimeoutError(<urllib3.connection.HTTPSConnection object>, "
+                    "'Connection to api.partner.example timed out. (connect timeout=5)'))"
+                )
+            ]
+        ),
+        "api.partner.example",
+    ),
+    (
+        "dependency-refused",
+        ev(
+            logs=[
+                L(
+                    "requests.exceptions.ConnectionError: HTTPConnectionPool(host='inventory', "
+                    "port=8080): Max retries exceeded with url: /stock (Caused by "
+                    "NewConnectionError('<urllib3.connection.HTTPConnection object>: Failed to "
+                    "establish a new connection: [Errno 111] Connection refused'))"
+                )
+            ]
+        ),
+        "inventory:8080",
+    ),
+]
+
+
+@pytest.mark.parametrize(("entry_id", "evidence", "specific"), VARIANTS)
+def test_variants_name_the_cause_and_its_specific(
+    entry_id: str, evidence: Evidence, specific: str
+) -> None:
+    r = diagnose(evidence)
+    assert r.best is not None and r.best.entry.id == entry_id, [h.entry.id for h in r.hypotheses]
+    assert specific in r.best.cause
+
+
+def test_an_entry_needs_evidence() -> None:
+    with pytest.raises(ValidationError, match="needs `all` or `any`"):
+        cat.Entry.model_validate(
+            {"id": "x", "title": "t", "family": "f", "strength": 1, "cause": "c", "fix": "f"}
+        )
