@@ -1292,6 +1292,27 @@ def scaled_down_before_latency() -> Built:
 
 
 @scenario
+def stale_oom_unknown() -> Built:
+    sc = Scenario("staleoom")
+    old = {
+        "ready": True,
+        "restarts": 1,
+        "last_terminated": terminated(
+            "OOMKilled", 137, ago(NOW, 60 * 24 * 5), ago(NOW, 60 * 24 * 6)
+        ),
+    }
+    add_app(
+        sc, "ledger-api", [(f"{REG}/ledger-api:8.0.0", 60 * 24 * 9)], now=NOW, pod_kwargs=[old, {}]
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighLatency", "ledger-api", severity="warning"),
+        expect("unknown", [], "an OOMKill five days ago does not explain today's latency"),
+    )
+
+
+@scenario
 def healthy_unknown() -> Built:
     sc = Scenario("healthy")
     add_app(sc, "docs", [(f"{REG}/docs:1.0.0", 20000)], now=NOW, pod_kwargs=[{}, {}])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.investigation.catalogue import (
@@ -28,6 +28,9 @@ from shared.untrusted import redact
 MAX_QUOTE = 180
 MAX_CANDIDATES = 4  # items of one kind tried per matcher (first match wins)
 RUNNER_UP_GAP = 15  # a runner-up is shown when this close to the best
+# A container that last died this long before the incident (and is running again) did not
+# cause it: an OOMKill of last week is not today's latency.
+STALE_TERMINATION = timedelta(hours=6)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -134,6 +137,7 @@ def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[st
         if c.get("terminated_reason")
         else last.get("exit_code"),
         "terminated_message": c.get("terminated_message") or last.get("message") or "",
+        "finished_at": last.get("finished_at") if not c.get("terminated_reason") else None,
         "memory_limit": limits.get("memory") or "no limit",
         "cpu_limit": limits.get("cpu") or "no limit",
     }
@@ -173,6 +177,8 @@ def _container_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
     for c in ev.containers:
         if spec.init is not None and c["init"] != spec.init:
             continue
+        if _stale(c, ev.incident_start):
+            continue
         if c["restarts"] < spec.min_restarts:
             continue
         reasons = [r for r in (c["waiting_reason"], c["terminated_reason"]) if r]
@@ -202,12 +208,23 @@ def _container_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             + (f" (exit code {c['exit_code']})" if c["exit_code"] is not None else "")
         )
         yield {
-            **{k: v for k, v in c.items() if k not in ("waiting_message", "terminated_message")},
+            **{
+                k: v
+                for k, v in c.items()
+                if k not in ("waiting_message", "terminated_message", "finished_at")
+            },
             "reason": reasons[0] if reasons else "",
             **_groups(reason_m),
             **_groups(msg_m),
             "_quote": f"pod {c['pod']}: {quote}",
         }
+
+
+def _stale(c: dict[str, Any], start: datetime | None) -> bool:
+    finished = _parse_time(c.get("finished_at"))
+    if c["waiting_reason"] or finished is None or start is None:
+        return False
+    return finished < start - STALE_TERMINATION
 
 
 def _event_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:

@@ -889,3 +889,12 @@ def test_an_entry_needs_evidence() -> None:
         cat.Entry.model_validate(
             {"id": "x", "title": "t", "family": "f", "strength": 1, "cause": "c", "fix": "f"}
         )
+
+
+def test_a_container_that_died_long_before_the_incident_is_not_its_cause() -> None:
+    long_ago = {**C("OOMKilled", 137), "finished_at": at(60 * 24 * 7)}
+    assert "oom-killed" not in ids(ev(containers=[long_ago]))
+    recent = {**C("OOMKilled", 137), "finished_at": at(20)}
+    assert "oom-killed" in ids(ev(containers=[recent]))
+    still_waiting = {**long_ago, "waiting_reason": "CrashLoopBackOff"}
+    assert "oom-killed" in ids(ev(containers=[still_waiting]))
