@@ -408,6 +408,59 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ),
         ev(events=[E("ProvisioningSucceeded", "Successfully provisioned volume pvc-1 for claim")]),
     ),
+    "pvc-provisioning-failed": (
+        ev(
+            events=[
+                E(
+                    "ProvisioningFailed",
+                    'storageclass.storage.k8s.io "fast-ssd" not found',
+                    obj="persistentvolumeclaim/data-uploads",
+                )
+            ]
+        ),
+        ev(events=[E("ProvisioningSucceeded", "Successfully provisioned volume pvc-1f2e")]),
+    ),
+    "sandbox-network-failed": (
+        ev(
+            events=[
+                E(
+                    "FailedCreatePodSandBox",
+                    "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to "
+                    'setup network for sandbox "4f1e": plugin type="calico" failed (add): '
+                    "error getting ClusterInformation: connection is unauthorized",
+                )
+            ]
+        ),
+        ev(events=[E("SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")]),
+    ),
+    "pod-security-violation": (
+        ev(
+            events=[
+                E(
+                    "FailedCreate",
+                    'Error creating: pods "api-x" is forbidden: violates PodSecurity '
+                    '"restricted:latest": allowPrivilegeEscalation != false (container "api" '
+                    "must set securityContext.allowPrivilegeEscalation=false)",
+                )
+            ]
+        ),
+        ev(events=[E("FailedCreate", 'Error creating: pods "api-x" is forbidden: exceeded quota')]),
+    ),
+    "job-backoff-limit": (
+        ev(events=[E("BackoffLimitExceeded", "Job has reached the specified backoff limit")]),
+        ev(events=[E("Completed", "Job completed")]),
+    ),
+    "create-container-error": (
+        ev(
+            containers=[
+                C(
+                    waiting="CreateContainerError",
+                    message="Error: failed to create containerd container: mount: not a directory",
+                )
+            ]
+        ),
+        ev(containers=[C(waiting="CreateContainerConfigError", message='secret "x" not found')]),
+    ),
     "quota-exceeded": (
         ev(
             events=[
@@ -830,6 +883,16 @@ VARIANTS: list[tuple[str, Evidence, str]] = [
             ]
         ),
         "DB_URL",
+    ),
+    (
+        "config-bad-flag",
+        ev(logs=[L('invalid value "abc" for flag -port: parse error')]),
+        "port",
+    ),
+    (
+        "config-bad-flag",
+        ev(logs=[L("main.py: error: argument --workers: invalid int value: 'four'")]),
+        "--workers",
     ),
     (
         "dependency-dns",
