@@ -218,9 +218,16 @@ def _pods(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
     if len(summaries) > s.max_pods:
         ev.workload_status["pods_total"] = len(summaries)
     for p in ev.pods:
-        for c in p["containers"]:
+        for c in p["containers"] + p.get("init_containers", []):
             if c["waiting_message"]:
                 c["waiting_message"] = redact(c["waiting_message"])
+            if c.get("terminated_message"):
+                c["terminated_message"] = redact(c["terminated_message"])
+            if (c["last_termination"] or {}).get("message"):
+                c["last_termination"]["message"] = redact(c["last_termination"]["message"])
+        for key in ("message", "scheduling_message"):
+            if p.get(key):
+                p[key] = redact(p[key])
 
 
 def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:

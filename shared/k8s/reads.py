@@ -66,10 +66,11 @@ def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
         out["last_termination"] = {
             "reason": last.get("reason"),
             "exit_code": last.get("exitCode"),
-            "message": _clip(str(last.get("message") or ""), MAX_MESSAGE) or None,
             "finished_at": iso(parse_time(last.get("finishedAt"))),
             "started_at": iso(parse_time(last.get("startedAt"))),
         }
+        if last.get("message"):  # the runtime's reason (StartError: the exec that failed)
+            out["last_termination"]["message"] = _clip(str(last["message"]), MAX_MESSAGE)
     return out
 
 
