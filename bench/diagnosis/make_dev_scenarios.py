@@ -26,10 +26,13 @@ from sandbox.kube_scenarios import (
     NS,
     add_app,
     ago,
+    container_status,
     event,
     hpa,
     metrics_apiservice,
+    pod_for,
     service,
+    statefulset,
     terminated,
 )
 from sandbox.prometheus import SyntheticSeries, counter_series, gauge_series, openmetrics_text
@@ -1427,6 +1430,133 @@ def cpu_throttled_render() -> Built:
         sc,
         alert("HighCPUUsage", "render", minutes_ago=5, severity="warning"),
         expect("cpu-throttled", ["64%"], "limit 1 core, throttled 64% of periods"),
+    )
+
+
+# --------------------------------------------------------------------------- other shapes
+
+
+def _events_v1(sc: Scenario) -> None:
+    """Events as `kubectl get events.events.k8s.io -o yaml` prints them (events.k8s.io/v1)."""
+    for i, o in enumerate(sc.objects):
+        if o["kind"] != "Event":
+            continue
+        sc.objects[i] = {
+            "kind": "Event",
+            "apiVersion": "events.k8s.io/v1",
+            "metadata": o["metadata"],
+            "regarding": o["involvedObject"],
+            "reason": o["reason"],
+            "note": o["message"],
+            "type": o["type"],
+            "deprecatedCount": o["count"],
+            "deprecatedFirstTimestamp": o["firstTimestamp"],
+            "deprecatedLastTimestamp": o["lastTimestamp"],
+            "reportingController": o["source"]["component"],
+            "eventTime": None,
+        }
+
+
+@scenario
+def image_not_found_events_v1() -> Built:
+    image = f"{REG}/pricing:5.0.0-rc1"
+    sc, pods = waiting_app("pricing", "ErrImagePull", "", image=image, image_age=4)
+    pod_event(
+        sc,
+        pods,
+        "Failed",
+        f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and '
+        f'unpack image "{image}": failed to resolve reference "{image}": {image}: not found',
+        minutes_ago=1,
+        count=3,
+    )
+    _events_v1(sc)
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "pricing"),
+        expect("image-not-found", ["pricing:5.0.0-rc1"], "events.k8s.io/v1 events"),
+    )
+
+
+@scenario
+def sidecar_app_panic() -> Built:
+    sc, pods = crash_app(
+        "payments-api",
+        [
+            "2026-06-12T09:58:40Z INFO  payments-api 1.9.0 starting",
+            "panic: runtime error: index out of range [3] with length 3",
+            "",
+            "goroutine 42 [running]:",
+            "main.splitCard(...)",
+        ],
+        exit_code=2,
+        image_age=20000,
+    )
+    for p in pods:  # an istio-proxy sidecar, healthy, next to the crashing app
+        proxy = {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.1"}
+        p["spec"]["containers"].append(proxy)
+        p["status"]["containerStatuses"].append(
+            container_status("istio-proxy", proxy["image"], started=ago(NOW, 600))
+        )
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "istio-proxy",
+            [
+                '[2026-06-12T09:58:41.001Z] "GET /healthz/ready HTTP/1.1" 200 - via_upstream',
+            ],
+        )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "payments-api"),
+        expect("go-panic", ["index out of range"], "the app panics; its sidecar is healthy"),
+    )
+
+
+@scenario
+def statefulset_bad_config() -> Built:
+    sc = Scenario("sts")
+    sts = statefulset(
+        NS,
+        "search-index",
+        "docker.io/library/opensearch:2.14.0",
+        created=ago(NOW, 20000),
+        replicas=1,
+        ready=0,
+    )
+    sts["metadata"]["uid"] = "sts-search-index"
+    pod = pod_for(
+        sts,
+        now=NOW,
+        owner_kind="StatefulSet",
+        name="search-index-0",
+        ready=False,
+        restarts=8,
+        waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+        last_terminated=terminated("Error", 1, ago(NOW, 1), ago(NOW, 1.3)),
+    )
+    sc.add(sts, pod)
+    sc.log(
+        NS,
+        "search-index-0",
+        "search-index",
+        [
+            "[2026-06-12T09:58:40,120][INFO ][o.o.n.Node] version[2.14.0], pid[1]",
+            "java.lang.IllegalArgumentException: unknown setting [indices.query.bool.max_clause] "
+            "please check that any required plugins are installed",
+            'Exception in thread "main" java.lang.IllegalArgumentException: unknown setting '
+            "[indices.query.bool.max_clause]",
+        ],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        {
+            **alert("KubePodCrashLooping", "search-index"),
+            "labels": {"namespace": NS, "statefulset": "search-index", "severity": "critical"},
+        },
+        expect("java-exception", ["unknown setting"], "a StatefulSet: facts, no change offered"),
     )
 
 
