@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console tf-fmt registry clean
+.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt registry clean
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
@@ -19,6 +19,7 @@ help:
 	@echo "make registry   rewrite docs/configuration.md's env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest vs a bare function, storms, the stack; then bench-console"
 	@echo "make bench-console  console pages and /metrics with 10,000 runs in the ledger"
+	@echo "make bench-diagnosis  labelled incidents through investigate: how often the cause is named"
 
 # pip's own chatter goes to .venv/setup.log (shown only if the install fails): the first screen
 # of `make run` / `make test` stays readable.
@@ -95,6 +96,9 @@ bench: setup
 
 bench-console: setup
 	$(BIN)/python -m bench.bench_console
+
+bench-diagnosis: setup
+	$(BIN)/python -m bench.bench_diagnosis
 
 tf-fmt:
 	terraform fmt -recursive terraform

@@ -7,8 +7,11 @@ from typing import Any
 import functions_framework
 
 from shared.envelope import Finding
+from shared.log import get_logger
 from shared.run import Run
 from shared.stage import StageRunner
+
+log = get_logger(__name__)
 
 
 def _handle(run: Run) -> Finding:
@@ -21,8 +24,25 @@ def _handle(run: Run) -> Finding:
     if isinstance(cluster, RoutingProblem):
         return unrouted("investigate", cluster)
     return run_investigation(
-        run, k8s_factory=kube_factory(cluster), prometheus=prometheus_client(cluster)
+        run,
+        k8s_factory=kube_factory(cluster),
+        prometheus=prometheus_client(cluster),
+        history=_earlier_incidents(run),
     )
+
+
+def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
+    """The workload's earlier incidents; none when the ledger cannot say (never fatal)."""
+    from shared.ledger.correlation import correlation_key
+    from shared.workload_labels import workload_from_labels
+
+    workload = workload_from_labels(run.alert.labels)
+    key = correlation_key(run.cluster, workload.namespace, workload.name)
+    try:
+        return _runner.ledger.workload_incidents(key, exclude=run.incident_id)
+    except Exception as exc:  # memory is a nicety: it never fails the investigation
+        log.warning("earlier incidents of %s not read: %s", key, exc)
+        return []
 
 
 _runner = StageRunner("investigate", _handle)

@@ -1,9 +1,11 @@
 """Serve a user's own cluster: load the output of
 
-    kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events,apiservices -A -o yaml > dump.yaml
+    kubectl get deploy,rs,pods,sts,ds,hpa,svc,endpointslices,pvc,quota,nodes,events,apiservices \
+        -A -o yaml > dump.yaml
 
 (`apiservices` lets the investigation see whether metrics-server is Available; without it the
-sandbox reports metrics-server missing.)
+sandbox reports metrics-server missing. `endpointslices`, `quota` and `nodes` let the diagnosis
+see a dependency's ready endpoints, a namespace's quotas and a node's pressure.)
 
 as a `Scenario`. Objects are taken as given — statuses, owner references, uids, revision
 annotations — so the sandbox answers reads exactly as the cluster did; the deployment controller
@@ -37,7 +39,8 @@ from sandbox.kube.scenario import Scenario
 from sandbox.kube.store import LogKey
 
 KUBECTL_DUMP = (
-    "kubectl get deploy,rs,pods,sts,ds,hpa,svc,pvc,events,apiservices -A -o yaml > dump.yaml"
+    "kubectl get deploy,rs,pods,sts,ds,hpa,svc,endpointslices,pvc,quota,nodes,events,apiservices "
+    "-A -o yaml > dump.yaml"
 )
 SERVED_KINDS = {res.kind: res for res in RESOURCES.values()}
 NEVER_LOADED = {"Secret"}

@@ -256,6 +256,8 @@ class ResourceApi:
         if pod is None:
             raise not_found(RESOURCES["pods"], req.name)
         containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
+        # `kubectl logs POD -c INIT` reads an init container too (the API names both kinds).
+        init = [c["name"] for c in pod.get("spec", {}).get("initContainers", [])]
         container = req.query.get("container") or ""
         if not container:
             if len(containers) != 1:
@@ -266,7 +268,7 @@ class ResourceApi:
                     f"[{' '.join(containers)}]",
                 )
             container = containers[0]
-        elif container not in containers:
+        elif container not in containers + init:
             raise ApiError(
                 400, "BadRequest", f"container {container} is not valid for pod {req.name}"
             )

@@ -74,6 +74,11 @@ RESOURCES: dict[str, Resource] = {
             subresources=("status",),
         ),
         Resource("apiservices", "apiregistration.k8s.io", "v1", "APIService", namespaced=False),
+        # Read by the diagnosis (shared/investigation/diagnose.py): a dependency's ready
+        # endpoints, the node a pod ran on, the namespace's quotas.
+        Resource("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice"),
+        Resource("nodes", "", "v1", "Node", namespaced=False, short_names=("no",)),
+        Resource("resourcequotas", "", "v1", "ResourceQuota", short_names=("quota",)),
     )
 }
 

@@ -8,13 +8,15 @@ from typing import Any
 
 from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
-from shared.investigation import analysis, k8s_evidence
+from shared.investigation import analysis, diagnose, k8s_evidence
 from shared.k8s.client import ClientFactory
+from shared.k8s.reads import parse_time as reads_time
 from shared.policy import AlertPolicy, cached_policy
 from shared.run import Run
+from shared.untrusted import redact
 
 MAX_DETAILS_BYTES = 60_000
-MAX_SUMMARY_LINES = 8
+MAX_SUMMARY_LINES = 12
 
 
 def _prometheus_client() -> Any:
@@ -29,8 +31,12 @@ def investigate(
     k8s_factory: ClientFactory | None = None,
     prometheus: Any | None = None,
     now: datetime | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> Finding:
     """Investigate the envelope's alert. Never raises for expected failures.
+
+    `history`: the workload's earlier incidents (shared.ledger `workload_incidents`), told in
+    the reply as what happened, what fixed it and the verdict people gave.
 
     `k8s_factory` builds Kubernetes clients (default: from the environment); `prometheus` is a
     `shared.prometheus.PrometheusClient` (default: from the environment).
@@ -73,13 +79,20 @@ def investigate(
             "reason": "no memory data (Prometheus not available)",
         }
 
-    causes = _likely_causes(entry, ev, prom)
-    follow_up = _follow_up(entry, ev, prom)
+    database = entry.database or _database_class(ev)
+    diagnosis = diagnose.diagnose(
+        diagnose.Evidence.from_details(details, alert.starts_at), database=database
+    )
+    causes = [h.cause for h in ([diagnosis.best] if diagnosis.best else [])]
+    causes += [h.cause for h in diagnosis.runner_ups()]
+    follow_up = _follow_up(entry, ev, prom, diagnosis)
     details["likely_cause"] = causes
+    details["diagnosis"] = diagnosis.as_dict()
+    details["earlier_incidents"] = history or []
     details["follow_up"] = follow_up
 
     status = _status(ev.status, prom.status)
-    summary = _summary(envelope, entry, ev, prom, causes, follow_up)
+    summary = _summary(envelope, entry, ev, prom, diagnosis, follow_up, memory(history, now))
     details = _bound(details)
     return Finding(
         stage="investigate",
@@ -99,52 +112,26 @@ def _status(k8s: str, prom: str) -> FindingStatus:
     return "ok"
 
 
-def _likely_causes(
-    entry: AlertPolicy, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart
-) -> list[str]:
-    causes: list[str] = []
-    reasons = {
-        (c.get("waiting_reason"), (c.get("last_termination") or {}).get("reason"))
-        for p in ev.pods
-        for c in p["containers"]
-    }
-    waiting = {w for w, _ in reasons if w}
-    terminated = {t for _, t in reasons if t}
-    if "OOMKilled" in terminated:
-        causes.append("containers are OOMKilled: memory limit reached (too low, or a leak)")
-    if "CrashLoopBackOff" in waiting:
-        causes.append("the container crashes on start (CrashLoopBackOff): see the previous log")
-    if waiting & {"ImagePullBackOff", "ErrImagePull"}:
-        causes.append("the image cannot be pulled (ImagePullBackOff)")
-    causes.extend(prom.causes)
-    rd = ev.recent_deploy
-    deploy_matters = entry.recent_deploy != "ignore"
-    if (
-        rd
-        and rd.get("recent")
-        and not any("deploy" in c for c in causes)
-        and (deploy_matters or waiting)
-    ):
-        causes.append(f"the recent deploy (revision {rd['revision']})")
-    h = ev.hpa
-    if h and h.get("at_max") and not any("maximum" in c for c in causes):
-        causes.append("capacity: the HPA is at its maximum")
-    if h and ev.metrics_server_available is False:
-        causes.append("metrics-server is unavailable, so the HPA cannot scale")
-    elif h and not h.get("scaling_active", True) and not any("metrics" in c for c in causes):
-        causes.append("the HPA cannot read its metrics, so it does not scale")
-    if entry.database:
-        # Facts only for databases: no cause that invites touching it.
-        return [c for c in causes if "deploy" not in c and "HPA" not in c]
-    return causes
+def _database_class(ev: k8s_evidence.K8sEvidence) -> bool:
+    """Judged from the workload itself (shared.remediation.workload_safety), not the alert."""
+    from shared.remediation.workload_safety import classify
+
+    res = ev.resolution
+    if res is None or res.obj is None:
+        return False
+    return classify(res.obj, pods=res.pods or []).data_class
 
 
 def _follow_up(
-    entry: AlertPolicy, ev: k8s_evidence.K8sEvidence, prom: analysis.PromPart
+    entry: AlertPolicy,
+    ev: k8s_evidence.K8sEvidence,
+    prom: analysis.PromPart,
+    diagnosis: diagnose.Diagnosis,
 ) -> list[str]:
-    if entry.database:
+    if entry.database or diagnosis.database:
         return [f"{entry.follow_up or 'Ops handle database alerts'}; alertloop takes no action."]
-    items = list(prom.follow_up)
+    items = [diagnosis.fix()] if diagnosis.best else []
+    items += [i for i in prom.follow_up if i not in items]
     rd = ev.recent_deploy
     if (
         entry.recent_deploy == "rollback"
@@ -166,8 +153,9 @@ def _summary(
     entry: AlertPolicy,
     ev: k8s_evidence.K8sEvidence,
     prom: analysis.PromPart,
-    causes: list[str],
+    diagnosis: diagnose.Diagnosis,
     follow_up: list[str],
+    before: list[str],
 ) -> str:
     alert = envelope.alert
     target = str(ev.workload) if ev.workload else alert.labels.get("namespace", "?")
@@ -175,16 +163,45 @@ def _summary(
     if ev.sandbox:
         # Never let demo evidence pass for a real cluster's.
         lines[0] += " [SANDBOX cluster: demo data, not a real cluster]"
-    if causes:
-        lines.append("Likely cause: " + "; ".join(causes[:2]))
+    lines.extend(line[:400] for line in diagnosis.lines())
+    lines.extend(line[:300] for line in before)
     body = ev.lines[:] + prom.lines
     if entry.database:
         body.append("Database alert: facts only, no automatic action.")
     room = MAX_SUMMARY_LINES - len(lines) - (1 if follow_up else 0)
     lines.extend(line[:300] for line in body[: max(room, 1)])
     if follow_up:
-        lines.append("Follow-up: " + follow_up[0])
+        lines.append("Fix: " + follow_up[0] if diagnosis.best else "Follow-up: " + follow_up[0])
     return "\n".join(lines)
+
+
+def _ago(then: Any, now: datetime) -> str:
+    if isinstance(then, str):
+        then = reads_time(then)
+    if not isinstance(then, datetime):
+        return "earlier"
+    then = then if then.tzinfo else then.replace(tzinfo=UTC)
+    minutes = (now - then).total_seconds() / 60
+    if minutes < 120:
+        return f"{minutes:.0f} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h ago"
+    return f"{minutes / 1440:.0f} days ago"
+
+
+def memory(history: list[dict[str, Any]] | None, now: datetime) -> list[str]:
+    """ "Before: 3 days ago: OOMKilled …; fixed by …; verdict useful" for the earlier incidents
+    of the same workload (at most two)."""
+    out = []
+    for inc in (history or [])[:2]:
+        text = f"Before: {_ago(inc.get('opened_at'), now)}: {inc.get('title') or 'an incident'}"
+        if inc.get("cause"):
+            text += f": {inc['cause']}"
+        if inc.get("action"):
+            text += f"; done: {inc['action']}"
+        text += f"; verdict {inc['verdict']}" if inc.get("verdict") else "; no verdict given"
+        out.append(redact(text))
+    return out
 
 
 def _bound(details: dict[str, Any]) -> dict[str, Any]:
@@ -194,10 +211,13 @@ def _bound(details: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(details)) <= MAX_DETAILS_BYTES:
             break
         for entry in details.get("logs") or []:
-            for key in ("current", "previous"):
+            for key in ("current", "previous", "init"):
                 if key in entry:
                     entry[key] = entry[key][-trim:] if trim else []
         details["events"] = (details.get("events") or [])[: max(trim, 3)]
+        diag = details.get("diagnosis_evidence") or {}
+        if isinstance(diag.get("events"), list):
+            diag["events"] = diag["events"][: max(trim, 3)]
         trend = details.get("memory_trend") or {}
         if isinstance(trend.get("series"), list):
             trend["series"] = trend["series"][: max(trim // 5, 1)]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.envelope import Alert
+from shared.investigation import diagnosis_reads
 from shared.k8s import reads
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
 from shared.k8s.errors import (
@@ -49,6 +50,7 @@ class K8sEvidence:
     sandbox: bool = False
     source: str = ""
     workload_status: dict[str, Any] = field(default_factory=dict)
+    diagnosis: dict[str, Any] = field(default_factory=dict)  # diagnosis_reads.collect
     fatal: str = ""  # why collection stopped early
 
     def details(self) -> dict[str, Any]:
@@ -78,6 +80,7 @@ class K8sEvidence:
             "events": self.events,
             "logs": self.logs,
             "rollout_history": self.history,
+            "diagnosis_evidence": self.diagnosis,
         }
 
 
@@ -154,6 +157,7 @@ def _collect(
     _workload_status(ev, res)
     _pods(ev, clients, res, s)
     _logs(ev, clients, res, s)
+    history: list[reads.Revision] = []
     if wl.kind == "Deployment" and res.obj is not None:
         try:
             history = reads.rollout_history(clients, res.obj, res.selector)
@@ -175,6 +179,7 @@ def _collect(
     except K8sError as exc:
         _guard(ev, "checking metrics-server", exc)
     _events(ev, clients, res, s, now, hpa_name)
+    ev.diagnosis = diagnosis_reads.collect(ev, clients, res, s, now, history)
     _lines(ev)
 
 
@@ -213,9 +218,16 @@ def _pods(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
     if len(summaries) > s.max_pods:
         ev.workload_status["pods_total"] = len(summaries)
     for p in ev.pods:
-        for c in p["containers"]:
+        for c in p["containers"] + p.get("init_containers", []):
             if c["waiting_message"]:
                 c["waiting_message"] = redact(c["waiting_message"])
+            if c.get("terminated_message"):
+                c["terminated_message"] = redact(c["terminated_message"])
+            if (c["last_termination"] or {}).get("message"):
+                c["last_termination"]["message"] = redact(c["last_termination"]["message"])
+        for key in ("message", "scheduling_message"):
+            if p.get(key):
+                p[key] = redact(p[key])
 
 
 def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:
@@ -246,7 +258,8 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
                 )
             ]
         except K8sError as exc:
-            _guard(ev, f"reading the log of {pod['name']}", exc)
+            if getattr(exc, "status", None) not in (400, 404):  # not started (yet): no log
+                _guard(ev, f"reading the log of {pod['name']}", exc)
             entry["current"] = []
         if c["restart_count"] > 0 or c["last_termination"]:
             try:

@@ -5,7 +5,7 @@ history, HPAs, metrics-server. Pure summarisers (`pod_summary`, `hpa_summary`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
 MAX_MESSAGE = 300
 MAX_LOG_LINE = 400
+MAX_EVENT_MESSAGE = 1000  # image-pull messages carry the registry's answer at their end
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -60,6 +61,7 @@ def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
     if term_now:
         out["terminated_reason"] = term_now.get("reason")
         out["terminated_exit_code"] = term_now.get("exitCode")
+        out["terminated_message"] = _clip(str(term_now.get("message") or ""), MAX_MESSAGE) or None
     if last:
         out["last_termination"] = {
             "reason": last.get("reason"),
@@ -67,21 +69,53 @@ def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
             "finished_at": iso(parse_time(last.get("finishedAt"))),
             "started_at": iso(parse_time(last.get("startedAt"))),
         }
+        if last.get("message"):  # the runtime's reason (StartError: the exec that failed)
+            out["last_termination"]["message"] = _clip(str(last["message"]), MAX_MESSAGE)
+    return out
+
+
+def _spec_resources(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per container name: its limits and requests (quantities as written)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        res = c.get("resources") or {}
+        out[str(c.get("name", ""))] = {
+            "limits": dict(res.get("limits") or {}),
+            "requests": dict(res.get("requests") or {}),
+        }
     return out
 
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    spec = pod.get("spec") or {}
     containers = [container_summary(c) for c in status.get("containerStatuses") or []]
+    init = [container_summary(c) for c in status.get("initContainerStatuses") or []]
+    resources = _spec_resources(spec)
+    for c in containers + init:
+        c["resources"] = resources.get(c["name"], {"limits": {}, "requests": {}})
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    scheduled: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {}
+    )
     return {
         "name": meta.get("name", ""),
         "phase": status.get("phase", "Unknown"),
         "ready": conditions.get("Ready") == "True",
         "restarts": sum(c["restart_count"] for c in containers),
-        "node": (pod.get("spec") or {}).get("nodeName"),
+        "node": spec.get("nodeName"),
         "reason": status.get("reason"),
+        "message": _clip(str(status.get("message") or ""), MAX_MESSAGE) or None,
+        "unschedulable": scheduled.get("status") == "False"
+        and scheduled.get("reason") == "Unschedulable",
+        "scheduling_message": _clip(str(scheduled.get("message") or ""), MAX_MESSAGE) or None,
         "containers": containers,
+        "init_containers": init,
+        "claims": [
+            str((v.get("persistentVolumeClaim") or {}).get("claimName"))
+            for v in spec.get("volumes") or []
+            if (v.get("persistentVolumeClaim") or {}).get("claimName")
+        ],
         "created": iso(parse_time(meta.get("creationTimestamp"))),
     }
 
@@ -89,8 +123,14 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
 def pod_severity(summary: dict[str, Any]) -> int:
     """Higher is worse: used to pick which pods' logs to read."""
     score = 0 if summary["ready"] else 10
-    for c in summary["containers"]:
-        if c["waiting_reason"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"):
+    for c in summary["containers"] + summary.get("init_containers", []):
+        if c["waiting_reason"] in (
+            "CrashLoopBackOff",
+            "ImagePullBackOff",
+            "ErrImagePull",
+            "CreateContainerConfigError",
+            "RunContainerError",
+        ):
             score += 20
         if c["last_termination"]:
             score += 5
@@ -103,7 +143,7 @@ def pod_severity(summary: dict[str, Any]) -> int:
 # --------------------------------------------------------------------------- events
 
 
-def event_summary(ev: dict[str, Any]) -> dict[str, Any]:
+def event_summary(ev: dict[str, Any], max_message: int = MAX_MESSAGE) -> dict[str, Any]:
     involved = ev.get("involvedObject") or {}
     last = (
         parse_time(ev.get("lastTimestamp"))
@@ -115,7 +155,7 @@ def event_summary(ev: dict[str, Any]) -> dict[str, Any]:
         "type": ev.get("type", ""),
         "reason": ev.get("reason", ""),
         "object": f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
-        "message": _clip(str(ev.get("message") or ""), MAX_MESSAGE),
+        "message": _clip(str(ev.get("message") or ""), max_message),
         "count": int(ev.get("count") or (ev.get("series") or {}).get("count") or 1),
         "last_seen": iso(last),
     }
@@ -150,6 +190,143 @@ def warning_events(
                 out.append(summary)
     out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
     return out[:limit]
+
+
+def object_events(
+    clients: KubeClients,
+    namespace: str,
+    names: list[str],
+    *,
+    window_minutes: float,
+    now: datetime | None = None,
+    limit: int = 60,
+) -> list[dict[str, Any]]:
+    """Events of every type (Normal ones say what changed: scaling, rollouts) for the named
+    objects, newest first, within the window; each summary carries its `type`."""
+    since = (now or datetime.now(UTC)) - timedelta(minutes=window_minutes)
+    out: list[dict[str, Any]] = []
+    for name in dict.fromkeys(names):
+        selector = f"involvedObject.name={name}"
+        data = clients.call(
+            "list",
+            "events",
+            namespace,
+            lambda sel=selector, **kw: clients.core.list_namespaced_event(
+                namespace, field_selector=sel, **kw
+            ),
+        )
+        for ev in data.get("items") or []:
+            summary = event_summary(ev, MAX_EVENT_MESSAGE)
+            seen = parse_time(summary["last_seen"])
+            if seen is None or seen >= since:
+                out.append(summary)
+    out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
+    return out[:limit]
+
+
+# --------------------------------------------------------------------------- diagnosis reads
+
+
+def get_service(clients: KubeClients, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "get",
+        "services",
+        namespace,
+        lambda **kw: clients.core.read_namespaced_service(name, namespace, **kw),
+    )
+    return result
+
+
+def endpoint_slices(clients: KubeClients, namespace: str, service: str) -> list[dict[str, Any]]:
+    """The EndpointSlices of a Service (label kubernetes.io/service-name)."""
+    from kubernetes import client as k8s_client
+
+    api = k8s_client.DiscoveryV1Api(clients.api_client)
+    data = clients.call(
+        "list",
+        "endpointslices",
+        namespace,
+        lambda **kw: api.list_namespaced_endpoint_slice(
+            namespace, label_selector=f"kubernetes.io/service-name={service}", **kw
+        ),
+    )
+    return list(data.get("items") or [])
+
+
+def ready_endpoints(slices: list[dict[str, Any]]) -> tuple[int, int]:
+    """(ready, total) endpoints over a Service's slices (`ready` unset counts as ready: the
+    EndpointSlice API says consumers should treat an unknown state as ready)."""
+    ready = total = 0
+    for sl in slices:
+        for ep in sl.get("endpoints") or []:
+            total += 1
+            if (ep.get("conditions") or {}).get("ready", True) is not False:
+                ready += 1
+    return ready, total
+
+
+def list_pods_selected(clients: KubeClients, namespace: str, selector: str) -> list[dict[str, Any]]:
+    data = clients.call(
+        "list",
+        "pods",
+        namespace,
+        lambda **kw: clients.core.list_namespaced_pod(namespace, label_selector=selector, **kw),
+    )
+    return list(data.get("items") or [])
+
+
+def get_node(clients: KubeClients, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = clients.call(
+        "get", "nodes", None, lambda **kw: clients.core.read_node(name, **kw)
+    )
+    return result
+
+
+def node_summary(node: dict[str, Any]) -> dict[str, Any]:
+    """A node's problems: conditions that are not as they should be, taints, unschedulable."""
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    bad = []
+    for c in status.get("conditions") or []:
+        healthy = "True" if c.get("type") == "Ready" else "False"
+        if c.get("status") != healthy:
+            bad.append(
+                {
+                    "type": c.get("type", ""),
+                    "status": c.get("status", ""),
+                    "reason": c.get("reason", ""),
+                    "message": _clip(str(c.get("message") or ""), MAX_MESSAGE),
+                }
+            )
+    return {
+        "name": (node.get("metadata") or {}).get("name", ""),
+        "unschedulable": bool(spec.get("unschedulable")),
+        "taints": [
+            f"{t.get('key')}{'=' + str(t['value']) if t.get('value') else ''}:{t.get('effect')}"
+            for t in spec.get("taints") or []
+        ],
+        "problems": bad,
+    }
+
+
+def resource_quotas(clients: KubeClients, namespace: str) -> list[dict[str, Any]]:
+    """The namespace's quotas: name, hard and used per resource."""
+    data = clients.call(
+        "list",
+        "resourcequotas",
+        namespace,
+        lambda **kw: clients.core.list_namespaced_resource_quota(namespace, **kw),
+    )
+    out = []
+    for q in data.get("items") or []:
+        status = q.get("status") or {}
+        out.append(
+            {
+                "name": (q.get("metadata") or {}).get("name", ""),
+                "hard": dict(status.get("hard") or (q.get("spec") or {}).get("hard") or {}),
+                "used": dict(status.get("used") or {}),
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- logs
@@ -188,6 +365,9 @@ class Revision:
     created: datetime | None
     images: list[str]
     replicas: int
+    # The pod template's annotations (e.g. checksum/config): metadata only, never content.
+    template_annotations: dict[str, str] = field(default_factory=dict)
+    config_refs: list[str] = field(default_factory=list)  # "ConfigMap/name", "Secret/name"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -196,7 +376,33 @@ class Revision:
             "created": iso(self.created),
             "images": self.images,
             "replicas": self.replicas,
+            "template_annotations": self.template_annotations,
+            "config_refs": self.config_refs,
         }
+
+
+def config_refs(template: dict[str, Any]) -> list[str]:
+    """The ConfigMaps and Secrets a pod template names (volumes, envFrom, env): names only."""
+    spec = template.get("spec") or {}
+    refs: set[str] = set()
+    for v in spec.get("volumes") or []:
+        if (v.get("configMap") or {}).get("name"):
+            refs.add(f"ConfigMap/{v['configMap']['name']}")
+        if (v.get("secret") or {}).get("secretName"):
+            refs.add(f"Secret/{v['secret']['secretName']}")
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for ef in c.get("envFrom") or []:
+            if (ef.get("configMapRef") or {}).get("name"):
+                refs.add(f"ConfigMap/{ef['configMapRef']['name']}")
+            if (ef.get("secretRef") or {}).get("name"):
+                refs.add(f"Secret/{ef['secretRef']['name']}")
+        for e in c.get("env") or []:
+            src = e.get("valueFrom") or {}
+            if (src.get("configMapKeyRef") or {}).get("name"):
+                refs.add(f"ConfigMap/{src['configMapKeyRef']['name']}")
+            if (src.get("secretKeyRef") or {}).get("name"):
+                refs.add(f"Secret/{src['secretKeyRef']['name']}")
+    return sorted(refs)
 
 
 def _images(template: dict[str, Any]) -> list[str]:
@@ -234,6 +440,16 @@ def rollout_history(
                 created=parse_time(rmeta.get("creationTimestamp")),
                 images=_images((rs.get("spec") or {}).get("template") or {}),
                 replicas=int((rs.get("spec") or {}).get("replicas") or 0),
+                template_annotations={
+                    str(k): str(v)
+                    for k, v in (
+                        (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+                            "annotations"
+                        )
+                        or {}
+                    ).items()
+                },
+                config_refs=config_refs((rs.get("spec") or {}).get("template") or {}),
             )
         )
     revisions.sort(key=lambda r: r.revision)

@@ -9,6 +9,7 @@ Terraform mirrors); none scans a collection. Nothing here writes.
   runs_updated_since  runs/ changed since a time (incremental refresh), projected
   audit_window      audit/ records since a time, projected
   poison_since      deadletters/ (poison messages) recorded since a time
+  workload_incidents  a workload's earlier incidents: what was named, done, and judged
 """
 
 from __future__ import annotations
@@ -165,6 +166,53 @@ class QueriesLedger(LedgerBase):
             for snap in self._stream(query):
                 found[snap.id] = {"id": snap.id, **snap_dict(snap)}
         return list(found.values())[:limit]
+
+    # ---- a workload's memory, for the investigation ---------------------------------------------
+
+    def workload_incidents(
+        self, workload_key: str, *, exclude: str = "", limit: int = 3, scan: int = 20
+    ) -> list[dict[str, Any]]:
+        """Earlier incidents of one workload (incidents.workload_key = the correlation key),
+        newest first, at most `limit`: when, the cause investigate named, what remediate did,
+        and the verdict people gave. A single-field equality (Firestore indexes it on its own);
+        the newest `scan` are sorted here, so no composite index is needed."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        if not workload_key:
+            return []
+        query = (
+            self._col("incidents")
+            .where(filter=FieldFilter("workload_key", "==", workload_key))
+            .select(["opened_at", "title", "run_order", "verdict", "status"])
+            .limit(scan)
+        )
+        found = [{**snap_dict(s), "incident_id": s.id} for s in self._stream(query)]
+        found = [i for i in found if i["incident_id"] != exclude]
+        found.sort(key=lambda i: _sort_time(i.get("opened_at")), reverse=True)
+        out = []
+        for inc in found[:limit]:
+            order = [str(r) for r in inc.get("run_order") or []][:5]
+            runs = self._get_all("runs", order)
+            cause = action = ""
+            for rid in order:
+                findings = (runs.get(rid) or {}).get("findings") or {}
+                inv = ((findings.get("investigate") or {}).get("details") or {}).get(
+                    "likely_cause"
+                ) or []
+                cause = cause or (str(inv[0]) if inv else "")
+                rem = str((findings.get("remediate") or {}).get("summary") or "")
+                action = action or rem.splitlines()[0] if rem else action
+            out.append(
+                {
+                    "incident_id": inc["incident_id"],
+                    "opened_at": inc.get("opened_at"),
+                    "title": inc.get("title", ""),
+                    "cause": cause,
+                    "action": action,
+                    "verdict": str((inc.get("verdict") or {}).get("value") or ""),
+                }
+            )
+        return out
 
     # ---- windows, for loop health and /metrics -----------------------------------------------
 

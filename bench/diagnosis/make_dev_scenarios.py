@@ -1,0 +1,1601 @@
+"""Write the DEV diagnosis scenarios (bench/diagnosis/scenarios/<id>/) as data files.
+
+    .venv/bin/python -m bench.diagnosis.make_dev_scenarios
+
+Each scenario is a `kubectl get … -o yaml` List (dump.yaml), its pod logs (logs.yaml), the alert
+(alert.yaml) and the answer a careful SRE would give (expected.yaml). The objects come from the
+sandbox's builders (sandbox.kube_scenarios); the messages are those real components print
+(kubelet, scheduler, controllers, containerd/runc, language runtimes). The files are committed:
+this script documents how they were made and can rebuild them. Holdout scenarios are NOT made
+here: another person writes them by hand into bench/diagnosis/holdout/ (see README.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.kube.scenario import Scenario
+from sandbox.kube_scenarios import (
+    NS,
+    add_app,
+    ago,
+    container_status,
+    event,
+    hpa,
+    metrics_apiservice,
+    pod_for,
+    service,
+    statefulset,
+    terminated,
+)
+from sandbox.prometheus import SyntheticSeries, counter_series, gauge_series, openmetrics_text
+
+NOW = datetime(2026, 6, 12, 10, 0, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent / "scenarios"
+REG = "registry.example.com/shop"
+
+Built = tuple[Scenario, dict[str, Any], dict[str, Any]]  # scenario, alert, expected
+BUILDERS: dict[str, Callable[[], Built]] = {}
+SERIES: dict[str, list[SyntheticSeries]] = {}  # scenario id -> its Prometheus series
+MI = 1024 * 1024
+
+
+def scenario(fn: Callable[[], Built]) -> Callable[[], Built]:
+    BUILDERS[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+def alert(
+    name: str, app: str, *, minutes_ago: float = 3, ns: str = NS, severity: str = "critical"
+) -> dict[str, Any]:
+    return {
+        "alertname": name,
+        "labels": {"namespace": ns, "deployment": app, "severity": severity},
+        "startsAt": ago(NOW, minutes_ago),
+        "now": ago(NOW, 0),
+    }
+
+
+def expect(cause: str, specifics: list[str], note: str) -> dict[str, Any]:
+    return {"cause": cause, "specifics": specifics, "note": note}
+
+
+def crash(exit_code: int = 1, reason: str = "Error", restarts: int = 6) -> dict[str, Any]:
+    return {
+        "ready": False,
+        "restarts": restarts,
+        "waiting": ("CrashLoopBackOff", "back-off 2m40s restarting failed container"),
+        "last_terminated": terminated(reason, exit_code, ago(NOW, 1), ago(NOW, 1.2)),
+    }
+
+
+def crash_app(
+    name: str, log: list[str], *, exit_code: int = 1, reason: str = "Error", image_age: float = 600
+) -> tuple[Scenario, list[dict[str, Any]]]:
+    sc = Scenario(name)
+    _d, _rs, pods = add_app(
+        sc,
+        name,
+        [(f"{REG}/{name}:1.8.0", 9000), (f"{REG}/{name}:1.9.0", image_age)],
+        now=NOW,
+        pod_kwargs=[crash(exit_code, reason), crash(exit_code, reason)],
+    )
+    for p in pods:
+        pod = p["metadata"]["name"]
+        sc.log(NS, pod, name, log, previous=True)
+        sc.log(NS, pod, name, log[:1])
+        sc.add(
+            event(
+                p,
+                "BackOff",
+                f"Back-off restarting failed container {name} in pod {pod}_{NS}"
+                f"({p['metadata']['uid']})",
+                now=NOW,
+                minutes_ago=0.5,
+                count=25,
+                field_path=f"spec.containers{{{name}}}",
+            )
+        )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return sc, pods
+
+
+def waiting_app(
+    name: str, reason: str, message: str, *, image: str | None = None, image_age: float = 9000
+) -> tuple[Scenario, list[dict[str, Any]]]:
+    sc = Scenario(name)
+    revisions = [(f"{REG}/{name}:3.0.0", 20000)]
+    if image:
+        revisions.append((image, image_age))
+    state = {"ready": False, "waiting": (reason, message)}
+    _d, _rs, pods = add_app(sc, name, revisions, now=NOW, pod_kwargs=[state, state])
+    for p in pods:
+        sc.logs.pop((NS, p["metadata"]["name"], name, False), None)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return sc, pods
+
+
+def pending_app(name: str, message: str) -> tuple[Scenario, list[dict[str, Any]]]:
+    sc = Scenario(name)
+    _d, _rs, pods = add_app(
+        sc, name, [(f"{REG}/{name}:2.2.0", 5)], now=NOW, pod_kwargs=[{"ready": False}]
+    )
+    for p in pods:
+        p["status"] = {
+            "phase": "Pending",
+            "qosClass": "Burstable",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastTransitionTime": ago(NOW, 5),
+                }
+            ],
+        }
+        p["spec"].pop("nodeName", None)
+        sc.logs.pop((NS, p["metadata"]["name"], name, False), None)
+        sc.add(
+            event(
+                p,
+                "FailedScheduling",
+                message,
+                now=NOW,
+                minutes_ago=0.5,
+                count=14,
+                component="default-scheduler",
+            )
+        )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return sc, pods
+
+
+def pod_event(
+    sc: Scenario, pods: list[dict[str, Any]], reason: str, message: str, **kw: Any
+) -> None:
+    for p in pods:
+        sc.add(event(p, reason, message, now=NOW, **kw))
+
+
+# --------------------------------------------------------------------------- memory, exits
+
+
+@scenario
+def oom_killed_cart() -> Built:
+    sc = Scenario("oom")
+    oom = {
+        "ready": True,
+        "restarts": 4,
+        "last_terminated": terminated("OOMKilled", 137, ago(NOW, 2), ago(NOW, 40)),
+    }
+    _d, _rs, pods = add_app(
+        sc,
+        "cart",
+        [(f"{REG}/cart:3.1.0", 20000)],
+        now=NOW,
+        pod_kwargs=[oom, oom],
+        mem_limit="768Mi",
+    )
+    sc.log(
+        NS,
+        pods[0]["metadata"]["name"],
+        "cart",
+        ["2026-06-12T09:57:00Z INFO  cart cache size=181230 entries"],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubePodCrashLooping", "cart"),
+        expect("oom-killed", ["cart", "768Mi"], "OOMKilled at its 768Mi limit"),
+    )
+
+
+@scenario
+def segfault_imaging() -> Built:
+    sc, _ = crash_app(
+        "thumbnailer",
+        [
+            "2026-06-12T09:58:01Z INFO  thumbnailer 1.9.0 starting, libvips 8.15.1",
+            "2026-06-12T09:58:02Z INFO  processing job 88121 (image/webp 4032x3024)",
+        ],
+        exit_code=139,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "thumbnailer"),
+        expect("exit-139-segfault", ["139"], "segfault (exit 139) in a native library"),
+    )
+
+
+@scenario
+def command_not_found_127() -> Built:
+    sc, _ = crash_app("reports", ["/bin/sh: 1: gunicorn: not found"], exit_code=127)
+    return (
+        sc,
+        alert("KubePodCrashLooping", "reports"),
+        expect("exit-127-command-not-found", ["127"], "the shell cannot find gunicorn"),
+    )
+
+
+@scenario
+def start_error_missing_binary() -> Built:
+    sc = Scenario("starterror")
+    msg = (
+        "failed to create containerd task: failed to create shim task: OCI runtime create failed:"
+        ' runc create failed: unable to start container process: exec: "/app/server": stat '
+        "/app/server: no such file or directory: unknown"
+    )
+    state = {
+        "ready": False,
+        "restarts": 5,
+        "waiting": ("CrashLoopBackOff", "back-off 2m40s restarting failed container"),
+        "last_terminated": {
+            **terminated("StartError", 128, ago(NOW, 1), ago(NOW, 1)),
+            "message": msg,
+        },
+    }
+    _d, _rs, pods = add_app(
+        sc,
+        "ledger",
+        [(f"{REG}/ledger:4.0.0", 9000), (f"{REG}/ledger:4.1.0-distroless", 30)],
+        now=NOW,
+        pod_kwargs=[state],
+    )
+    sc.logs.clear()
+    pod_event(sc, pods, "Failed", f"Error: {msg}", minutes_ago=1, count=6)
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "ledger"),
+        expect("start-error-missing-binary", ["/app/server"], "binary missing from the image"),
+    )
+
+
+@scenario
+def go_panic_nil_map() -> Built:
+    sc, _ = crash_app(
+        "checkout",
+        [
+            "2026-06-12T09:58:41Z INFO  checkout 1.9.0 starting (commit 9c1e4a2)",
+            "panic: assignment to entry in nil map",
+            "",
+            "goroutine 1 [running]:",
+            "main.(*Cart).applyPromotion(0xc0001a4000, {0xc00001c0f0, 0x9})",
+            "\t/src/cart.go:118 +0x1c5",
+            "main.main()",
+            "\t/src/main.go:64 +0x3a8",
+            "exit status 2",
+        ],
+        exit_code=2,
+        image_age=240,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "checkout"),
+        expect("go-panic", ["nil map"], "Go panic: assignment to entry in nil map"),
+    )
+
+
+@scenario
+def python_undefined_column() -> Built:
+    sc, _ = crash_app(
+        "orders",
+        [
+            "[2026-06-12 09:58:40 +0000] [1] [INFO] Starting gunicorn 22.0.0",
+            "Traceback (most recent call last):",
+            '  File "/app/orders/startup.py", line 41, in warm_cache',
+            "    rows = session.execute(select(Order).limit(100)).all()",
+            "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedColumn) column "
+            "orders.discount_code does not exist",
+        ],
+        image_age=200,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "orders"),
+        expect(
+            "python-exception",
+            ["ProgrammingError", "discount_code"],
+            "code expects a column the schema lacks",
+        ),
+    )
+
+
+@scenario
+def java_number_format() -> Built:
+    sc, _ = crash_app(
+        "pricing",
+        [
+            "2026-06-12 09:58:40.112  INFO 1 --- [main] c.e.pricing.PricingApplication : Starting",
+            'Exception in thread "main" java.lang.NumberFormatException: For input string: "30s"',
+            "\tat java.base/java.lang.NumberFormatException.forInputString(Unknown Source)",
+            "\tat java.base/java.lang.Integer.parseInt(Unknown Source)",
+            "\tat com.example.pricing.Config.timeout(Config.java:52)",
+        ],
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "pricing"),
+        expect("java-exception", ["NumberFormatException"], "JVM exception at start"),
+    )
+
+
+@scenario
+def node_type_error() -> Built:
+    sc, _ = crash_app(
+        "storefront",
+        [
+            "> storefront@5.2.0 start",
+            "> node server.js",
+            "/app/server.js:88",
+            "    const names = config.features.map((f) => f.name);",
+            "TypeError: Cannot read properties of undefined (reading 'map')",
+            "    at loadFeatures (/app/server.js:88:35)",
+            "    at Object.<anonymous> (/app/server.js:120:1)",
+            "    at node:internal/main/run_main_module:28:49",
+            "Node.js v20.14.0",
+        ],
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "storefront"),
+        expect("node-exception", ["TypeError"], "Node.js TypeError at start"),
+    )
+
+
+@scenario
+def exit_1_silent() -> Built:
+    sc, _ = crash_app(
+        "notifier",
+        ["2026-06-12T09:58:40Z notifier: starting"],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "notifier"),
+        expect("exit-1-app-error", ["notifier"], "exit code 1 with nothing else to go on"),
+    )
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@scenario
+def missing_env_go() -> Built:
+    sc, _ = crash_app(
+        "gateway",
+        [
+            '{"level":"info","ts":"2026-06-12T09:58:40Z","msg":"gateway starting",'
+            '"version":"1.9.0"}',
+            '{"level":"fatal","ts":"2026-06-12T09:58:40Z","msg":"config: environment variable '
+            '\\"PAYMENTS_API_URL\\" is not set"}',
+        ],
+        image_age=1400,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "gateway"),
+        expect("config-missing-env", ["PAYMENTS_API_URL"], "required env var missing"),
+    )
+
+
+@scenario
+def missing_env_python() -> Built:
+    sc, _ = crash_app(
+        "billing",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/billing/settings.py", line 12, in <module>',
+            '    DATABASE_URL = os.environ["DATABASE_URL"]',
+            '  File "<frozen os>", line 679, in __getitem__',
+            "KeyError: 'DATABASE_URL'",
+        ],
+        image_age=2000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "billing"),
+        expect("config-missing-env", ["DATABASE_URL"], "os.environ lookup of a missing variable"),
+    )
+
+
+@scenario
+def bad_flag() -> Built:
+    sc, _ = crash_app(
+        "collector",
+        [
+            "flag provided but not defined: -metrics-addr",
+            "Usage of /collector:",
+            "  -listen-address string",
+        ],
+        exit_code=2,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "collector"),
+        expect("config-bad-flag", ["metrics-addr"], "flag renamed in the new version"),
+    )
+
+
+@scenario
+def unparsable_yaml() -> Built:
+    sc, _ = crash_app(
+        "router",
+        [
+            "2026-06-12T09:58:40Z INFO starting router",
+            '2026-06-12T09:58:40Z FATAL error loading config file "/etc/router/config.yaml": '
+            "yaml: line 14: mapping values are not allowed in this context",
+        ],
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "router"),
+        expect("config-unparsable", ["/etc/router/config.yaml", "line 14"], "broken YAML"),
+    )
+
+
+# --------------------------------------------------------------------------- images, objects
+
+
+@scenario
+def image_tag_not_found() -> Built:
+    image = f"{REG}/api:2.4.0"
+    sc, pods = waiting_app(
+        "api", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=8
+    )
+    pod_event(
+        sc,
+        pods,
+        "Failed",
+        f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and '
+        f'unpack image "{image}": failed to resolve reference "{image}": {image}: not found',
+        minutes_ago=2,
+        count=4,
+    )
+    pod_event(sc, pods, "Failed", "Error: ErrImagePull", minutes_ago=2, count=4)
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "api"),
+        expect("image-not-found", ["api:2.4.0"], "tag 2.4.0 was never pushed"),
+    )
+
+
+@scenario
+def image_pull_forbidden() -> Built:
+    image = "europe-west1-docker.pkg.dev/acme-prod/apps/search:7.1.0"
+    sc, pods = waiting_app("search", "ErrImagePull", "", image=image, image_age=10)
+    pod_event(
+        sc,
+        pods,
+        "Failed",
+        f'Failed to pull image "{image}": failed to pull and unpack image "{image}": failed to '
+        f'resolve reference "{image}": failed to authorize: failed to fetch oauth token: '
+        "unexpected status from GET request to https://europe-west1-docker.pkg.dev/v2/token?"
+        "scope=repository%3Aacme-prod%2Fapps%2Fsearch%3Apull&service=: 403 Forbidden",
+        minutes_ago=1,
+        count=3,
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "search"),
+        expect("image-pull-auth", ["search:7.1.0"], "node SA lacks Artifact Registry read"),
+    )
+
+
+@scenario
+def image_rate_limited() -> Built:
+    image = "docker.io/library/nginx:1.27"
+    sc, pods = waiting_app(
+        "edge", "ImagePullBackOff", f'Back-off pulling image "{image}"', image=image, image_age=15
+    )
+    pod_event(
+        sc,
+        pods,
+        "Failed",
+        f'Failed to pull image "{image}": failed to pull and unpack image "{image}": failed to '
+        "copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/"
+        "v2/library/nginx/manifests/sha256:4a1e: 429 Too Many Requests - Server message: "
+        "toomanyrequests: You have reached your pull rate limit. You may increase the limit by "
+        "authenticating and upgrading: https://www.docker.com/increase-rate-limit",
+        minutes_ago=1,
+        count=5,
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "edge"),
+        expect("image-pull-rate-limit", ["nginx:1.27"], "Docker Hub anonymous pull limit"),
+    )
+
+
+@scenario
+def missing_configmap() -> Built:
+    sc, _ = waiting_app(
+        "checkout", "CreateContainerConfigError", 'configmap "checkout-config" not found'
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "checkout"),
+        expect("missing-configmap", ["checkout-config"], "ConfigMap deleted or renamed"),
+    )
+
+
+@scenario
+def missing_secret() -> Built:
+    sc, _ = waiting_app(
+        "payments", "CreateContainerConfigError", 'secret "stripe-credentials" not found'
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "payments"),
+        expect("missing-secret", ["stripe-credentials"], "Secret not synced to the namespace"),
+    )
+
+
+@scenario
+def missing_config_key() -> Built:
+    sc, _ = waiting_app(
+        "catalog",
+        "CreateContainerConfigError",
+        "couldn't find key FEATURE_FLAGS in ConfigMap shop/catalog-settings",
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "catalog"),
+        expect("missing-config-key", ["FEATURE_FLAGS", "catalog-settings"], "key removed"),
+    )
+
+
+@scenario
+def run_as_non_root() -> Built:
+    sc, _ = waiting_app(
+        "emailer",
+        "CreateContainerConfigError",
+        'Error: container has runAsNonRoot and image will run as root (pod: "emailer-x", '
+        "container: emailer)",
+        image=f"{REG}/emailer:2.0.0",
+        image_age=12,
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "emailer"),
+        expect("run-as-non-root", ["runAsNonRoot"], "new image runs as root"),
+    )
+
+
+@scenario
+def failed_mount_secret() -> Built:
+    sc, pods = waiting_app("webhooks", "ContainerCreating", "")
+    for p in pods:
+        p["status"]["phase"] = "Pending"
+    pod_event(
+        sc,
+        pods,
+        "FailedMount",
+        'MountVolume.SetUp failed for volume "tls" : secret "webhooks-tls" not found',
+        minutes_ago=1,
+        count=9,
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "webhooks"),
+        expect("failed-mount-missing-object", ["webhooks-tls"], "cert-manager never issued it"),
+    )
+
+
+# --------------------------------------------------------------------------- probes
+
+
+@scenario
+def readiness_503() -> Built:
+    sc = Scenario("readiness")
+    _d, _rs, pods = add_app(
+        sc,
+        "profile",
+        [(f"{REG}/profile:6.2.0", 20000)],
+        now=NOW,
+        pod_kwargs=[{"ready": False}, {"ready": False}],
+    )
+    pod_event(
+        sc,
+        pods,
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        minutes_ago=0.5,
+        count=40,
+        field_path="spec.containers{profile}",
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "profile"),
+        expect("readiness-probe-status", ["503"], "health endpoint answers 503"),
+    )
+
+
+@scenario
+def liveness_timeout() -> Built:
+    sc = Scenario("liveness")
+    state = {
+        "ready": False,
+        "restarts": 9,
+        "last_terminated": terminated("Error", 137, ago(NOW, 1), ago(NOW, 3)),
+    }
+    _d, _rs, pods = add_app(
+        sc, "feed", [(f"{REG}/feed:1.2.0", 20000)], now=NOW, pod_kwargs=[state, state]
+    )
+    pod_event(
+        sc,
+        pods,
+        "Unhealthy",
+        'Liveness probe failed: Get "http://10.4.0.20:8080/healthz": context deadline exceeded '
+        "(Client.Timeout exceeded while awaiting headers)",
+        minutes_ago=1,
+        count=27,
+        field_path="spec.containers{feed}",
+    )
+    pod_event(
+        sc,
+        pods,
+        "Killing",
+        "Container feed failed liveness probe, will be restarted",
+        minutes_ago=1,
+        count=9,
+        type_="Normal",
+        field_path="spec.containers{feed}",
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubePodCrashLooping", "feed"),
+        expect("liveness-probe-restarts", ["liveness"], "liveness probe times out under load"),
+    )
+
+
+@scenario
+def startup_probe_short() -> Built:
+    sc = Scenario("startup")
+    state = {
+        "ready": False,
+        "restarts": 7,
+        "last_terminated": terminated("Error", 143, ago(NOW, 1), ago(NOW, 2)),
+    }
+    _d, _rs, pods = add_app(
+        sc, "search", [(f"{REG}/search:9.0.0", 20000)], now=NOW, pod_kwargs=[state]
+    )
+    sc.log(
+        NS,
+        pods[0]["metadata"]["name"],
+        "search",
+        [
+            "2026-06-12 09:58:00.001  INFO 1 --- [main] Starting SearchApplication",
+            "2026-06-12 09:58:59.870  INFO 1 --- [main] Loading index shards 14/40",
+        ],
+        previous=True,
+    )
+    pod_event(
+        sc,
+        pods,
+        "Unhealthy",
+        'Startup probe failed: Get "http://10.4.0.20:8080/actuator/health": dial tcp '
+        "10.4.0.20:8080: connect: connection refused",
+        minutes_ago=1,
+        count=60,
+        field_path="spec.containers{search}",
+    )
+    pod_event(
+        sc,
+        pods,
+        "Killing",
+        "Container search failed startup probe, will be restarted",
+        minutes_ago=1,
+        count=7,
+        type_="Normal",
+        field_path="spec.containers{search}",
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubePodCrashLooping", "search"),
+        expect("startup-probe-too-short", ["startup probe"], "JVM starts slower than the probe"),
+    )
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+@scenario
+def insufficient_memory() -> Built:
+    sc, _ = pending_app(
+        "analytics",
+        "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 "
+        "No preemption victims found for incoming pod.",
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "analytics"),
+        expect("unschedulable-resources", ["Insufficient memory"], "requests exceed the nodes"),
+    )
+
+
+@scenario
+def untolerated_taint() -> Built:
+    sc, _ = pending_app(
+        "trainer",
+        "0/4 nodes are available: 4 node(s) had untolerated taint {dedicated: gpu}. preemption: "
+        "0/4 nodes are available: 4 Preemption is not helpful for scheduling.",
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "trainer"),
+        expect("unschedulable-taints", ["dedicated: gpu"], "missing toleration"),
+    )
+
+
+@scenario
+def node_affinity_mismatch() -> Built:
+    sc, _ = pending_app(
+        "batch",
+        "0/5 nodes are available: 5 node(s) didn't match Pod's node affinity/selector. "
+        "preemption: 0/5 nodes are available: 5 Preemption is not helpful for scheduling.",
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "batch"),
+        expect("unschedulable-affinity", ["affinity"], "nodeSelector names a pool that is gone"),
+    )
+
+
+@scenario
+def unbound_pvc() -> Built:
+    sc, _ = pending_app(
+        "uploads",
+        "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: "
+        "0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
+    )
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "uploads"),
+        expect("unschedulable-pvc", ["PersistentVolumeClaim"], "storage class cannot provision"),
+    )
+
+
+def _rs_event(sc: Scenario, name: str, reason: str, message: str) -> None:
+    rs = next(
+        o
+        for o in sc.objects
+        if o["kind"] == "ReplicaSet"
+        and o["metadata"]["name"].startswith(name + "-")
+        and o["spec"]["replicas"]
+    )
+    sc.add(
+        event(
+            rs,
+            reason,
+            message,
+            now=NOW,
+            minutes_ago=0.5,
+            count=15,
+            component="replicaset-controller",
+        )
+    )
+
+
+@scenario
+def quota_exceeded() -> Built:
+    sc = Scenario("quota")
+    add_app(
+        sc,
+        "worker",
+        [(f"{REG}/worker:5.0.0", 20000)],
+        now=NOW,
+        replicas=6,
+        pod_kwargs=[{}, {}, {}, {}],
+    )
+    _rs_event(
+        sc,
+        "worker",
+        "FailedCreate",
+        'Error creating: pods "worker-6d4cf56db6-xkq2p" is forbidden: exceeded quota: '
+        "compute-quota, requested: limits.memory=512Mi, used: limits.memory=3840Mi, limited: "
+        "limits.memory=4Gi",
+    )
+    sc.add(
+        {
+            "kind": "ResourceQuota",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": "compute-quota",
+                "namespace": NS,
+                "uid": "q-1",
+                "creationTimestamp": ago(NOW, 90000),
+            },
+            "spec": {"hard": {"limits.memory": "4Gi"}},
+            "status": {"hard": {"limits.memory": "4Gi"}, "used": {"limits.memory": "3840Mi"}},
+        }
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "worker"),
+        expect("quota-exceeded", ["compute-quota"], "namespace quota exhausted"),
+    )
+
+
+@scenario
+def limitrange_max() -> Built:
+    sc = Scenario("limitrange")
+    add_app(sc, "indexer", [(f"{REG}/indexer:2.0.0", 20000)], now=NOW, pod_kwargs=[{}])
+    _rs_event(
+        sc,
+        "indexer",
+        "FailedCreate",
+        'Error creating: pods "indexer-5b7d9c8f4-qq2lz" is forbidden: maximum memory usage per '
+        "Container is 1Gi, but limit is 2Gi",
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "indexer"),
+        expect("limitrange-violation", ["maximum memory"], "limit above the LimitRange"),
+    )
+
+
+@scenario
+def evicted_memory_pressure() -> Built:
+    sc = Scenario("evicted")
+    _d, _rs, pods = add_app(
+        sc, "sessions", [(f"{REG}/sessions:1.0.0", 20000)], now=NOW, pod_kwargs=[{}, {}, {}]
+    )
+    ev_pod = copy.deepcopy(pods[0])
+    ev_pod["metadata"]["name"] = pods[0]["metadata"]["name"][:-5] + "zz9q8"
+    ev_pod["status"] = {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: "
+        "87592Ki. Container sessions was using 1245772Ki, request is 256Mi, has larger "
+        "consumption of memory. ",
+        "startTime": ago(NOW, 300),
+    }
+    sc.add(ev_pod)
+    sc.add(
+        event(
+            ev_pod,
+            "Evicted",
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 87592Ki."
+            " Container sessions was using 1245772Ki, request is 256Mi, has larger consumption "
+            "of memory.",
+            now=NOW,
+            minutes_ago=4,
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubePodNotReady", "sessions"),
+        expect("evicted-node-pressure", ["memory", "1245772Ki"], "uses 5x its memory request"),
+    )
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+@scenario
+def upstream_scaled_to_zero() -> Built:
+    sc, _ = crash_app(
+        "frontend",
+        [
+            '2026-06-12T09:58:40Z ERROR startup check failed: Get "http://inventory.shop.svc'
+            '.cluster.local:8080/v1/ready": dial tcp 10.8.0.7:8080: connect: connection refused',
+            "2026-06-12T09:58:40Z ERROR connecting to inventory.shop.svc.cluster.local:8080 "
+            "failed: connection refused",
+        ],
+        image_age=20000,
+    )
+    add_app(
+        sc, "inventory", [(f"{REG}/inventory:3.3.0", 20000)], now=NOW, replicas=0, pod_kwargs=[]
+    )
+    sc.add(service(NS, "inventory", {"app": "inventory"}, created=ago(NOW, 30000)))
+    return (
+        sc,
+        alert("KubePodCrashLooping", "frontend"),
+        expect("upstream-down", ["inventory"], "its dependency was scaled to zero"),
+    )
+
+
+@scenario
+def upstream_crashlooping() -> Built:
+    sc, _ = crash_app(
+        "cartapi",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/cartapi/cache.py", line 20, in connect',
+            "redis.exceptions.ConnectionError: Error 111 connecting to redis.shop.svc.cluster"
+            ".local:6379. Connection refused.",
+        ],
+        image_age=20000,
+    )
+    redis_crash = {
+        "ready": False,
+        "restarts": 12,
+        "waiting": ("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+        "last_terminated": terminated("Error", 1, ago(NOW, 2), ago(NOW, 2.1)),
+    }
+    add_app(
+        sc,
+        "redis",
+        [("docker.io/library/redis:7.2", 20000)],
+        now=NOW,
+        replicas=1,
+        pod_kwargs=[redis_crash],
+    )
+    sc.add(service(NS, "redis", {"app": "redis"}, created=ago(NOW, 30000)))
+    return (
+        sc,
+        alert("KubePodCrashLooping", "cartapi"),
+        expect("upstream-down", ["redis"], "redis itself is crash looping"),
+    )
+
+
+@scenario
+def dns_no_such_host() -> Built:
+    sc, _ = crash_app(
+        "orders-api",
+        [
+            '2026-06-12T09:58:40Z FATAL cannot reach payments: Post "http://payments-api.shop.svc'
+            '.cluster.local/v1/authorize": dial tcp: lookup payments-api.shop.svc.cluster.local '
+            "on 10.8.0.10:53: no such host",
+        ],
+        image_age=500,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "orders-api"),
+        expect("dependency-dns", ["payments-api"], "wrong service name in the new config"),
+    )
+
+
+@scenario
+def tls_expired() -> Built:
+    sc, _ = crash_app(
+        "charger",
+        [
+            '2026-06-12T09:58:40Z ERROR charge failed: Post "https://psp.partner.example/v1/charges'
+            '": x509: certificate has expired or is not yet valid: current time '
+            "2026-06-12T09:58:40Z is after 2026-06-11T23:59:59Z",
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "charger"),
+        expect("tls-expired", ["2026-06-11T23:59:59Z"], "partner certificate expired"),
+    )
+
+
+@scenario
+def tls_unknown_authority() -> Built:
+    sc, _ = crash_app(
+        "ledger-sync",
+        [
+            '2026-06-12T09:58:40Z FATAL vault login: Put "https://vault.security.svc:8200/v1/'
+            'auth/kubernetes/login": tls: failed to verify certificate: x509: certificate signed '
+            "by unknown authority",
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "ledger-sync"),
+        expect("tls-unknown-authority", ["unknown authority"], "CA bundle missing in the image"),
+    )
+
+
+# --------------------------------------------------------------------------- permissions, init
+
+
+@scenario
+def read_only_fs() -> Built:
+    sc, _ = crash_app(
+        "recommender",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/recommender/model.py", line 30, in load',
+            "    os.makedirs(CACHE_DIR, exist_ok=True)",
+            "OSError: [Errno 30] Read-only file system: '/app/.cache'",
+        ],
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "recommender"),
+        expect("read-only-filesystem", ["/app/.cache"], "readOnlyRootFilesystem set"),
+    )
+
+
+@scenario
+def bind_permission_denied() -> Built:
+    sc, _ = crash_app(
+        "static",
+        [
+            "2026/06/12 09:58:40 [emerg] 1#1: bind() to 0.0.0.0:80 failed (13: Permission denied)",
+            "nginx: [emerg] bind() to 0.0.0.0:80 failed (13: Permission denied)",
+        ],
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "static"),
+        expect("permission-denied", ["0.0.0.0:80"], "non-root nginx on port 80"),
+    )
+
+
+def _with_init(
+    sc: Scenario, pods: list[dict[str, Any]], name: str, image: str, exit_code: int
+) -> None:
+    for p in pods:
+        p["spec"]["initContainers"] = [{"name": name, "image": image, "command": ["/migrate"]}]
+        p["status"]["phase"] = "Pending"
+        p["status"]["initContainerStatuses"] = [
+            {
+                "name": name,
+                "image": image,
+                "imageID": "",
+                "ready": False,
+                "restartCount": 5,
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 2m40s restarting failed container={name}",
+                    }
+                },
+                "lastState": {
+                    "terminated": terminated("Error", exit_code, ago(NOW, 1), ago(NOW, 1.1))
+                },
+            }
+        ]
+        cs = p["status"]["containerStatuses"][0]
+        cs["state"] = {"waiting": {"reason": "PodInitializing"}}
+        cs["ready"] = False
+        sc.logs.pop((NS, p["metadata"]["name"], cs["name"], False), None)
+
+
+@scenario
+def migration_fails() -> Built:
+    sc = Scenario("migration")
+    _d, _rs, pods = add_app(
+        sc,
+        "accounts",
+        [(f"{REG}/accounts:7.0.0", 20000), (f"{REG}/accounts:7.1.0", 9)],
+        now=NOW,
+        pod_kwargs=[{"ready": False}],
+    )
+    _with_init(sc, pods, "migrate", f"{REG}/accounts-migrations:7.1.0", 1)
+    sc.log(
+        NS,
+        pods[0]["metadata"]["name"],
+        "migrate",
+        [
+            "Flyway Community Edition 10.10.0 by Redgate",
+            "Successfully validated 42 migrations (execution time 00:00.041s)",
+            'Migrating schema "public" to version "42 - add account tier"',
+            'ERROR: Migration of schema "public" to version "42 - add account tier" failed! '
+            "Changes successfully rolled back.",
+            'ERROR: column "tier" of relation "accounts" already exists',
+        ],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "accounts"),
+        expect("migration-failed", ["migrate"], "migration 42 fails"),
+    )
+
+
+@scenario
+def init_wait_for_db() -> Built:
+    sc = Scenario("initwait")
+    _d, _rs, pods = add_app(
+        sc, "reviews", [(f"{REG}/reviews:1.4.0", 20000)], now=NOW, pod_kwargs=[{"ready": False}]
+    )
+    _with_init(sc, pods, "wait-for-db", "docker.io/library/busybox:1.36", 1)
+    sc.log(
+        NS,
+        pods[0]["metadata"]["name"],
+        "wait-for-db",
+        ["nc: bad address 'reviews-db'", "waiting for reviews-db:5432 ... giving up after 60s"],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "reviews"),
+        expect("init-container-failing", ["wait-for-db"], "init container gives up"),
+    )
+
+
+# --------------------------------------------------------------------------- rollouts, scaling
+
+
+@scenario
+def rollout_stuck() -> Built:
+    sc = Scenario("stuck")
+    dep, _rs, _pods = add_app(
+        sc,
+        "profile-api",
+        [(f"{REG}/profile-api:3.0.0", 20000), (f"{REG}/profile-api:3.1.0", 25)],
+        now=NOW,
+        pod_kwargs=[{"ready": False}, {"ready": False}],
+    )
+    dep["status"]["conditions"][1] = {
+        "type": "Progressing",
+        "status": "False",
+        "reason": "ProgressDeadlineExceeded",
+        "message": f'ReplicaSet "{_rs["metadata"]["name"]}" has timed out progressing.',
+        "lastUpdateTime": ago(NOW, 15),
+        "lastTransitionTime": ago(NOW, 15),
+    }
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentRolloutStuck", "profile-api", minutes_ago=10),
+        expect("rollout-stuck", ["ProgressDeadlineExceeded"], "new pods never become ready"),
+    )
+
+
+@scenario
+def hpa_at_max() -> Built:
+    sc = Scenario("hpamax")
+    add_app(
+        sc,
+        "api-gw",
+        [(f"{REG}/api-gw:4.4.0", 20000)],
+        now=NOW,
+        replicas=8,
+        pod_kwargs=[{} for _ in range(8)],
+    )
+    limited = [
+        {
+            "type": "ScalingLimited",
+            "status": "True",
+            "reason": "TooManyReplicas",
+            "message": "the desired replica count is more than the maximum replica count",
+            "lastTransitionTime": ago(NOW, 20),
+        }
+    ]
+    sc.add(
+        hpa(
+            NS,
+            "api-gw",
+            created=ago(NOW, 20000),
+            min_replicas=2,
+            max_replicas=8,
+            current=8,
+            desired=8,
+            cpu_utilization=138,
+            conditions=limited,
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighCPUUsage", "api-gw", severity="warning"),
+        expect("hpa-at-max", ["api-gw", "8"], "HPA limited at 8 replicas"),
+    )
+
+
+@scenario
+def hpa_missing_cpu_request() -> Built:
+    sc = Scenario("hpareq")
+    add_app(sc, "thumbs", [(f"{REG}/thumbs:1.0.0", 20000)], now=NOW, pod_kwargs=[{}, {}])
+    cond = [
+        {
+            "type": "ScalingActive",
+            "status": "False",
+            "reason": "FailedGetResourceMetric",
+            "message": "the HPA was unable to compute the replica count: failed to get cpu "
+            "utilization: missing request for cpu in container thumbs of Pod thumbs-7d9f-abcde",
+            "lastTransitionTime": ago(NOW, 60),
+        }
+    ]
+    sc.add(hpa(NS, "thumbs", created=ago(NOW, 20000), cpu_utilization=None, conditions=cond))
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighCPUUsage", "thumbs", severity="warning"),
+        expect("hpa-missing-request", ["cpu", "thumbs"], "no CPU request to scale on"),
+    )
+
+
+@scenario
+def bad_rollout_exit_1() -> Built:
+    sc, _ = crash_app(
+        "quotes",
+        ["2026-06-12T09:58:40Z quotes: starting"],
+        image_age=6,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "quotes"),
+        expect("bad-rollout", ["quotes:1.9.0"], "crashes started with the new image"),
+    )
+
+
+@scenario
+def config_checksum_change() -> Built:
+    sc = Scenario("configchange")
+
+    def annotate(dep: dict[str, Any]) -> None:
+        dep["spec"]["template"]["metadata"]["annotations"] = {"checksum/config": "9f2c1a"}
+
+    add_app(
+        sc,
+        "pricing-api",
+        [(f"{REG}/pricing-api:2.0.0", 20000)],
+        now=NOW,
+        pod_kwargs=[{}, {}],
+        customize=annotate,
+    )
+    # a second revision: same image, new config checksum (helm upgrade with new values)
+    rs_list = [o for o in sc.objects if o["kind"] == "ReplicaSet"]
+    old = rs_list[0]
+    new = copy.deepcopy(old)
+    new["metadata"]["name"] = old["metadata"]["name"][:-3] + "q7x"
+    new["metadata"]["uid"] = old["metadata"]["uid"] + "-2"
+    new["metadata"]["creationTimestamp"] = ago(NOW, 11)
+    new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
+    new["spec"]["template"]["metadata"]["annotations"] = {"checksum/config": "44be07"}
+    old["spec"]["replicas"] = 0
+    sc.add(new)
+    for p in sc.objects:
+        if p["kind"] == "Pod":
+            p["metadata"]["ownerReferences"][0].update(
+                name=new["metadata"]["name"], uid=new["metadata"]["uid"]
+            )
+    dep = next(o for o in sc.objects if o["kind"] == "Deployment")
+    dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "2"
+    dep["spec"]["template"]["metadata"]["annotations"] = {"checksum/config": "44be07"}
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighErrorRate", "pricing-api", minutes_ago=6),
+        expect("config-change", ["checksum/config"], "values change rolled out 5 min before"),
+    )
+
+
+@scenario
+def scaled_down_before_latency() -> Built:
+    sc = Scenario("scaledown")
+    dep, rs, _ = add_app(
+        sc, "search-api", [(f"{REG}/search-api:5.0.0", 20000)], now=NOW, replicas=1, pod_kwargs=[{}]
+    )
+    sc.add(
+        event(
+            dep,
+            "ScalingReplicaSet",
+            f"Scaled down replica set {rs['metadata']['name']} to 1 from 6",
+            now=NOW,
+            minutes_ago=14,
+            type_="Normal",
+            component="deployment-controller",
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighLatency", "search-api", minutes_ago=8, severity="warning"),
+        expect("scaled-down", ["1 replicas"], "someone scaled 6 -> 1"),
+    )
+
+
+@scenario
+def stale_oom_unknown() -> Built:
+    sc = Scenario("staleoom")
+    old = {
+        "ready": True,
+        "restarts": 1,
+        "last_terminated": terminated(
+            "OOMKilled", 137, ago(NOW, 60 * 24 * 5), ago(NOW, 60 * 24 * 6)
+        ),
+    }
+    add_app(
+        sc, "ledger-api", [(f"{REG}/ledger-api:8.0.0", 60 * 24 * 9)], now=NOW, pod_kwargs=[old, {}]
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighLatency", "ledger-api", severity="warning"),
+        expect("unknown", [], "an OOMKill five days ago does not explain today's latency"),
+    )
+
+
+@scenario
+def healthy_unknown() -> Built:
+    sc = Scenario("healthy")
+    add_app(sc, "docs", [(f"{REG}/docs:1.0.0", 20000)], now=NOW, pod_kwargs=[{}, {}])
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighLatency", "docs", severity="warning"),
+        expect("unknown", [], "nothing in the cluster explains it: say unknown"),
+    )
+
+
+# --------------------------------------------------------------------------- Prometheus
+
+
+def _pods_of(sc: Scenario, app: str) -> list[str]:
+    return [
+        o["metadata"]["name"]
+        for o in sc.objects
+        if o["kind"] == "Pod" and o["metadata"]["labels"].get("app") == app
+    ]
+
+
+@scenario
+def memory_leak_sessions() -> Built:
+    sc = Scenario("leak")
+    add_app(
+        sc, "sessions-cache", [(f"{REG}/sessions-cache:2.7.0", 20000)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    end = NOW.timestamp()
+    start = end - 8 * 3600
+    series = []
+    for i, pod in enumerate(_pods_of(sc, "sessions-cache")):
+        labels = {"namespace": NS, "pod": pod, "container": "sessions-cache"}
+        grow = 30 * MI if i == 0 else 4 * MI  # MiB per hour
+
+        def used(t: float, grow: float = grow) -> float:
+            return 180 * MI + (t - start) / 3600 * grow
+
+        series.append(
+            gauge_series("container_memory_working_set_bytes", labels, used, start, end, 60)
+        )
+        series.append(
+            gauge_series(
+                "kube_pod_container_resource_limits",
+                {**labels, "resource": "memory", "unit": "byte"},
+                lambda t: 512.0 * MI,
+                start,
+                end,
+                60,
+            )
+        )
+    SERIES["memory-leak-sessions"] = series
+    return (
+        sc,
+        alert("HighMemoryUsage", "sessions-cache", minutes_ago=5, severity="warning"),
+        expect("memory-leak", ["sessions-cache"], "one pod grows 30 MiB/h towards 512Mi"),
+    )
+
+
+@scenario
+def cpu_throttled_render() -> Built:
+    sc = Scenario("throttled")
+    add_app(sc, "render", [(f"{REG}/render:1.3.0", 20000)], now=NOW, pod_kwargs=[{}, {}])
+    sc.add(
+        hpa(
+            NS,
+            "render",
+            created=ago(NOW, 20000),
+            min_replicas=2,
+            max_replicas=10,
+            current=2,
+            desired=2,
+            cpu_utilization=55,
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    end = NOW.timestamp()
+    start = end - 2 * 3600
+    series = []
+    for pod in _pods_of(sc, "render"):
+        labels = {"namespace": NS, "pod": pod, "container": "render"}
+        series += [
+            counter_series(
+                "container_cpu_usage_seconds_total", labels, lambda t: 0.98, start, end, 30
+            ),
+            counter_series(
+                "container_cpu_cfs_periods_total", labels, lambda t: 10.0, start, end, 30
+            ),
+            counter_series(
+                "container_cpu_cfs_throttled_periods_total", labels, lambda t: 6.4, start, end, 30
+            ),
+            gauge_series(
+                "kube_pod_container_resource_requests",
+                {**labels, "resource": "cpu", "unit": "core"},
+                lambda t: 0.5,
+                start,
+                end,
+                30,
+            ),
+            gauge_series(
+                "kube_pod_container_resource_limits",
+                {**labels, "resource": "cpu", "unit": "core"},
+                lambda t: 1.0,
+                start,
+                end,
+                30,
+            ),
+        ]
+    SERIES["cpu-throttled-render"] = series
+    return (
+        sc,
+        alert("HighCPUUsage", "render", minutes_ago=5, severity="warning"),
+        expect("cpu-throttled", ["64%"], "limit 1 core, throttled 64% of periods"),
+    )
+
+
+# --------------------------------------------------------------------------- other shapes
+
+
+def _events_v1(sc: Scenario) -> None:
+    """Events as `kubectl get events.events.k8s.io -o yaml` prints them (events.k8s.io/v1)."""
+    for i, o in enumerate(sc.objects):
+        if o["kind"] != "Event":
+            continue
+        sc.objects[i] = {
+            "kind": "Event",
+            "apiVersion": "events.k8s.io/v1",
+            "metadata": o["metadata"],
+            "regarding": o["involvedObject"],
+            "reason": o["reason"],
+            "note": o["message"],
+            "type": o["type"],
+            "deprecatedCount": o["count"],
+            "deprecatedFirstTimestamp": o["firstTimestamp"],
+            "deprecatedLastTimestamp": o["lastTimestamp"],
+            "reportingController": o["source"]["component"],
+            "eventTime": None,
+        }
+
+
+@scenario
+def image_not_found_events_v1() -> Built:
+    image = f"{REG}/pricing:5.0.0-rc1"
+    sc, pods = waiting_app("pricing", "ErrImagePull", "", image=image, image_age=4)
+    pod_event(
+        sc,
+        pods,
+        "Failed",
+        f'Failed to pull image "{image}": rpc error: code = NotFound desc = failed to pull and '
+        f'unpack image "{image}": failed to resolve reference "{image}": {image}: not found',
+        minutes_ago=1,
+        count=3,
+    )
+    _events_v1(sc)
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "pricing"),
+        expect("image-not-found", ["pricing:5.0.0-rc1"], "events.k8s.io/v1 events"),
+    )
+
+
+@scenario
+def sidecar_app_panic() -> Built:
+    sc, pods = crash_app(
+        "payments-api",
+        [
+            "2026-06-12T09:58:40Z INFO  payments-api 1.9.0 starting",
+            "panic: runtime error: index out of range [3] with length 3",
+            "",
+            "goroutine 42 [running]:",
+            "main.splitCard(...)",
+        ],
+        exit_code=2,
+        image_age=20000,
+    )
+    for p in pods:  # an istio-proxy sidecar, healthy, next to the crashing app
+        proxy = {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.1"}
+        p["spec"]["containers"].append(proxy)
+        p["status"]["containerStatuses"].append(
+            container_status("istio-proxy", proxy["image"], started=ago(NOW, 600))
+        )
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "istio-proxy",
+            [
+                '[2026-06-12T09:58:41.001Z] "GET /healthz/ready HTTP/1.1" 200 - via_upstream',
+            ],
+        )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "payments-api"),
+        expect("go-panic", ["index out of range"], "the app panics; its sidecar is healthy"),
+    )
+
+
+@scenario
+def statefulset_bad_config() -> Built:
+    sc = Scenario("sts")
+    sts = statefulset(
+        NS,
+        "search-index",
+        "docker.io/library/opensearch:2.14.0",
+        created=ago(NOW, 20000),
+        replicas=1,
+        ready=0,
+    )
+    sts["metadata"]["uid"] = "sts-search-index"
+    pod = pod_for(
+        sts,
+        now=NOW,
+        owner_kind="StatefulSet",
+        name="search-index-0",
+        ready=False,
+        restarts=8,
+        waiting=("CrashLoopBackOff", "back-off 5m0s restarting failed container"),
+        last_terminated=terminated("Error", 1, ago(NOW, 1), ago(NOW, 1.3)),
+    )
+    sc.add(sts, pod)
+    sc.log(
+        NS,
+        "search-index-0",
+        "search-index",
+        [
+            "[2026-06-12T09:58:40,120][INFO ][o.o.n.Node] version[2.14.0], pid[1]",
+            "java.lang.IllegalArgumentException: unknown setting [indices.query.bool.max_clause] "
+            "please check that any required plugins are installed",
+            'Exception in thread "main" java.lang.IllegalArgumentException: unknown setting '
+            "[indices.query.bool.max_clause]",
+        ],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        {
+            **alert("KubePodCrashLooping", "search-index"),
+            "labels": {"namespace": NS, "statefulset": "search-index", "severity": "critical"},
+        },
+        expect("java-exception", ["unknown setting"], "a StatefulSet: facts, no change offered"),
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def dump_list(sc: Scenario) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
+
+
+def logs_map(sc: Scenario) -> dict[str, str]:
+    out = {}
+    for (ns, pod, container, previous), lines in sorted(sc.logs.items()):
+        key = f"{ns}/{pod}/{container}" + ("/previous" if previous else "")
+        out[key] = "\n".join(lines) + "\n"
+    return out
+
+
+def write(root: Path = ROOT) -> list[str]:
+    written = []
+    for sid, build in BUILDERS.items():
+        sc, al, ex = build()
+        folder = root / sid
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        dump = yaml.safe_dump(dump_list(sc), sort_keys=False, width=120)
+        (folder / "dump.yaml").write_text(dump)
+        (folder / "logs.yaml").write_text(
+            yaml.safe_dump(logs_map(sc), sort_keys=True, width=200, allow_unicode=True)
+        )
+        (folder / "alert.yaml").write_text(yaml.safe_dump(al, sort_keys=False))
+        (folder / "expected.yaml").write_text(yaml.safe_dump(ex, sort_keys=False))
+        if sid in SERIES:
+            (folder / "series.om").write_text(openmetrics_text(SERIES[sid]))
+        written.append(sid)
+    return written
+
+
+if __name__ == "__main__":
+    names = write()
+    print(f"wrote {len(names)} scenarios to {ROOT}")

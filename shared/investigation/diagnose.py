@@ -1,0 +1,612 @@
+"""Match the diagnosis catalogue against an investigation's evidence and rank the hypotheses.
+
+    ev = Evidence.from_details(details, incident_start)     # what investigate collected
+    result = diagnose(ev)                                   # ranked hypotheses, or unknown
+    result.lines()                                          # "Likely cause: …" and what follows
+
+Pure: no I/O. Every quoted piece of evidence is redacted (shared.untrusted) before it is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.investigation.catalogue import (
+    HIGH,
+    NAMED,
+    Catalogue,
+    Entry,
+    Matcher,
+    default_catalogue,
+)
+from shared.untrusted import redact
+
+MAX_QUOTE = 180
+MAX_CANDIDATES = 4  # items of one kind tried per matcher (first match wins)
+RUNNER_UP_GAP = 15  # a runner-up is shown when this close to the best
+# A container that last died this long before the incident (and is running again) did not
+# cause it: an OOMKill of last week is not today's latency.
+STALE_TERMINATION = timedelta(hours=6)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@dataclass
+class Evidence:
+    """What the catalogue is matched against (built from investigate's details)."""
+
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)  # pod, container, source, lines
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    workload: dict[str, Any] = field(default_factory=dict)  # kind, name, conditions
+    hpa: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    upstreams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prom: dict[str, Any] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # kind, what, at, detail
+    quotas: list[dict[str, Any]] = field(default_factory=list)
+    incident_start: datetime | None = None
+    change_window: float | None = None  # ALERTLOOP_RECENT_DEPLOY_MINUTES: caps every change window
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any], incident_start: datetime | None) -> Evidence:
+        ev = cls(incident_start=incident_start)
+        for p in details.get("pods") or []:
+            ev.pods.append(p)
+            for c in p.get("containers") or []:
+                ev.containers.append(_container(p, c, init=False))
+            for c in p.get("init_containers") or []:
+                ev.containers.append(_container(p, c, init=True))
+        diag = details.get("diagnosis_evidence") or {}
+        ev.events = list(diag.get("events") or details.get("events") or [])
+        for entry in details.get("logs") or []:
+            for source in ("previous", "current", "init"):
+                lines = entry.get(source)
+                if lines:
+                    ev.logs.append(
+                        {
+                            "pod": entry.get("pod", ""),
+                            "container": entry.get("init_container") or entry.get("container", ""),
+                            "source": source,
+                            "lines": lines,
+                        }
+                    )
+        ev.workload = dict(diag.get("workload") or {})
+        ev.hpa = details.get("hpa")
+        if ev.hpa and details.get("metrics_server_available") is False:
+            why = (details.get("kubernetes") or {}).get("metrics_server") or "not available"
+            ev.hpa = {
+                **ev.hpa,
+                "scaling_active": False,
+                "failed_metrics": [
+                    f"metrics-server is unavailable: {why}",
+                    *(ev.hpa.get("failed_metrics") or []),
+                ],
+            }
+        ev.nodes = list(diag.get("nodes") or [])
+        ev.upstreams = dict(diag.get("upstreams") or {})
+        ev.quotas = list(diag.get("quotas") or [])
+        prom = details.get("prometheus") or {}
+        cpu = prom.get("cpu") or {}
+        if cpu.get("throttled_ratio") is not None:
+            ev.prom["cpu_throttled_ratio"] = cpu["throttled_ratio"]
+            ev.prom["cpu_limit"] = cpu.get("limits_cores")
+        trend = details.get("memory_trend") or {}
+        if trend.get("verdict") and trend.get("series"):
+            from shared.investigation.trend import human_bytes
+
+            ev.prom["memory_verdict"] = trend["verdict"]
+            ev.prom["memory_pod"] = trend.get("pod") or "?"
+            ev.prom["memory_growth"] = human_bytes(trend.get("growth_bytes_per_hour"))
+            ev.prom["memory_now"] = human_bytes(trend.get("current_bytes"))
+            ev.prom["memory_limit"] = human_bytes(trend.get("limit_bytes"))
+        ev.changes = list(diag.get("changes") or [])
+        rd = details.get("recent_deploy") or {}
+        if rd.get("window_minutes") is not None:
+            ev.change_window = float(rd["window_minutes"])
+        return ev
+
+
+def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[str, Any]:
+    last = c.get("last_termination") or {}
+    limits = (c.get("resources") or {}).get("limits") or {}
+    return {
+        "pod": pod.get("name", ""),
+        "container": c.get("name", ""),
+        "image": c.get("image", ""),
+        "init": init,
+        "node": pod.get("node") or "",
+        "restarts": c.get("restart_count", 0),
+        "waiting_reason": c.get("waiting_reason") or "",
+        "waiting_message": c.get("waiting_message") or "",
+        "terminated_reason": c.get("terminated_reason") or last.get("reason") or "",
+        "exit_code": c.get("terminated_exit_code")
+        if c.get("terminated_reason")
+        else last.get("exit_code"),
+        "terminated_message": c.get("terminated_message") or last.get("message") or "",
+        "finished_at": last.get("finished_at") if not c.get("terminated_reason") else None,
+        "memory_limit": limits.get("memory") or "no limit",
+        "cpu_limit": limits.get("cpu") or "no limit",
+    }
+
+
+# --------------------------------------------------------------------------- matching
+
+
+Capture = dict[str, Any]
+
+
+def _search(pattern: str | None, text: str) -> re.Match[str] | bool | None:
+    """True when there is no pattern; the match (or None) otherwise."""
+    if pattern is None:
+        return True
+    return re.search(pattern, text or "")
+
+
+_NUMBERED = re.compile(r"^([a-z_]+?)\d+$")
+
+
+def _groups(m: re.Match[str] | bool | None) -> dict[str, str]:
+    """Named groups that matched; `host2` (an alternative spelling's group) also as `host`."""
+    if not isinstance(m, re.Match):
+        return {}
+    out = {k: v for k, v in m.groupdict().items() if v is not None}
+    for k, v in list(out.items()):
+        base = _NUMBERED.match(k)
+        if base and base.group(1) not in out:
+            out[base.group(1)] = v
+    return out
+
+
+def _container_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.container
+    assert spec is not None
+    for c in ev.containers:
+        if spec.init is not None and c["init"] != spec.init:
+            continue
+        if _stale(c, ev.incident_start):
+            continue
+        if c["restarts"] < spec.min_restarts:
+            continue
+        reasons = [r for r in (c["waiting_reason"], c["terminated_reason"]) if r]
+        reason_m: Any = True
+        if spec.reason is not None:
+            reason_m = next((x for r in reasons if (x := re.search(spec.reason, r))), None)
+            if not reason_m:
+                continue
+        if spec.exit_code is not None and c["exit_code"] not in spec.exit_code:
+            continue
+        msg_m: Any = True
+        text = c["waiting_message"] or c["terminated_message"]
+        if spec.message is not None:
+            msg_m = next(
+                (
+                    x
+                    for t in (c["waiting_message"], c["terminated_message"])
+                    if t and (x := re.search(spec.message, t))
+                ),
+                None,
+            )
+            if not msg_m:
+                continue
+            text = msg_m.string
+        quote = text or (
+            f"{c['container']}: {c['waiting_reason'] or c['terminated_reason']}"
+            + (f" (exit code {c['exit_code']})" if c["exit_code"] is not None else "")
+        )
+        yield {
+            **{
+                k: v
+                for k, v in c.items()
+                if k not in ("waiting_message", "terminated_message", "finished_at")
+            },
+            "reason": reasons[0] if reasons else "",
+            **_groups(reason_m),
+            **_groups(msg_m),
+            "_quote": f"pod {c['pod']}: {quote}",
+        }
+
+
+def _stale(c: dict[str, Any], start: datetime | None) -> bool:
+    finished = _parse_time(c.get("finished_at"))
+    if c["waiting_reason"] or finished is None or start is None:
+        return False
+    return finished < start - STALE_TERMINATION
+
+
+def _event_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.event
+    assert spec is not None
+    for e in ev.events:
+        if spec.type and e.get("type", "Warning") != spec.type:
+            continue
+        if not re.search(spec.reason, e.get("reason", "")):
+            continue
+        if not _search(spec.object, e.get("object", "")):
+            continue
+        msg = _search(spec.message, e.get("message", ""))
+        if not msg:
+            continue
+        yield {
+            "event_reason": e.get("reason", ""),
+            "object": e.get("object", ""),
+            "count": e.get("count", 1),
+            **_groups(msg),
+            "_quote": f"{e.get('reason')} on {e.get('object')} (x{e.get('count', 1)}): "
+            f"{e.get('message', '')}",
+        }
+
+
+def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.log
+    assert spec is not None
+    rx = re.compile(spec.pattern)
+    for entry in ev.logs:
+        if spec.source != "any" and entry["source"] != spec.source:
+            continue
+        for line in reversed(entry["lines"]):  # the last occurrence is closest to the failure
+            found = rx.search(line)
+            if found:
+                yield {
+                    "pod": entry["pod"],
+                    "container": entry["container"],
+                    **_groups(found),
+                    "_quote": f"{entry['pod']} {entry['source']} log: {line.strip()}",
+                }
+                break
+
+
+def _pod_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.pod
+    assert spec is not None
+    for p in ev.pods:
+        if spec.unschedulable is not None and bool(p.get("unschedulable")) != spec.unschedulable:
+            continue
+        reason = _search(spec.reason, p.get("reason") or "")
+        if spec.reason is not None and not reason:
+            continue
+        text = p.get("message") or p.get("scheduling_message") or ""
+        msg = _search(spec.message, text)
+        if not msg:
+            continue
+        yield {
+            "pod": p.get("name", ""),
+            "node": p.get("node") or "",
+            **_groups(reason),
+            **_groups(msg),
+            "_quote": f"pod {p.get('name')}: {p.get('reason') or ''} {text}".strip(),
+        }
+
+
+def _workload_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.workload
+    assert spec is not None
+    for c in ev.workload.get("conditions") or []:
+        if c.get("type") != spec.condition or c.get("status") != spec.status:
+            continue
+        r = _search(spec.reason, c.get("reason", ""))
+        if not r:
+            continue
+        yield {
+            "workload": ev.workload.get("name", ""),
+            "condition_reason": c.get("reason", ""),
+            **_groups(r),
+            "_quote": f"{ev.workload.get('kind', '').lower()}/{ev.workload.get('name')}: "
+            f"{c.get('type')}={c.get('status')} {c.get('reason', '')}: {c.get('message', '')}",
+        }
+
+
+def _hpa_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec, h = m.hpa, ev.hpa
+    assert spec is not None
+    if not h:
+        return
+    if spec.at_max is not None and bool(h.get("at_max")) != spec.at_max:
+        return
+    if spec.scaling_active is not None and bool(h.get("scaling_active")) != spec.scaling_active:
+        return
+    failed = " ".join(h.get("failed_metrics") or [])
+    msg = _search(spec.message, failed)
+    if not msg:
+        return
+    quote = (
+        f"HPA {h.get('name')}: {h.get('current_replicas')} replicas, max {h.get('max_replicas')}"
+    )
+    if failed:
+        quote += f"; {failed}"
+    yield {
+        "hpa": h.get("name", ""),
+        "max_replicas": h.get("max_replicas"),
+        "current_replicas": h.get("current_replicas"),
+        **_groups(msg),
+        "_quote": quote,
+    }
+
+
+def _upstream_hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
+    spec = m.upstream
+    assert spec is not None
+    up = ev.upstreams.get(str(ctx.get("host", "")))
+    if not up or not re.search(spec.state, up.get("state", "")):
+        return
+    yield {
+        "upstream": up.get("target", ""),
+        "upstream_state": up.get("detail", up.get("state", "")),
+        "upstream_database": up.get("database", False),
+        "_quote": f"upstream {up.get('target')}: {up.get('detail', up.get('state'))}",
+    }
+
+
+def _node_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.node
+    assert spec is not None
+    for n in ev.nodes:
+        for c in n.get("problems") or []:
+            if re.search(spec.condition, c.get("type", "")):
+                yield {
+                    "node": n.get("name", ""),
+                    "node_condition": c.get("type", ""),
+                    "_quote": f"node {n.get('name')}: {c.get('type')}={c.get('status')} "
+                    f"{c.get('reason', '')} {c.get('message', '')}".strip(),
+                }
+
+
+def _prom_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.prom
+    assert spec is not None
+    value = ev.prom.get(spec.figure)
+    if value is None:
+        return
+    if spec.above is not None and not (isinstance(value, int | float) and value > spec.above):
+        return
+    if spec.equals is not None and value != spec.equals:
+        return
+    shown = f"{value:.0%}" if isinstance(value, float) else str(value)
+    yield {
+        **{k: v for k, v in ev.prom.items() if k != spec.figure},
+        spec.figure: shown,
+        "cpu_limit_cores": ev.prom.get("cpu_limit"),
+        "_quote": f"Prometheus: {spec.figure.replace('_', ' ')} {shown}",
+    }
+
+
+def _change_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
+    spec = m.change
+    assert spec is not None
+    for ch in ev.changes:
+        if ch.get("kind") != spec.kind:
+            continue
+        if not change_fits(ch, ev.incident_start, spec.before_minutes, ev.change_window):
+            continue
+        yield {
+            "change": ch.get("what", ""),
+            "change_minutes": ch.get("minutes_before", "?"),
+            **{k: v for k, v in (ch.get("fields") or {}).items()},
+            "_quote": f"{ch.get('what')} {ch.get('minutes_before')} min before the alert",
+        }
+
+
+def change_fits(
+    ch: dict[str, Any],
+    start: datetime | None,
+    before_minutes: float = 60,
+    window: float | None = None,
+) -> bool:
+    """A change counts only when it happened shortly before the incident began (at most
+    `before_minutes`, capped by the configured recent-deploy window) and not more than 2 minutes
+    after it."""
+    at = _parse_time(ch.get("at"))
+    if at is None or start is None:
+        return False
+    before = (start - at).total_seconds() / 60
+    ch["minutes_before"] = round(before)
+    limit = min(before_minutes, window) if window is not None else before_minutes
+    return -2 <= before <= limit
+
+
+def _hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
+    kind = m.kind
+    if kind == "upstream":
+        return _upstream_hits(m, ev, ctx)
+    return {
+        "container": _container_hits,
+        "event": _event_hits,
+        "log": _log_hits,
+        "pod": _pod_hits,
+        "workload": _workload_hits,
+        "hpa": _hpa_hits,
+        "node": _node_hits,
+        "prom": _prom_hits,
+        "change": _change_hits,
+    }[kind](m, ev)
+
+
+def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | None:
+    if not matchers:
+        return ctx
+    head, rest = matchers[0], matchers[1:]
+    for i, hit in enumerate(_hits(head, ev, ctx)):
+        if i >= MAX_CANDIDATES:
+            break
+        quotes = [*ctx.get("_quotes", []), hit.pop("_quote")]
+        merged = {**hit, **{k: v for k, v in ctx.items() if v not in (None, "")}}
+        merged["_quotes"] = quotes
+        done = _match(rest, ev, merged)
+        if done is not None:
+            return done
+    return None
+
+
+class _Fill(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        # `{a|b}`: the first of the alternatives that was captured
+        for alt in key.split("|"):
+            if alt in self:
+                return str(self[alt])
+        return "?"
+
+
+def fill(template: str, captures: Capture) -> str:
+    return template.format_map(_Fill({k: v for k, v in captures.items() if v not in (None, "")}))
+
+
+@dataclass
+class Hypothesis:
+    entry: Entry
+    cause: str
+    fix: str
+    evidence: list[str]
+    captures: dict[str, Any]
+
+    @property
+    def strength(self) -> int:
+        return self.entry.strength
+
+    @property
+    def confidence(self) -> str:
+        s = self.strength
+        return "high" if s >= HIGH else "medium" if s >= NAMED + 15 else "low"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.entry.id,
+            "title": self.entry.title,
+            "strength": self.strength,
+            "confidence": self.confidence,
+            "cause": self.cause,
+            "fix": self.fix,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class Diagnosis:
+    hypotheses: list[Hypothesis]
+    checked: list[str]
+    change_context: str = ""
+    database: bool = False
+
+    @property
+    def best(self) -> Hypothesis | None:
+        h = self.hypotheses[0] if self.hypotheses else None
+        return h if h is not None and h.strength >= NAMED else None
+
+    def runner_ups(self) -> list[Hypothesis]:
+        best = self.best
+        if best is None:
+            return []
+        seen = {best.entry.family}
+        out = []
+        for h in self.hypotheses[1:]:
+            if h.entry.family in seen or h.strength < max(best.strength - RUNNER_UP_GAP, NAMED):
+                continue
+            seen.add(h.entry.family)
+            out.append(h)
+        return out[:2]
+
+    def likely_cause_line(self) -> str:
+        best = self.best
+        if best is None:
+            return "Likely cause: unknown — checked " + ", ".join(self.checked)
+        line = f"Likely cause: {best.cause} [{best.entry.id}, {best.confidence} confidence]"
+        if self.change_context and best.entry.family != "change":
+            line += f"; began after {self.change_context}"
+        return line
+
+    def lines(self) -> list[str]:
+        out = [self.likely_cause_line()]
+        best = self.best
+        if best is None:
+            return out
+        out.extend(f"Evidence: {q}" for q in best.evidence[:2])
+        for h in self.runner_ups():
+            out.append(f"Also possible: {h.cause} [{h.entry.id}]")
+        return out
+
+    def fix(self) -> str:
+        best = self.best
+        return best.fix if best else ""
+
+    def as_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "best": best.entry.id if best else "unknown",
+            "confidence": best.confidence if best else "none",
+            "hypotheses": [h.as_dict() for h in self.hypotheses[:6]],
+            "checked": self.checked,
+            "change_context": self.change_context,
+            "database": self.database,
+        }
+
+
+DATABASE_FIX = (
+    "Database-class workload: ops handle it; alertloop proposes no change to it (facts only above)."
+)
+
+
+def diagnose(
+    ev: Evidence, catalogue: Catalogue | None = None, *, database: bool = False
+) -> Diagnosis:
+    """Every catalogue entry whose evidence is all present, strongest first."""
+    cat = catalogue or default_catalogue()
+    found: list[Hypothesis] = []
+    for entry in cat.entries:
+        caps = _match(entry.all, ev, {})
+        if caps is not None and entry.any:
+            caps = next(
+                (c for alt in entry.any if (c := _match([alt], ev, caps)) is not None), None
+            )
+        if caps is None:
+            continue
+        if any(_match([v], ev, caps) is not None for v in entry.none):
+            continue
+        if database and entry.changes_workload:
+            continue  # never invite a change to a database-class workload
+        quotes = [redact(q)[:MAX_QUOTE] for q in caps.pop("_quotes", [])]
+        fix = DATABASE_FIX if database else fill(entry.fix, caps)
+        if caps.get("upstream_database"):
+            fix = fill(entry.fix, caps).split(";")[0] + (
+                f"; {caps.get('upstream')} is a database-class workload: ops handle it"
+            )
+        found.append(Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps))
+    found.sort(key=lambda h: (-h.strength, -len(h.entry.all) - bool(h.entry.any)))
+    return Diagnosis(found, _checked(ev), _change_context(ev), database)
+
+
+def _change_context(ev: Evidence) -> str:
+    fitting = [c for c in ev.changes if change_fits(c, ev.incident_start, 60, ev.change_window)]
+    if not fitting:
+        return ""
+    c = min(fitting, key=lambda c: abs(c.get("minutes_before") or 0))
+    return f"{c.get('what')} {c.get('minutes_before')} min before the alert"
+
+
+def _checked(ev: Evidence) -> list[str]:
+    parts = [
+        f"{len(ev.pods)} pods",
+        f"{len(ev.events)} events",
+        f"{len(ev.logs)} container logs",
+    ]
+    if ev.hpa:
+        parts.append("the HPA")
+    if ev.changes:
+        parts.append(f"{len(ev.changes)} recent changes")
+    if ev.upstreams:
+        parts.append("upstreams " + ", ".join(sorted(ev.upstreams)))
+    if ev.prom:
+        parts.append("Prometheus")
+    parts.append("no catalogue cause matched strongly")
+    return parts

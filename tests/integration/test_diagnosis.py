@@ -1,0 +1,141 @@
+"""The diagnosis through the real investigate function, against the sandbox Kubernetes API
+server serving benchmark scenarios (bench/diagnosis/scenarios/), as the investigate identity
+under deploy/rbac.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sandbox.kube.dump import load_dump
+from sandbox.kube_api import KubeApiServer
+from shared.envelope import Alert, Finding
+from shared.investigation import investigate
+from shared.run import Run
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "bench" / "diagnosis" / "scenarios"
+USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
+TOKEN = "investigate-token"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KUBECONFIG", "KUBE_CONFIG_DATA", "KUBERNETES_SERVICE_HOST", "PROMETHEUS_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    servers: list[KubeApiServer] = []
+
+    def serve(sid: str) -> tuple[KubeApiServer, Finding, dict[str, Any]]:
+        folder = SCENARIOS / sid
+        al = yaml.safe_load((folder / "alert.yaml").read_text())
+        expected = yaml.safe_load((folder / "expected.yaml").read_text())
+        srv = KubeApiServer(
+            load_dump(folder / "dump.yaml", folder / "logs.yaml"),
+            users={TOKEN: USER},
+            rbac_yaml=REPO / "deploy" / "rbac.yaml",
+            rbac_project_id="alertloop-sandbox",
+        ).start()
+        servers.append(srv)
+        monkeypatch.setenv("KUBECONFIG", srv.kubeconfig_for(TOKEN))
+        alert = Alert(
+            name=al["alertname"],
+            labels=al["labels"],
+            starts_at=_time(al["startsAt"]),
+            fingerprint="fp-diagnosis",
+        )
+        run = Run(
+            run_id=f"run-{sid}",
+            source="dispatch",
+            alert=alert,
+            alert_type=al["alertname"],
+            plan=["investigate"],
+        )
+        return srv, investigate(run, now=_time(al["now"])), expected
+
+    yield serve
+    for srv in servers:
+        srv.stop()
+
+
+def likely(finding: Finding) -> str:
+    return next(x for x in finding.summary.splitlines() if x.startswith("Likely cause:"))
+
+
+@pytest.mark.parametrize(
+    "sid",
+    ["missing-env-go", "image-tag-not-found", "quota-exceeded", "migration-fails"],
+)
+def test_names_the_cause_with_its_specifics_and_evidence(served: Any, sid: str) -> None:
+    srv, finding, expected = served(sid)
+    assert finding.status == "ok", finding.details["kubernetes"]["errors"]
+    assert finding.details["diagnosis"]["best"] == expected["cause"]
+    line = likely(finding)
+    for s in expected["specifics"]:
+        assert s.lower() in line.lower()
+    assert "Evidence:" in finding.summary
+    assert finding.summary.splitlines()[-1].startswith("Fix: ")
+    assert finding.details["diagnosis_evidence"]["notes"] == []  # RBAC allowed every read
+    for req in srv.requests:
+        assert req.method == "GET"  # read-only
+        assert "/secrets" not in req.path and "/configmaps" not in req.path
+
+
+def test_upstream_state_is_read_from_the_cluster(served: Any) -> None:
+    srv, finding, _ = served("upstream-scaled-to-zero")
+    assert finding.details["diagnosis"]["best"] == "upstream-down"
+    ups = finding.details["diagnosis_evidence"]["upstreams"]
+    assert ups["inventory.shop.svc.cluster.local"]["state"] == "scaled-to-zero"
+    assert "service shop/inventory" in likely(finding)
+    assert srv.requests_matching("GET", "/endpointslices")
+
+
+def test_init_container_log_is_read(served: Any) -> None:
+    _srv, finding, _ = served("migration-fails")
+    init_logs = [e for e in finding.details["logs"] if e.get("init_container") == "migrate"]
+    assert init_logs and any("Migration" in line for line in init_logs[0]["init"])
+    assert "migrate" in likely(finding)
+
+
+def test_weak_evidence_says_unknown(served: Any) -> None:
+    _srv, finding, _ = served("healthy-unknown")
+    assert likely(finding).startswith("Likely cause: unknown — checked ")
+    assert finding.details["diagnosis"]["best"] == "unknown"
+
+
+def test_rbac_refusal_of_a_diagnosis_read_is_a_note_not_an_error(served: Any) -> None:
+    srv, _finding, _ = served("evicted-memory-pressure")
+    rbac = (REPO / "deploy" / "rbac.yaml").read_text()
+    srv.load_rbac(rbac.replace('    resources: ["nodes"]\n', '    resources: ["nodesx"]\n'))
+    al = yaml.safe_load((SCENARIOS / "evicted-memory-pressure" / "alert.yaml").read_text())
+    run = Run(
+        run_id="run-evicted-2",
+        source="dispatch",
+        alert=Alert(
+            name=al["alertname"],
+            labels=al["labels"],
+            starts_at=_time(al["startsAt"]),
+            fingerprint="fp-diagnosis",
+        ),
+        alert_type=al["alertname"],
+        plan=["investigate"],
+    )
+    finding = investigate(run, now=_time(al["now"]))
+    assert finding.status == "ok"
+    notes = finding.details["diagnosis_evidence"]["notes"]
+    assert any("nodes" in n and "forbidden" in n.lower() for n in notes)
+    assert finding.details["diagnosis"]["best"] == "evicted-node-pressure"
