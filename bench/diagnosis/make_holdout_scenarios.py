@@ -2430,7 +2430,7 @@ def sidekiq_redis_dns():
                 "False",
                 "MinimumReplicasUnavailable",
                 "Deployment does not have minimum availability.",
-                at(st, minutes=-3),
+                at(st, minutes=-2, seconds=-10),
             ),
         ],
     )
@@ -2440,7 +2440,7 @@ def sidekiq_redis_dns():
     for i, suffix in enumerate(["n4kvc", "7pdxz"]):
         pname = f"{rs['metadata']['name']}-{suffix}"
         pnames.append(pname)
-        last_start = at(st, minutes=1, seconds=12 + 20 * i)
+        last_start = at(st, minutes=1, seconds=7 + 20 * i)
         last = terminated(
             "sidekiq",
             img,
@@ -2450,7 +2450,7 @@ def sidekiq_redis_dns():
             finished=at(T(last_start), seconds=9),
             seed=pname,
         )
-        created = at(st, days=-4, minutes=-11)
+        created = at(st, minutes=-2, seconds=-10 + 20 * i)
         p = s.pod(
             rs,
             suffix,
@@ -2462,8 +2462,8 @@ def sidekiq_redis_dns():
                     "sidekiq",
                     img,
                     reason="CrashLoopBackOff",
-                    message=crashloop_msg(s, ns, pname, "sidekiq", "1m20s"),
-                    restarts=5 - i,
+                    message=crashloop_msg(s, ns, pname, "sidekiq", "2m40s"),
+                    restarts=4,
                     last=last,
                 )
             ],
@@ -2472,10 +2472,17 @@ def sidekiq_redis_dns():
         fp = "spec.containers{sidekiq}"
         s.event(
             p,
+            "Scheduled",
+            f"Successfully assigned {ns}/{pname} to {nodes[i]}",
+            first=created,
+            component="default-scheduler",
+        )
+        s.event(
+            p,
             "Pulled",
             f'Container image "{img}" already present on machine',
-            count=5 - i,
-            first=at(st, minutes=-3, seconds=-40),
+            count=4,
+            first=at(T(created), seconds=1),
             last=last_start,
             host=nodes[i],
             field_path=fp,
@@ -2484,8 +2491,8 @@ def sidekiq_redis_dns():
             p,
             "Created",
             "Created container sidekiq",
-            count=5 - i,
-            first=at(st, minutes=-3, seconds=-40),
+            count=4,
+            first=at(T(created), seconds=1),
             last=last_start,
             host=nodes[i],
             field_path=fp,
@@ -2494,8 +2501,8 @@ def sidekiq_redis_dns():
             p,
             "Started",
             "Started container sidekiq",
-            count=5 - i,
-            first=at(st, minutes=-3, seconds=-40),
+            count=4,
+            first=at(T(created), seconds=1),
             last=last_start,
             host=nodes[i],
             field_path=fp,
@@ -2505,17 +2512,17 @@ def sidekiq_redis_dns():
             "BackOff",
             f"Back-off restarting failed container sidekiq in pod {pname}_{ns}({p['metadata']['uid']})",
             type_="Warning",
-            count=14 - 2 * i,
-            first=at(st, minutes=-3, seconds=-20),
+            count=9 - i,
+            first=at(T(created), seconds=12),
             last=at(st, minutes=3, seconds=15),
             host=nodes[i],
             field_path=fp,
         )
     s.logs[
         f"{ns}/{pnames[0]}/sidekiq/previous"
-    ] = f"""2026-12-02T07:05:14.903Z pid=1 tid=2mh5 INFO: Booting Sidekiq 7.3.2 with Sidekiq::RedisConnection::RedisClientAdapter options {{url: "{redis_url}"}}
-2026-12-02T07:05:16.117Z pid=1 tid=2mh5 WARN: [rack-attack] no cache store configured, throttling disabled
-2026-12-02T07:05:16.204Z pid=1 tid=2mh5 INFO: Sidekiq 7.3.2 connecting to Redis with options {{size: 10, pool_name: "internal", url: "{redis_url}"}}
+    ] = f"""2026-12-02T07:05:09.903Z pid=1 tid=2mh5 INFO: Booting Sidekiq 7.3.2 with Sidekiq::RedisConnection::RedisClientAdapter options {{url: "{redis_url}"}}
+2026-12-02T07:05:11.117Z pid=1 tid=2mh5 WARN: [rack-attack] no cache store configured, throttling disabled
+2026-12-02T07:05:11.204Z pid=1 tid=2mh5 INFO: Sidekiq 7.3.2 connecting to Redis with options {{size: 10, pool_name: "internal", url: "{redis_url}"}}
 bundler: failed to load command: sidekiq (/usr/local/bundle/bin/sidekiq)
 /usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:128:in `rescue in connect': getaddrinfo: Name or service not known (redis-master.cache.svc.cluster.local:6379) (RedisClient::CannotConnectError)
 	from /usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:123:in `connect'
@@ -2596,7 +2603,7 @@ bundler: failed to load command: sidekiq (/usr/local/bundle/bin/sidekiq)
     s.expected = {
         "cause": "dependency-dns",
         "specifics": ["redis-master.cache.svc.cluster.local"],
-        "note": "the cache namespace moved from the Redis chart to Valkey (Service valkey-primary); REDIS_URL still names redis-master, which no longer resolves",
+        "note": "the cache namespace moved from the Redis chart to Valkey (Service valkey-primary) 11 min before; sidekiq pods recreated by a GKE node auto-upgrade boot with REDIS_URL=redis-master..., which no longer resolves",
     }
     return s
 
