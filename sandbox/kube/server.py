@@ -48,7 +48,7 @@ from sandbox.kube.resources import SANDBOX_CLUSTER_NAME
 from sandbox.kube.scenario import Scenario, load_scenario
 from sandbox.kube.store import ClusterState
 from sandbox.kube.tls import Certificates, make_certificates
-from sandbox.metadata_server import TokenResolver
+from sandbox.metadata_server import TokenInfo, TokenResolver
 
 # A manifest path, YAML text, parsed documents (placeholders already filled), or a policy.
 RbacSource = str | Path | Sequence[dict[str, Any]] | RbacPolicy
@@ -82,9 +82,11 @@ class KubeApiServer:
         CA made for this server (`ca_pem`, `certificates.ca_b64`).
 
         `google_tokens` authenticates the other bearer tokens as GKE does: a Google access
-        token is the user named by its service account e-mail (the local metadata server's
-        `resolve`, or `remote_resolver(tokeninfo_url)` from another process). Users named in
-        `superusers` are in system:masters (the operator running `alertloop doctor`)."""
+        token is the user named by its service account e-mail when it carries the
+        userinfo.email scope, else by the account's numeric id (`gke_username`; the local
+        metadata server's `resolve`, or `remote_resolver(tokeninfo_url)` from another
+        process). Users named in `superusers` are in system:masters (the operator running
+        `alertloop doctor`)."""
         self.scenario = load_scenario(scenario)
         self.state = ClusterState()
         for obj in self.scenario.objects:
@@ -350,7 +352,7 @@ class KubeApiServer:
             user = self.users.get(token) if token else None
         if user is None and token and self.google_tokens is not None:
             info = self.google_tokens(token)  # outside the lock: it may ask another process
-            user = User(info.email) if info is not None else None
+            user = User(gke_username(info)) if info is not None else None
         if user is None:
             raise unauthorized()
         if user.name in self.superusers and not user.superuser:
@@ -496,3 +498,16 @@ class _TlsServer(_QuietServer):
         request.do_handshake()
         request.settimeout(None)
         super().finish_request(request, client_address)
+
+
+def gke_username(info: TokenInfo) -> str:
+    """The Kubernetes user name GKE gives a Google access token.
+
+    GKE authenticates a Google token as its account's e-mail only when the token carries the
+    `https://www.googleapis.com/auth/userinfo.email` scope; otherwise the user is the account's
+    numeric unique id, so RBAC bindings to the e-mail do not match and the request is a 403
+    (https://cloud.google.com/kubernetes-engine/docs/how-to/role-based-access-control, "Google
+    Cloud users and service accounts"; client-go's gcp auth plugin and gke-gcloud-auth-plugin
+    request cloud-platform + userinfo.email for this reason).
+    """
+    return info.email if info.carries_email else info.unique_id
