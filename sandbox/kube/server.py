@@ -46,6 +46,7 @@ from sandbox.kube.rbac import (
 from sandbox.kube.request import ParsedRequest, RecordedRequest, parse_path
 from sandbox.kube.resources import SANDBOX_CLUSTER_NAME
 from sandbox.kube.scenario import Scenario, load_scenario
+from sandbox.kube.self_review import SELF_SUBJECT_REVIEWS, allowed_to_everyone, self_review
 from sandbox.kube.store import ClusterState
 from sandbox.kube.tls import Certificates, make_certificates
 from sandbox.metadata_server import TokenInfo, TokenResolver
@@ -362,7 +363,7 @@ class KubeApiServer:
     def authorize(self, user: User, req: ParsedRequest) -> None:
         """403 unless RBAC allows it. Discovery is open to every authenticated user."""
         attrs = request_attributes(req)
-        if attrs is None or user.superuser:
+        if attrs is None or user.superuser or allowed_to_everyone(req):
             return
         with self.state.lock:
             policy = self.rbac
@@ -399,7 +400,10 @@ class KubeApiServer:
             self.authorize(who, req)
             matched = self._matched_faults(req)
             apply_faults(matched, req)
-            status, ctype, payload = self._dispatch(req, content_type, parsed_body)
+            if (req.group, req.resource) == SELF_SUBJECT_REVIEWS:
+                status, ctype, payload = self_review(who, req, parsed_body)
+            else:
+                status, ctype, payload = self._dispatch(req, content_type, parsed_body)
             for f in matched:
                 if f.kind == "delay_after":
                     time.sleep(f.seconds)
