@@ -458,7 +458,9 @@ class RunsLedger(LedgerBase):
                     "at": now,
                     "replay": replay,
                 },
-                "findings.deadletter": finding.model_dump(mode="json"),
+                "findings.deadletter": storable_finding(
+                    "", {}, "deadletter", finding.model_dump(mode="json")
+                ),
                 "updated_at": now,
             },
         )

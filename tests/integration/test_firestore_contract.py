@@ -114,6 +114,18 @@ def test_a_finding_firestore_would_refuse_is_stored_with_why(store: Ledger) -> N
     assert "an array directly inside an array" in got["details"]["unstorable"]
 
 
+def test_a_dead_letter_finding_firestore_would_refuse_is_stored_with_why(store: Ledger) -> None:
+    run = seed_run(store, make_alert("HighErrorRate", labels={"namespace": "shop"}))
+    bad = Finding(stage="deadletter", status="error", summary="gave up", details={"e": [[1]]})
+    store.record_failure(run.run_id, "investigate", bad, 5, "alertloop replay x")
+    got = store.get_run(run.run_id)
+    assert got is not None and got["state"] == "failed"
+    assert (
+        "an array directly inside an array"
+        in got["findings"]["deadletter"]["details"]["unstorable"]
+    )
+
+
 def test_an_audit_record_firestore_would_refuse_is_refused_before_the_write(
     store: Ledger,
 ) -> None:
