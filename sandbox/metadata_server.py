@@ -25,6 +25,7 @@ JSON line with the hosts and the tokeninfo URL, and serves until SIGTERM.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import secrets
 import signal
@@ -40,6 +41,10 @@ import requests
 from sandbox.http_serve import Listener, Reply, Request
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+USERINFO_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
+# Cloud Run's metadata server issues a token for the scopes asked in `?scopes=a,b`
+# (https://cloud.google.com/run/docs/container-contract#metadata-server); without them,
+# the default scope here is cloud-platform alone, so callers that need the e-mail must ask.
 DEFAULT_SCOPES = (CLOUD_PLATFORM,)
 PREFIX = "/computeMetadata/v1/"
 FLAVOR = {"Metadata-Flavor": "Google"}
@@ -51,10 +56,23 @@ class TokenInfo:
     email: str
     scopes: tuple[str, ...]
     expires_at: float
+    unique_id: str = ""  # the service account's numeric unique id (Google's `sub`)
 
     def has_scope(self, *wanted: str) -> bool:
         """True when the token carries any of `wanted` (cloud-platform covers everything)."""
         return CLOUD_PLATFORM in self.scopes or any(s in self.scopes for s in wanted)
+
+    @property
+    def carries_email(self) -> bool:
+        """True when the token was issued with the userinfo.email scope. cloud-platform does NOT
+        cover it: Google reveals the e-mail (tokeninfo, GKE's authenticator) only with it."""
+        return USERINFO_EMAIL in self.scopes
+
+
+def unique_id_for(email: str) -> str:
+    """A stable 21-digit numeric id for a service account e-mail, shaped like IAM's uniqueId."""
+    digits = str(int(hashlib.sha256(email.encode()).hexdigest(), 16))
+    return "1" + digits[:20]
 
 
 TokenResolver = Callable[[str], TokenInfo | None]
@@ -133,8 +151,13 @@ class MetadataServer:
         """A new token for the identity: (token, lifetime seconds)."""
         lifetime = self.token_lifetime_seconds
         token = "ya29.local-" + secrets.token_urlsafe(32)
+        email = self.identities[identity]
         info = TokenInfo(
-            identity, self.identities[identity], scopes or self.scopes, time.time() + lifetime
+            identity,
+            email,
+            scopes or self.scopes,
+            time.time() + lifetime,
+            unique_id_for(email),
         )
         with self._lock:
             self._tokens[token] = _Issued(token, info)
@@ -239,19 +262,27 @@ class MetadataServer:
 
 
 def tokeninfo_body(info: TokenInfo, expires_in: int) -> dict[str, Any]:
-    return {
-        "azp": info.email,
-        "aud": info.email,
-        "sub": info.email,
+    """Google's tokeninfo answer: `azp`/`aud`/`sub` are the account's numeric id, and `email`
+    appears only when the token carries the userinfo.email scope
+    (https://developers.google.com/identity/protocols/oauth2/scopes#oauth2,
+    https://cloud.google.com/docs/authentication/token-types#access-contents)."""
+    body: dict[str, Any] = {
+        "azp": info.unique_id,
+        "aud": info.unique_id,
+        "sub": info.unique_id,
         "scope": " ".join(info.scopes),
         "exp": str(int(info.expires_at)),
         "expires_in": str(expires_in),
-        "email": info.email,
-        "email_verified": "true",
         "access_type": "online",
-        # not part of Google's answer: which sandbox identity it was issued to
+        # not part of Google's answer: which sandbox identity and account it was issued to, so
+        # stand-ins in other processes can apply IAM (which knows the account either way)
         "alertloop_identity": info.identity,
+        "alertloop_account": info.email,
     }
+    if info.carries_email:
+        body["email"] = info.email
+        body["email_verified"] = "true"
+    return body
 
 
 def remote_resolver(tokeninfo_url: str, timeout: float = 5.0) -> TokenResolver:
@@ -264,9 +295,10 @@ def remote_resolver(tokeninfo_url: str, timeout: float = 5.0) -> TokenResolver:
         data = resp.json()
         return TokenInfo(
             str(data.get("alertloop_identity", "")),
-            str(data["email"]),
+            str(data.get("alertloop_account") or data.get("email", "")),
             tuple(str(data.get("scope", "")).split()),
             float(data["exp"]),
+            str(data.get("sub", "")),
         )
 
     return resolve

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import limits
 from shared.config import Settings, settings
 from shared.envelope import Stage
 from shared.log import event, get_logger
@@ -17,8 +18,8 @@ log = get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 30.0
 BATCH_LATENCY_SECONDS = 0.002
 # Pub/Sub's limits per Publish request (1,000 messages, 10 MB), with room for the envelope.
-REQUEST_MAX_MESSAGES = 1000
-REQUEST_MAX_BYTES = 9_000_000
+REQUEST_MAX_MESSAGES = limits.PUBSUB_PUBLISH_REQUEST_MESSAGES
+REQUEST_MAX_BYTES = limits.PUBSUB_PUBLISH_REQUEST_BYTES - 1_000_000
 PARALLEL_REQUESTS = 8
 
 

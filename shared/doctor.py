@@ -11,6 +11,12 @@ ALERTLOOP_REMEDIATE_NAMESPACES (or --namespaces). Exit 0 when everything is as i
 You need permission to create subjectaccessreviews (cluster-admin has it). IAM on the Google
 side (roles/container.clusterViewer for the functions) is not checked here.
 
+Each cluster is also asked who it sees the caller as (SelfSubjectReview, with the functions'
+own client code and token scopes), and a Google token's tokeninfo is compared with it: a token
+GKE would name by its numeric id instead of its e-mail is a problem (shared/doctor_identity.py).
+
+`--project P` runs the Google Cloud preflight instead (shared/preflight.py).
+
 `--print-rbac` prints deploy/rbac.yaml for the table's identities and the namespaces instead.
 """
 
@@ -25,6 +31,7 @@ from typing import Any, Literal
 
 from shared import envvars
 from shared.clusters import ClusterConfigError, ClusterEntry, ClusterTable, load_table
+from shared.doctor_identity import TOKENINFO_URL, IdentityCheck, check_identity
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sError
 from shared.k8s.permissions import (
@@ -72,6 +79,7 @@ class ClusterReport:
     detail: str = ""
     checks: list[Check] = field(default_factory=list)
     error: str = ""  # why the checks could not run
+    identity: IdentityCheck | None = None  # who the API server sees (SelfSubjectReview)
 
     @property
     def problems(self) -> list[Check]:
@@ -79,7 +87,8 @@ class ClusterReport:
 
     @property
     def ok(self) -> bool:
-        return self.reachable and not self.error and not self.problems
+        identity_ok = self.identity is None or not self.identity.problem
+        return self.reachable and not self.error and not self.problems and identity_ok
 
 
 @dataclass
@@ -149,7 +158,10 @@ def ask(clients: KubeClients, check: Check) -> None:
 
 
 def check_cluster(
-    entry: ClusterEntry, clients_for: Callable[[ClusterEntry], KubeClients], checks: list[Check]
+    entry: ClusterEntry,
+    clients_for: Callable[[ClusterEntry], KubeClients],
+    checks: list[Check],
+    tokeninfo_url: str = TOKENINFO_URL,
 ) -> ClusterReport:
     report = ClusterReport(entry)
     try:
@@ -160,6 +172,7 @@ def check_cluster(
         return report
     report.reachable = True
     report.detail = f"{clients.host}, Kubernetes {version.get('gitVersion', '?')}"
+    report.identity = check_identity(clients, tokeninfo_url)
     for check in checks:
         try:
             ask(clients, check)
@@ -183,6 +196,7 @@ def run_doctor(
     *,
     only: Sequence[str] = (),
     clients_for: Callable[[ClusterEntry], KubeClients] | None = None,
+    tokeninfo_url: str = TOKENINFO_URL,
 ) -> DoctorReport:
     if clients_for is None:
         from shared.cluster_clients import kube_clients_for
@@ -207,7 +221,8 @@ def run_doctor(
         )
     planned = plan_checks(identities, namespaces)
     for name in only or table.names:
-        report.clusters.append(check_cluster(table.clusters[name], clients_for, _fresh(planned)))
+        entry = table.clusters[name]
+        report.clusters.append(check_cluster(entry, clients_for, _fresh(planned), tokeninfo_url))
     return report
 
 
@@ -238,6 +253,21 @@ def _row(c: Check, tag: str) -> str:
     return f"    {tag:<8} {c.identity:<12} {c.access.what} {c.where} — {why}{reason}"
 
 
+def _identity_lines(ident: IdentityCheck | None) -> list[str]:
+    if ident is None:
+        return []
+    lines = []
+    if ident.seen_as:
+        token = f" (Google token of {ident.token_email})" if ident.token_email else ""
+        lines.append(f"  the API server sees you as: {ident.seen_as}{token}")
+    if ident.problem:
+        lines.append(f"  IDENTITY: {ident.problem}")
+        lines.append(f"    fix: {ident.fix}")
+    if ident.note:
+        lines.append(f"  note: {ident.note}")
+    return lines
+
+
 def render(report: DoctorReport, verbose: bool = False) -> str:
     lines = ["alertloop doctor"]
     if report.config_error:
@@ -253,6 +283,7 @@ def render(report: DoctorReport, verbose: bool = False) -> str:
             lines.append(f"  UNREACHABLE: {cr.detail}")
             continue
         lines.append(f"  reachable: {cr.detail}")
+        lines += _identity_lines(cr.identity)
         if cr.error:
             lines.append(f"  ERROR: {cr.error}")
             continue
@@ -286,6 +317,7 @@ def as_json(report: DoctorReport) -> dict[str, Any]:
                 "reachable": cr.reachable,
                 "detail": cr.detail,
                 "error": cr.error,
+                "identity": cr.identity.as_dict() if cr.identity else None,
                 "problems": [
                     {
                         "problem": c.problem,
@@ -307,6 +339,11 @@ def as_json(report: DoctorReport) -> dict[str, Any]:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    if args.project:
+        from shared.preflight import cmd_preflight
+
+        code: int = cmd_preflight(args)
+        return code
 
     try:
         table = load_table()
@@ -328,7 +365,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             print(f"alertloop doctor: {exc}", file=sys.stderr)
             return 1
         return 0
-    report = run_doctor(table, namespaces, only=args.cluster)
+    report = run_doctor(table, namespaces, only=args.cluster, tokeninfo_url=args.tokeninfo_url)
     print(json.dumps(as_json(report), indent=2) if args.json else render(report, args.all))
     return 0 if report.ok else 1
 
@@ -352,6 +389,22 @@ def add_doctor_parser(sub: Any) -> argparse.ArgumentParser:
         "--print-rbac",
         action="store_true",
         help="print deploy/rbac.yaml for the identities and namespaces (kubectl apply -f -)",
+    )
+    p.add_argument(
+        "--tokeninfo-url",
+        default=TOKENINFO_URL,
+        help="Google's tokeninfo endpoint (a local stand-in in tests)",
+    )
+    p.add_argument(
+        "--project",
+        default="",
+        help="run the Google Cloud preflight for this project instead (APIs, service agents, "
+        "the build account, the org policy on allUsers), with your own credentials",
+    )
+    p.add_argument(
+        "--google-api-root",
+        default="",
+        help="serve every Google API the preflight reads from this root (a local stand-in)",
     )
     p.set_defaults(func=cmd_doctor)
     return p

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from shared import limits
+
 Section = Literal[
     "core",
     "local",
@@ -103,7 +105,8 @@ VARS: tuple[Var, ...] = (
         shown_default="`GCP_PROJECT`, else `alertloop-local`"),
     Var("ALERTLOOP_TOPIC_PREFIX", "alertloop-", "topics are `<prefix><stage>`", "core",
         deployed=True),
-    Var("ALERTLOOP_MAX_BODY_BYTES", "33554432", "larger webhook bodies get 413 (32 MiB: what "
+    Var("ALERTLOOP_MAX_BODY_BYTES", str(limits.CLOUD_RUN_REQUEST_BYTES), "larger webhook bodies "
+        "get 413 (32 MiB: what "
         "Cloud Run accepts)", "core", deployed=True),
     Var("ALERTLOOP_POLICY_FILE", "", "YAML policy overriding/extending the default table", "core",
         deployed=True),

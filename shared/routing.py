@@ -71,7 +71,10 @@ def unrouted(stage: str, problem: RoutingProblem) -> Finding:
             "routing": {
                 "reason": problem.reason,
                 "labels_seen": list(problem.labels_seen),
-                "cluster_labels": [list(p) for p in problem.cluster_labels],
+                # Maps, not pairs: Firestore refuses an array directly inside an array.
+                "cluster_labels": [
+                    {"label": label, "value": value} for label, value in problem.cluster_labels
+                ],
                 "configured": list(problem.configured),
             },
             "action": "none",

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import limits
 from shared.envelope import Alert, Finding
 from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit
 from shared.workload_labels import workload_from_labels
 
-HEADER_MAX = 150
-SECTION_MAX = 3000
-FIELD_MAX = 2000
-BUTTON_URL_MAX = 3000
+HEADER_MAX = limits.SLACK_HEADER_TEXT
+SECTION_MAX = limits.SLACK_SECTION_TEXT
+FIELD_MAX = limits.SLACK_SECTION_FIELD_TEXT
+BUTTON_URL_MAX = limits.SLACK_BUTTON_URL
 
 STAGE_TITLES = {
     "investigate": "Investigation",

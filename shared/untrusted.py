@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
+from shared import limits
+
 REDACTED = "[REDACTED]"
 ELLIPSIS = "…"
 # Longer input is cut (see `_bounded`): it bounds the time any text can take, and no Slack
@@ -488,7 +490,7 @@ def limit(text: str, max_len: int) -> str:
     return head + ELLIPSIS
 
 
-def for_mrkdwn(text: object, max_len: int = 3000) -> str:
+def for_mrkdwn(text: object, max_len: int = limits.SLACK_SECTION_TEXT) -> str:
     """Outside text for a Slack mrkdwn text object: cleaned, redacted, URLs defanged, markup
     inert, &<> escaped, at most `max_len` characters."""
     out = limit(_escape_slack(_neutralise_mrkdwn(redact(text))), max_len)
@@ -500,7 +502,7 @@ def for_mrkdwn(text: object, max_len: int = 3000) -> str:
 _WHITESPACE = re.compile(r"\s+")
 
 
-def for_plain_text(text: object, max_len: int = 150) -> str:
+def for_plain_text(text: object, max_len: int = limits.SLACK_HEADER_TEXT) -> str:
     """Outside text for Block Kit plain_text (headers, button labels): cleaned, redacted, on one
     line, URLs defanged, emoji shortcodes and mentions inert, < and > as U+2039 and U+203A
     (nothing in plain_text is parsed, but a field later switched to mrkdwn must stay safe)."""

@@ -255,20 +255,27 @@ class ResourceApi:
         pod = self.state.get("pods", req.namespace, req.name)
         if pod is None:
             raise not_found(RESOURCES["pods"], req.name)
-        containers = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
-        # `kubectl logs POD -c INIT` reads an init container too (the API names both kinds).
-        init = [c["name"] for c in pod.get("spec", {}).get("initContainers", [])]
+        # As the API server's pod log strategy (kubernetes pkg/registry/core/pod/strategy.go,
+        # LogLocation): any container of the pod — regular, init or ephemeral — can be named;
+        # only a pod with exactly one regular container may leave the name out.
+        spec = pod.get("spec") or {}
+        containers = [c["name"] for c in spec.get("containers") or []]
+        inits = [c["name"] for c in spec.get("initContainers") or []]
+        ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
         container = req.query.get("container") or ""
         if not container:
             if len(containers) != 1:
-                raise ApiError(
-                    400,
-                    "BadRequest",
+                message = (
                     f"a container name must be specified for pod {req.name}, choose one of: "
-                    f"[{' '.join(containers)}]",
+                    f"[{' '.join(containers)}]"
                 )
+                if inits:
+                    message += f" or one of the init containers: [{' '.join(inits)}]"
+                if ephemeral:
+                    message += f" or one of the ephemeral containers: [{' '.join(ephemeral)}]"
+                raise ApiError(400, "BadRequest", message)
             container = containers[0]
-        elif container not in containers + init:
+        elif container not in (*containers, *inits, *ephemeral):
             raise ApiError(
                 400, "BadRequest", f"container {container} is not valid for pod {req.name}"
             )

@@ -100,18 +100,25 @@ def new_pod(rs: dict[str, Any]) -> dict[str, Any]:
     spec.setdefault("nodeName", "gke-sandbox-pool-0")
     spec.setdefault("serviceAccountName", "default")
     now = now_iso()
+    pod_meta: dict[str, Any] = {
+        "name": name,
+        "namespace": meta["namespace"],
+        "uid": object_uid("pods", meta["namespace"], name),
+        "creationTimestamp": now,
+        "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+        "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
+        "ownerReferences": [owner_ref(rs)],
+    }
+    # ObjectMeta's labels/annotations are `omitempty` maps: a real API server leaves an empty
+    # one out of the JSON (k8s.io/apimachinery/pkg/apis/meta/v1/types.go). imageID, a plain
+    # string field, is sent even when empty (core/v1 ContainerStatus).
+    for key in ("labels", "annotations"):
+        if not pod_meta[key]:
+            del pod_meta[key]
     return {
         "kind": "Pod",
         "apiVersion": "v1",
-        "metadata": {
-            "name": name,
-            "namespace": meta["namespace"],
-            "uid": object_uid("pods", meta["namespace"], name),
-            "creationTimestamp": now,
-            "labels": dict((template.get("metadata") or {}).get("labels") or {}),
-            "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
-            "ownerReferences": [owner_ref(rs)],
-        },
+        "metadata": pod_meta,
         "spec": spec,
         "status": {
             "phase": "Pending",

@@ -46,9 +46,10 @@ from sandbox.kube.rbac import (
 from sandbox.kube.request import ParsedRequest, RecordedRequest, parse_path
 from sandbox.kube.resources import SANDBOX_CLUSTER_NAME
 from sandbox.kube.scenario import Scenario, load_scenario
+from sandbox.kube.self_review import SELF_SUBJECT_REVIEWS, allowed_to_everyone, self_review
 from sandbox.kube.store import ClusterState
 from sandbox.kube.tls import Certificates, make_certificates
-from sandbox.metadata_server import TokenResolver
+from sandbox.metadata_server import TokenInfo, TokenResolver
 
 # A manifest path, YAML text, parsed documents (placeholders already filled), or a policy.
 RbacSource = str | Path | Sequence[dict[str, Any]] | RbacPolicy
@@ -82,9 +83,11 @@ class KubeApiServer:
         CA made for this server (`ca_pem`, `certificates.ca_b64`).
 
         `google_tokens` authenticates the other bearer tokens as GKE does: a Google access
-        token is the user named by its service account e-mail (the local metadata server's
-        `resolve`, or `remote_resolver(tokeninfo_url)` from another process). Users named in
-        `superusers` are in system:masters (the operator running `alertloop doctor`)."""
+        token is the user named by its service account e-mail when it carries the
+        userinfo.email scope, else by the account's numeric id (`gke_username`; the local
+        metadata server's `resolve`, or `remote_resolver(tokeninfo_url)` from another
+        process). Users named in `superusers` are in system:masters (the operator running
+        `alertloop doctor`)."""
         self.scenario = load_scenario(scenario)
         self.state = ClusterState()
         for obj in self.scenario.objects:
@@ -350,7 +353,7 @@ class KubeApiServer:
             user = self.users.get(token) if token else None
         if user is None and token and self.google_tokens is not None:
             info = self.google_tokens(token)  # outside the lock: it may ask another process
-            user = User(info.email) if info is not None else None
+            user = User(gke_username(info)) if info is not None else None
         if user is None:
             raise unauthorized()
         if user.name in self.superusers and not user.superuser:
@@ -360,7 +363,7 @@ class KubeApiServer:
     def authorize(self, user: User, req: ParsedRequest) -> None:
         """403 unless RBAC allows it. Discovery is open to every authenticated user."""
         attrs = request_attributes(req)
-        if attrs is None or user.superuser:
+        if attrs is None or user.superuser or allowed_to_everyone(req):
             return
         with self.state.lock:
             policy = self.rbac
@@ -397,7 +400,10 @@ class KubeApiServer:
             self.authorize(who, req)
             matched = self._matched_faults(req)
             apply_faults(matched, req)
-            status, ctype, payload = self._dispatch(req, content_type, parsed_body)
+            if (req.group, req.resource) == SELF_SUBJECT_REVIEWS:
+                status, ctype, payload = self_review(who, req, parsed_body)
+            else:
+                status, ctype, payload = self._dispatch(req, content_type, parsed_body)
             for f in matched:
                 if f.kind == "delay_after":
                     time.sleep(f.seconds)
@@ -496,3 +502,16 @@ class _TlsServer(_QuietServer):
         request.do_handshake()
         request.settimeout(None)
         super().finish_request(request, client_address)
+
+
+def gke_username(info: TokenInfo) -> str:
+    """The Kubernetes user name GKE gives a Google access token.
+
+    GKE authenticates a Google token as its account's e-mail only when the token carries the
+    `https://www.googleapis.com/auth/userinfo.email` scope; otherwise the user is the account's
+    numeric unique id, so RBAC bindings to the e-mail do not match and the request is a 403
+    (https://cloud.google.com/kubernetes-engine/docs/how-to/role-based-access-control, "Google
+    Cloud users and service accounts"; client-go's gcp auth plugin and gke-gcloud-auth-plugin
+    request cloud-platform + userinfo.email for this reason).
+    """
+    return info.email if info.carries_email else info.unique_id

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from shared import limits
 from shared.interaction.actions import (
     ACKNOWLEDGE,
     RESUME,
@@ -25,7 +26,7 @@ from shared.interaction.actions import (
 from shared.untrusted import for_mrkdwn, limit
 
 _USER = re.compile(r"^[UW][A-Z0-9]{1,31}$")
-SECTION_MAX = 3000
+SECTION_MAX = limits.SLACK_SECTION_TEXT
 
 
 def _plain(text: str) -> dict[str, Any]:

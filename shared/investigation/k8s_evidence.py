@@ -213,6 +213,9 @@ def _pods(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
             _guard(ev, "listing pods", exc)
             pods = []
     summaries = [reads.pod_summary(p) for p in pods or []]
+    # An object we cannot read is evidence, not an API error (a real API server may send
+    # fields our summariser does not expect); the investigation goes on with the others.
+    ev.lines.extend(p["unreadable"] for p in summaries if p.get("unreadable"))
     summaries.sort(key=reads.pod_severity, reverse=True)
     ev.pods = summaries[: s.max_pods]
     if len(summaries) > s.max_pods:

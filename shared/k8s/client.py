@@ -10,9 +10,12 @@ stages can inject their own (`shared.cluster_clients.client_factory(entry)` cach
     pods = clients.call("list", "pods", "shop",
                         lambda **kw: clients.core.list_namespaced_pod("shop", **kw))
 
-`call` adds `_request_timeout`, converts the returned model to a plain dict (the API's own JSON
-shape, camelCase) and raises `K8sForbidden` / `K8sNotFound` / `K8sTimeout` / `K8sUnreachable` /
-`K8sApiError` instead of client exceptions. The kubernetes package is imported lazily here.
+`call` adds `_request_timeout` and `_preload_content=False`, and parses the response body as
+JSON itself — the API's own shape (camelCase), with every field the server sent. The client's
+typed models are never built: they refuse real objects (a containerStatus without `imageID`,
+a field newer than the model), and one odd object would fail a whole investigation. It raises
+`K8sForbidden` / `K8sNotFound` / `K8sTimeout` / `K8sUnreachable` / `K8sApiError` instead of
+client exceptions. The kubernetes package is imported lazily here.
 """
 
 from __future__ import annotations
@@ -138,20 +141,25 @@ class KubeClients:
         """Run `fn(_request_timeout=...)`; map failures to typed errors; return a dict.
 
         `verb`/`resource`/`namespace` name the permission the call needs (for 403 messages).
-        `raw=True` returns what the client returned (e.g. log text) unconverted.
+        `raw=True` returns the body as text (e.g. a log).
         """
         import urllib3.exceptions
         from kubernetes.client.exceptions import ApiException
 
         what = f"{verb} {resource}" + (f' in namespace "{namespace}"' if namespace else "")
+
+        def invoke() -> Any:
+            response = fn(_request_timeout=self.timeout, _preload_content=False)
+            return self._body(response, raw, what)
+
         try:
             try:
-                result = fn(_request_timeout=self.timeout)
+                return invoke()
             except ApiException as exc:
                 if exc.status != 401 or self.token_source is None:
                     raise
                 self.token_source.invalidate()  # revoked or expired early: one fresh token
-                result = fn(_request_timeout=self.timeout)
+                return invoke()
         except ApiException as exc:
             raise translate_api_exception(exc, verb, resource, namespace) from exc
         except urllib3.exceptions.NewConnectionError as exc:  # subclasses ConnectTimeoutError
@@ -191,7 +199,29 @@ class KubeClients:
                 f"cannot reach the Kubernetes API at {self.host} ({what}): {exc}",
                 fix="check the kubeconfig's server address and network access",
             ) from exc
-        return result if raw else self.to_dict(result)
+
+    def _body(self, response: Any, raw: bool, what: str) -> Any:
+        """The response body: text when `raw`, else the JSON document as the server sent it."""
+        import urllib3
+
+        if not isinstance(response, urllib3.BaseHTTPResponse):
+            return response if raw else self.to_dict(response)  # an injected client's answer
+        try:
+            data = response.data  # reads it all (a slow body times out here, as a call)
+        finally:
+            response.release_conn()
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        if raw:
+            return text
+        try:
+            return json.loads(text) if text.strip() else {}
+        except ValueError as exc:
+            raise K8sApiError(
+                f"the Kubernetes API at {self.host} answered {what} with something that is not "
+                f"JSON: {text[:200]!r}",
+                response.status,
+                reason="UnreadableResponse",
+            ) from exc
 
     def is_sandbox(self) -> bool:
         """True when the server is alertloop's sandbox API server (its /version says so)."""

@@ -1,13 +1,15 @@
 """GKE access with the process's own Google identity — no kubeconfig.
 
-- credentials: Application Default Credentials (`google.auth.default`, cloud-platform scope):
+- credentials: Application Default Credentials (`google.auth.default`, scopes cloud-platform
+  and userinfo.email — see `GKE_SCOPES`):
   on Cloud Run / Cloud Functions the function's service account, from the metadata server;
 - endpoint and CA: the Container API's `projects.locations.clusters.get` (the
   google-cloud-container client, REST transport), unless the cluster table gives them;
 - a kubernetes `Configuration` whose bearer token is refreshed before it expires
   (`refresh_api_key_hook` runs before every request; google-auth refreshes ~4 min early).
 
-GKE authenticates the token as the service account's e-mail, so RBAC binds that e-mail
+GKE authenticates the token as the service account's e-mail (only because the token carries
+userinfo.email), so RBAC binds that e-mail
 (deploy/rbac.yaml). Every failure is a `K8sCredentialsError` (a `K8sConfigError`) saying what to
 grant or set. ``ALERTLOOP_CONTAINER_API_URL`` points the Container API client elsewhere (the
 local sandbox's fake; local only). Google and kubernetes packages are imported lazily.
@@ -32,6 +34,13 @@ if TYPE_CHECKING:
     from shared.clusters import ClusterEntry
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+USERINFO_EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
+# GKE maps a Google access token to the RBAC user named by its e-mail only when the token
+# carries userinfo.email; a cloud-platform-only token is the account's numeric unique id, which
+# deploy/rbac.yaml does not bind, so every call would be a 403
+# (https://cloud.google.com/kubernetes-engine/docs/how-to/role-based-access-control). client-go's
+# gcp auth plugin and gke-gcloud-auth-plugin request exactly these two scopes.
+GKE_SCOPES = (CLOUD_PLATFORM_SCOPE, USERINFO_EMAIL_SCOPE)
 CONTAINER_API_ENV = "ALERTLOOP_CONTAINER_API_URL"
 VIEWER_ROLE = "roles/container.clusterViewer"
 ADC_FIX = (
@@ -46,12 +55,12 @@ class K8sCredentialsError(K8sConfigError):
 
 @lru_cache(maxsize=1)
 def adc_credentials() -> Any:
-    """The process's Application Default Credentials (cloud-platform scope), created once."""
+    """The process's Application Default Credentials (`GKE_SCOPES`), created once."""
     import google.auth
     from google.auth.exceptions import GoogleAuthError
 
     try:
-        creds, _project = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+        creds, _project = google.auth.default(scopes=list(GKE_SCOPES))
     except GoogleAuthError as exc:
         raise K8sCredentialsError(f"no Google credentials: {exc}", fix=ADC_FIX) from exc
     return creds

@@ -87,6 +87,29 @@ def _spec_resources(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod as investigation sees it. A pod whose JSON is not shaped as expected (an API
+    server newer or odder than us) is evidence, never a failed read: its summary says
+    "status unreadable" and why."""
+    try:
+        return _pod_summary(pod)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        meta = pod.get("metadata") if isinstance(pod, dict) else None
+        name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+        return {
+            "name": name,
+            "phase": "Unknown",
+            "ready": False,
+            "restarts": 0,
+            "node": None,
+            "reason": None,
+            "containers": [],
+            "created": None,
+            "unreadable": f"pod {name or '?'}: status unreadable ({type(exc).__name__}: "
+            f"{_clip(str(exc), MAX_MESSAGE)})",
+        }
+
+
+def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     meta, status = pod.get("metadata") or {}, pod.get("status") or {}
     spec = pod.get("spec") or {}
     containers = [container_summary(c) for c in status.get("containerStatuses") or []]

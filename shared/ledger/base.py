@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.config import Settings, settings
+from shared.ledger.schema import CheckedCollection, CheckedWrites
 
 # The ids alertloop writes (run, incident, approval ids: hex or hex with a prefix) and looks up
 # for people; Firestore itself refuses "__…__" ids, even for a read.
@@ -46,7 +47,8 @@ class LedgerBase:
         return self._client
 
     def _col(self, name: str) -> Any:
-        return self.client.collection(f"{self.cfg.collection_prefix}{name}")
+        # Every write through a document of it is checked against Firestore's rules first.
+        return CheckedCollection(self.client.collection(f"{self.cfg.collection_prefix}{name}"))
 
     def _doc(self, collection: str, doc_id: str) -> Any:
         return self._col(collection).document(doc_id)
@@ -59,7 +61,9 @@ class LedgerBase:
 
         try:
             transaction = self.client.transaction(max_attempts=attempts)
-            return firestore.transactional(fn)(transaction, *args)
+            # The transaction's writes are checked against Firestore's rules first (schema.py).
+            checked = lambda t, *a: fn(CheckedWrites(t), *a)  # noqa: E731
+            return firestore.transactional(checked)(transaction, *args)
         except gexc.GoogleAPIError as exc:
             raise LedgerError(f"Firestore: {exc}") from exc
         except ValueError as exc:

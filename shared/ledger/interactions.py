@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
+from shared.ledger.schema import CheckedWrites
 
 ClaimOutcome = Literal["started", "completed", "in_progress"]
 Change = Literal["changed", "unchanged", "unknown"]
@@ -158,7 +159,7 @@ class InteractionsLedger(LedgerBase):
     def _mirror_to_runs(self, incident: dict[str, Any], fields: dict[str, Any]) -> None:
         run_ids = [str(r) for r in incident.get("run_order") or incident.get("runs") or []]
         for start in range(0, len(run_ids), _BATCH):
-            batch = self.client.batch()
+            batch = CheckedWrites(self.client.batch())
             for run_id in run_ids[start : start + _BATCH]:
                 batch.set(self._doc("runs", run_id), fields, merge=True)
             self._call(batch.commit)

@@ -20,6 +20,7 @@ from shared.envelope import Finding, utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, nest, snap_dict
 from shared.ledger.correlation import joinable, workload_doc_id
 from shared.ledger.guardrails import fingerprint_key
+from shared.ledger.schema import storable_finding
 from shared.messages import GroupSnapshot, IntakeAlert
 from shared.run import Run
 
@@ -429,8 +430,9 @@ class RunsLedger(LedgerBase):
             if not run:
                 raise LedgerError(f"run {run_id} is not in the ledger")
             now = utcnow()
+            stored = storable_finding(run_ref.path, run, finding.stage, data)
             update: dict[str, Any] = {
-                f"findings.{finding.stage}": data,
+                f"findings.{finding.stage}": stored,
                 f"timings.{finding.stage}_seconds": finding.duration_seconds,
                 "updated_at": now,
             }
@@ -438,7 +440,7 @@ class RunsLedger(LedgerBase):
                 update["state"] = state
             transaction.update(run_ref, update)
             if complete:
-                transaction.set(claim_ref, completed_record(data, now), merge=True)
+                transaction.set(claim_ref, completed_record(stored, now), merge=True)
 
         self._transaction(txn)
 
@@ -456,7 +458,9 @@ class RunsLedger(LedgerBase):
                     "at": now,
                     "replay": replay,
                 },
-                "findings.deadletter": finding.model_dump(mode="json"),
+                "findings.deadletter": storable_finding(
+                    "", {}, "deadletter", finding.model_dump(mode="json")
+                ),
                 "updated_at": now,
             },
         )
