@@ -58,6 +58,7 @@ GROUPS = {
     "jobs": "batch",
     "horizontalpodautoscalers": "autoscaling",
     "apiservices": "apiregistration.k8s.io",
+    "endpointslices": "discovery.k8s.io",
 }
 
 
