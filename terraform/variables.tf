@@ -171,9 +171,8 @@ variable "mounted_secrets" {
 }
 
 variable "dry_run" {
-  description = "ALERTLOOP_DRY_RUN: when true no cluster change is made (findings say what would have been done). Start with true."
+  description = "ALERTLOOP_DRY_RUN: when true no cluster change is made (findings say what would have been done). No default: the operator decides (start with true; the code's own default is false)."
   type        = bool
-  default     = true
 }
 
 variable "slack_channel" {
@@ -221,9 +220,9 @@ variable "policy_file" {
 }
 
 variable "max_body_bytes" {
-  description = "ALERTLOOP_MAX_BODY_BYTES: largest webhook body ingest accepts."
+  description = "ALERTLOOP_MAX_BODY_BYTES: largest webhook body ingest accepts (the code's default, 32 MiB: what Cloud Run accepts; deploy/alertmanager.yml's max_alerts: 5000 is about 7 MiB)."
   type        = number
-  default     = 1048576
+  default     = 33554432
 
   validation {
     condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 33554432
@@ -298,13 +297,13 @@ variable "prometheus_url" {
 }
 
 variable "prometheus_auth" {
-  description = "PROMETHEUS_AUTH: none | bearer (mount PROMETHEUS_BEARER_TOKEN via mounted_secrets) | google (Managed Prometheus; grants roles/monitoring.viewer)."
+  description = "PROMETHEUS_AUTH: none | bearer (mount PROMETHEUS_BEARER_TOKEN via mounted_secrets) | google (Managed Prometheus; grants roles/monitoring.viewer). Empty: the code's default (bearer when PROMETHEUS_BEARER_TOKEN is mounted, else none)."
   type        = string
-  default     = "none"
+  default     = ""
 
   validation {
-    condition     = contains(["none", "bearer", "google"], var.prometheus_auth)
-    error_message = "prometheus_auth must be none, bearer or google."
+    condition     = contains(["", "none", "bearer", "google"], var.prometheus_auth)
+    error_message = "prometheus_auth must be empty, none, bearer or google."
   }
 
   validation {
@@ -327,7 +326,7 @@ variable "prometheus_timeout_seconds" {
 variable "k8s_timeout_seconds" {
   description = "ALERTLOOP_K8S_TIMEOUT_SECONDS: Kubernetes API request timeout."
   type        = number
-  default     = 15
+  default     = 5
 
   validation {
     condition     = var.k8s_timeout_seconds > 0 && var.k8s_timeout_seconds <= 120

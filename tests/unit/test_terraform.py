@@ -609,3 +609,86 @@ def test_who_may_click_what_reaches_interact_and_act_alike() -> None:
             assert name in registry.BY_NAME[fn].env, (fn, name)
     refused = str(_tf()["variable"]["extra_env"]["validation"])
     assert "ALERTLOOP_SLACK_PERMISSIONS" in refused and "ALERTLOOP_APPROVERS" in refused
+
+
+# ---------------------------------------------------------------- defaults: values, not names
+
+
+# env_values entries computed from more than one variable, or from none: what each means is
+# checked where it is built (cluster table, permissions, the console's IAM auth).
+_COMPUTED_ENV = {
+    "GOOGLE_CLOUD_PROJECT": "var.project_id is required (no default)",
+    "ALERTLOOP_CLUSTERS": "local.cluster_table: empty without clusters (the code's default)",
+    "ALERTLOOP_SLACK_PERMISSIONS": "jsonencode of the map, empty when the map is",
+    "ALERTLOOP_CONSOLE_AUTH": "always iam on Cloud Run (only console_viewers may invoke it)",
+    "ALERTLOOP_FIRESTORE_DATABASE": '"(default)" is sent as unset (checked below)',
+}
+_VAR_REF = re.compile(
+    r"^\$\{(?:(?P<fn>tostring|join)\((?:\"(?P<sep>[^\"]*)\", )?)?var\.(?P<var>\w+)\)?\}$"
+)
+
+
+def _tf_value_as_env(default: Any, fn: str | None, sep: str | None) -> str:
+    """What Terraform puts in the env var for this default (terraform's tostring/join)."""
+    if fn == "join":
+        return (sep or "").join(default)
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def _same_setting(name: str, deployed: str, code_default: str) -> bool:
+    """Equal as the code reads them: numbers numerically, flags by truth, text exactly."""
+    from shared import envvars
+
+    if deployed == "":
+        return True  # dropped by local.function_env: the code's default applies
+    if deployed.lower() in envvars.TRUE_WORDS | envvars.FALSE_WORDS:
+        return (deployed.lower() in envvars.TRUE_WORDS) == (
+            code_default.lower() in envvars.TRUE_WORDS
+        )
+    try:
+        return float(deployed) == float(code_default)
+    except ValueError:
+        return deployed == code_default
+
+
+def test_every_terraform_default_that_feeds_a_setting_equals_the_codes_default() -> None:
+    # The drift this catches: var.max_body_bytes defaulted to 1 MiB while the code (and
+    # Alertmanager's max_alerts) assume 32 MiB; var.k8s_timeout_seconds was 15, the code's 5.
+    from shared import envvars
+
+    variables = _tf()["variable"]
+    checked = []
+    for name, expr in _locals()["env_values"].items():
+        if name in _COMPUTED_ENV:
+            continue
+        m = _VAR_REF.match(expr)
+        assert m, f"{name} = {expr}: not a plain variable; add it to _COMPUTED_ENV with why"
+        var = variables[m["var"]]
+        if "default" not in var:
+            continue  # the operator must decide (e.g. dry_run): nothing to drift
+        deployed = _tf_value_as_env(var["default"], m["fn"], m["sep"])
+        code = envvars.var(name).default
+        assert _same_setting(name, deployed, code), (
+            f"var.{m['var']} defaults to {deployed!r} but {name}'s default in "
+            f"shared/envvars.py is {code!r}: make them equal, or leave the variable unset"
+        )
+        checked.append(name)
+    assert {"ALERTLOOP_MAX_BODY_BYTES", "ALERTLOOP_K8S_TIMEOUT_SECONDS"} <= set(checked)
+    db = _locals()["env_values"]["ALERTLOOP_FIRESTORE_DATABASE"]
+    assert variables["firestore_database"]["default"] == envvars.var(
+        "ALERTLOOP_FIRESTORE_DATABASE"
+    ).default
+    assert '== "(default)" ? ""' in db
+
+
+def test_max_delivery_attempts_default_equals_the_codes_stage_attempts() -> None:
+    # var.max_delivery_attempts feeds both Pub/Sub's dead-letter policy and the code's
+    # ALERTLOOP_MAX_STAGE_ATTEMPTS: one number, the code's.
+    from shared import envvars
+
+    default = _tf()["variable"]["max_delivery_attempts"]["default"]
+    assert str(default) == envvars.var("ALERTLOOP_MAX_STAGE_ATTEMPTS").default
