@@ -679,9 +679,10 @@ def test_every_terraform_default_that_feeds_a_setting_equals_the_codes_default()
         checked.append(name)
     assert {"ALERTLOOP_MAX_BODY_BYTES", "ALERTLOOP_K8S_TIMEOUT_SECONDS"} <= set(checked)
     db = _locals()["env_values"]["ALERTLOOP_FIRESTORE_DATABASE"]
-    assert variables["firestore_database"]["default"] == envvars.var(
-        "ALERTLOOP_FIRESTORE_DATABASE"
-    ).default
+    assert (
+        variables["firestore_database"]["default"]
+        == envvars.var("ALERTLOOP_FIRESTORE_DATABASE").default
+    )
     assert '== "(default)" ? ""' in db
 
 
