@@ -45,6 +45,20 @@ resource "google_cloudfunctions2_function" "fn" {
         version    = "latest"
       }
     }
+
+    # Files, not env: the latest version is read on every read (rotation without a redeploy).
+    dynamic "secret_volumes" {
+      for_each = toset(local.function_secret_volumes[each.key])
+      content {
+        mount_path = "${local.secret_mount_root}/${local.secrets[secret_volumes.value]}"
+        project_id = var.project_id
+        secret     = google_secret_manager_secret.secret[secret_volumes.value].secret_id
+        versions {
+          version = "latest"
+          path    = "token"
+        }
+      }
+    }
   }
 
   lifecycle {

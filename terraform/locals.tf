@@ -15,8 +15,8 @@ locals {
       kind              = "http"
       topic             = null
       publishes         = ["intake"]
-      env               = []
-      secrets           = ["ALERTLOOP_WEBHOOK_TOKEN"]
+      env               = ["ALERTLOOP_WEBHOOK_TOKEN_FILES"]
+      secrets           = ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
       memory            = "256Mi"
       timeout_seconds   = 60
       max_instances     = 10
@@ -197,7 +197,17 @@ locals {
     PROMETHEUS_BEARER_TOKEN   = "prometheus-bearer-token"
     ALERTMANAGER_BEARER_TOKEN = "alertmanager-bearer-token"
     ALERTLOOP_CONSOLE_TOKEN   = "console-token"
+
+    ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS = "webhook-token-previous"
   }
+  # Secrets mounted as files (Secret Manager volumes), not env: Cloud Run reads a volume's latest
+  # version on every read, so ingest takes a rotated webhook token without a redeploy
+  # (shared/webhook_tokens.py re-reads them; ALERTLOOP_WEBHOOK_TOKEN_FILES names the files).
+  volume_secrets    = ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
+  secret_mount_root = "/etc/alertloop"
+  webhook_token_files = join(",", [
+    for s in local.volume_secrets : "${local.secret_mount_root}/${local.secrets[s]}/token" if contains(var.mounted_secrets, s)
+  ])
 
   # Firestore: collections with an `expires_at` TTL, and composite indexes.
   ttl_field       = "expires_at"
@@ -269,6 +279,7 @@ locals {
     ALERTLOOP_CONSOLE_AUTH         = "iam"
     ALERTLOOP_METRICS_WINDOW_HOURS = tostring(var.metrics_window_hours)
     ALERTLOOP_SLACK_WORKSPACE_URL  = var.slack_workspace_url
+    ALERTLOOP_WEBHOOK_TOKEN_FILES  = local.webhook_token_files
   }
 
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
@@ -303,8 +314,15 @@ locals {
     )
   }
 
-  function_secrets = {
+  function_mounted_secrets = {
     for name, f in local.functions : name => [for s in f.secrets : s if contains(var.mounted_secrets, s)]
+  }
+  # Secret env vars, and secret files (local.volume_secrets), per function.
+  function_secrets = {
+    for name, mounted in local.function_mounted_secrets : name => [for s in mounted : s if !contains(local.volume_secrets, s)]
+  }
+  function_secret_volumes = {
+    for name, mounted in local.function_mounted_secrets : name => [for s in mounted : s if contains(local.volume_secrets, s)]
   }
 
   # (function, topic) pairs for topic-level publisher grants.
@@ -317,7 +335,7 @@ locals {
   # (function, secret) pairs for secret-level accessor grants (mounted secrets only).
   secret_grants = {
     for pair in flatten([
-      for name, s in local.function_secrets : [for env in s : { function = name, env = env }]
+      for name, s in local.function_mounted_secrets : [for env in s : { function = name, env = env }]
     ]) : "${pair.function}/${pair.env}" => pair
   }
 

@@ -319,12 +319,37 @@ def test_secrets_are_mounted_from_secret_manager_only() -> None:
     assert "google_secret_manager_secret_version" not in _tf()["resource"]
     assert "google_secret_manager_secret_version" not in _tf()["data"]
     service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
-    dyn = _one(service["dynamic"])
+    dyn = {k: v for d in service["dynamic"] for k, v in d.items()}
     mount = dyn["secret_environment_variables"]
     assert mount["for_each"] == "${toset(local.function_secrets[each.key])}"
     assert "google_secret_manager_secret.secret" in _one(mount["content"])["secret"]
-    assert "local.functions" in loc["function_secrets"]
-    assert "var.mounted_secrets" in loc["function_secrets"]
+    assert "local.functions" in loc["function_mounted_secrets"]
+    assert "var.mounted_secrets" in loc["function_mounted_secrets"]
+    assert "local.function_mounted_secrets" in loc["function_secrets"]
+
+
+def test_webhook_tokens_are_files_read_at_their_latest_version() -> None:
+    # Env secrets are resolved once at instance start; volumes fetch the latest version on each
+    # read, so a rotated webhook token needs no redeploy (shared/webhook_tokens.py).
+    loc = _locals()
+    assert loc["volume_secrets"] == ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
+    for name in loc["volume_secrets"]:
+        assert name in registry.BY_NAME["ingest"].secrets, name
+    assert "!contains(local.volume_secrets, s)" in loc["function_secrets"]
+    service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
+    dyn = {k: v for d in service["dynamic"] for k, v in d.items()}
+    volume = dyn["secret_volumes"]
+    assert volume["for_each"] == "${toset(local.function_secret_volumes[each.key])}"
+    content = _one(volume["content"])
+    versions = _one(content["versions"])
+    assert versions == {"version": "latest", "path": "token"}
+    assert content["mount_path"] == (
+        "${local.secret_mount_root}/${local.secrets[secret_volumes.value]}"
+    )
+    # The files the code reads are exactly the mount paths + /token.
+    assert '"${local.secret_mount_root}/${local.secrets[s]}/token"' in loc["webhook_token_files"]
+    assert loc["env_values"]["ALERTLOOP_WEBHOOK_TOKEN_FILES"] == "${local.webhook_token_files}"
+    assert "ALERTLOOP_WEBHOOK_TOKEN_FILES" in registry.BY_NAME["ingest"].env
 
 
 def test_no_secret_values_in_variables_or_outputs() -> None:
@@ -350,7 +375,7 @@ def test_secret_access_is_per_function() -> None:
     assert grant["for_each"] == "${local.secret_grants}"
     assert grant["role"] == "roles/secretmanager.secretAccessor"
     assert "google_service_account.fn[each.value.function]" in grant["member"]
-    assert "local.function_secrets" in _locals()["secret_grants"]
+    assert "local.function_mounted_secrets" in _locals()["secret_grants"]
 
 
 # ---------------------------------------------------------------- IAM
@@ -622,6 +647,7 @@ _COMPUTED_ENV = {
     "ALERTLOOP_SLACK_PERMISSIONS": "jsonencode of the map, empty when the map is",
     "ALERTLOOP_CONSOLE_AUTH": "always iam on Cloud Run (only console_viewers may invoke it)",
     "ALERTLOOP_FIRESTORE_DATABASE": '"(default)" is sent as unset (checked below)',
+    "ALERTLOOP_WEBHOOK_TOKEN_FILES": "the mounted webhook secrets' paths (checked above)",
 }
 _VAR_REF = re.compile(
     r"^\$\{(?:(?P<fn>tostring|join)\((?:\"(?P<sep>[^\"]*)\", )?)?var\.(?P<var>\w+)\)?\}$"
