@@ -16,7 +16,7 @@ resource "google_cloudfunctions2_function" "fn" {
     runtime               = var.python_runtime
     entry_point           = each.key
     environment_variables = each.value.kind == "cloudevent" ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}
-    service_account       = var.build_service_account == "" ? null : "projects/${var.project_id}/serviceAccounts/${var.build_service_account}"
+    service_account       = local.build_service_account == "" ? null : "projects/${var.project_id}/serviceAccounts/${local.build_service_account}"
 
     source {
       storage_source {
@@ -27,11 +27,18 @@ resource "google_cloudfunctions2_function" "fn" {
   }
 
   service_config {
-    available_memory               = each.value.memory
-    timeout_seconds                = each.value.timeout_seconds
-    max_instance_count             = each.value.max_instances
-    min_instance_count             = 0
-    ingress_settings               = each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"
+    available_memory                 = each.value.memory
+    timeout_seconds                  = each.value.timeout_seconds
+    max_instance_count               = each.value.max_instances
+    min_instance_count               = local.scaling[each.key].min_instances
+    max_instance_request_concurrency = local.scaling[each.key].concurrency
+    available_cpu                    = local.scaling[each.key].cpu
+    vpc_connector                    = contains(local.vpc_functions, each.key) ? local.vpc_connector_id : null
+    vpc_connector_egress_settings    = contains(local.vpc_functions, each.key) ? var.vpc_egress_settings : null
+    # A public entry point without the allUsers invoker is reached through an external HTTPS
+    # load balancer (var.public_invoker = false): internal + Cloud Load Balancing.
+    ingress_settings = (each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" :
+    each.value.exposure == "public" && !var.public_invoker ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.fn[each.key].email
     environment_variables          = local.function_env[each.key]
@@ -71,6 +78,10 @@ resource "google_cloudfunctions2_function" "fn" {
       error_message = "Only HTTP functions may be exposed publicly."
     }
     precondition {
+      condition     = alltrue([for name in keys(var.function_scaling) : contains(keys(local.functions), name)])
+      error_message = "function_scaling keys must be function names: ${join(", ", keys(local.functions))}."
+    }
+    precondition {
       condition     = each.value.kind == "http" || each.value.timeout_seconds <= 540
       error_message = "Worker timeouts must stay within the 600 s push ack deadline."
     }
@@ -79,5 +90,7 @@ resource "google_cloudfunctions2_function" "fn" {
   depends_on = [
     google_project_service.apis,
     google_secret_manager_secret_iam_member.accessor,
+    google_project_iam_member.build,
+    google_storage_bucket_iam_member.build_source,
   ]
 }

@@ -252,7 +252,7 @@ locals {
     ALERTLOOP_DRY_RUN                 = tostring(var.dry_run)
     ALERTLOOP_MAX_EVENT_AGE_SECONDS   = tostring(var.max_event_age_seconds)
     ALERTLOOP_STAGE_TIMEOUT_SECONDS   = tostring(var.stage_timeout_seconds)
-    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_delivery_attempts)
+    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_stage_attempts)
     SLACK_CHANNEL                     = var.slack_channel
     SLACK_API_URL                     = var.slack_api_url
     ALERTLOOP_RUN_URL_TEMPLATE        = var.run_url_template
@@ -344,7 +344,7 @@ locals {
   http_invokers = {
     for pair in flatten([
       for name, f in local.functions : [
-        for m in(f.exposure == "public" ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
+        for m in(f.exposure == "public" && var.public_invoker ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
         { function = name, member = m }
       ] if f.kind == "http"
     ]) : "${pair.function}/${pair.member}" => pair
@@ -361,6 +361,40 @@ locals {
         f.uses_kubernetes ? [for p in local.gke_projects : { function = name, role = "roles/container.clusterViewer", project = p }] : [],
       )
     ]) : "${pair.function}/${pair.role}/${pair.project}" => pair
+  }
+
+  # Scaling per function (var.function_scaling; functions left out: Cloud Run's defaults).
+  scaling = {
+    for name in keys(local.functions) : name => {
+      min_instances = try(var.function_scaling[name].min_instances, 0)
+      concurrency   = try(var.function_scaling[name].concurrency, 1)
+      cpu           = try(var.function_scaling[name].cpu, null)
+    }
+  }
+
+  # VPC egress: only the functions that reach a cluster, a Prometheus or an Alertmanager.
+  vpc_functions = var.vpc_egress == "none" ? [] : [
+    for name, f in local.functions : name if f.uses_kubernetes || f.uses_prometheus || contains(["act", "sweeper"], name)
+  ]
+  vpc_connector_id = var.vpc_egress != "connector" ? null : (var.vpc_connector != "" ? var.vpc_connector : google_vpc_access_connector.egress[0].id)
+
+  # The build identity: the operator's, else one created here (build.tf), else the platform's.
+  create_build_sa       = var.build_service_account == "" && var.create_build_service_account
+  build_service_account = local.create_build_sa ? google_service_account.build[0].email : var.build_service_account
+
+  # Firestore access per function, from what each one's code imports (checked by
+  # tests/unit/test_terraform.py): ingest and interact never touch it, the console only reads.
+  firestore_access = {
+    dispatch    = "roles/datastore.user"
+    investigate = "roles/datastore.user"
+    remediate   = "roles/datastore.user"
+    budget      = "roles/datastore.user"
+    notify      = "roles/datastore.user"
+    deadletter  = "roles/datastore.user"
+    act         = "roles/datastore.user"
+    sweeper     = "roles/datastore.user"
+    rollback    = "roles/datastore.user"
+    console     = "roles/datastore.viewer"
   }
 
   firestore_database_name = var.create_firestore_database ? google_firestore_database.alertloop[0].name : var.firestore_database
