@@ -209,13 +209,11 @@ locals {
     for s in local.volume_secrets : "${local.secret_mount_root}/${local.secrets[s]}/token" if contains(var.mounted_secrets, s)
   ])
 
-  # Firestore: collections with an `expires_at` TTL, and composite indexes.
+  # Firestore: collections with an `expires_at` TTL (not approvals: the console keeps who
+  # approved), and the composite indexes the ledger's queries need (shared/registry.py).
   ttl_field       = "expires_at"
-  ttl_collections = ["idempotency", "leases", "locks", "approvals", "interactions"]
+  ttl_collections = ["idempotency", "leases", "locks", "interactions"]
   firestore_indexes = {
-    runs_by_alert_type      = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    runs_by_state           = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    audit_by_target         = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
     incidents_by_status     = { collection = "incidents", fields = [["status", "ASCENDING"], ["opened_at", "DESCENDING"]] }
     incidents_by_alert_type = { collection = "incidents", fields = [["alert_type", "ASCENDING"], ["opened_at", "DESCENDING"]] }
     incidents_by_cluster    = { collection = "incidents", fields = [["cluster", "ASCENDING"], ["opened_at", "DESCENDING"]] }
