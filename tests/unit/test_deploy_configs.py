@@ -293,3 +293,56 @@ def test_loop_alerts_go_to_a_receiver_that_is_not_alertloop() -> None:
         receiver = proc.stdout.strip()
         assert receiver not in ingest_receivers, (rule["alert"], receiver)
         assert receiver == "alertloop-operators", (rule["alert"], receiver)
+
+
+# ---------------------------------------------------------------- issue 18: the Slack app manifest
+
+# Slack Web API method -> the bot scope it needs (api.slack.com/methods/<method>: "Required
+# scopes"). A method the code calls that is not here fails the test below until it is added.
+SLACK_METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "usergroups.users.list": "usergroups:read",
+}
+
+
+def _slack_methods_called() -> set[str]:
+    """Web API methods in shared/ and functions/: WebClient.method_name(...) calls and the
+    names passed to Slack._call("method_name", ...)."""
+    import re
+
+    pattern = re.compile(
+        r"""(?:\.|["'])((?:chat|usergroups|conversations|users|reactions|views|files|pins|"""
+        r"""bookmarks|reminders|dnd|auth)_[A-Za-z_]+)(?:\(|["'])"""
+    )
+    found = set()
+    for folder in ("shared", "functions"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for name in pattern.findall(path.read_text()):
+                first, _, rest = name.partition("_")
+                found.add(f"{first}.{rest.replace('_', '.')}")
+    return found
+
+
+def test_the_slack_manifest_has_the_scopes_of_every_method_the_code_calls() -> None:
+    manifest = yaml.safe_load((DEPLOY / "slack-app-manifest.yaml").read_text())
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    called = _slack_methods_called()
+    assert {"chat.postMessage", "chat.update", "usergroups.users.list"} <= called, called
+    for method in called:
+        assert method in SLACK_METHOD_SCOPES, f"{method}: add its scope to SLACK_METHOD_SCOPES"
+        assert SLACK_METHOD_SCOPES[method] in scopes, (method, scopes)
+    # Nothing more than the code uses.
+    assert scopes == {SLACK_METHOD_SCOPES[m] for m in called}
+
+
+def test_the_slack_manifest_points_interactivity_at_interact() -> None:
+    manifest = yaml.safe_load((DEPLOY / "slack-app-manifest.yaml").read_text())
+    interactivity = manifest["settings"]["interactivity"]
+    assert interactivity["is_enabled"] is True
+    assert interactivity["request_url"].startswith("https://")
+    assert "interact_url" in interactivity["request_url"]  # the Terraform output to paste
+    assert manifest["settings"]["socket_mode_enabled"] is False  # interact is an HTTP endpoint
+    outputs = (ROOT / "terraform" / "outputs.tf").read_text()
+    assert 'output "interact_url"' in outputs
+    assert 'google_cloudfunctions2_function.fn["interact"]' in outputs
