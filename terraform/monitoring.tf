@@ -10,7 +10,7 @@ resource "google_monitoring_alert_policy" "backlog" {
   conditions {
     display_name = "oldest unacked message older than ${var.backlog_alert_seconds} s"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_subscription\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND starts_with(resource.label.subscription_id, \"${var.name_prefix}\")"
+      filter          = "resource.type = \"pubsub_subscription\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.label.subscription_id = starts_with(\"${var.name_prefix}\")"
       comparison      = "COMPARISON_GT"
       threshold_value = var.backlog_alert_seconds
       duration        = "300s"
