@@ -188,7 +188,7 @@ def test_the_console_is_never_public() -> None:
     assert loc["env_values"]["ALERTLOOP_CONSOLE_AUTH"] == "iam"
     fn = _resources("google_cloudfunctions2_function")["fn"]
     ingress = _one(fn["service_config"])["ingress_settings"]
-    assert '(each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" :' in ingress
+    assert '(local.functions[each.key].exposure == "internal" ? "ALLOW_INTERNAL_ONLY" :' in ingress
     assert '"public" && !var.public_invoker ? "ALLOW_INTERNAL_AND_GCLB"' in ingress
 
 
@@ -196,7 +196,7 @@ def test_every_function_is_one_for_each_resource_from_the_table() -> None:
     fns = _resources("google_cloudfunctions2_function")
     assert list(fns) == ["fn"], "one resource, for_each over local.functions; no copies"
     fn = fns["fn"]
-    assert fn["for_each"] == "${local.functions}"
+    assert fn["for_each"] == "${toset(keys(local.functions))}"
     assert fn["name"] == "${var.name_prefix}${each.key}"
     build = _one(fn["build_config"])
     assert build["entry_point"] == "${each.key}"  # entry point = registry name
@@ -208,8 +208,9 @@ def test_every_function_is_one_for_each_resource_from_the_table() -> None:
     assert service["service_account_email"] == "${google_service_account.fn[each.key].email}"
     assert service["environment_variables"] == "${local.function_env[each.key]}"
     assert service["ingress_settings"] == (
-        '${(each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : each.value.exposure == '
-        '"public" && !var.public_invoker ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")}'
+        '${(local.functions[each.key].exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : '
+        'local.functions[each.key].exposure == "public" && !var.public_invoker ? '
+        '"ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")}'
     )
 
 
