@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt registry clean
+.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt tf-check registry clean
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
@@ -77,7 +77,7 @@ fmt: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
-test: setup browser-deps check
+test: setup browser-deps check tf-check
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -102,6 +102,20 @@ bench-diagnosis: setup
 
 tf-fmt:
 	terraform fmt -recursive terraform
+
+# terraform/ against the google provider's real schema (read offline from the prebuilt CDKTF
+# bindings' jsii assembly; scripts/tf_schema_check.py caches it), then checkov (its own venv:
+# ~290 MB of dependencies kept out of .[dev]). Skipped checks are justified inline.
+TF_CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/alertloop
+CHECKOV_VERSION := 3.3.30
+tf-check: $(STAMP)
+	@$(BIN)/python scripts/tf_schema_check.py
+	@test -x $(TF_CACHE)/checkov-$(CHECKOV_VERSION)/bin/checkov || { \
+	  echo "installing checkov $(CHECKOV_VERSION) into $(TF_CACHE) (once)…"; \
+	  $(PYTHON) -m venv $(TF_CACHE)/checkov-$(CHECKOV_VERSION) && \
+	  $(TF_CACHE)/checkov-$(CHECKOV_VERSION)/bin/pip install --quiet checkov==$(CHECKOV_VERSION); }
+	@$(TF_CACHE)/checkov-$(CHECKOV_VERSION)/bin/checkov -d terraform --framework terraform \
+	  --quiet --compact --skip-download
 
 clean:
 	rm -rf build .stack .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -146,6 +146,12 @@ VARS: tuple[Var, ...] = (
     Var("ALERTLOOP_WEBHOOK_TOKEN", "", "the bearer token ingest requires (empty: every request "
         "is refused); `alertloop fire` sends it", "core", ("ingest",),
         mount="webhook-token"),
+    Var("ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS", "", "a second token ingest accepts while the webhook "
+        "token is rotated (docs/deployment.md); empty once Alertmanager sends the new one",
+        "core", ("ingest",), mount="webhook-token-previous"),
+    Var("ALERTLOOP_WEBHOOK_TOKEN_FILES", "", "comma-separated files each holding an accepted "
+        "token (Secret Manager volumes: re-read every 30 s and after a token matching none, so "
+        "a rotation needs no redeploy)", "core", ("ingest",), deployed=True),
     Var("SLACK_BOT_TOKEN", "", "the Slack bot token; without it messages are rendered to the "
         "log", "core", ("notify", "deadletter", "interact", "act"), mount="slack-bot-token"),
     Var("ALERTLOOP_LOG_FORMAT", "json", "`text` for humans; JSON is what Cloud Logging parses",

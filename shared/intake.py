@@ -9,7 +9,6 @@ idempotent Pub/Sub function) does the ledger work. If any publish fails the webh
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from shared.envelope import Alert, run_id_for, utcnow
 from shared.log import event, get_logger
 from shared.messages import GroupSnapshot, IntakeAlert, IntakeGroup
 from shared.webhook import Parsed, parse_body
+from shared.webhook_tokens import webhook_tokens
 from shared.workload_labels import workload_from_labels
 
 log = get_logger(__name__)
@@ -32,15 +32,17 @@ class Unauthorized(PermissionError):
 
 
 def check_bearer(header: str | None, cfg: Settings) -> None:
-    """Constant-time check of `Authorization: Bearer <token>`; opting out must be explicit."""
-    if cfg.allow_unauthenticated and not cfg.webhook_token:
+    """Constant-time check of `Authorization: Bearer <token>` against every accepted token
+    (two during a rotation: shared/webhook_tokens.py); opting out must be explicit."""
+    accepted = webhook_tokens(cfg.webhook_token)
+    if cfg.allow_unauthenticated and not accepted.configured:
         return
-    if not cfg.webhook_token:
+    if not accepted.configured:
         raise Unauthorized("ingest has no ALERTLOOP_WEBHOOK_TOKEN set; refusing all requests")
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing 'Authorization: Bearer <token>' header")
-    if not hmac.compare_digest(token.strip().encode(), cfg.webhook_token.encode()):
+    if not accepted.accepts(token.strip()):
         raise Unauthorized("invalid bearer token")
 
 

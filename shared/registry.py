@@ -65,12 +65,13 @@ SWEEP_TOPIC = "sweep"
 # Firestore collections (before ALERTLOOP_COLLECTION_PREFIX) whose documents carry `expires_at`
 # and are deleted by a TTL policy.
 TTL_FIELD = "expires_at"
-TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "approvals", "interactions")
+# Not approvals: their `expires_at` is the proposal's deadline, and the console's timeline
+# must keep who approved (or rejected) a rollback long after it.
+TTL_COLLECTIONS: tuple[str, ...] = ("idempotency", "leases", "locks", "interactions")
 # Composite indexes: collection -> ordered ((field, "ASCENDING" | "DESCENDING"), ...).
+# Only what a query in shared/ledger needs (tests/unit/test_firestore_indexes.py): an equality
+# on one field ordered by another. Single-field queries use Firestore's automatic indexes.
 FIRESTORE_INDEXES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("runs", (("alert_type", "ASCENDING"), ("received_at", "DESCENDING"))),
-    ("runs", (("state", "ASCENDING"), ("received_at", "DESCENDING"))),
-    ("audit", (("target", "ASCENDING"), ("at", "DESCENDING"))),
     # The console's incident list: newest first under each filter (Firestore merges them when
     # several filters are combined).
     ("incidents", (("status", "ASCENDING"), ("opened_at", "DESCENDING"))),

@@ -29,12 +29,13 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   member  = "serviceAccount:${google_service_account.fn[each.value.function].email}"
 }
 
-# The run ledger, scoped to alertloop's database by an IAM condition.
+# The run ledger, scoped to alertloop's database by an IAM condition; per function, from
+# local.firestore_access (none for ingest and interact, read-only for the console).
 resource "google_project_iam_member" "firestore" {
-  for_each = local.functions
+  for_each = local.firestore_access
 
   project = var.project_id
-  role    = "roles/datastore.user"
+  role    = each.value
   member  = "serviceAccount:${google_service_account.fn[each.key].email}"
 
   condition {

@@ -15,8 +15,8 @@ locals {
       kind              = "http"
       topic             = null
       publishes         = ["intake"]
-      env               = []
-      secrets           = ["ALERTLOOP_WEBHOOK_TOKEN"]
+      env               = ["ALERTLOOP_WEBHOOK_TOKEN_FILES"]
+      secrets           = ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
       memory            = "256Mi"
       timeout_seconds   = 60
       max_instances     = 10
@@ -197,15 +197,23 @@ locals {
     PROMETHEUS_BEARER_TOKEN   = "prometheus-bearer-token"
     ALERTMANAGER_BEARER_TOKEN = "alertmanager-bearer-token"
     ALERTLOOP_CONSOLE_TOKEN   = "console-token"
-  }
 
-  # Firestore: collections with an `expires_at` TTL, and composite indexes.
+    ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS = "webhook-token-previous"
+  }
+  # Secrets mounted as files (Secret Manager volumes), not env: Cloud Run reads a volume's latest
+  # version on every read, so ingest takes a rotated webhook token without a redeploy
+  # (shared/webhook_tokens.py re-reads them; ALERTLOOP_WEBHOOK_TOKEN_FILES names the files).
+  volume_secrets    = ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
+  secret_mount_root = "/etc/alertloop"
+  webhook_token_files = join(",", [
+    for s in local.volume_secrets : "${local.secret_mount_root}/${local.secrets[s]}/token" if contains(var.mounted_secrets, s)
+  ])
+
+  # Firestore: collections with an `expires_at` TTL (not approvals: the console keeps who
+  # approved), and the composite indexes the ledger's queries need (shared/registry.py).
   ttl_field       = "expires_at"
-  ttl_collections = ["idempotency", "leases", "locks", "approvals", "interactions"]
+  ttl_collections = ["idempotency", "leases", "locks", "interactions"]
   firestore_indexes = {
-    runs_by_alert_type      = { collection = "runs", fields = [["alert_type", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    runs_by_state           = { collection = "runs", fields = [["state", "ASCENDING"], ["received_at", "DESCENDING"]] }
-    audit_by_target         = { collection = "audit", fields = [["target", "ASCENDING"], ["at", "DESCENDING"]] }
     incidents_by_status     = { collection = "incidents", fields = [["status", "ASCENDING"], ["opened_at", "DESCENDING"]] }
     incidents_by_alert_type = { collection = "incidents", fields = [["alert_type", "ASCENDING"], ["opened_at", "DESCENDING"]] }
     incidents_by_cluster    = { collection = "incidents", fields = [["cluster", "ASCENDING"], ["opened_at", "DESCENDING"]] }
@@ -242,7 +250,7 @@ locals {
     ALERTLOOP_DRY_RUN                 = tostring(var.dry_run)
     ALERTLOOP_MAX_EVENT_AGE_SECONDS   = tostring(var.max_event_age_seconds)
     ALERTLOOP_STAGE_TIMEOUT_SECONDS   = tostring(var.stage_timeout_seconds)
-    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_delivery_attempts)
+    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_stage_attempts)
     SLACK_CHANNEL                     = var.slack_channel
     SLACK_API_URL                     = var.slack_api_url
     ALERTLOOP_RUN_URL_TEMPLATE        = var.run_url_template
@@ -269,6 +277,7 @@ locals {
     ALERTLOOP_CONSOLE_AUTH         = "iam"
     ALERTLOOP_METRICS_WINDOW_HOURS = tostring(var.metrics_window_hours)
     ALERTLOOP_SLACK_WORKSPACE_URL  = var.slack_workspace_url
+    ALERTLOOP_WEBHOOK_TOKEN_FILES  = local.webhook_token_files
   }
 
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
@@ -303,8 +312,15 @@ locals {
     )
   }
 
-  function_secrets = {
+  function_mounted_secrets = {
     for name, f in local.functions : name => [for s in f.secrets : s if contains(var.mounted_secrets, s)]
+  }
+  # Secret env vars, and secret files (local.volume_secrets), per function.
+  function_secrets = {
+    for name, mounted in local.function_mounted_secrets : name => [for s in mounted : s if !contains(local.volume_secrets, s)]
+  }
+  function_secret_volumes = {
+    for name, mounted in local.function_mounted_secrets : name => [for s in mounted : s if contains(local.volume_secrets, s)]
   }
 
   # (function, topic) pairs for topic-level publisher grants.
@@ -317,7 +333,7 @@ locals {
   # (function, secret) pairs for secret-level accessor grants (mounted secrets only).
   secret_grants = {
     for pair in flatten([
-      for name, s in local.function_secrets : [for env in s : { function = name, env = env }]
+      for name, s in local.function_mounted_secrets : [for env in s : { function = name, env = env }]
     ]) : "${pair.function}/${pair.env}" => pair
   }
 
@@ -326,7 +342,7 @@ locals {
   http_invokers = {
     for pair in flatten([
       for name, f in local.functions : [
-        for m in(f.exposure == "public" ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
+        for m in(f.exposure == "public" && var.public_invoker ? ["allUsers"] : concat(lookup(var.internal_invoker_members, name, []), name == "console" ? var.console_viewers : [])) :
         { function = name, member = m }
       ] if f.kind == "http"
     ]) : "${pair.function}/${pair.member}" => pair
@@ -343,6 +359,40 @@ locals {
         f.uses_kubernetes ? [for p in local.gke_projects : { function = name, role = "roles/container.clusterViewer", project = p }] : [],
       )
     ]) : "${pair.function}/${pair.role}/${pair.project}" => pair
+  }
+
+  # Scaling per function (var.function_scaling; functions left out: Cloud Run's defaults).
+  scaling = {
+    for name in keys(local.functions) : name => {
+      min_instances = try(var.function_scaling[name].min_instances, 0)
+      concurrency   = try(var.function_scaling[name].concurrency, 1)
+      cpu           = try(var.function_scaling[name].cpu, null)
+    }
+  }
+
+  # VPC egress: only the functions that reach a cluster, a Prometheus or an Alertmanager.
+  vpc_functions = var.vpc_egress == "none" ? [] : [
+    for name, f in local.functions : name if f.uses_kubernetes || f.uses_prometheus || contains(["act", "sweeper"], name)
+  ]
+  vpc_connector_id = var.vpc_egress != "connector" ? null : (var.vpc_connector != "" ? var.vpc_connector : google_vpc_access_connector.egress[0].id)
+
+  # The build identity: the operator's, else one created here (build.tf), else the platform's.
+  create_build_sa       = var.build_service_account == "" && var.create_build_service_account
+  build_service_account = local.create_build_sa ? google_service_account.build[0].email : var.build_service_account
+
+  # Firestore access per function, from what each one's code imports (checked by
+  # tests/unit/test_terraform.py): ingest and interact never touch it, the console only reads.
+  firestore_access = {
+    dispatch    = "roles/datastore.user"
+    investigate = "roles/datastore.user"
+    remediate   = "roles/datastore.user"
+    budget      = "roles/datastore.user"
+    notify      = "roles/datastore.user"
+    deadletter  = "roles/datastore.user"
+    act         = "roles/datastore.user"
+    sweeper     = "roles/datastore.user"
+    rollback    = "roles/datastore.user"
+    console     = "roles/datastore.viewer"
   }
 
   firestore_database_name = var.create_firestore_database ? google_firestore_database.alertloop[0].name : var.firestore_database

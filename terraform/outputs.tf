@@ -5,6 +5,11 @@ output "ingest_url" {
   value       = google_cloudfunctions2_function.fn["ingest"].service_config[0].uri
 }
 
+output "interact_url" {
+  description = "The Slack app's interactivity Request URL (deploy/slack-app-manifest.yaml)."
+  value       = google_cloudfunctions2_function.fn["interact"].service_config[0].uri
+}
+
 output "function_urls" {
   description = "URL of every function (workers accept only their push subscription's OIDC token)."
   value       = { for name, f in google_cloudfunctions2_function.fn : name => f.service_config[0].uri }

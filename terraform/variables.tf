@@ -158,10 +158,10 @@ variable "mounted_secrets" {
       for s in var.mounted_secrets : contains([
         "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
         "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN",
-        "ALERTLOOP_CONSOLE_TOKEN",
+        "ALERTLOOP_CONSOLE_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS",
       ], s)
     ])
-    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN, ALERTMANAGER_BEARER_TOKEN, ALERTLOOP_CONSOLE_TOKEN."
+    error_message = "mounted_secrets may contain only ALERTLOOP_WEBHOOK_TOKEN, ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, KUBE_CONFIG_DATA, PROMETHEUS_BEARER_TOKEN, ALERTMANAGER_BEARER_TOKEN, ALERTLOOP_CONSOLE_TOKEN."
   }
 
   validation {
@@ -171,9 +171,8 @@ variable "mounted_secrets" {
 }
 
 variable "dry_run" {
-  description = "ALERTLOOP_DRY_RUN: when true no cluster change is made (findings say what would have been done). Start with true."
+  description = "ALERTLOOP_DRY_RUN: when true no cluster change is made (findings say what would have been done). No default: the operator decides (start with true; the code's own default is false)."
   type        = bool
-  default     = true
 }
 
 variable "slack_channel" {
@@ -221,9 +220,9 @@ variable "policy_file" {
 }
 
 variable "max_body_bytes" {
-  description = "ALERTLOOP_MAX_BODY_BYTES: largest webhook body ingest accepts."
+  description = "ALERTLOOP_MAX_BODY_BYTES: largest webhook body ingest accepts (the code's default, 32 MiB: what Cloud Run accepts; deploy/alertmanager.yml's max_alerts: 5000 is about 7 MiB)."
   type        = number
-  default     = 1048576
+  default     = 33554432
 
   validation {
     condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 33554432
@@ -254,9 +253,9 @@ variable "stage_timeout_seconds" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Pub/Sub deliveries before a message is dead-lettered; also ALERTLOOP_MAX_STAGE_ATTEMPTS."
+  description = "Pub/Sub deliveries before a message is dead-lettered (each 429 while the workers scale out spends one). 20 attempts back off 10 s -> 600 s: about 2.5 h before a message could dead-letter without reaching the code (docs/deployment.md)."
   type        = number
-  default     = 5
+  default     = 20
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
@@ -298,13 +297,13 @@ variable "prometheus_url" {
 }
 
 variable "prometheus_auth" {
-  description = "PROMETHEUS_AUTH: none | bearer (mount PROMETHEUS_BEARER_TOKEN via mounted_secrets) | google (Managed Prometheus; grants roles/monitoring.viewer)."
+  description = "PROMETHEUS_AUTH: none | bearer (mount PROMETHEUS_BEARER_TOKEN via mounted_secrets) | google (Managed Prometheus; grants roles/monitoring.viewer). Empty: the code's default (bearer when PROMETHEUS_BEARER_TOKEN is mounted, else none)."
   type        = string
-  default     = "none"
+  default     = ""
 
   validation {
-    condition     = contains(["none", "bearer", "google"], var.prometheus_auth)
-    error_message = "prometheus_auth must be none, bearer or google."
+    condition     = contains(["", "none", "bearer", "google"], var.prometheus_auth)
+    error_message = "prometheus_auth must be empty, none, bearer or google."
   }
 
   validation {
@@ -327,7 +326,7 @@ variable "prometheus_timeout_seconds" {
 variable "k8s_timeout_seconds" {
   description = "ALERTLOOP_K8S_TIMEOUT_SECONDS: Kubernetes API request timeout."
   type        = number
-  default     = 15
+  default     = 5
 
   validation {
     condition     = var.k8s_timeout_seconds > 0 && var.k8s_timeout_seconds <= 120
@@ -421,7 +420,7 @@ variable "extra_env" {
     condition = alltrue([
       for fn, env in var.extra_env : alltrue([
         for name in keys(env) : can(regex("^[A-Z][A-Z0-9_]*$", name)) && !contains([
-          "ALERTLOOP_WEBHOOK_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
+          "ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET",
           "KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN",
           "ALERTLOOP_ALLOW_UNAUTHENTICATED", "ALERTLOOP_CONTAINER_API_URL", "PUBSUB_EMULATOR_HOST",
           "FIRESTORE_EMULATOR_HOST", "ALERTLOOP_PROMETHEUS_BIN", "ALERTLOOP_PROMTOOL_BIN",
@@ -608,5 +607,158 @@ variable "sweep_min_age_minutes" {
   validation {
     condition     = var.sweep_min_age_minutes >= 1 && var.sweep_min_age_minutes <= 1440
     error_message = "sweep_min_age_minutes must be between 1 and 1440."
+  }
+}
+
+# ---- day-1 choices: network, identity, exposure, scaling, monitoring (docs/deployment.md) ----
+
+variable "vpc_egress" {
+  description = "How the functions that reach your clusters, Prometheus and Alertmanager get into your VPC: \"none\" (public endpoints only), \"connector\" (a Serverless VPC Access connector: vpc_connector, or one created from vpc_connector_network/vpc_connector_cidr). Needed for a private GKE control plane's private endpoint, an in-cluster Alertmanager or a self-hosted Prometheus. (Direct VPC egress is not in hashicorp/google 6.x's google_cloudfunctions2_function schema.)"
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "connector"], var.vpc_egress)
+    error_message = "vpc_egress must be \"none\" or \"connector\"."
+  }
+}
+
+variable "vpc_connector" {
+  description = "With vpc_egress = \"connector\": an existing connector (projects/P/locations/R/connectors/N). Empty: Terraform creates one from vpc_connector_network and vpc_connector_cidr."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.vpc_connector == "" || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[a-z][-a-z0-9]{0,23}$", var.vpc_connector))
+    error_message = "vpc_connector must be empty or projects/P/locations/R/connectors/N."
+  }
+}
+
+variable "vpc_connector_network" {
+  description = "With vpc_egress = \"connector\" and no vpc_connector: the VPC network name the created connector joins."
+  type        = string
+  default     = "default"
+
+  validation {
+    condition     = can(regex("^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$", var.vpc_connector_network))
+    error_message = "vpc_connector_network must be a network name."
+  }
+}
+
+variable "vpc_connector_cidr" {
+  description = "With vpc_egress = \"connector\" and no vpc_connector: an unused /28 in that network for the created connector."
+  type        = string
+  default     = "10.8.0.0/28"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_connector_cidr, 0)) && endswith(var.vpc_connector_cidr, "/28")
+    error_message = "vpc_connector_cidr must be a /28 range."
+  }
+}
+
+variable "vpc_egress_settings" {
+  description = "Which traffic goes through the connector: PRIVATE_RANGES_ONLY (safe default: Google APIs and Slack stay on the public path) or ALL_TRAFFIC (needs Cloud NAT for Slack and Google APIs)."
+  type        = string
+  default     = "PRIVATE_RANGES_ONLY"
+
+  validation {
+    condition     = contains(["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"], var.vpc_egress_settings)
+    error_message = "vpc_egress_settings must be PRIVATE_RANGES_ONLY or ALL_TRAFFIC."
+  }
+}
+
+variable "gke_dns_endpoint" {
+  description = "The GKE clusters are reached at their DNS-based control-plane endpoint (gke-….REGION.gke.goog: IAM-checked, reachable without VPC egress). Set each gke cluster's endpoint to https://<its DNS endpoint> (no ca_data: the endpoint's certificate is publicly trusted); this grants container.clusters.connect (a custom role) on the clusters' projects."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.gke_dns_endpoint || alltrue([for c in values(var.clusters) : c.gke == null || (c.endpoint != null && can(regex("^https://[a-z0-9.-]+\\.gke\\.goog/?$", coalesce(c.endpoint, "-"))) && c.ca_data == null)])
+    error_message = "With gke_dns_endpoint, every gke cluster sets endpoint = \"https://<DNS endpoint>.gke.goog\" and no ca_data."
+  }
+}
+
+variable "create_build_service_account" {
+  description = "Create a build service account (roles/cloudbuild.builds.builder, roles/artifactregistry.writer, roles/logging.logWriter, read on the source bucket) and build every function with it. Since Cloud Build's 2024 change new projects build with the Compute default account, which often lacks these roles. Ignored when build_service_account is set."
+  type        = bool
+  default     = true
+}
+
+variable "public_invoker" {
+  description = "Grant roles/run.invoker to allUsers on the HTTP entry points you made public (ingest_access/interact_access = \"public\"). Set false where the org policy iam.allowedPolicyMemberDomains (domain-restricted sharing) refuses allUsers: those functions then take ingress internal + Cloud Load Balancing, and only internal_invoker_members may invoke them (docs/deployment.md: behind an external HTTPS load balancer)."
+  type        = bool
+  default     = true
+}
+
+variable "function_scaling" {
+  description = "Per function: min_instances (kept warm), concurrency (requests per instance; above 1 needs cpu >= 1) and cpu (vCPUs, e.g. \"1\"). Functions left out: 0 warm, concurrency 1, CPU from memory. The defaults keep interact warm with a whole CPU (Slack's 3 s) and let the stage workers take a 1,000-alert storm without spending their delivery attempts on 429s (docs/deployment.md)."
+  type = map(object({
+    min_instances = optional(number, 0)
+    concurrency   = optional(number, 1)
+    cpu           = optional(string)
+  }))
+  default = {
+    ingest      = { concurrency = 20, cpu = "1" }
+    interact    = { min_instances = 1, concurrency = 20, cpu = "1" }
+    dispatch    = { concurrency = 10, cpu = "1" }
+    investigate = { concurrency = 4, cpu = "1" }
+    budget      = { concurrency = 8, cpu = "1" }
+    deadletter  = { concurrency = 4, cpu = "1" }
+    act         = { concurrency = 4, cpu = "1" }
+    console     = { concurrency = 20, cpu = "1" }
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.function_scaling) : s.min_instances >= 0 && s.concurrency >= 1 && s.concurrency <= 1000])
+    error_message = "function_scaling: min_instances >= 0, concurrency between 1 and 1000."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.function_scaling) : s.concurrency == 1 || try(tonumber(s.cpu) >= 1, false)])
+    error_message = "function_scaling: a concurrency above 1 needs cpu of at least \"1\" (Cloud Run)."
+  }
+}
+
+variable "max_stage_attempts" {
+  description = "ALERTLOOP_MAX_STAGE_ATTEMPTS: times a stage's own code may fail a run before it dead-letters it (with the error). Kept below max_delivery_attempts so Pub/Sub's attempts are spent only on deliveries that never reached the code (429s while scaling, timeouts)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_stage_attempts >= 1 && var.max_stage_attempts < var.max_delivery_attempts
+    error_message = "max_stage_attempts must be at least 1 and below max_delivery_attempts."
+  }
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) for the loop's own alert policies (backlog, dead letters, function errors): a receiver that is not alertloop."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels must be projects/P/notificationChannels/N ids."
+  }
+}
+
+variable "backlog_alert_seconds" {
+  description = "Alert when a worker subscription's oldest unacked message is older than this (seconds)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.backlog_alert_seconds >= 60
+    error_message = "backlog_alert_seconds must be at least 60."
+  }
+}
+
+variable "function_error_ratio" {
+  description = "Alert when a function answers more than this share of its requests with 5xx over 10 minutes."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.function_error_ratio > 0 && var.function_error_ratio < 1
+    error_message = "function_error_ratio must be between 0 and 1."
   }
 }

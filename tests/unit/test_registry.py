@@ -84,6 +84,7 @@ def test_env_and_secrets_are_known_and_disjoint() -> None:
 def test_ttl_and_index_tables() -> None:
     assert registry.TTL_FIELD == "expires_at"
     assert "idempotency" in registry.TTL_COLLECTIONS
+    assert "approvals" not in registry.TTL_COLLECTIONS  # the console's timeline keeps them
     for collection, fields in registry.FIRESTORE_INDEXES:
         assert collection in ("runs", "audit", "incidents"), collection
         assert len(fields) >= 2

@@ -28,6 +28,11 @@ ALLOWED_ROLES = {
     "roles/pubsub.publisher",  # topic-level only
     "roles/pubsub.subscriber",  # Pub/Sub service agent on the push subscriptions
     "roles/datastore.user",  # Firestore run ledger, conditioned to the database
+    "roles/datastore.viewer",  # the console: reads the ledger only
+    "roles/cloudbuild.builds.builder",  # the build service account (build.tf)
+    "roles/artifactregistry.writer",  # the build service account: function images
+    "roles/logging.logWriter",  # the build service account: build logs
+    "roles/storage.objectViewer",  # the build service account, on the source bucket only
     "roles/secretmanager.secretAccessor",  # secret-level only
     "roles/run.invoker",  # service-level only
     "roles/iam.serviceAccountTokenCreator",  # service agent on the push identities only
@@ -37,6 +42,10 @@ ALLOWED_ROLES = {
 # Roles that may be granted at project level (everything else must be resource-level).
 PROJECT_LEVEL_ROLES = {
     "roles/datastore.user",
+    "roles/datastore.viewer",
+    "roles/cloudbuild.builds.builder",
+    "roles/artifactregistry.writer",
+    "roles/logging.logWriter",
     "roles/monitoring.viewer",
     "roles/container.clusterViewer",
 }
@@ -179,14 +188,15 @@ def test_the_console_is_never_public() -> None:
     assert loc["env_values"]["ALERTLOOP_CONSOLE_AUTH"] == "iam"
     fn = _resources("google_cloudfunctions2_function")["fn"]
     ingress = _one(fn["service_config"])["ingress_settings"]
-    assert 'each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"' in ingress
+    assert '(local.functions[each.key].exposure == "internal" ? "ALLOW_INTERNAL_ONLY" :' in ingress
+    assert '"public" && !var.public_invoker ? "ALLOW_INTERNAL_AND_GCLB"' in ingress
 
 
 def test_every_function_is_one_for_each_resource_from_the_table() -> None:
     fns = _resources("google_cloudfunctions2_function")
     assert list(fns) == ["fn"], "one resource, for_each over local.functions; no copies"
     fn = fns["fn"]
-    assert fn["for_each"] == "${local.functions}"
+    assert fn["for_each"] == "${toset(keys(local.functions))}"
     assert fn["name"] == "${var.name_prefix}${each.key}"
     build = _one(fn["build_config"])
     assert build["entry_point"] == "${each.key}"  # entry point = registry name
@@ -198,7 +208,9 @@ def test_every_function_is_one_for_each_resource_from_the_table() -> None:
     assert service["service_account_email"] == "${google_service_account.fn[each.key].email}"
     assert service["environment_variables"] == "${local.function_env[each.key]}"
     assert service["ingress_settings"] == (
-        '${each.value.exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"}'
+        '${(local.functions[each.key].exposure == "internal" ? "ALLOW_INTERNAL_ONLY" : '
+        'local.functions[each.key].exposure == "public" && !var.public_invoker ? '
+        '"ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL")}'
     )
 
 
@@ -319,12 +331,37 @@ def test_secrets_are_mounted_from_secret_manager_only() -> None:
     assert "google_secret_manager_secret_version" not in _tf()["resource"]
     assert "google_secret_manager_secret_version" not in _tf()["data"]
     service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
-    dyn = _one(service["dynamic"])
+    dyn = {k: v for d in service["dynamic"] for k, v in d.items()}
     mount = dyn["secret_environment_variables"]
     assert mount["for_each"] == "${toset(local.function_secrets[each.key])}"
     assert "google_secret_manager_secret.secret" in _one(mount["content"])["secret"]
-    assert "local.functions" in loc["function_secrets"]
-    assert "var.mounted_secrets" in loc["function_secrets"]
+    assert "local.functions" in loc["function_mounted_secrets"]
+    assert "var.mounted_secrets" in loc["function_mounted_secrets"]
+    assert "local.function_mounted_secrets" in loc["function_secrets"]
+
+
+def test_webhook_tokens_are_files_read_at_their_latest_version() -> None:
+    # Env secrets are resolved once at instance start; volumes fetch the latest version on each
+    # read, so a rotated webhook token needs no redeploy (shared/webhook_tokens.py).
+    loc = _locals()
+    assert loc["volume_secrets"] == ["ALERTLOOP_WEBHOOK_TOKEN", "ALERTLOOP_WEBHOOK_TOKEN_PREVIOUS"]
+    for name in loc["volume_secrets"]:
+        assert name in registry.BY_NAME["ingest"].secrets, name
+    assert "!contains(local.volume_secrets, s)" in loc["function_secrets"]
+    service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
+    dyn = {k: v for d in service["dynamic"] for k, v in d.items()}
+    volume = dyn["secret_volumes"]
+    assert volume["for_each"] == "${toset(local.function_secret_volumes[each.key])}"
+    content = _one(volume["content"])
+    versions = _one(content["versions"])
+    assert versions == {"version": "latest", "path": "token"}
+    assert content["mount_path"] == (
+        "${local.secret_mount_root}/${local.secrets[secret_volumes.value]}"
+    )
+    # The files the code reads are exactly the mount paths + /token.
+    assert '"${local.secret_mount_root}/${local.secrets[s]}/token"' in loc["webhook_token_files"]
+    assert loc["env_values"]["ALERTLOOP_WEBHOOK_TOKEN_FILES"] == "${local.webhook_token_files}"
+    assert "ALERTLOOP_WEBHOOK_TOKEN_FILES" in registry.BY_NAME["ingest"].env
 
 
 def test_no_secret_values_in_variables_or_outputs() -> None:
@@ -350,7 +387,7 @@ def test_secret_access_is_per_function() -> None:
     assert grant["for_each"] == "${local.secret_grants}"
     assert grant["role"] == "roles/secretmanager.secretAccessor"
     assert "google_service_account.fn[each.value.function]" in grant["member"]
-    assert "local.function_secrets" in _locals()["secret_grants"]
+    assert "local.function_mounted_secrets" in _locals()["secret_grants"]
 
 
 # ---------------------------------------------------------------- IAM
@@ -368,8 +405,21 @@ def _all_roles() -> list[tuple[str, str, str]]:
 def test_every_role_is_in_the_allowed_list() -> None:
     optional_roles = set(re.findall(r'"(roles/[A-Za-z.]+)"', _locals()["project_role_grants"]))
     assert optional_roles == {"roles/monitoring.viewer", "roles/container.clusterViewer"}
+    by_each_value = {
+        ("google_project_iam_member", "firestore"): set(_locals()["firestore_access"].values()),
+        ("google_project_iam_member", "build"): set(
+            re.findall(
+                r'"(roles/[A-Za-z.]+)"',
+                _resources("google_project_iam_member")["build"]["for_each"],
+            )
+        ),
+    }
+    custom = "${google_project_iam_custom_role.gke_connect[each.value.project].id}"
     for rtype, name, role in _all_roles():
+        if role == custom:  # container.clusters.get + connect only (checked below)
+            continue
         roles = optional_roles if role == "${each.value.role}" else {role}
+        roles = by_each_value.get((rtype, name), roles)
         assert roles <= ALLOWED_ROLES, (rtype, name, roles)
         if rtype.startswith("google_project_iam"):
             assert roles <= PROJECT_LEVEL_ROLES, (rtype, name, roles)
@@ -401,8 +451,8 @@ def test_only_the_approval_path_publishes_to_rollback() -> None:
 
 def test_firestore_role_is_conditioned_to_the_database() -> None:
     grant = _resources("google_project_iam_member")["firestore"]
-    assert grant["role"] == "roles/datastore.user"
-    assert grant["for_each"] == "${local.functions}"
+    assert grant["role"] == "${each.value}"
+    assert grant["for_each"] == "${local.firestore_access}"
     cond = _one(grant["condition"])
     assert "databases/${local.firestore_database_name}" in cond["expression"]
 
@@ -445,7 +495,7 @@ def test_all_users_only_on_public_http_functions() -> None:
         and "description" not in line
     ]
     assert len(code_hits) == 1, code_hits
-    assert 'f.exposure == "public" ? ["allUsers"]' in code_hits[0]
+    assert 'f.exposure == "public" && var.public_invoker ? ["allUsers"]' in code_hits[0]
     assert 'if f.kind == "http"' in _locals()["http_invokers"]
     public = [f.name for f in registry.FUNCTIONS if f.exposure == "public"]
     # ingest (Alertmanager's webhook) and interact (Slack's interactivity endpoint) only.
@@ -609,3 +659,241 @@ def test_who_may_click_what_reaches_interact_and_act_alike() -> None:
             assert name in registry.BY_NAME[fn].env, (fn, name)
     refused = str(_tf()["variable"]["extra_env"]["validation"])
     assert "ALERTLOOP_SLACK_PERMISSIONS" in refused and "ALERTLOOP_APPROVERS" in refused
+
+
+# ---------------------------------------------------------------- defaults: values, not names
+
+
+# env_values entries computed from more than one variable, or from none: what each means is
+# checked where it is built (cluster table, permissions, the console's IAM auth).
+_COMPUTED_ENV = {
+    "GOOGLE_CLOUD_PROJECT": "var.project_id is required (no default)",
+    "ALERTLOOP_CLUSTERS": "local.cluster_table: empty without clusters (the code's default)",
+    "ALERTLOOP_SLACK_PERMISSIONS": "jsonencode of the map, empty when the map is",
+    "ALERTLOOP_CONSOLE_AUTH": "always iam on Cloud Run (only console_viewers may invoke it)",
+    "ALERTLOOP_FIRESTORE_DATABASE": '"(default)" is sent as unset (checked below)',
+    "ALERTLOOP_WEBHOOK_TOKEN_FILES": "the mounted webhook secrets' paths (checked above)",
+}
+_VAR_REF = re.compile(
+    r"^\$\{(?:(?P<fn>tostring|join)\((?:\"(?P<sep>[^\"]*)\", )?)?var\.(?P<var>\w+)\)?\}$"
+)
+
+
+def _tf_value_as_env(default: Any, fn: str | None, sep: str | None) -> str:
+    """What Terraform puts in the env var for this default (terraform's tostring/join)."""
+    if fn == "join":
+        return (sep or "").join(default)
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def _same_setting(name: str, deployed: str, code_default: str) -> bool:
+    """Equal as the code reads them: numbers numerically, flags by truth, text exactly."""
+    from shared import envvars
+
+    if deployed == "":
+        return True  # dropped by local.function_env: the code's default applies
+    if deployed.lower() in envvars.TRUE_WORDS | envvars.FALSE_WORDS:
+        return (deployed.lower() in envvars.TRUE_WORDS) == (
+            code_default.lower() in envvars.TRUE_WORDS
+        )
+    try:
+        return float(deployed) == float(code_default)
+    except ValueError:
+        return deployed == code_default
+
+
+def test_every_terraform_default_that_feeds_a_setting_equals_the_codes_default() -> None:
+    # The drift this catches: var.max_body_bytes defaulted to 1 MiB while the code (and
+    # Alertmanager's max_alerts) assume 32 MiB; var.k8s_timeout_seconds was 15, the code's 5.
+    from shared import envvars
+
+    variables = _tf()["variable"]
+    checked = []
+    for name, expr in _locals()["env_values"].items():
+        if name in _COMPUTED_ENV:
+            continue
+        m = _VAR_REF.match(expr)
+        assert m, f"{name} = {expr}: not a plain variable; add it to _COMPUTED_ENV with why"
+        var = variables[m["var"]]
+        if "default" not in var:
+            continue  # the operator must decide (e.g. dry_run): nothing to drift
+        deployed = _tf_value_as_env(var["default"], m["fn"], m["sep"])
+        code = envvars.var(name).default
+        assert _same_setting(name, deployed, code), (
+            f"var.{m['var']} defaults to {deployed!r} but {name}'s default in "
+            f"shared/envvars.py is {code!r}: make them equal, or leave the variable unset"
+        )
+        checked.append(name)
+    assert {"ALERTLOOP_MAX_BODY_BYTES", "ALERTLOOP_K8S_TIMEOUT_SECONDS"} <= set(checked)
+    db = _locals()["env_values"]["ALERTLOOP_FIRESTORE_DATABASE"]
+    assert (
+        variables["firestore_database"]["default"]
+        == envvars.var("ALERTLOOP_FIRESTORE_DATABASE").default
+    )
+    assert '== "(default)" ? ""' in db
+
+
+def test_pubsub_attempts_outlast_the_codes_own_attempts() -> None:
+    # The code dead-letters a run after ALERTLOOP_MAX_STAGE_ATTEMPTS failures of its own, with
+    # the error; Pub/Sub's attempts are also spent by 429s while workers scale out, so they
+    # must be more (the storm arithmetic is in docs/deployment.md).
+    from shared import envvars
+
+    variables = _tf()["variable"]
+    assert _locals()["env_values"]["ALERTLOOP_MAX_STAGE_ATTEMPTS"] == (
+        "${tostring(var.max_stage_attempts)}"
+    )
+    stage = variables["max_stage_attempts"]["default"]
+    assert str(stage) == envvars.var("ALERTLOOP_MAX_STAGE_ATTEMPTS").default
+    assert variables["max_delivery_attempts"]["default"] >= 4 * stage
+    assert "var.max_stage_attempts < var.max_delivery_attempts" in str(
+        variables["max_stage_attempts"]["validation"]
+    )
+
+
+# ---------------------------------------------------------------- day-1: identity, scale, watch
+
+
+def _reaches_firestore(function: str) -> bool:
+    """Whether functions/<name>.py reaches the ledger (static imports, lazy ones included)."""
+    import ast
+
+    seen: set[str] = set()
+    todo = [f"functions.{function}"]
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        base = ROOT / mod.replace(".", "/")
+        path = base.with_suffix(".py") if base.with_suffix(".py").exists() else base / "__init__.py"
+        if not path.exists():
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                if name.startswith(("google.cloud.firestore", "shared.ledger")):
+                    return True
+                if name.startswith(("shared", "functions")):
+                    todo.append(name)
+    return False
+
+
+def test_firestore_roles_follow_what_each_function_imports() -> None:
+    access = _locals()["firestore_access"]
+    for spec in registry.FUNCTIONS:
+        reaches = _reaches_firestore(spec.name)
+        if not reaches:
+            assert spec.name not in access, f"{spec.name} never touches Firestore: no role"
+        elif spec.name == "console":
+            assert access["console"] == "roles/datastore.viewer"  # it only reads
+        else:
+            assert access.get(spec.name) == "roles/datastore.user", spec.name
+    assert {"ingest", "interact"}.isdisjoint(access)  # the issue's finding, kept true
+
+
+def test_the_console_reads_the_ledger_only() -> None:
+    # datastore.viewer holds only while the console calls no ledger write.
+    writes = re.compile(r"\.(set|update|delete|create|add|commit|begin|record_\w+|mark|fail)\(")
+    for path in [*(ROOT / "shared" / "console").glob("*.py"), ROOT / "functions" / "console.py"]:
+        for line in path.read_text().splitlines():
+            if "ledger" in line and "ledger." in line:
+                assert not writes.search(line.split("ledger.", 1)[1][:60]), (path.name, line)
+
+
+def test_interact_is_warm_with_a_whole_cpu_and_workers_take_a_storm() -> None:
+    scaling = _tf()["variable"]["function_scaling"]["default"]
+    # Slack answers the user an error after 3 s: no cold start, a whole vCPU.
+    assert scaling["interact"]["min_instances"] >= 1
+    assert float(scaling["interact"]["cpu"]) >= 1
+    # A 1,000-alert storm: dispatch and investigate run several requests per instance.
+    capacity = {
+        name: registry.BY_NAME[name].max_instances * scaling[name]["concurrency"]
+        for name in ("dispatch", "investigate", "budget")
+    }
+    assert capacity["dispatch"] >= 100 and capacity["investigate"] >= 40, capacity
+    for name, row in scaling.items():
+        assert name in registry.BY_NAME, name
+        if row.get("concurrency", 1) > 1:
+            assert float(row["cpu"]) >= 1, name  # Cloud Run: concurrency > 1 needs 1 vCPU
+    # Cluster-changing stages stay one request at a time (guardrails count per instance).
+    for name in ("remediate", "rollback", "notify"):
+        assert scaling.get(name, {}).get("concurrency", 1) == 1, name
+    service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
+    assert service["min_instance_count"] == "${local.scaling[each.key].min_instances}"
+    assert service["max_instance_request_concurrency"] == "${local.scaling[each.key].concurrency}"
+    assert service["available_cpu"] == "${local.scaling[each.key].cpu}"
+
+
+def test_functions_build_with_a_build_service_account_that_has_the_builder_role() -> None:
+    build = _one(_resources("google_cloudfunctions2_function")["fn"]["build_config"])
+    assert "local.build_service_account" in build["service_account"]
+    assert "google_service_account.build[0].email" in _locals()["build_service_account"]
+    assert _tf()["variable"]["create_build_service_account"]["default"] is True
+    roles = _resources("google_project_iam_member")["build"]["for_each"]
+    assert "roles/cloudbuild.builds.builder" in roles
+    source = _resources("google_storage_bucket_iam_member")["build_source"]
+    assert source["bucket"] == "${google_storage_bucket.source.name}"
+
+
+def test_vpc_egress_and_the_dns_endpoint_are_choices_with_safe_defaults() -> None:
+    variables = _tf()["variable"]
+    assert variables["vpc_egress"]["default"] == "none"
+    assert variables["vpc_egress_settings"]["default"] == "PRIVATE_RANGES_ONLY"
+    assert variables["gke_dns_endpoint"]["default"] is False
+    service = _one(_resources("google_cloudfunctions2_function")["fn"]["service_config"])
+    assert "local.vpc_connector_id" in service["vpc_connector"]
+    vpc = _locals()["vpc_functions"]
+    assert "f.uses_kubernetes || f.uses_prometheus" in vpc and '"act", "sweeper"' in vpc
+    role = _resources("google_project_iam_custom_role")["gke_connect"]
+    assert sorted(role["permissions"]) == ["container.clusters.connect", "container.clusters.get"]
+
+
+def test_the_loop_is_watched_by_cloud_monitoring_not_by_itself() -> None:
+    policies = _resources("google_monitoring_alert_policy")
+    assert set(policies) == {"backlog", "dead_letters", "function_errors"}
+    text = str(policies)
+    assert "pubsub.googleapis.com/subscription/oldest_unacked_message_age" in text
+    assert "pubsub.googleapis.com/topic/send_message_operation_count" in text
+    assert "local.dead_letter_topic" in str(policies["dead_letters"])
+    assert 'response_code_class=\\\\"5xx\\\\"' in text or 'response_code_class=\\"5xx\\"' in text
+    for policy in policies.values():
+        assert policy["notification_channels"] == "${var.notification_channels}"
+    assert "monitoring.googleapis.com" in _resources("google_project_service")["apis"]["for_each"]
+
+
+# Resource types -> the predefined role a deployer needs to create them (docs/deployment.md
+# must list each one).
+DEPLOYER_ROLES = {
+    "google_cloudfunctions2_function": "roles/cloudfunctions.admin",
+    "google_cloud_scheduler_job": "roles/cloudscheduler.admin",
+    "google_pubsub_topic": "roles/pubsub.admin",
+    "google_secret_manager_secret": "roles/secretmanager.admin",
+    "google_service_account": "roles/iam.serviceAccountAdmin",
+    "google_project_iam_member": "roles/resourcemanager.projectIamAdmin",
+    "google_project_iam_custom_role": "roles/iam.roleAdmin",
+    "google_storage_bucket": "roles/storage.admin",
+    "google_firestore_database": "roles/datastore.owner",
+    "google_project_service": "roles/serviceusage.serviceUsageAdmin",
+    "google_monitoring_alert_policy": "roles/monitoring.alertPolicyEditor",
+    "google_vpc_access_connector": "roles/vpcaccess.admin",
+    "google_cloud_run_v2_service_iam_member": "roles/run.admin",
+}
+
+
+def test_the_documented_deployer_roles_cover_every_resource_type() -> None:
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    for rtype in _tf()["resource"]:
+        role = DEPLOYER_ROLES.get(rtype)
+        if role is None:
+            continue
+        assert role in docs, f"{rtype} needs {role}: list it in docs/deployment.md"
+    assert "roles/iam.serviceAccountUser" in docs  # act as the runtime and build accounts
