@@ -88,8 +88,16 @@ class HpaMatch(_Strict):
     at_max: bool | None = None
     scaling_active: bool | None = None
     message: str | None = None  # regex on a failing condition's message
+    # The HPA's own status shows its metrics are read (ScalingActive=True or a current resource
+    # metric value): the authority on whether metrics-server works for it.
+    metrics_readable: bool | None = None
+    # metrics-server as our read of the cluster saw it: "unavailable" (the APIService says it is
+    # not Available: direct evidence), "absent" (not found / not in discovery: absence only),
+    # "available", "unknown".
+    metrics_server: str | None = None
 
-    _re = field_validator("message")(_compile)
+    _re = field_validator("message", "metrics_server")(_compile)
+
 
 
 class UpstreamMatch(_Strict):
@@ -133,17 +141,19 @@ class Matcher(_Strict):
     node: NodeMatch | None = None
     prom: PromMatch | None = None
     change: ChangeMatch | None = None
+    # Only adds its captures when found (a more specific detail); never required.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _one(self) -> Matcher:
-        set_ = [k for k, v in self.__dict__.items() if v is not None]
+        set_ = [k for k, v in self.__dict__.items() if v is not None and k != "optional"]
         if len(set_) != 1:
             raise ValueError(f"a matcher has exactly one kind (got {set_ or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k, v in self.__dict__.items() if v is not None)
+        return next(k for k, v in self.__dict__.items() if v is not None and k != "optional")
 
 
 class Entry(_Strict):
