@@ -141,19 +141,17 @@ class Matcher(_Strict):
     node: NodeMatch | None = None
     prom: PromMatch | None = None
     change: ChangeMatch | None = None
-    # Only adds its captures when found (a more specific detail); never required.
-    optional: bool = False
 
     @model_validator(mode="after")
     def _one(self) -> Matcher:
-        set_ = [k for k, v in self.__dict__.items() if v is not None and k != "optional"]
+        set_ = [k for k, v in self.__dict__.items() if v is not None]
         if len(set_) != 1:
             raise ValueError(f"a matcher has exactly one kind (got {set_ or 'none'})")
         return self
 
     @property
     def kind(self) -> str:
-        return next(k for k, v in self.__dict__.items() if v is not None and k != "optional")
+        return next(k for k, v in self.__dict__.items() if v is not None)
 
 
 class Entry(_Strict):

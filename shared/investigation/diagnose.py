@@ -476,10 +476,6 @@ def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | Non
     if not matchers:
         return ctx
     head, rest = matchers[0], matchers[1:]
-    if head.optional:
-        found = _match([head.model_copy(update={"optional": False})], ev, ctx)
-        done = _match(rest, ev, found) if found is not None else None
-        return done if done is not None else _match(rest, ev, ctx)
     for i, hit in enumerate(_hits(head, ev, ctx)):
         if i >= MAX_CANDIDATES:
             break

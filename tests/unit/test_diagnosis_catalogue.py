@@ -1206,11 +1206,36 @@ MIGRATION_ERRORS = [
 def test_a_failing_migration_names_the_object_at_fault(tool: str, line: str, specific: str) -> None:
     e = ev(
         containers=[C("Error", 1, init=True)],
-        logs=[L("== 2026 AddThings: migrating ==", "migration failed", line, source="init")],
+        logs=[L("== 20261203 AddThings: migrating ==", line, source="init")],
     )
     r = diagnose(e)
     assert r.best is not None and r.best.entry.id == "migration-failed", tool
     assert specific in r.best.cause, (tool, r.best.cause)
+
+
+def test_an_alembic_traceback_with_no_failed_line_is_a_failing_migration() -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[
+            L(
+                "INFO  [alembic.runtime.migration] Running upgrade 3a1f -> 4b2c, cart index",
+                "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "
+                '"carts" does not exist',
+                source="init",
+            )
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "migration-failed"
+    assert 'relation "carts" does not exist' in r.best.cause
+
+
+def test_an_init_container_not_running_migrations_is_not_a_migration() -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L('psql: error: relation "carts" does not exist', source="init")],
+    )
+    assert "migration-failed" not in ids(e)
 
 
 def test_a_migration_without_a_database_error_line_still_names_the_failure() -> None:
