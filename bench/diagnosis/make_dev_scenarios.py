@@ -1638,7 +1638,7 @@ def healthy_replicas_java_refused() -> Built:
             "2026-06-12T09:58:31.204Z  INFO 1 --- [nio-8080-exec-2] c.e.checkout.CartController"
             "  : POST /api/checkout cart=88121",
             "2026-06-12T09:58:31.219Z ERROR 1 --- [nio-8080-exec-2] c.e.checkout.FxClient"
-            '      : org.springframework.web.client.ResourceAccessException: I/O error on POST '
+            "      : org.springframework.web.client.ResourceAccessException: I/O error on POST "
             'request for "http://fx-rates:8081/v2/convert": Connection refused',
         ],
     )

@@ -99,7 +99,6 @@ class HpaMatch(_Strict):
     _re = field_validator("message", "metrics_server")(_compile)
 
 
-
 class UpstreamMatch(_Strict):
     """The in-cluster state of the upstream named by the `host` capture of an earlier matcher:
     no-endpoints, scaled-to-zero, crash-looping, not-found, ready."""

@@ -1038,8 +1038,10 @@ def test_an_hpa_that_cannot_read_metrics_with_metrics_server_missing_names_it() 
             "name": "web",
             "at_max": False,
             "scaling_active": False,
-            "failed_metrics": ["the HPA was unable to compute the replica count: failed to get "
-                               "cpu utilization: unable to get metrics for resource cpu"],
+            "failed_metrics": [
+                "the HPA was unable to compute the replica count: failed to get "
+                "cpu utilization: unable to get metrics for resource cpu"
+            ],
             "current_replicas": 2,
             "max_replicas": 10,
             "current_metrics": [],
@@ -1056,8 +1058,16 @@ def test_an_hpa_that_cannot_read_metrics_with_metrics_server_missing_names_it() 
 def test_absence_alone_is_never_named() -> None:
     """No HPA status either way and metrics-server not found: a suspicion, not a cause."""
     details = {
-        "hpa": {"name": "web", "at_max": False, "scaling_active": True, "failed_metrics": [],
-                "current_replicas": 2, "max_replicas": 10, "current_metrics": [], "conditions": []},
+        "hpa": {
+            "name": "web",
+            "at_max": False,
+            "scaling_active": True,
+            "failed_metrics": [],
+            "current_replicas": 2,
+            "max_replicas": 10,
+            "current_metrics": [],
+            "conditions": [],
+        },
         "metrics_server_available": False,
         "kubernetes": {"metrics_server": "metrics.k8s.io is not served (discovery)"},
     }
@@ -1084,25 +1094,42 @@ def test_the_hpa_message_naming_the_metrics_api_needs_no_apiservice_read() -> No
 
 DNS_FORMS = [
     # Ruby (redis-client, net/http)
-    ("/usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:128:in "
-     "`rescue in connect': getaddrinfo: Name or service not known "
-     "(cache-primary.shared.svc.cluster.local:6379) (RedisClient::CannotConnectError)",
-     "cache-primary.shared.svc.cluster.local"),
-    ("Failed to open TCP connection to search.internal:9200 (getaddrinfo: Temporary failure in "
-     "name resolution) (SocketError)", "search.internal"),
+    (
+        "/usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:128:in "
+        "`rescue in connect': getaddrinfo: Name or service not known "
+        "(cache-primary.shared.svc.cluster.local:6379) (RedisClient::CannotConnectError)",
+        "cache-primary.shared.svc.cluster.local",
+    ),
+    (
+        "Failed to open TCP connection to search.internal:9200 (getaddrinfo: Temporary failure in "
+        "name resolution) (SocketError)",
+        "search.internal",
+    ),
     # .NET
-    ("System.Net.Http.HttpRequestException: No such host is known. (ledger-db.finance:5432)",
-     "ledger-db.finance"),
-    ("System.Net.Http.HttpRequestException: Name or service not known (rates-api:8080)",
-     "rates-api"),
+    (
+        "System.Net.Http.HttpRequestException: No such host is known. (ledger-db.finance:5432)",
+        "ledger-db.finance",
+    ),
+    (
+        "System.Net.Http.HttpRequestException: Name or service not known (rates-api:8080)",
+        "rates-api",
+    ),
     # Python (redis-py, aiohttp)
-    ("redis.exceptions.ConnectionError: Error -2 connecting to sessions-redis:6379. Name or "
-     "service not known.", "sessions-redis"),
-    ("aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host pricing.shop:443 "
-     "ssl:default [Name or service not known]", "pricing.shop"),
+    (
+        "redis.exceptions.ConnectionError: Error -2 connecting to sessions-redis:6379. Name or "
+        "service not known.",
+        "sessions-redis",
+    ),
+    (
+        "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host pricing.shop:443 "
+        "ssl:default [Name or service not known]",
+        "pricing.shop",
+    ),
     # Java, Node, Go, curl/PHP
-    ("java.net.UnknownHostException: kafka-0.kafka-headless: Name or service not known",
-     "kafka-0.kafka-headless"),
+    (
+        "java.net.UnknownHostException: kafka-0.kafka-headless: Name or service not known",
+        "kafka-0.kafka-headless",
+    ),
     ("Error: getaddrinfo ENOTFOUND mongo-rs0.data.svc", "mongo-rs0.data.svc"),
     ("dial tcp: lookup nats on 10.96.0.10:53: server misbehaving", "nats"),
     ("cURL error 6: Could not resolve host: api.partner.example", "api.partner.example"),
@@ -1131,14 +1158,33 @@ def test_dns_look_alikes_do_not_match(line: str) -> None:
 
 
 REFUSED_FORMS = [
-    (".NET", "System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)",
-     "tax-api", "8080"),
-    ("Java Netty", "io.netty.channel.AbstractChannel$AnnotatedConnectException: Connection "
-     "refused: quotes/10.4.1.7:9090", "quotes", "9090"),
-    ("Spring", 'org.springframework.web.client.ResourceAccessException: I/O error on POST '
-     'request for "http://fx-rates:8081/convert": Connection refused', "fx-rates", "8081"),
-    ("Ruby", 'Errno::ECONNREFUSED: Failed to open TCP connection to ledger:3000 (Connection '
-     'refused - connect(2) for "ledger" port 3000)', "ledger", "3000"),
+    (
+        ".NET",
+        "System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)",
+        "tax-api",
+        "8080",
+    ),
+    (
+        "Java Netty",
+        "io.netty.channel.AbstractChannel$AnnotatedConnectException: Connection "
+        "refused: quotes/10.4.1.7:9090",
+        "quotes",
+        "9090",
+    ),
+    (
+        "Spring",
+        "org.springframework.web.client.ResourceAccessException: I/O error on POST "
+        'request for "http://fx-rates:8081/convert": Connection refused',
+        "fx-rates",
+        "8081",
+    ),
+    (
+        "Ruby",
+        "Errno::ECONNREFUSED: Failed to open TCP connection to ledger:3000 (Connection "
+        'refused - connect(2) for "ledger" port 3000)',
+        "ledger",
+        "3000",
+    ),
     ("Node", "Error: connect ECONNREFUSED 10.96.44.7:8080", "10.96.44.7", "8080"),
 ]
 
@@ -1183,22 +1229,45 @@ def test_refused_look_alike_does_not_match() -> None:
 
 
 MIGRATION_ERRORS = [
-    ("Rails", 'PG::DuplicateColumn: ERROR:  column "sku_normalized" of relation "products" '
-     "already exists", 'column "sku_normalized" of relation "products" already exists'),
-    ("Rails MySQL", "Mysql2::Error: Duplicate column name 'discount_code'",
-     "Duplicate column name 'discount_code'"),
-    ("Flyway", 'Message    : ERROR: relation "invoice_lines" does not exist',
-     'relation "invoice_lines" does not exist'),
-    ("Liquibase", 'Reason: liquibase.exception.DatabaseException: ERROR: relation '
-     '"orders_status_idx" already exists [Failed SQL: (0) CREATE INDEX orders_status_idx]',
-     'relation "orders_status_idx" already exists'),
-    ("Alembic", 'sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) table '
-     '"carts" does not exist', 'table "carts" does not exist'),
-    ("golang-migrate", 'error: migration failed: column "email" of relation "users" contains '
-     "null values in line 0: ALTER TABLE users ALTER COLUMN email SET NOT NULL",
-     'column "email" of relation "users" contains null values'),
-    ("SQLite", "sqlite3.OperationalError: duplicate column name: nickname",
-     "duplicate column name: nickname"),
+    (
+        "Rails",
+        'PG::DuplicateColumn: ERROR:  column "sku_normalized" of relation "products" '
+        "already exists",
+        'column "sku_normalized" of relation "products" already exists',
+    ),
+    (
+        "Rails MySQL",
+        "Mysql2::Error: Duplicate column name 'discount_code'",
+        "Duplicate column name 'discount_code'",
+    ),
+    (
+        "Flyway",
+        'Message    : ERROR: relation "invoice_lines" does not exist',
+        'relation "invoice_lines" does not exist',
+    ),
+    (
+        "Liquibase",
+        "Reason: liquibase.exception.DatabaseException: ERROR: relation "
+        '"orders_status_idx" already exists [Failed SQL: (0) CREATE INDEX orders_status_idx]',
+        'relation "orders_status_idx" already exists',
+    ),
+    (
+        "Alembic",
+        "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) table "
+        '"carts" does not exist',
+        'table "carts" does not exist',
+    ),
+    (
+        "golang-migrate",
+        'error: migration failed: column "email" of relation "users" contains '
+        "null values in line 0: ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+        'column "email" of relation "users" contains null values',
+    ),
+    (
+        "SQLite",
+        "sqlite3.OperationalError: duplicate column name: nickname",
+        "duplicate column name: nickname",
+    ),
 ]
 
 
