@@ -246,6 +246,10 @@ def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:
     return dict(max(containers, key=lambda c: (c["restart_count"], not c["ready"])))
 
 
+def _has_lines(entry: dict[str, Any]) -> bool:
+    return any(line.strip() for line in [*entry.get("current", []), *entry.get("previous", [])])
+
+
 def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings) -> None:
     if not res.workload:
         return
@@ -253,7 +257,7 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
     troubled = [p for p in ev.pods if reads.pod_severity(p) > 0]
     candidates = troubled[:MAX_LOG_PODS] or ev.pods[:MAX_HEALTHY_LOG_PODS]
     for pod in candidates:
-        if sum(1 for e in ev.logs if e.get("current") or e.get("previous")) >= MAX_LOG_PODS:
+        if sum(1 for e in ev.logs if _has_lines(e)) >= MAX_LOG_PODS:
             break
         c = _pick_container(pod, res.container)
         if c is None:
