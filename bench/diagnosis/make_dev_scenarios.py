@@ -1560,6 +1560,167 @@ def statefulset_bad_config() -> Built:
     )
 
 
+# ----------------------------------------------------- classes the first holdout score found
+# (bench/diagnosis/holdout/ was scored once; these cover the same classes in other shapes)
+
+
+@scenario
+def hpa_max_apiservice_absent() -> Built:
+    """The dump holds no APIService: absence. The HPA's own status (ScalingActive=True, a
+    current CPU value, ScalingLimited) says its metrics are read: it is at its maximum."""
+    sc = Scenario("hpamaxnoapi")
+    add_app(
+        sc,
+        "quote-engine",
+        [(f"{REG}/quote-engine:2.2.0", 20000)],
+        now=NOW,
+        replicas=6,
+        pod_kwargs=[{} for _ in range(6)],
+    )
+    conditions = [
+        {
+            "type": "ScalingActive",
+            "status": "True",
+            "reason": "ValidMetricFound",
+            "message": "the HPA was able to successfully calculate a replica count from memory "
+            "resource utilization (percentage of request)",
+            "lastTransitionTime": ago(NOW, 9000),
+        },
+        {
+            "type": "ScalingLimited",
+            "status": "True",
+            "reason": "TooManyReplicas",
+            "message": "the desired replica count is more than the maximum replica count",
+            "lastTransitionTime": ago(NOW, 14),
+        },
+    ]
+    sc.add(
+        hpa(
+            NS,
+            "quote-engine",
+            created=ago(NOW, 20000),
+            min_replicas=2,
+            max_replicas=6,
+            current=6,
+            desired=6,
+            cpu_utilization=121,
+            conditions=conditions,
+        )
+    )
+    return (
+        sc,
+        alert("QuoteEngineP99LatencyHigh", "quote-engine", severity="warning"),
+        expect("hpa-at-max", ["quote-engine", "6"], "HPA at max; no APIService in the dump"),
+    )
+
+
+@scenario
+def healthy_replicas_java_refused() -> Built:
+    """An error-rate alert on a healthy Deployment: only one replica's log holds the errors
+    (the others are quiet); the Spring client names the host its calls are refused by, and that
+    Service has 0 ready endpoints."""
+    sc = Scenario("javarefused")
+    _d, _rs, pods = add_app(
+        sc,
+        "checkout-svc",
+        [(f"{REG}/checkout-svc:5.1.0", 20000)],
+        now=NOW,
+        replicas=3,
+        pod_kwargs=[{}, {}, {}],
+    )
+    for p in pods[:-1]:
+        sc.log(NS, p["metadata"]["name"], "checkout-svc", [])
+    sc.log(
+        NS,
+        pods[-1]["metadata"]["name"],
+        "checkout-svc",
+        [
+            "2026-06-12T09:58:31.204Z  INFO 1 --- [nio-8080-exec-2] c.e.checkout.CartController"
+            "  : POST /api/checkout cart=88121",
+            "2026-06-12T09:58:31.219Z ERROR 1 --- [nio-8080-exec-2] c.e.checkout.FxClient"
+            "      : org.springframework.web.client.ResourceAccessException: I/O error on POST "
+            'request for "http://fx-rates:8081/v2/convert": Connection refused',
+        ],
+    )
+    not_ready = {"ready": False}
+    add_app(
+        sc,
+        "fx-rates",
+        [(f"{REG}/fx-rates:1.4.0", 20000)],
+        now=NOW,
+        replicas=2,
+        pod_kwargs=[not_ready, not_ready],
+    )
+    sc.add(service(NS, "fx-rates", {"app": "fx-rates"}, created=ago(NOW, 30000)))
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("CheckoutErrorRateHigh", "checkout-svc", severity="warning"),
+        expect("upstream-down", ["fx-rates"], "its dependency has 0 ready endpoints"),
+    )
+
+
+@scenario
+def dns_python_redis_gaierror() -> Built:
+    sc, _ = crash_app(
+        "session-worker",
+        [
+            "Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/redis/connection.py", line 357, in '
+            "connect",
+            "socket.gaierror: [Errno -2] Name or service not known",
+            "During handling of the above exception, another exception occurred:",
+            "redis.exceptions.ConnectionError: Error -2 connecting to sessions-kv.cache:6379. "
+            "Name or service not known.",
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "session-worker"),
+        expect("dependency-dns", ["sessions-kv.cache"], "the Redis host name does not resolve"),
+    )
+
+
+@scenario
+def migration_django_missing_table() -> Built:
+    sc = Scenario("djangomigrate")
+    _d, _rs, pods = add_app(
+        sc,
+        "orders-admin",
+        [(f"{REG}/orders-admin:9.0.0", 20000), (f"{REG}/orders-admin:9.1.0", 7)],
+        now=NOW,
+        pod_kwargs=[{"ready": False}],
+    )
+    _with_init(sc, pods, "django-migrate", f"{REG}/orders-admin:9.1.0", 1)
+    sc.log(
+        NS,
+        pods[0]["metadata"]["name"],
+        "django-migrate",
+        [
+            "Operations to perform:",
+            "  Apply all migrations: admin, auth, orders",
+            "Running migrations:",
+            "  Applying orders.0057_backfill_refund_reason...Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/django/db/backends/utils.py", line '
+            "105, in _execute",
+            'psycopg.errors.UndefinedTable: relation "orders_refundreason" does not exist',
+            'django.db.utils.ProgrammingError: relation "orders_refundreason" does not exist',
+        ],
+        previous=True,
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("KubeDeploymentReplicasMismatch", "orders-admin"),
+        expect(
+            "migration-failed",
+            ["django-migrate", "orders_refundreason"],
+            "a data migration reads a table an earlier migration never created",
+        ),
+    )
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -88,8 +88,15 @@ class HpaMatch(_Strict):
     at_max: bool | None = None
     scaling_active: bool | None = None
     message: str | None = None  # regex on a failing condition's message
+    # The HPA's own status shows its metrics are read (ScalingActive=True or a current resource
+    # metric value): the authority on whether metrics-server works for it.
+    metrics_readable: bool | None = None
+    # metrics-server as our read of the cluster saw it: "unavailable" (the APIService says it is
+    # not Available: direct evidence), "absent" (not found / not in discovery: absence only),
+    # "available", "unknown".
+    metrics_server: str | None = None
 
-    _re = field_validator("message")(_compile)
+    _re = field_validator("message", "metrics_server")(_compile)
 
 
 class UpstreamMatch(_Strict):

@@ -85,17 +85,7 @@ class Evidence:
                         }
                     )
         ev.workload = dict(diag.get("workload") or {})
-        ev.hpa = details.get("hpa")
-        if ev.hpa and details.get("metrics_server_available") is False:
-            why = (details.get("kubernetes") or {}).get("metrics_server") or "not available"
-            ev.hpa = {
-                **ev.hpa,
-                "scaling_active": False,
-                "failed_metrics": [
-                    f"metrics-server is unavailable: {why}",
-                    *(ev.hpa.get("failed_metrics") or []),
-                ],
-            }
+        ev.hpa = _hpa(details)
         ev.nodes = list(diag.get("nodes") or [])
         ev.upstreams = dict(diag.get("upstreams") or {})
         ev.quotas = list(diag.get("quotas") or [])
@@ -118,6 +108,46 @@ class Evidence:
         if rd.get("window_minutes") is not None:
             ev.change_window = float(rd["window_minutes"])
         return ev
+
+
+def _hpa(details: dict[str, Any]) -> dict[str, Any] | None:
+    """The HPA with what its own status says about its metrics, and metrics-server as our read
+    saw it. The HPA's status is the authority: a metrics-server we could not find is only a
+    suspicion while the HPA shows metrics it has read."""
+    h = details.get("hpa")
+    if not h:
+        return None
+    conditions = h.get("conditions") or []
+    active = [c for c in conditions if c.get("type") == "ScalingActive"]
+    values = [
+        m
+        for m in h.get("current_metrics") or []
+        if m.get("average_utilization") is not None or m.get("average_value") is not None
+    ]
+    readable: bool | None = None
+    if (active and active[0].get("status") == "True") or values:
+        readable = True
+    elif active and active[0].get("status") == "False":
+        readable = False
+    available = details.get("metrics_server_available")
+    why = (details.get("kubernetes") or {}).get("metrics_server") or ""
+    if available is True:
+        server = "available"
+    elif available is None:
+        server = "unknown"
+    elif _ABSENT.search(why):
+        server = "absent"  # not registered / not in discovery: nothing says it is broken
+    else:
+        server = "unavailable"  # the APIService itself reports it is not Available
+    return {
+        **h,
+        "metrics_readable": readable,
+        "metrics_server": server,
+        "metrics_server_why": why or "not available",
+    }
+
+
+_ABSENT = re.compile(r"not registered|not served|cannot tell")
 
 
 def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[str, Any]:
@@ -318,6 +348,11 @@ def _hpa_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
         return
     if spec.scaling_active is not None and bool(h.get("scaling_active")) != spec.scaling_active:
         return
+    if spec.metrics_readable is not None and h.get("metrics_readable") is not spec.metrics_readable:
+        return
+    server = _search(spec.metrics_server, str(h.get("metrics_server") or "unknown"))
+    if not server:
+        return
     failed = " ".join(h.get("failed_metrics") or [])
     msg = _search(spec.message, failed)
     if not msg:
@@ -327,10 +362,13 @@ def _hpa_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
     )
     if failed:
         quote += f"; {failed}"
+    if spec.metrics_server is not None:
+        quote += f"; metrics-server: {h.get('metrics_server_why', '')}"
     yield {
         "hpa": h.get("name", ""),
         "max_replicas": h.get("max_replicas"),
         "current_replicas": h.get("current_replicas"),
+        "why": h.get("metrics_server_why", ""),
         **_groups(msg),
         "_quote": quote,
     }

@@ -307,11 +307,12 @@ def _upstreams(
             continue
         slices = _read(diag, f"endpoints of {target}", reads.endpoint_slices, clients, where, name)
         selector = selector_string({"matchLabels": (svc.get("spec") or {}).get("selector") or {}})
-        pods = (
+        listed = (
             _read(diag, f"pods of {target}", reads.list_pods_selected, clients, where, selector)
             if selector
             else None
-        ) or []
+        )
+        pods = listed or []
         ready_eps, total_eps = reads.ready_endpoints(slices or [])
         summaries = [reads.pod_summary(p) for p in pods]
         ready_pods = sum(1 for p in summaries if p["ready"])
@@ -322,8 +323,15 @@ def _upstreams(
             if c["waiting_reason"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull")
         ]
         ready = ready_eps if slices else ready_pods
-        if ready:
+        if (svc.get("spec") or {}).get("type") == "ExternalName":
+            state, detail = "external", "an ExternalName Service (outside the cluster)"
+        elif ready:
             state, detail = "ready", f"{ready} ready endpoints"
+        elif listed is None and slices is None:
+            # Neither read answered: an unread Service is not a down one (absence is no evidence).
+            state, detail = "unknown", "its endpoints and pods could not be read"
+        elif listed is None:
+            state, detail = "no-endpoints", f"0 ready endpoints of {total_eps}"
         elif not pods:
             state, detail = "scaled-to-zero", "no pods match its selector (scaled to zero?)"
         elif crashing:

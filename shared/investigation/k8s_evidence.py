@@ -26,6 +26,9 @@ from shared.untrusted import redact
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2
+# With no troubled pod (an error-rate or latency alert), any replica may hold the errors and a
+# replica's log may be empty (just started, quiet): try this many until MAX_LOG_PODS have lines.
+MAX_HEALTHY_LOG_PODS = 4
 MAX_EVENT_PODS = 5
 _ERROR_LINE = re.compile(
     r"(?i)\b(error|exception|fatal|panic|traceback|killed|refused|timeout|failed)\b"
@@ -243,12 +246,19 @@ def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:
     return dict(max(containers, key=lambda c: (c["restart_count"], not c["ready"])))
 
 
+def _has_lines(entry: dict[str, Any]) -> bool:
+    return any(line.strip() for line in [*entry.get("current", []), *entry.get("previous", [])])
+
+
 def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings) -> None:
     if not res.workload:
         return
     ns = res.workload.namespace
     troubled = [p for p in ev.pods if reads.pod_severity(p) > 0]
-    for pod in (troubled or ev.pods[:1])[:MAX_LOG_PODS]:
+    candidates = troubled[:MAX_LOG_PODS] or ev.pods[:MAX_HEALTHY_LOG_PODS]
+    for pod in candidates:
+        if sum(1 for e in ev.logs if _has_lines(e)) >= MAX_LOG_PODS:
+            break
         c = _pick_container(pod, res.container)
         if c is None:
             continue
@@ -396,9 +406,14 @@ def _lines(ev: K8sEvidence) -> None:
             text += f"; cannot read metrics: {h['failed_metrics'][0][:160]}"
         ev.lines.append(text)
     if ev.metrics_server_available is False and h:
+        # The HPA's status is the authority: one that reads its metrics contradicts the absence.
+        shown = h["scaling_active"] is False or not (h["current_metrics"] or h["conditions"])
         ev.lines.append(
             f"metrics-server unavailable ({ev.metrics_server_reason}): "
             "HPAs on cpu/memory cannot scale"
+            if shown
+            else f"metrics-server not found ({ev.metrics_server_reason}), but HPA {h['name']} "
+            "reads its metrics"
         )
     if ev.events:
         top = ev.events[:3]

@@ -139,3 +139,25 @@ def test_rbac_refusal_of_a_diagnosis_read_is_a_note_not_an_error(served: Any) ->
     notes = finding.details["diagnosis_evidence"]["notes"]
     assert any("nodes" in n and "forbidden" in n.lower() for n in notes)
     assert finding.details["diagnosis"]["best"] == "evicted-node-pressure"
+
+
+def test_a_healthy_workload_reads_replicas_until_one_has_lines(served: Any) -> None:
+    """An error-rate alert, every pod ready: the first replicas' logs are empty, the errors are
+    in another one's; the refused host is looked up in the cluster (0 ready endpoints)."""
+    _srv, finding, _ = served("healthy-replicas-java-refused")
+    read = finding.details["logs"]
+    quiet = [e for e in read if not any(line.strip() for line in e["current"])]
+    assert quiet, "a quiet replica was read, and did not stop the search"
+    assert any("fx-rates" in line for e in read for line in e.get("current") or [])
+    assert finding.details["diagnosis_evidence"]["upstreams"]["fx-rates"]["state"] == (
+        "no-endpoints"
+    )
+    assert finding.details["diagnosis"]["best"] == "upstream-down"
+
+
+def test_an_hpa_reading_its_metrics_outweighs_a_missing_apiservice(served: Any) -> None:
+    _srv, finding, _ = served("hpa-max-apiservice-absent")
+    assert finding.details["metrics_server_available"] is False
+    assert finding.details["diagnosis"]["best"] == "hpa-at-max"
+    assert "reads its metrics" in finding.summary
+    assert "HPAs on cpu/memory cannot scale" not in finding.summary

@@ -59,7 +59,15 @@ def P(reason: str, message: str) -> dict[str, Any]:
     return {"name": "api-7c9f-x2x4k", "reason": reason, "message": message, "node": "gke-pool-1"}
 
 
-def H(at_max: bool = False, active: bool = True, failed: str = "") -> dict[str, Any]:
+def H(
+    at_max: bool = False,
+    active: bool = True,
+    failed: str = "",
+    *,
+    readable: bool | None = None,
+    server: str = "available",
+    why: str = "",
+) -> dict[str, Any]:
     return {
         "name": "api",
         "at_max": at_max,
@@ -67,6 +75,9 @@ def H(at_max: bool = False, active: bool = True, failed: str = "") -> dict[str, 
         "failed_metrics": [failed] if failed else [],
         "current_replicas": 10,
         "max_replicas": 10,
+        "metrics_readable": (not failed and active) if readable is None else readable,
+        "metrics_server": server,
+        "metrics_server_why": why or "APIService v1beta1.metrics.k8s.io is Available",
     }
 
 
@@ -601,7 +612,13 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
     "migration-failed": (
         ev(
             containers=[C("Error", 1, init=True)],
-            logs=[L('ERROR: Migration of schema "public" to version "42" failed!', source="init")],
+            logs=[
+                L(
+                    'ERROR: Migration of schema "public" to version "42" failed!',
+                    'Message    : ERROR: column "sku" of relation "products" already exists',
+                    source="init",
+                )
+            ],
         ),
         ev(
             containers=[C("Error", 1, init=True)],
@@ -644,8 +661,27 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ev(hpa=H(active=False, failed="unable to fetch metrics from resource metrics API")),
     ),
     "metrics-server-unavailable": (
-        ev(hpa=H(active=False, failed="metrics-server is unavailable: APIService not Available")),
-        ev(hpa=H(active=False, failed="missing request for cpu")),
+        ev(
+            hpa=H(
+                active=False,
+                failed="failed to get cpu utilization: unable to get metrics for resource cpu",
+                server="unavailable",
+                why="APIService v1beta1.metrics.k8s.io is not Available: MissingEndpoints",
+            )
+        ),
+        # the HPA shows the metrics it has read: a metrics-server we did not find is contradicted
+        ev(
+            hpa=H(
+                at_max=True,
+                readable=True,
+                server="absent",
+                why="APIService v1beta1.metrics.k8s.io is not registered (metrics-server missing)",
+            )
+        ),
+    ),
+    "metrics-server-suspected": (
+        ev(hpa={**H(server="absent", why="not registered"), "metrics_readable": None}),
+        ev(hpa=H(readable=True, server="absent", why="not registered")),
     ),
     "hpa-metrics-unavailable": (
         ev(hpa=H(active=False, failed="unable to get metrics for resource cpu")),
@@ -961,3 +997,321 @@ def test_a_container_that_died_long_before_the_incident_is_not_its_cause() -> No
     assert "oom-killed" in ids(ev(containers=[recent]))
     still_waiting = {**long_ago, "waiting_reason": "CrashLoopBackOff"}
     assert "oom-killed" in ids(ev(containers=[still_waiting]))
+
+
+# ----------------------------------------------------------------- absence is not evidence
+
+
+def test_an_hpa_reading_its_metrics_vetoes_a_missing_metrics_server() -> None:
+    """The HPA's status is the authority: a metrics-server APIService absent from our read
+    (not found) never outweighs an HPA with ScalingActive=True and current metrics."""
+    details = {
+        "hpa": {
+            "name": "profile-api",
+            "at_max": True,
+            "scaling_active": True,
+            "failed_metrics": [],
+            "current_replicas": 10,
+            "max_replicas": 10,
+            "current_metrics": [{"name": "cpu", "average_utilization": 168}],
+            "conditions": [
+                {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound"},
+                {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas"},
+            ],
+        },
+        "metrics_server_available": False,
+        "kubernetes": {
+            "metrics_server": "APIService v1beta1.metrics.k8s.io is not registered "
+            "(metrics-server missing)"
+        },
+    }
+    r = diagnose(Evidence.from_details(details, START))
+    assert r.best is not None and r.best.entry.id == "hpa-at-max"
+    assert not {"metrics-server-unavailable", "metrics-server-suspected"} & {
+        h.entry.id for h in r.hypotheses
+    }
+
+
+def test_an_hpa_that_cannot_read_metrics_with_metrics_server_missing_names_it() -> None:
+    details = {
+        "hpa": {
+            "name": "web",
+            "at_max": False,
+            "scaling_active": False,
+            "failed_metrics": [
+                "the HPA was unable to compute the replica count: failed to get "
+                "cpu utilization: unable to get metrics for resource cpu"
+            ],
+            "current_replicas": 2,
+            "max_replicas": 10,
+            "current_metrics": [],
+            "conditions": [{"type": "ScalingActive", "status": "False"}],
+        },
+        "metrics_server_available": False,
+        "kubernetes": {"metrics_server": "APIService v1beta1.metrics.k8s.io is not registered"},
+    }
+    r = diagnose(Evidence.from_details(details, START))
+    assert r.best is not None and r.best.entry.id == "metrics-server-unavailable"
+    assert r.best.confidence == "high"
+
+
+def test_absence_alone_is_never_named() -> None:
+    """No HPA status either way and metrics-server not found: a suspicion, not a cause."""
+    details = {
+        "hpa": {
+            "name": "web",
+            "at_max": False,
+            "scaling_active": True,
+            "failed_metrics": [],
+            "current_replicas": 2,
+            "max_replicas": 10,
+            "current_metrics": [],
+            "conditions": [],
+        },
+        "metrics_server_available": False,
+        "kubernetes": {"metrics_server": "metrics.k8s.io is not served (discovery)"},
+    }
+    r = diagnose(Evidence.from_details(details, START))
+    assert r.best is None
+    assert "metrics-server-suspected" in [h.entry.id for h in r.hypotheses]
+
+
+def test_the_hpa_message_naming_the_metrics_api_needs_no_apiservice_read() -> None:
+    e = ev(
+        hpa=H(
+            active=False,
+            failed="failed to get cpu utilization: unable to get metrics for resource cpu: "
+            "unable to fetch metrics from resource metrics API: the server could not find the "
+            "requested resource (get pods.metrics.k8s.io)",
+            server="unknown",
+        )
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "metrics-server-unavailable"
+
+
+# ----------------------------------------------------------------- runtimes' spellings
+
+DNS_FORMS = [
+    # Ruby (redis-client, net/http)
+    (
+        "/usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:128:in "
+        "`rescue in connect': getaddrinfo: Name or service not known "
+        "(cache-primary.shared.svc.cluster.local:6379) (RedisClient::CannotConnectError)",
+        "cache-primary.shared.svc.cluster.local",
+    ),
+    (
+        "Failed to open TCP connection to search.internal:9200 (getaddrinfo: Temporary failure in "
+        "name resolution) (SocketError)",
+        "search.internal",
+    ),
+    # .NET
+    (
+        "System.Net.Http.HttpRequestException: No such host is known. (ledger-db.finance:5432)",
+        "ledger-db.finance",
+    ),
+    (
+        "System.Net.Http.HttpRequestException: Name or service not known (rates-api:8080)",
+        "rates-api",
+    ),
+    # Python (redis-py, aiohttp)
+    (
+        "redis.exceptions.ConnectionError: Error -2 connecting to sessions-redis:6379. Name or "
+        "service not known.",
+        "sessions-redis",
+    ),
+    (
+        "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host pricing.shop:443 "
+        "ssl:default [Name or service not known]",
+        "pricing.shop",
+    ),
+    # Java, Node, Go, curl/PHP
+    (
+        "java.net.UnknownHostException: kafka-0.kafka-headless: Name or service not known",
+        "kafka-0.kafka-headless",
+    ),
+    ("Error: getaddrinfo ENOTFOUND mongo-rs0.data.svc", "mongo-rs0.data.svc"),
+    ("dial tcp: lookup nats on 10.96.0.10:53: server misbehaving", "nats"),
+    ("cURL error 6: Could not resolve host: api.partner.example", "api.partner.example"),
+]
+
+
+@pytest.mark.parametrize(("line", "host"), DNS_FORMS)
+def test_dns_failures_of_each_runtime_name_the_host(line: str, host: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-dns", r.likely_cause_line()
+    assert f"the name {host} does not resolve" in r.best.cause
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the exception class in parentheses is not a host
+        "ruby_connection.rb:124:in `initialize': getaddrinfo: Name or service not known "
+        "(SocketError)",
+        "INFO resolved cache-primary.shared.svc.cluster.local to 10.4.0.12 (cache hit)",
+        "WARN Could not resolve placeholder in template, using default",
+    ],
+)
+def test_dns_look_alikes_do_not_match(line: str) -> None:
+    assert "dependency-dns" not in ids(ev(logs=[L(line)]))
+
+
+REFUSED_FORMS = [
+    (
+        ".NET",
+        "System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)",
+        "tax-api",
+        "8080",
+    ),
+    (
+        "Java Netty",
+        "io.netty.channel.AbstractChannel$AnnotatedConnectException: Connection "
+        "refused: quotes/10.4.1.7:9090",
+        "quotes",
+        "9090",
+    ),
+    (
+        "Spring",
+        "org.springframework.web.client.ResourceAccessException: I/O error on POST "
+        'request for "http://fx-rates:8081/convert": Connection refused',
+        "fx-rates",
+        "8081",
+    ),
+    (
+        "Ruby",
+        "Errno::ECONNREFUSED: Failed to open TCP connection to ledger:3000 (Connection "
+        'refused - connect(2) for "ledger" port 3000)',
+        "ledger",
+        "3000",
+    ),
+    ("Node", "Error: connect ECONNREFUSED 10.96.44.7:8080", "10.96.44.7", "8080"),
+]
+
+
+@pytest.mark.parametrize(("runtime", "line", "host", "port"), REFUSED_FORMS)
+def test_connection_refused_of_each_runtime_names_host_and_port(
+    runtime: str, line: str, host: str, port: str
+) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", runtime
+    assert f"{host}:{port}" in r.best.cause
+
+
+def test_a_dotnet_refusal_to_a_service_without_endpoints_is_upstream_down() -> None:
+    e = ev(
+        logs=[L("System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)")],
+        upstreams={
+            "tax-api": {
+                "target": "service billing/tax-api",
+                "state": "no-endpoints",
+                "detail": "0 ready endpoints of 2",
+            }
+        },
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "upstream-down"
+    assert "service billing/tax-api" in r.best.cause
+    assert hosts_in_logs([{"current": e.logs[0]["lines"]}]) == ["tax-api"]
+
+
+def test_an_upstream_we_could_not_read_is_not_down() -> None:
+    e = ev(
+        logs=[L("System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)")],
+        upstreams={"tax-api": {"target": "s", "state": "unknown", "detail": "not read"}},
+    )
+    assert "upstream-down" not in ids(e)
+
+
+def test_refused_look_alike_does_not_match() -> None:
+    line = "INFO retry policy: Connection refused (will retry in 5s)"
+    assert "dependency-refused" not in ids(ev(logs=[L(line)]))
+
+
+MIGRATION_ERRORS = [
+    (
+        "Rails",
+        'PG::DuplicateColumn: ERROR:  column "sku_normalized" of relation "products" '
+        "already exists",
+        'column "sku_normalized" of relation "products" already exists',
+    ),
+    (
+        "Rails MySQL",
+        "Mysql2::Error: Duplicate column name 'discount_code'",
+        "Duplicate column name 'discount_code'",
+    ),
+    (
+        "Flyway",
+        'Message    : ERROR: relation "invoice_lines" does not exist',
+        'relation "invoice_lines" does not exist',
+    ),
+    (
+        "Liquibase",
+        "Reason: liquibase.exception.DatabaseException: ERROR: relation "
+        '"orders_status_idx" already exists [Failed SQL: (0) CREATE INDEX orders_status_idx]',
+        'relation "orders_status_idx" already exists',
+    ),
+    (
+        "Alembic",
+        "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) table "
+        '"carts" does not exist',
+        'table "carts" does not exist',
+    ),
+    (
+        "golang-migrate",
+        'error: migration failed: column "email" of relation "users" contains '
+        "null values in line 0: ALTER TABLE users ALTER COLUMN email SET NOT NULL",
+        'column "email" of relation "users" contains null values',
+    ),
+    (
+        "SQLite",
+        "sqlite3.OperationalError: duplicate column name: nickname",
+        "duplicate column name: nickname",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tool", "line", "specific"), MIGRATION_ERRORS)
+def test_a_failing_migration_names_the_object_at_fault(tool: str, line: str, specific: str) -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L("== 20261203 AddThings: migrating ==", line, source="init")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "migration-failed", tool
+    assert specific in r.best.cause, (tool, r.best.cause)
+
+
+def test_an_alembic_traceback_with_no_failed_line_is_a_failing_migration() -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[
+            L(
+                "INFO  [alembic.runtime.migration] Running upgrade 3a1f -> 4b2c, cart index",
+                "sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "
+                '"carts" does not exist',
+                source="init",
+            )
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "migration-failed"
+    assert 'relation "carts" does not exist' in r.best.cause
+
+
+def test_an_init_container_not_running_migrations_is_not_a_migration() -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L('psql: error: relation "carts" does not exist', source="init")],
+    )
+    assert "migration-failed" not in ids(e)
+
+
+def test_a_migration_without_a_database_error_line_still_names_the_failure() -> None:
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L("INFO table products exists", "Migration 42 failed: lock timeout", source="init")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "migration-failed"
+    assert "Migration 42 failed: lock timeout" in r.best.cause
