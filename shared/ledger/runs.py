@@ -57,6 +57,8 @@ class NewRun:
     # One incident per workload (shared.ledger.correlation): "" = this alert is not correlated.
     correlation_key: str = ""
     correlation_window: timedelta = timedelta(0)
+    # The owning workload as dispatch resolved it (shared.incident_workload); {} for resolves.
+    workload: dict[str, str] = field(default_factory=dict)
 
 
 def incident_id_for(chain_key: str, first_run: str) -> str:
@@ -221,6 +223,7 @@ class RunsLedger(LedgerBase):
             "fingerprint": alert.fingerprint,
             "cluster": new.cluster,
             "routing_problem": new.routing_problem,
+            "workload": new.workload,
             "alert_type": new.alert_type,
             "alert_name": alert.name,
             "severity": alert.severity,
