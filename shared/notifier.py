@@ -25,6 +25,7 @@ from shared.messages import NotifyMessage
 from shared.policy import cached_policy
 from shared.run import Run
 from shared.slack import Poster, SlackPermanentError, make_poster
+from shared.slack_render import render_outcome_line
 from shared.slack_render import (
     RunView,
     finding_text,
@@ -193,6 +194,8 @@ class Notifier(Deps):
             items.append(("joined", text, blocks))
         for finding in run.findings:
             items.append((finding.key, finding_text(finding), render_finding(finding)))
+        for key, text in sorted(run.outcome_lines.items()):
+            items.append((key, text, render_outcome_line(text)))
         for n in range(run.reopened + 1):
             if n > 0:
                 text, blocks = render_unresolved(view)

@@ -431,19 +431,44 @@ class _Flow:
             )
         result = self._verify(clients, workload, plan)
         self.ledger.update_audit(reserved.audit_id, {"verification": result})
+        check = self._schedule_outcome(reserved, workload, plan)
         out.update(
             verification=result,
             cooldown_until=reserved.lock_expires_at.isoformat(),
             next_check=prose.NEXT_CHECKS.get(plan.action, ""),
+            outcome_due_at=check["due_at"].isoformat(),
+        )
+        # The rollout finishing is not success: the outcome check judges by the alert.
+        rollout = (
+            "rollout completed" if result["result"] == verify.SUCCEEDED else f"rollout {result['result']}"
         )
         lines = [
             f"{prose.done_line(plan)}: {plan.reason}.",
-            f"Verification: {result['result']} ({result['detail']}).",
+            f"Rollout: {rollout} ({result['detail']}); whether it fixed "
+            f"{self.run.alert.name} is checked at {check['due_at']:%H:%M:%S} UTC.",
             *settled.notes,
             *plan.notes,
         ]
         status: FindingStatus = "error" if result["result"] == verify.FAILED else "ok"
         return Outcome(status, lines, out)
+
+    def _schedule_outcome(
+        self, reserved: Reservation, workload: WorkloadRef, plan: Plan
+    ) -> dict[str, Any]:
+        from shared.outcomes.schedule import schedule_check
+
+        assert self.entry is not None
+        return schedule_check(
+            self.ledger,
+            run=self.run,
+            entry=self.entry,
+            alert_type=self.alert_type,
+            audit_id=reserved.audit_id,
+            action=plan.action,
+            target_key=reserved.request.target_key,
+            workload=workload.as_dict(),
+            automatic=reserved.request.automatic,
+        )
 
     def _send(
         self, clients: KubeClients, workload: WorkloadRef, plan: Plan, notes: list[str]
