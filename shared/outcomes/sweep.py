@@ -125,7 +125,7 @@ def sweep_outcomes(
             continue  # another sweep recorded it first: exactly one outcome per action
         report.checked.append(audit_id)
         event(log, "outcome recorded", audit_id=audit_id, outcome=fields["outcome"])
-        _post(ledger, bus, check, f"outcome:{audit_id[:12]}", fields["line"])
+        _post(ledger, bus, check, f"1-outcome:{audit_id[:12]}", fields["line"])
         if fields["outcome"] == "not_fixed" and check.get("automatic"):
             tripped = trip_if_due(ledger, bus, policy, check, now)
             if tripped:
@@ -210,7 +210,7 @@ def trip_if_due(
         ledger,
         bus,
         check,
-        f"brake:{bid[:12]}",
+        f"2-brake:{bid[:12]}",
         f"Brake: no more automatic {check['action']} on {workload} — {reason}. "
         f"{oncall}: a person decides now; Resume automation (brake {bid}) gives it back.",
     )
@@ -274,7 +274,7 @@ def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
         )
         if ledger.mark_relapsed(str(o["audit_id"]), {"relapse_line": text}):
             out.append(str(o["audit_id"]))
-            _post(ledger, bus, o, f"relapse:{str(o['audit_id'])[:12]}", text)
+            _post(ledger, bus, o, f"3-relapse:{str(o['audit_id'])[:12]}", text)
     return out
 
 

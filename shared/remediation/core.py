@@ -445,7 +445,8 @@ class _Flow:
         lines = [
             f"{prose.done_line(plan)}: {plan.reason}.",
             f"Rollout: {rollout} ({result['detail']}); whether it fixed "
-            f"{self.run.alert.name} is checked at {check['due_at']:%H:%M:%S} UTC.",
+            f"{self.run.alert.name} is checked {_after(check['window_seconds'])} after it "
+            "(an Outcome line follows).",
             *settled.notes,
             *plan.notes,
         ]
@@ -557,3 +558,7 @@ class _Flow:
         )
         out.update(refused=refusal.as_dict(), audit_id=refusal.audit_id, verification=None)
         return Outcome(status, prose.refusal_lines(refusal, plan, action), out)
+
+
+def _after(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
