@@ -324,7 +324,14 @@ class Worker(Deps):
         )
 
     def _resume(self, it: Interaction, incident: dict[str, Any]) -> Outcome:
+        from shared.outcomes.brake import resume_incident_brake
+
+        released = resume_incident_brake(self.ledger, incident, self._who(it))
         change = self.ledger.resume_incident(it.value, self._who(it))
+        if released and change.outcome == "unchanged":
+            audit_id = self._audit(it, incident, "done", released)
+            return Outcome("done", released, incident_id=str(incident.get("incident_id")),
+                           audit_id=audit_id)
         return self._changed(
             it,
             change,

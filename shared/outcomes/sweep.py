@@ -205,6 +205,11 @@ def trip_if_due(
     )
     if not tripped:
         return ""
+    if check.get("incident_id"):  # the parent shows it, and its Resume automation releases it
+        ledger.update_incident(
+            str(check["incident_id"]),
+            {"brake": {"id": bid, "action": check["action"], "workload": workload, "at": now}},
+        )
     oncall = _oncall()
     _post(
         ledger,
@@ -212,7 +217,7 @@ def trip_if_due(
         check,
         f"2-brake:{bid[:12]}",
         f"Brake: no more automatic {check['action']} on {workload} — {reason}. "
-        f"{oncall}: a person decides now; Resume automation (brake {bid}) gives it back.",
+        f"{oncall}: a person decides now; *Resume automation* on this incident gives it back (brake {bid}).",
     )
     event(log, "brake tripped", 30, brake=bid, workload=workload, reason=reason)
     return bid

@@ -22,7 +22,10 @@ from shared.ledger.outcomes import brake_id
 from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.policy import cached_policy
 from shared.remediation import remediate
+from tests import clicks
+from tests.clicks import INTRUDER, ONCALL, buttons, click, client, slack  # noqa: F401
 from tests.conftest import reset_settings
+from tests.pipeline import notify_all
 from tests.seed import intake, make_alert
 
 pytestmark = pytest.mark.integration
@@ -124,7 +127,12 @@ def test_cluster_unreadable_falls_back_to_the_label_and_says_so(world: KubeApiSe
 
 
 def test_not_fixed_outcome_trips_the_brake_until_resumed(
-    world: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slack_api: Any
+    world: KubeApiServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    topics: Any,
+    slack: Any,
+    client: Any,
 ) -> None:
     policy(
         tmp_path,
@@ -150,8 +158,18 @@ def test_not_fixed_outcome_trips_the_brake_until_resumed(
     _, b = crashloop(POD_B)
     held = act(b)
     assert held["refused"]["guard"] == "brake", held
-    assert ledger.resume_brake(bid, {"by": "U1", "by_name": "oncall"}, {"run_id": b.run_id})
-    assert not ledger.resume_brake(bid, {"by": "U1"}, {})  # resumed once
+    # The thread says so, the parent offers Resume automation; a person in the on-call group
+    # clicks it (interact -> the act worker, take_over permission).
+    notify_all(topics)
+    parent = slack.find_parent("KubePodCrashLooping")
+    assert parent is not None and "resume_automation" in buttons(parent.blocks)
+    texts = [r.text for r in slack.replies(parent.ts)]
+    assert any(t.startswith("Outcome: not fixed") for t in texts), texts
+    assert any(t.startswith("Brake:") and "<!subteam^S0ONCALL>" in t for t in texts), texts
+    assert click(client, slack, "resume_automation", INTRUDER).get_json()["outcome"] != "queued"
+    click(client, slack, "resume_automation", ONCALL)
+    (resumed,) = [o for o in clicks.act(topics) if o is not None and o.result == "done"]
+    assert "brake" in resumed.message and not (ledger.get_brake(bid) or {}).get("tripped")
     _, c = crashloop(POD_C)
     again = act(c)
     assert again["refused"] is None, again
