@@ -217,7 +217,7 @@ def trip_if_due(
         check,
         f"2-brake:{bid[:12]}",
         f"Brake: no more automatic {check['action']} on {workload} — {reason}. "
-        f"{oncall}: a person decides now; *Resume automation* on this incident gives it back (brake {bid}).",
+        f"{oncall}: a person decides now; Resume automation on this incident gives it back (brake {bid}).",
     )
     event(log, "brake tripped", 30, brake=bid, workload=workload, reason=reason)
     return bid
