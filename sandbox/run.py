@@ -205,8 +205,10 @@ def recover_once_restarted(stack: Stack, mon: Monitoring) -> None:
     parent = stack.slack.find_parent(summary)
     if parent is None:
         return
-    if any(m.text.startswith("Remediate") or "Restarted" in m.text
-           for m in stack.slack.replies(parent.ts)):
+    if any(
+        m.text.startswith("Remediate") or "Restarted" in m.text
+        for m in stack.slack.replies(parent.ts)
+    ):
         mon.exporter.set(expr.split()[0], 0.0, **labels)
 
 

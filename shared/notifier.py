@@ -25,7 +25,6 @@ from shared.messages import NotifyMessage
 from shared.policy import cached_policy
 from shared.run import Run
 from shared.slack import Poster, SlackPermanentError, make_poster
-from shared.slack_render import render_outcome_line
 from shared.slack_render import (
     RunView,
     finding_text,
@@ -34,6 +33,7 @@ from shared.slack_render import (
     render_finding,
     render_incident_runs,
     render_notice,
+    render_outcome_line,
     render_parent,
     render_reopened,
     render_resolved,

@@ -382,7 +382,5 @@ def render_outcome_line(text: str) -> list[dict[str, Any]]:
     """An `Outcome:` (or brake) line of shared.outcomes: one section. Alert names are outside
     text: everything but our own mentions goes through the untrusted-text renderer."""
     parts = _OUR_MENTION.split(text) if text.startswith("Brake:") else [text]
-    body = "".join(
-        p if _OUR_MENTION.fullmatch(p) else for_mrkdwn(p, SECTION_MAX) for p in parts
-    )
+    body = "".join(p if _OUR_MENTION.fullmatch(p) else for_mrkdwn(p, SECTION_MAX) for p in parts)
     return [{"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}]

@@ -242,10 +242,16 @@ def _outcome_measures(snap: Snapshot, window: timedelta) -> Iterator[Any]:
     for key, name, doc in (
         ("verified_fix_rate", "verified_fix_ratio", "Outcomes that fixed their alert."),
         ("relapse_rate", "relapse_ratio", "Fixed outcomes whose alert fired again within 24 h."),
-        ("cleared_anyway_rate", "cleared_anyway_ratio",
-         "Outcomes whose alert usually clears within the window without any action."),
-        ("team_action_rate", "verified_team_action_ratio",
-         "Outcomes after which a person had to act (not fixed, relapsed, approved)."),
+        (
+            "cleared_anyway_rate",
+            "cleared_anyway_ratio",
+            "Outcomes whose alert usually clears within the window without any action.",
+        ),
+        (
+            "team_action_rate",
+            "verified_team_action_ratio",
+            "Outcomes after which a person had to act (not fixed, relapsed, approved).",
+        ),
         ("verified_mttr_s", "verified_mttr_seconds", "Mean action-to-verified-fix time."),
         ("outcomes", "outcomes", "Outcome checks recorded over the window."),
     ):

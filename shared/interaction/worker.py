@@ -330,8 +330,9 @@ class Worker(Deps):
         change = self.ledger.resume_incident(it.value, self._who(it))
         if released and change.outcome == "unchanged":
             audit_id = self._audit(it, incident, "done", released)
-            return Outcome("done", released, incident_id=str(incident.get("incident_id")),
-                           audit_id=audit_id)
+            return Outcome(
+                "done", released, incident_id=str(incident.get("incident_id")), audit_id=audit_id
+            )
         return self._changed(
             it,
             change,

@@ -20,8 +20,8 @@ from shared.ledger.approvals import ApprovalsLedger
 from shared.ledger.base import LedgerError, document_id_ok
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
-from shared.ledger.outcomes import OutcomesLedger
 from shared.ledger.interactions import HumanChange, InteractionClaim, InteractionsLedger
+from shared.ledger.outcomes import OutcomesLedger
 from shared.ledger.queries import IncidentFilter, IncidentPage, IncidentRecord, QueriesLedger
 from shared.ledger.runs import STAGE_STATE, Dispatch, NewRun, RunsLedger
 from shared.ledger.stages import Claim, StagesLedger

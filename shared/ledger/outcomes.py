@@ -73,9 +73,7 @@ class OutcomesLedger(LedgerBase):
     def due_outcomes(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = (
-            self._col("outcomes").where(filter=FieldFilter("status", "==", PENDING)).limit(500)
-        )
+        query = self._col("outcomes").where(filter=FieldFilter("status", "==", PENDING)).limit(500)
         docs: list[dict[str, Any]] = self._call(
             lambda: [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
         )
@@ -142,9 +140,7 @@ class OutcomesLedger(LedgerBase):
 
     def brake_trips(self, since: datetime) -> int:
         docs = self._call(lambda: [s.to_dict() or {} for s in self._col("brakes").stream()])
-        return sum(
-            1 for d in docs for t in d.get("trips") or [] if (as_dt(t) or since) > since
-        )
+        return sum(1 for d in docs for t in d.get("trips") or [] if (as_dt(t) or since) > since)
 
     def trip_brake(self, brake: str, fields: dict[str, Any], audit: dict[str, Any]) -> bool:
         """Trip (idempotent: False when already tripped); the trip is audited in the same
@@ -159,8 +155,14 @@ class OutcomesLedger(LedgerBase):
             trips = [t for t in doc.get("trips") or [] if isinstance(t, datetime)][-20:]
             transaction.set(
                 ref,
-                {**fields, "tripped": True, "tripped_at": now, "trips": [*trips, now],
-                 "resumed": None, "updated_at": now},
+                {
+                    **fields,
+                    "tripped": True,
+                    "tripped_at": now,
+                    "trips": [*trips, now],
+                    "resumed": None,
+                    "updated_at": now,
+                },
                 merge=True,
             )
             audit_ref = self._col("audit").document()
@@ -184,16 +186,25 @@ class OutcomesLedger(LedgerBase):
             now = utcnow()
             transaction.set(
                 ref,
-                {"tripped": False, "resumed": {**who, "at": now}, "resumed_at": now,
-                 "updated_at": now},
+                {
+                    "tripped": False,
+                    "resumed": {**who, "at": now},
+                    "resumed_at": now,
+                    "updated_at": now,
+                },
                 merge=True,
             )
             audit_ref = self._col("audit").document()
             transaction.set(
                 audit_ref,
-                {"at": now, "updated_at": now, "outcome": "brake_resumed",
-                 "actor": str(who.get("by_name") or who.get("by") or "a person"),
-                 "brake": brake, **audit},
+                {
+                    "at": now,
+                    "updated_at": now,
+                    "outcome": "brake_resumed",
+                    "actor": str(who.get("by_name") or who.get("by") or "a person"),
+                    "brake": brake,
+                    **audit,
+                },
             )
             return True
 

@@ -55,7 +55,9 @@ def judge(ev: Evidence) -> Verdict:
         return Verdict("not_fixed", ev.alert_source, "still firing")
     if ev.success is False:
         return Verdict(
-            "not_fixed", "success_query", f"the success condition does not hold{_note(ev.success_note)}"
+            "not_fixed",
+            "success_query",
+            f"the success condition does not hold{_note(ev.success_note)}",
         )
     if ev.pods_ready is False:
         return Verdict("not_fixed", "pods", f"the pods are not ready{_note(ev.pods_note)}")
@@ -79,7 +81,7 @@ def line(outcome: str, alert: str, action: str, minutes: float, detail: str) -> 
     if outcome == "fixed":
         return f"Outcome: {word} — {alert} resolved {after}"
     if outcome == "relapsed":
-        return f"Outcome: {word} — {alert} firing again {detail}, after it resolved following {ACTION_WORDS.get(action, action)}"
+        return f"Outcome: {word} — {alert} firing again {detail}"
     return f"Outcome: {word} — {alert}: {detail}, {after}"
 
 

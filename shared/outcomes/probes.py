@@ -105,8 +105,7 @@ def usually_clears(check: dict[str, Any]) -> tuple[bool, str] | None:
     window = float(check.get("window_seconds") or 0)
     median = statistics.median(durations)
     return median <= window, (
-        f"median {median / 60:.0f} min over {len(durations)} earlier episodes in "
-        f"{BASELINE_DAYS} d"
+        f"median {median / 60:.0f} min over {len(durations)} earlier episodes in {BASELINE_DAYS} d"
     )
 
 

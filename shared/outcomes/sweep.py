@@ -151,9 +151,7 @@ def _workload_text(check: dict[str, Any]) -> str:
     return f"{str(wl.get('kind', '?')).lower()}/{wl.get('name', '?')} in {wl.get('namespace', '?')}"
 
 
-def trip_if_due(
-    ledger: Any, bus: Bus, policy: Policy, check: dict[str, Any], now: datetime
-) -> str:
+def trip_if_due(ledger: Any, bus: Bus, policy: Policy, check: dict[str, Any], now: datetime) -> str:
     """The per-workload brake: N automatic actions that did not fix the alert in the window."""
     _, entry = policy.resolve(str(check.get("alert_type") or ""))
     v = entry.verification
@@ -217,7 +215,8 @@ def trip_if_due(
         check,
         f"2-brake:{bid[:12]}",
         f"Brake: no more automatic {check['action']} on {workload} — {reason}. "
-        f"{oncall}: a person decides now; Resume automation on this incident gives it back (brake {bid}).",
+        f"{oncall}: a person decides now; Resume automation on this incident gives it back "
+        f"(brake {bid}).",
     )
     event(log, "brake tripped", 30, brake=bid, workload=workload, reason=reason)
     return bid
@@ -246,8 +245,13 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
     ledger.trip_brake(
         FLEET_BRAKE,
         {"scope": "fleet", "reason": reason},
-        {"actor": "alertloop (outcomes)", "action": "fleet_brake", "target": "fleet",
-         "reason": reason, "brake": FLEET_BRAKE},
+        {
+            "actor": "alertloop (outcomes)",
+            "action": "fleet_brake",
+            "target": "fleet",
+            "reason": reason,
+            "brake": FLEET_BRAKE,
+        },
     )
     event(log, "fleet brake tripped", 40, reason=reason)
     return FLEET_BRAKE

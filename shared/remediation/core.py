@@ -440,7 +440,9 @@ class _Flow:
         )
         # The rollout finishing is not success: the outcome check judges by the alert.
         rollout = (
-            "rollout completed" if result["result"] == verify.SUCCEEDED else f"rollout {result['result']}"
+            "rollout completed"
+            if result["result"] == verify.SUCCEEDED
+            else f"rollout {result['result']}"
         )
         lines = [
             f"{prose.done_line(plan)}: {plan.reason}.",

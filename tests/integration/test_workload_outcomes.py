@@ -23,12 +23,15 @@ from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.policy import cached_policy
 from shared.remediation import remediate
 from tests import clicks
-from tests.clicks import INTRUDER, ONCALL, buttons, click, client, slack  # noqa: F401
+from tests.clicks import INTRUDER, ONCALL, buttons, click
 from tests.conftest import reset_settings
 from tests.pipeline import notify_all
 from tests.seed import intake, make_alert
 
 pytestmark = pytest.mark.integration
+
+slack = clicks.slack
+client = clicks.client
 
 POD_A = "web-2827thlns2-dx8tv"
 POD_B = "web-2827thlns2-rp7jp"
@@ -91,7 +94,9 @@ def resolve(alert: Alert) -> None:
 
 def sweep() -> list[str]:
     cfg = settings()
-    return sweep_outcomes(Ledger(), Bus(), cached_policy(cfg.policy_file), NO_PROBES, utcnow()).checked
+    return sweep_outcomes(
+        Ledger(), Bus(), cached_policy(cfg.policy_file), NO_PROBES, utcnow()
+    ).checked
 
 
 def test_pods_of_one_deployment_share_one_incident_and_one_cap(
@@ -137,7 +142,10 @@ def test_not_fixed_outcome_trips_the_brake_until_resumed(
     policy(
         tmp_path,
         monkeypatch,
-        {"guardrails": {"cooldown_minutes": 0, "max_attempts": 5}, "verification": {"brake_after": 1}},
+        {
+            "guardrails": {"cooldown_minutes": 0, "max_attempts": 5},
+            "verification": {"brake_after": 1},
+        },
     )
     _, a = crashloop(POD_A)
     done = act(a)
