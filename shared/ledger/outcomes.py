@@ -80,15 +80,31 @@ class OutcomesLedger(LedgerBase):
         due = [d for d in docs if (as_dt(d.get("due_at")) or now) <= now]
         return sorted(due, key=lambda d: d["due_at"])[:limit]
 
-    def outcomes_since(self, since: datetime) -> list[dict[str, Any]]:
-        """Recorded outcomes (status done) whose check ran after `since`."""
+    def outcomes_since(
+        self, since: datetime, *, target_key: str = "", outcome: str = ""
+    ) -> list[dict[str, Any]]:
+        """Recorded outcomes whose check ran after `since`, optionally of one workload
+        (guardrail target key) or one outcome. One equality filter at most (single-field
+        indexes only); the rest is filtered here."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self._col("outcomes").where(filter=FieldFilter("checked_at", ">=", since))
+        col = self._col("outcomes")
+        if target_key:
+            query = col.where(filter=FieldFilter("target_key", "==", target_key))
+        elif outcome:
+            query = col.where(filter=FieldFilter("outcome", "==", outcome))
+        else:
+            query = col.where(filter=FieldFilter("checked_at", ">=", since))
         docs: list[dict[str, Any]] = self._call(
             lambda: [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
         )
-        return docs
+        return [
+            d
+            for d in docs
+            if (as_dt(d.get("checked_at")) or since) >= since
+            and d.get("status") == DONE
+            and (not outcome or d.get("outcome") == outcome)
+        ]
 
     def record_outcome(self, audit_id: str, fields: dict[str, Any]) -> bool:
         """Settle a pending check, once: False when it was already recorded (a second sweep)."""

@@ -164,7 +164,7 @@ def trip_if_due(ledger: Any, bus: Bus, policy: Policy, check: dict[str, Any], no
         since = resumed  # outcomes before a resume do not count again
     failed = [
         o
-        for o in ledger.outcomes_since(since)
+        for o in ledger.outcomes_since(since, target_key=str(check["target_key"]))
         if o.get("automatic")
         and o.get("outcome") in ("not_fixed", "relapsed")
         and o.get("target_key") == check["target_key"]
@@ -260,9 +260,7 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
 def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
     """fixed -> relapsed when the same alert fires again on the workload within 24 h."""
     out: list[str] = []
-    for o in ledger.outcomes_since(now - RELAPSE_WINDOW):
-        if o.get("outcome") != "fixed":
-            continue
+    for o in ledger.outcomes_since(now - RELAPSE_WINDOW, outcome="fixed"):
         checked = as_dt(o.get("checked_at"))
         inc = ledger.get_incident(str(o.get("incident_id") or "")) or {}
         again = [

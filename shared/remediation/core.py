@@ -313,6 +313,8 @@ class _Flow:
                 earlier.request.audit_id,
                 {"outcome": outcome, "settled_by": "a redelivery of the stage (read back)"},
             )
+        if outcome in ("applied", "unknown"):  # its check, if the crash came before it
+            self._schedule_outcome(Reservation(earlier.request, "", 0, self.now), workload, plan)
         out = self._plan_details(plan, workload)
         out.update(audit_id=earlier.request.audit_id, outcome=outcome, notes=notes)
         word = prose.OUTCOME_WORDS.get(outcome, outcome)
@@ -418,7 +420,13 @@ class _Flow:
                 "error", [f"{plan.action} of {plan.target} failed: {what}.", *settled.notes], out
             )
         if settled.outcome == "unknown":
-            out.update(error=settled.error, cooldown_until=reserved.lock_expires_at.isoformat())
+            # It may have happened: judged by the alert like any other action.
+            check = self._schedule_outcome(reserved, workload, plan)
+            out.update(
+                error=settled.error,
+                cooldown_until=reserved.lock_expires_at.isoformat(),
+                outcome_due_at=check["due_at"].isoformat(),
+            )
             return Outcome(
                 "error",
                 [
