@@ -87,6 +87,8 @@ POLICY = {
             "stages": ["investigate", "remediate"],
             "remediation": "scale",
             "guardrails": {"cooldown_minutes": 0, "max_attempts": 2, "replica_ceiling": 6},
+            # The brake before the cap: one scale that did not help stops the second.
+            "verification": {"brake_after": 1},
             "aliases": ["CPUThrottlingHigh", "KubeHpaMaxedOut", "ContainerCPUHigh"],
         },
         "ApplicationDown": {
