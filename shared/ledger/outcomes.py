@@ -138,7 +138,12 @@ class OutcomesLedger(LedgerBase):
 
     def add_outcome_line(self, run_id: str, key: str, line: str) -> None:
         """The `Outcome:` line notify posts in the incident thread (once per key)."""
-        self._merge("runs", run_id, {f"outcome_lines.{key}": line, "updated_at": utcnow()})
+        now = utcnow()
+        self._merge(
+            "runs",
+            run_id,
+            {f"outcome_lines.{key}": line, f"outcome_at.{key}": now, "updated_at": now},
+        )
 
     # ---- brakes -------------------------------------------------------------------------------
 

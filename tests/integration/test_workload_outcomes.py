@@ -15,6 +15,7 @@ from sandbox.kube_api import Fault, KubeApiServer
 from shared.bus import Bus
 from shared.cluster_clients import clear_caches
 from shared.config import settings
+from shared.console.timeline import build as build_timeline
 from shared.dispatch import dispatch_alert
 from shared.envelope import Alert, utcnow
 from shared.ledger import Dispatch, Ledger
@@ -181,6 +182,11 @@ def test_not_fixed_outcome_trips_the_brake_until_resumed(
     _, c = crashloop(POD_C)
     again = act(c)
     assert again["refused"] is None, again
+    # The console's timeline shows the same lines.
+    timeline = build_timeline(ledger.incident_record(a.incident_id))
+    shown = [e for e in timeline.events if e.kind == "outcome"]
+    assert [e.status for e in shown] == ["not fixed", "brake"], shown
+    assert all(e.at is not None for e in shown)
     audits = [d.to_dict() for d in ledger._col("audit").stream()]
     assert {"brake_tripped", "brake_resumed"} <= {d.get("outcome") for d in audits}
 
