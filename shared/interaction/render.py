@@ -92,7 +92,8 @@ def human_lines(incident: dict[str, Any]) -> list[str]:
     if hands_off:
         lines.append(
             f":raised_hand: Taken over by {who(hands_off)} at {when(hands_off.get('at'))}: "
-            "automation makes no further changes"
+            "automation makes no further changes to this workload"
+            + (f" until {when(hands_off['expires_at'])}" if hands_off.get("expires_at") else "")
         )
     brake = incident.get("brake") or {}
     if brake.get("id"):

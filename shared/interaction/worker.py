@@ -311,7 +311,9 @@ class Worker(Deps):
         )
 
     def _take_over(self, it: Interaction, incident: dict[str, Any]) -> Outcome:
-        who = self._who(it)
+        from shared.outcomes.brake import TAKE_OVER_HOURS
+
+        who = {**self._who(it), "expires_at": utcnow() + timedelta(hours=TAKE_OVER_HOURS)}
         change = self.ledger.take_over_incident(it.value, who)
         holder = change.previous or {}
         return self._changed(

@@ -120,12 +120,15 @@ class GuardrailLedger(LedgerBase):
                 f"the alert resolved at {_iso(run.get('resolved_at'))} (recorded in the run "
                 "ledger): nothing is changed for a resolved alert"
             )
-        hands_off = docs["incident"].get("hands_off") or {}
+        hands_off = _holding(docs["incident"].get("hands_off"), now) or _holding(
+            docs.get("workload", {}).get("hands_off"), now
+        )
         if hands_off:
             return "taken_over", (
-                f"{hands_off.get('by', 'a person')} took the incident over at "
-                f"{_iso(hands_off.get('at'))}: automation makes no further changes "
-                "(Resume automation in Slack gives it back)"
+                f"{hands_off.get('by', 'a person')} took the workload over at "
+                f"{_iso(hands_off.get('at'))}: automation makes no further changes until "
+                f"{_iso(hands_off.get('expires_at')) if hands_off.get('expires_at') else 'resumed'}"
+                " (Resume automation in Slack gives it back)"
             )
         if fp.get("last_run_id") and fp.get("last_run_id") != req.run_id:
             return "superseded", (
@@ -186,6 +189,8 @@ class GuardrailLedger(LedgerBase):
             fp_key = fingerprint_key(docs["run"])
             fp_ref = self._doc("fingerprints", fp_key) if fp_key else None
             fp = snap_dict(fp_ref.get(transaction=transaction)) if fp_ref is not None else {}
+            wl_ref = self._workload_ref(docs["incident"])
+            docs["workload"] = snap_dict(wl_ref.get(transaction=transaction)) if wl_ref else {}
             now = utcnow()
             if docs["audit"]:
                 return Earlier(req.audit_id, docs["audit"])
@@ -296,10 +301,19 @@ class GuardrailLedger(LedgerBase):
             docs = {k: snap_dict(r.get()) for k, r in refs.items()}
             fp_key = fingerprint_key(docs["run"])
             fp = (self._get("fingerprints", fp_key) or {}) if fp_key else {}
+            wl_ref = self._workload_ref(docs["incident"])
+            docs["workload"] = snap_dict(wl_ref.get()) if wl_ref else {}
         except Exception as exc:
             return f"(cannot read the guardrail state: {exc})"
         problem = self._judge(req, docs, fp, utcnow())
         return f"{problem[0]}: {problem[1]}" if problem else None
+
+    def _workload_ref(self, incident: dict[str, Any]) -> Any:
+        """The incident's workload document (a take-over holds for the workload)."""
+        from shared.ledger.correlation import workload_doc_id
+
+        key = str(incident.get("workload_key") or "")
+        return self._doc("workloads", workload_doc_id(key)) if key else None
 
     # ---- the audit trail --------------------------------------------------------------------
 
@@ -372,6 +386,14 @@ def fingerprint_key(run: dict[str, Any]) -> str:
     fp = str(run.get("fingerprint") or "")
     cluster = str(run.get("cluster") or "")
     return f"{cluster}:{fp}" if cluster and fp else fp
+
+
+def _holding(hands_off: Any, now: datetime) -> dict[str, Any]:
+    """A take-over that still holds: until resumed, or until its expiry (when it has one)."""
+    if not isinstance(hands_off, dict) or not hands_off:
+        return {}
+    expires = as_dt(hands_off.get("expires_at"))
+    return hands_off if expires is None or expires > now else {}
 
 
 def _after(value: Any, since: datetime) -> bool:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# A take-over holds for the workload (whatever incident its next alert opens) until a person
+# resumes it or this long after it began; the parent shows the expiry.
+TAKE_OVER_HOURS = 24
+
 
 def resume_incident_brake(ledger: Any, incident: dict[str, Any], who: dict[str, Any]) -> str:
     """What was resumed, for the clicker ("" when no brake held this incident's workload)."""

@@ -5,6 +5,7 @@ alert it was meant to clear, and the brake trips on outcomes until a person resu
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,3 +203,41 @@ def test_an_alert_that_resolves_is_fixed(
     outcome = Ledger().get_outcome(done["audit_id"]) or {}
     assert outcome["outcome"] == "fixed", outcome
     assert outcome["line"].startswith("Outcome: fixed — KubePodCrashLooping resolved")
+
+
+def test_a_take_over_holds_for_the_workload_until_resumed_or_expired(
+    world: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy(tmp_path, monkeypatch, {"guardrails": {"cooldown_minutes": 0, "max_attempts": 5}})
+    ledger = Ledger()
+    alert, a = crashloop(POD_A)
+    expires = utcnow() + timedelta(hours=24)
+    assert (
+        ledger.take_over_incident(
+            a.incident_id, {"by": "U1", "at": utcnow(), "expires_at": expires}
+        ).outcome
+        == "changed"
+    )
+    # The incident ends, and long after its window the workload's next alert opens a new one.
+    resolve(alert)
+    ledger.update_incident(a.incident_id, {"resolved_at": utcnow() - timedelta(days=2)})
+    _, b = crashloop(POD_B)
+    assert b.incident_id != a.incident_id
+    held = act(b)
+    assert (held["refused"] or {}).get("guard") == "taken_over", held
+    assert "until " + expires.isoformat()[:16] in held["refused"]["reason"]
+    # Resumed from the new incident: the workload is given back.
+    assert ledger.resume_incident(b.incident_id, {"by": "U1"}).outcome == "changed"
+    _, c = crashloop(POD_C)
+    assert act(c)["refused"] is None
+
+
+def test_an_expired_take_over_no_longer_holds(
+    world: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy(tmp_path, monkeypatch, {"guardrails": {"cooldown_minutes": 0, "max_attempts": 5}})
+    ledger = Ledger()
+    _, a = crashloop(POD_A)
+    past = utcnow() - timedelta(minutes=1)
+    ledger.take_over_incident(a.incident_id, {"by": "U1", "at": past, "expires_at": past})
+    assert act(a)["refused"] is None
