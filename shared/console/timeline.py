@@ -41,7 +41,8 @@ HUMAN_FIELDS = (
 @dataclass
 class Event:
     at: datetime | None
-    kind: str  # alert|received|stage|deadletter|change|refusal|proposal|decision|human|resolve|outcome
+    # alert|received|stage|deadletter|change|refusal|proposal|decision|human|resolve|outcome
+    kind: str
     title: str  # our own words
     run_id: str = ""
     status: str = ""  # ok|error|skipped|applied|refused|… (our vocabulary, or the ledger's)
