@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_parser(sub)
     add_doctor_parser(sub)
     add_click_parser(sub)
+    from shared.outcomes.cli import add_brakes_parser
+
+    add_brakes_parser(sub)
     return p
 
 

@@ -241,3 +241,56 @@ def test_an_expired_take_over_no_longer_holds(
     past = utcnow() - timedelta(minutes=1)
     ledger.take_over_incident(a.incident_id, {"by": "U1", "at": past, "expires_at": past})
     assert act(a)["refused"] is None
+
+
+def test_the_fleet_brake_stops_every_automatic_write_until_resumed(
+    world: KubeApiServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from shared.cli import main
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "alerts": {
+                    "ApplicationDown": {
+                        "stages": ["investigate", "remediate"],
+                        "remediation": "restart",
+                        "aliases": ["KubePodCrashLooping"],
+                        "guardrails": {"cooldown_minutes": 0, "max_attempts": 5},
+                        "verification": {"brake_after": 5},
+                    }
+                },
+                "outcomes": {"fleet_brake": {"not_fixed_share": 0.5, "min_outcomes": 1}},
+            }
+        )
+    )
+    monkeypatch.setenv("ALERTLOOP_POLICY_FILE", str(path))
+    reset_settings()
+    _, a = crashloop(POD_A)
+    assert act(a)["refused"] is None
+    assert sweep()  # not fixed: 1 of 1 automatic outcomes
+    ledger = Ledger()
+    assert (ledger.get_brake("fleet") or {}).get("tripped")
+    # Another workload: the fleet brake refuses it in the reservation transaction.
+    other = make_alert(
+        "KubePodCrashLooping",
+        labels={"namespace": "shop", "deployment": "checkout"},
+        starts_at=utcnow(),
+    )
+    cfg = settings()
+    d = dispatch_alert(intake(other), cached_policy(cfg.policy_file), cfg, ledger, Bus())
+    held = act(d)
+    assert (held["refused"] or {}).get("guard") == "fleet_brake", held
+    assert main(["brakes"]) == 0
+    assert "every automatic write" in capsys.readouterr().out
+    assert main(["brakes", "--resume", "fleet"]) == 2  # who resumes it is audited
+    assert main(["brakes", "--resume", "fleet", "--by", "oncall"]) == 0
+    after = act(d)
+    assert after["refused"] is None, after
+    audits = [x.to_dict() for x in ledger._col("audit").stream()]
+    resumed = [x for x in audits if x.get("outcome") == "brake_resumed"]
+    assert resumed and resumed[0]["actor"] == "oncall"
