@@ -275,7 +275,15 @@ class _Flow:
             refusal = guard.check_ceiling(plan)
             if refusal is not None:
                 return self._refused(refusal, plan.action, str(plan.target), plan, workload)
-        if plan.mode == "proposal" or self.entry.guardrails.approval_required:
+        from shared.outcomes.mode import action_mode
+
+        autonomy = action_mode(self.entry, plan.action, workload.as_dict())
+        if autonomy.mode == "off":
+            refusal = guard.refuse(
+                "autonomy_off", autonomy.reason, action=plan.action, target=str(plan.target)
+            )
+            return self._refused(refusal, plan.action, str(plan.target), plan, workload)
+        if plan.mode == "proposal" or autonomy.mode == "approve":
             return self._propose(plan, workload)
         refusal = guard.check_dry_run(plan, wl_target)
         if refusal is not None:
