@@ -275,7 +275,6 @@ def test_attempt_cap_per_workload(
     )
     assert_refused(other, store, "attempts")
     assert len(patches(kube)) == 1
-    assert len(patches(kube)) == 2
 
 
 def test_fleet_rate_limit(
