@@ -14,13 +14,14 @@ The brake is read by `GuardrailLedger.reserve_write` inside the reservation tran
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, snap_dict
 
 FLEET_BRAKE = "fleet"
+FLEET_TALLY = "fleet-tally"
 PENDING = "pending"
 DONE = "done"
 
@@ -106,19 +107,56 @@ class OutcomesLedger(LedgerBase):
             and (not outcome or d.get("outcome") == outcome)
         ]
 
-    def record_outcome(self, audit_id: str, fields: dict[str, Any]) -> bool:
-        """Settle a pending check, once: False when it was already recorded (a second sweep)."""
+    def record_outcome(
+        self, audit_id: str, fields: dict[str, Any], fleet_window: timedelta | None = None
+    ) -> bool:
+        """Settle a pending check, once: False when it was already recorded (a second sweep).
+        An automatic action's outcome is also added to the fleet's rolling tally
+        (brakes/fleet-tally, entries older than `fleet_window` dropped) in the same
+        transaction: the fleet brake reads one document, not every outcome."""
         ref = self._doc("outcomes", outcome_id(audit_id))
+        tally_ref = self._doc("brakes", FLEET_TALLY)
 
         def txn(transaction: Any) -> bool:
             doc = snap_dict(ref.get(transaction=transaction))
+            tally = snap_dict(tally_ref.get(transaction=transaction)) if fleet_window else {}
             if not doc or doc.get("status") != PENDING:
                 return False
-            transaction.set(ref, {**fields, "status": DONE, "checked_at": utcnow()}, merge=True)
+            now = utcnow()
+            transaction.set(ref, {**fields, "status": DONE, "checked_at": now}, merge=True)
+            if fleet_window is not None and doc.get("automatic"):
+                since = now - fleet_window
+                kept = [
+                    e for e in tally.get("entries") or [] if (as_dt(e.get("at")) or now) > since
+                ]
+                failed = fields.get("outcome") in ("not_fixed", "relapsed")
+                transaction.set(
+                    tally_ref,
+                    {"entries": [*kept, {"at": now, "failed": failed}], "updated_at": now},
+                )
             return True
 
         done: bool = self._transaction(txn)
         return done
+
+    def relapse_candidates(self, now: datetime) -> list[dict[str, Any]]:
+        """`fixed` outcomes still inside their relapse window (`relapse_until`, set when fixed
+        and cleared when relapsed: a single-field range query)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._col("outcomes").where(filter=FieldFilter("relapse_until", ">=", now))
+        docs: list[dict[str, Any]] = self._call(
+            lambda: [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
+        )
+        return [d for d in docs if d.get("outcome") == "fixed"]
+
+    def incidents_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Several incidents in one batched read."""
+        refs = [self._doc("incidents", i) for i in dict.fromkeys(ids) if i]
+        if not refs:
+            return {}
+        snaps = self._call(lambda: list(self.client.get_all(refs)))
+        return {s.id: snap_dict(s) for s in snaps if s.exists}
 
     def mark_relapsed(self, audit_id: str, fields: dict[str, Any]) -> bool:
         """fixed -> relapsed, once."""
@@ -129,7 +167,9 @@ class OutcomesLedger(LedgerBase):
             if doc.get("outcome") != "fixed":
                 return False
             transaction.set(
-                ref, {**fields, "outcome": "relapsed", "relapsed_at": utcnow()}, merge=True
+                ref,
+                {**fields, "outcome": "relapsed", "relapsed_at": utcnow(), "relapse_until": None},
+                merge=True,
             )
             return True
 
@@ -146,6 +186,12 @@ class OutcomesLedger(LedgerBase):
         )
 
     # ---- brakes -------------------------------------------------------------------------------
+
+    def fleet_tally(self, since: datetime) -> tuple[int, int]:
+        """(automatic outcomes, of which not fixed) recorded after `since`."""
+        doc = self._get("brakes", FLEET_TALLY) or {}
+        recent = [e for e in doc.get("entries") or [] if (as_dt(e.get("at")) or since) > since]
+        return len(recent), sum(1 for e in recent if e.get("failed"))
 
     def get_brake(self, brake: str) -> dict[str, Any] | None:
         return self._get("brakes", brake)

@@ -121,7 +121,10 @@ def sweep_outcomes(
     for check in ledger.due_outcomes(now):
         audit_id = str(check["audit_id"])
         fields = evaluate(ledger, check, policy, probes, now)
-        if not ledger.record_outcome(audit_id, fields):
+        if fields["outcome"] == "fixed":
+            fields["relapse_until"] = now + RELAPSE_WINDOW
+        fleet_window = timedelta(hours=policy.fleet_brake.window_hours)
+        if not ledger.record_outcome(audit_id, fields, fleet_window):
             continue  # another sweep recorded it first: exactly one outcome per action
         report.checked.append(audit_id)
         event(log, "outcome recorded", audit_id=audit_id, outcome=fields["outcome"])
@@ -231,15 +234,14 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
     resumed = as_dt(brake.get("resumed_at"))
     if resumed is not None and resumed > since:
         since = resumed
-    recent = [o for o in ledger.outcomes_since(since) if o.get("automatic")]
-    if len(recent) < fb.min_outcomes:
+    total, failed = ledger.fleet_tally(since)
+    if total < fb.min_outcomes:
         return ""
-    failed = sum(1 for o in recent if o.get("outcome") in ("not_fixed", "relapsed"))
-    share = failed / len(recent)
+    share = failed / total
     if share < fb.not_fixed_share:
         return ""
     reason = (
-        f"{failed} of {len(recent)} automatic actions in the last {fb.window_hours:g} h did not "
+        f"{failed} of {total} automatic actions in the last {fb.window_hours:g} h did not "
         f"fix their alert ({share:.0%} >= {fb.not_fixed_share:.0%})"
     )
     ledger.trip_brake(
@@ -260,9 +262,11 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
 def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
     """fixed -> relapsed when the same alert fires again on the workload within 24 h."""
     out: list[str] = []
-    for o in ledger.outcomes_since(now - RELAPSE_WINDOW, outcome="fixed"):
+    candidates = ledger.relapse_candidates(now)
+    incidents = ledger.incidents_by_id([str(o.get("incident_id") or "") for o in candidates])
+    for o in candidates:
         checked = as_dt(o.get("checked_at"))
-        inc = ledger.get_incident(str(o.get("incident_id") or "")) or {}
+        inc = incidents.get(str(o.get("incident_id") or "")) or {}
         again = [
             e
             for e in (inc.get("runs") or {}).values()
