@@ -22,6 +22,9 @@ from shared.ledger.base import LedgerBase, LedgerError, as_dt, snap_dict
 
 FLEET_BRAKE = "fleet"
 FLEET_TALLY = "fleet-tally"
+RELAPSE_CURSOR = "relapse-cursor"
+# Incidents written just before the previous scan's cursor may commit after it.
+CURSOR_OVERLAP = timedelta(seconds=30)
 PENDING = "pending"
 DONE = "done"
 
@@ -139,24 +142,37 @@ class OutcomesLedger(LedgerBase):
         done: bool = self._transaction(txn)
         return done
 
-    def relapse_candidates(self, now: datetime) -> list[dict[str, Any]]:
-        """`fixed` outcomes still inside their relapse window (`relapse_until`, set when fixed
-        and cleared when relapsed: a single-field range query)."""
+    def relapse_scan(self, now: datetime) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(fixed outcome still inside its relapse window, its incident) for the incidents that
+        changed since the previous scan (a cursor in brakes/relapse-cursor): a sweep reads what
+        changed, not every outcome of the last 24 h."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self._col("outcomes").where(filter=FieldFilter("relapse_until", ">=", now))
-        docs: list[dict[str, Any]] = self._call(
-            lambda: [{"id": s.id, **(s.to_dict() or {})} for s in query.stream()]
+        cursor_ref = self._doc("brakes", RELAPSE_CURSOR)
+        cursor = snap_dict(self._call(cursor_ref.get))
+        since = as_dt(cursor.get("at")) or now - timedelta(days=1)
+        changed = self._col("incidents").where(
+            filter=FieldFilter("updated_at", ">=", since - CURSOR_OVERLAP)
         )
-        return [d for d in docs if d.get("outcome") == "fixed"]
-
-    def incidents_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Several incidents in one batched read."""
-        refs = [self._doc("incidents", i) for i in dict.fromkeys(ids) if i]
-        if not refs:
-            return {}
-        snaps = self._call(lambda: list(self.client.get_all(refs)))
-        return {s.id: snap_dict(s) for s in snaps if s.exists}
+        incidents: list[dict[str, Any]] = self._call(
+            lambda: [{"id": s.id, **(s.to_dict() or {})} for s in changed.stream()]
+        )
+        out = []
+        for inc in incidents:
+            if not any(
+                isinstance(e, dict) and e.get("status") == "firing"
+                for e in (inc.get("runs") or {}).values()
+            ):
+                continue
+            query = self._col("outcomes").where(
+                filter=FieldFilter("incident_id", "==", str(inc["id"]))
+            )
+            for snap in self._call(lambda q=query: list(q.stream())):
+                o = {"id": snap.id, **(snap.to_dict() or {})}
+                if o.get("outcome") == "fixed" and (as_dt(o.get("relapse_until")) or now) > now:
+                    out.append((o, inc))
+        self._call(cursor_ref.set, {"at": now, "updated_at": now})
+        return out
 
     def mark_relapsed(self, audit_id: str, fields: dict[str, Any]) -> bool:
         """fixed -> relapsed, once."""

@@ -262,11 +262,8 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
 def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
     """fixed -> relapsed when the same alert fires again on the workload within 24 h."""
     out: list[str] = []
-    candidates = ledger.relapse_candidates(now)
-    incidents = ledger.incidents_by_id([str(o.get("incident_id") or "") for o in candidates])
-    for o in candidates:
+    for o, inc in ledger.relapse_scan(now):
         checked = as_dt(o.get("checked_at"))
-        inc = incidents.get(str(o.get("incident_id") or "")) or {}
         again = [
             e
             for e in (inc.get("runs") or {}).values()

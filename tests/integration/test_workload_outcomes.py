@@ -203,6 +203,16 @@ def test_an_alert_that_resolves_is_fixed(
     outcome = Ledger().get_outcome(done["audit_id"]) or {}
     assert outcome["outcome"] == "fixed", outcome
     assert outcome["line"].startswith("Outcome: fixed — KubePodCrashLooping resolved")
+    # The next pod crash-loops within 24 h: the fix relapsed (once).
+    _, b = crashloop(POD_B)
+    assert b.incident_id == a.incident_id
+    sweep()
+    sweep()
+    outcome = Ledger().get_outcome(done["audit_id"]) or {}
+    assert outcome["outcome"] == "relapsed", outcome
+    lines = (Ledger().get_run(a.run_id) or {})["outcome_lines"]
+    relapses = [t for t in lines.values() if t.startswith("Outcome: relapsed")]
+    assert len(relapses) == 1, lines
 
 
 def test_a_take_over_holds_for_the_workload_until_resumed_or_expired(
