@@ -24,7 +24,7 @@ FLEET_BRAKE = "fleet"
 FLEET_TALLY = "fleet-tally"
 RELAPSE_CURSOR = "relapse-cursor"
 # Incidents written just before the previous scan's cursor may commit after it.
-CURSOR_OVERLAP = timedelta(seconds=30)
+CURSOR_OVERLAP = timedelta(seconds=5)
 PENDING = "pending"
 DONE = "done"
 
