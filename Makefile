@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
 	@echo "                (make run SCENARIO=dump.yaml: against your own cluster's dump)"
-	@echo "make demo       the same, exit 0 once all four paths reached Slack"
+	@echo "make demo       the same, exit 0 once all six paths reached Slack"
 	@echo "make test       lint, type-check and run the whole test suite"
 	@echo "make test-unit  only the fast tests (no servers)"
 	@echo "make bundle     build/bundle.zip for deployment"

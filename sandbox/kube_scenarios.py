@@ -1145,6 +1145,9 @@ def demo(now: datetime | None = None) -> Scenario:
             cpu_utilization=30,
         )
     )
+    # Outcome paths (issue 20): search keeps crashing after a restart, catalog recovers.
+    for app in ("search", "catalog"):
+        add_app(sc, app, [(f"registry.example.com/shop/{app}:1.0.0", 25000)], now=n, replicas=2)
     add_databases(sc, n)
     sc.extend(database(n))
     sc.add(service(NS, "checkout", {"app": "checkout"}, created=ago(n, 30000)))

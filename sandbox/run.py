@@ -2,7 +2,7 @@
 
 run:  start everything, fire the four example paths through a real Prometheus and Alertmanager,
       print each Slack message, then keep running (Ctrl-C stops every process it started).
-demo: the same, but exit 0 once all four paths reached Slack (non-zero with the reason if not).
+demo: the same, but exit 0 once all six paths reached Slack (non-zero with the reason if not).
 run --scenario-file dump.yaml (make run SCENARIO=dump.yaml): the sandbox Kubernetes API serves
       your own cluster's `kubectl get … -A -o yaml` dump instead of the demo; no demo alerts are
       fired (fire your own with `alertloop fire`), remediation may act on the dump's namespaces.
@@ -82,7 +82,32 @@ PATHS = {
         {"namespace": "shop", "deployment": "postgres"},
         0.0,
     ),
+    # Outcomes (docs/outcomes.md): a restart that does not help ends `Outcome: not fixed` and
+    # the brake; one after which the alert resolves ends `Outcome: fixed`.
+    "E": (
+        "KubePodCrashLooping",
+        "critical",
+        "demo_crashloop_restarts > 0",
+        "search keeps crashing",
+        {"namespace": "shop", "deployment": "search"},
+        4.0,
+    ),
+    "F": (
+        "KubeDeploymentReplicasMismatch",
+        "critical",
+        "demo_replicas_mismatch > 0",
+        "catalog has fewer replicas than wanted",
+        {"namespace": "shop", "deployment": "catalog"},
+        1.0,
+    ),
 }
+# Outcome paths: the alert name, and the lines its thread must end with.
+OUTCOME_PATHS = {
+    "KubePodCrashLooping": ("Outcome: not fixed", "Brake:"),
+    "KubeDeploymentReplicasMismatch": ("Outcome: fixed",),
+}
+# Path F recovers once restarted: its gauge goes back to 0 (the restart "worked").
+RECOVERS = "F"
 
 # Path D must end in this refusal: the demo fails if the database Deployment was acted on.
 REFUSAL_PATH, REFUSAL = PATHS["D"][0], "Refused (database_class"
@@ -152,8 +177,10 @@ def parents_done(stack: Stack, expected: dict[str, int]) -> dict[str, str]:
     """Alert name -> what is still missing (empty dict when every path reached Slack)."""
     assert stack.slack
     missing = {}
+    summaries = {name: summary for name, _sev, _expr, summary, _labels, _v in PATHS.values()}
     for name, stages in expected.items():
-        parent = stack.slack.find_parent(name)
+        # By the path's own summary: aliases share their policy type's name on the parent.
+        parent = stack.slack.find_parent(summaries.get(name, name))
         if parent is None:
             missing[name] = "no Slack parent message yet"
             continue
@@ -162,7 +189,27 @@ def parents_done(stack: Stack, expected: dict[str, int]) -> dict[str, str]:
             missing[name] = f"{len(replies)}/{stages} stage replies in its thread"
         elif name == REFUSAL_PATH and not any(REFUSAL in blocks_as_text(m.blocks) for m in replies):
             missing[name] = f"no {REFUSAL!r} line in its thread: the database was not refused"
+        elif name in OUTCOME_PATHS:
+            texts = [m.text for m in replies]
+            for want in OUTCOME_PATHS[name]:
+                if not any(t.startswith(want) for t in texts):
+                    missing[name] = f"no {want!r} line in its thread yet"
+                    break
     return missing
+
+
+def recover_once_restarted(stack: Stack, mon: Monitoring) -> None:
+    """Path F's workload recovers after its restart: its gauge drops, the alert resolves."""
+    assert stack.slack
+    _name, _sev, expr, summary, labels, _value = PATHS[RECOVERS]
+    parent = stack.slack.find_parent(summary)
+    if parent is None:
+        return
+    if any(
+        m.text.startswith("Remediate") or "Restarted" in m.text
+        for m in stack.slack.replies(parent.ts)
+    ):
+        mon.exporter.set(expr.split()[0], 0.0, **labels)
 
 
 # Never opened to remediation, even when a dump contains them.
@@ -240,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     if dump is not None:
         env.pop("KUBECONFIG", None)
         env.pop("KUBE_CONFIG_DATA", None)
+    # Outcome checks come due quickly in a local run, and the sweeper evaluates them often.
+    env.setdefault("ALERTLOOP_VERIFY_AFTER_SECONDS", "20")
     stack = Stack(WORKDIR, env_overrides=env, slack_listener=show_slack)
+    stack.sweep_interval = min(stack.sweep_interval, 5.0)
     stack.ports["ingest"] = free_port()
     stack.ports["console"] = free_port()
     rules = [
@@ -341,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             while True:  # until Ctrl-C or SIGTERM (KeyboardInterrupt, below)
                 time.sleep(1)
         say(
-            f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A to D through "
+            f"stack ready in {time.monotonic() - t0:.1f}s; firing paths A to F through "
             "Prometheus → Alertmanager → ingest…"
         )
         for _name, _sev, _expr, _summary, labels, value in PATHS.values():
@@ -353,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = parents_done(stack, expected)
         while missing and time.monotonic() < deadline:
             time.sleep(0.5)
+            recover_once_restarted(stack, mon)
             missing = parents_done(stack, expected)
         if missing:
             say("\nnot every path reached Slack:")
@@ -362,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.demo:
                 return 1
         else:
-            say(f"\nall four paths reached Slack ({time.monotonic() - t0:.1f}s after start).")
+            say(f"\nall six paths reached Slack ({time.monotonic() - t0:.1f}s after start).")
             say(
                 "every incident parent carries its buttons; try: "
                 ".venv/bin/alertloop click acknowledge"
@@ -441,6 +492,7 @@ def _passthrough_env() -> dict[str, str]:
         "PROMETHEUS_URL",
         "ALERTLOOP_DRY_RUN",
         "ALERTLOOP_REMEDIATE_NAMESPACES",
+        "ALERTLOOP_VERIFY_AFTER_SECONDS",
     )
     return {k: os.environ[k] for k in keys if os.environ.get(k)}
 

@@ -113,7 +113,21 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"cannot read the run ledger: {exc}", file=sys.stderr)
         return 2
     report = loop_health(runs, now, days=args.days, quick_minutes=args.quick_minutes)
-    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    from shared.outcomes import health as outcomes_health
+
+    try:
+        ledger = Ledger()
+        since = now - timedelta(days=args.days)
+        report["outcomes"] = outcomes_health.outcome_health(
+            ledger.outcomes_since(since), ledger.brake_trips(since), now, args.days
+        )
+    except LedgerError as exc:
+        print(f"cannot read the outcomes: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(render(report) + "\n\n" + outcomes_health.render(report["outcomes"]))
     return 0
 
 
@@ -152,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_parser(sub)
     add_doctor_parser(sub)
     add_click_parser(sub)
+    from shared.outcomes.cli import add_brakes_parser
+
+    add_brakes_parser(sub)
     return p
 
 

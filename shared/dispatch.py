@@ -10,7 +10,7 @@ published by the redelivery (`pending` on the run).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
@@ -19,20 +19,33 @@ from shared.log import event, get_logger
 from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessage
 from shared.policy import Policy
 
+if TYPE_CHECKING:
+    from shared.incident_workload import Resolver
+
 log = get_logger(__name__)
 
 
-def new_run_for(msg: IntakeAlert, policy: Policy, cfg: Settings) -> NewRun:
+def new_run_for(
+    msg: IntakeAlert, policy: Policy, cfg: Settings, resolver: Resolver | None = None
+) -> NewRun:
+    """`resolver`: how a pod/service/app label is resolved to its owning workload (default:
+    the routed cluster's API; shared.incident_workload)."""
+    from shared.incident_workload import cluster_resolver, incident_workload
     from shared.ledger.correlation import correlation_key
     from shared.routing import dispatch_route
-    from shared.workload_labels import workload_from_labels
 
     alert_type, entry = policy.resolve(msg.alert.name)
     cluster, problem = dispatch_route(msg.alert.labels)
     key = ""
-    if entry.correlate and cfg.incident_window_minutes > 0:
-        workload = workload_from_labels(msg.alert.labels)
-        key = correlation_key(cluster, workload.namespace, workload.name)
+    identity: dict[str, str] = {}
+    if msg.alert.status == "firing":
+        # The workload before the incident: a pod name must never choose the incident.
+        workload = incident_workload(
+            msg.alert.labels, resolver or (cluster_resolver(cluster) if cluster else None)
+        )
+        identity = workload.as_dict()
+        if entry.correlate and cfg.incident_window_minutes > 0:
+            key = correlation_key(cluster, workload.namespace, workload.name)
     return NewRun(
         alert_type=alert_type,
         plan=policy.plan_for(msg.alert.name, msg.action),
@@ -41,6 +54,7 @@ def new_run_for(msg: IntakeAlert, policy: Policy, cfg: Settings) -> NewRun:
         routing_problem=problem,
         correlation_key=key,
         correlation_window=timedelta(minutes=cfg.incident_window_minutes),
+        workload=identity,
     )
 
 

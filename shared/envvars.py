@@ -284,6 +284,10 @@ VARS: tuple[Var, ...] = (
     Var("ALERTMANAGER_BEARER_TOKEN", "", "bearer token for Alertmanager's API (when it sits "
         "behind an authenticating proxy)", "interaction", ("act", "sweeper"),
         mount="alertmanager-bearer-token"),
+    Var("ALERTLOOP_VERIFY_AFTER_SECONDS", "", "overrides every verification window of the "
+        "policy (docs/outcomes.md): an action's outcome is checked this many seconds after it; "
+        "for local runs and tests", "remediation", ("remediate", "rollback", "sweeper"),
+        local_only=True, shown_default="the policy's windows"),
     Var("ALERTLOOP_SWEEP_MIN_AGE_MINUTES", "5", "the sweeper asks Alertmanager only about "
         "alerts firing at least this long", "interaction", ("sweeper",), deployed=True),
     # ---- the console: shared/console/settings.py

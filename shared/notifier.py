@@ -33,6 +33,7 @@ from shared.slack_render import (
     render_finding,
     render_incident_runs,
     render_notice,
+    render_outcome_line,
     render_parent,
     render_reopened,
     render_resolved,
@@ -193,6 +194,8 @@ class Notifier(Deps):
             items.append(("joined", text, blocks))
         for finding in run.findings:
             items.append((finding.key, finding_text(finding), render_finding(finding)))
+        for key, text in sorted(run.outcome_lines.items()):
+            items.append((key, text, render_outcome_line(text)))
         for n in range(run.reopened + 1):
             if n > 0:
                 text, blocks = render_unresolved(view)

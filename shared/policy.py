@@ -44,6 +44,33 @@ class Guardrails(BaseModel):
     dry_run: bool = False
 
 
+class Verification(BaseModel):
+    """Did the action work? Checked once, by the sweeper, after the window (docs/outcomes.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_minutes: float = Field(10, gt=0)
+    # Per action (restart, scale_deployment, raise_hpa_max, rollback): overrides window_minutes.
+    action_windows: dict[str, float] = Field(default_factory=dict)
+    # PromQL that returns a sample when the action worked (e.g. restarts stopped increasing);
+    # "$namespace" and "$workload" are replaced by the workload's (escaped) names.
+    success_query: str = ""
+    # The brake: after this many automatic actions that did not fix the alert within the
+    # window, no automatic action on the workload until resumed (default: max_attempts).
+    brake_after: int | None = Field(None, ge=1)
+    brake_window_hours: float = Field(24, gt=0)
+
+
+class FleetBrake(BaseModel):
+    """All automatic writes stop when this share of recent outcomes did not fix the alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    not_fixed_share: float = Field(0.6, gt=0, le=1)
+    min_outcomes: int = Field(5, ge=1)
+    window_hours: float = Field(1, gt=0)
+
+
 class AlertPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +89,7 @@ class AlertPolicy(BaseModel):
     # Alerts of this type join the incident of their workload (one thread per workload);
     # false: every alert of this type opens its own incident (flap chains still apply).
     correlate: bool = True
+    verification: Verification = Field(default_factory=Verification)
 
     @field_validator("stages")
     @classmethod
@@ -153,6 +181,7 @@ class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]
     unknown: AlertPolicy
     workload_safety: WorkloadSafety = Field(default_factory=WorkloadSafety)
+    fleet_brake: FleetBrake = Field(default_factory=FleetBrake)
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -185,16 +214,23 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 def build_policy(raw: dict[str, Any]) -> Policy:
     defaults = raw.get("defaults", {}).get("guardrails", {})
+    verify_defaults = raw.get("defaults", {}).get("verification", {})
     alerts = {}
     for name, entry in (raw.get("alerts") or {}).items():
         merged = dict(entry, name=name)
         merged["guardrails"] = _merge(defaults, entry.get("guardrails") or {})
+        merged["verification"] = _merge(verify_defaults, entry.get("verification") or {})
         alerts[name] = AlertPolicy.model_validate(merged)
     unknown_raw = dict(raw.get("unknown") or {"stages": ["investigate"]}, name=UNKNOWN)
     unknown_raw["guardrails"] = _merge(defaults, unknown_raw.get("guardrails") or {})
+    unknown_raw["verification"] = _merge(verify_defaults, unknown_raw.get("verification") or {})
     safety = WorkloadSafety.model_validate(raw.get("workload_safety") or {})
+    fleet = FleetBrake.model_validate((raw.get("outcomes") or {}).get("fleet_brake") or {})
     return Policy(
-        alerts=alerts, unknown=AlertPolicy.model_validate(unknown_raw), workload_safety=safety
+        alerts=alerts,
+        unknown=AlertPolicy.model_validate(unknown_raw),
+        workload_safety=safety,
+        fleet_brake=fleet,
     )
 
 
@@ -236,6 +272,8 @@ def load_policy(path: str = "") -> Policy:
         raw["alerts"] = {**raw["alerts"], **(override.get("alerts") or {})}
         if "unknown" in override:
             raw["unknown"] = override["unknown"]
+        if "outcomes" in override:
+            raw["outcomes"] = _merge(raw.get("outcomes") or {}, override["outcomes"] or {})
         raw["workload_safety"] = _added_safety(
             raw.get("workload_safety"), override.get("workload_safety"), path
         )

@@ -39,6 +39,8 @@ class Run(BaseModel):
     flap_count: int = 0
     force_count: int = 0  # forced replays so far (each gets a fresh write identity)
     findings: list[Finding] = Field(default_factory=list)
+    # The `Outcome:` / brake lines posted in the thread, by key (shared.outcomes.sweep).
+    outcome_lines: dict[str, str] = Field(default_factory=dict)
     # From the message, not the ledger: what this delivery asks for.
     force: bool = False
     approval_id: str = ""

@@ -373,3 +373,15 @@ def render_rollup(counts: dict[str, int], shown: int) -> tuple[str, list[dict[st
     return text, [
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
     ]
+
+
+# Mentions shared.outcomes puts in a brake line itself (group ids from the permissions file).
+_OUR_MENTION = re.compile(r"(<!subteam\^[A-Z0-9]+>|<!here>)")
+
+
+def render_outcome_line(text: str) -> list[dict[str, Any]]:
+    """An `Outcome:` (or brake) line of shared.outcomes: one section. Alert names are outside
+    text: everything but our own mentions goes through the untrusted-text renderer."""
+    parts = _OUR_MENTION.split(text) if text.startswith("Brake:") else [text]
+    body = "".join(p if _OUR_MENTION.fullmatch(p) else for_mrkdwn(p, SECTION_MAX) for p in parts)
+    return [{"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}]

@@ -64,6 +64,8 @@ class SweepReport:
     silenced: list[str] = field(default_factory=list)  # run ids newly seen silenced
     expired: list[str] = field(default_factory=list)  # silence ids past their end
     skipped: str = ""  # why nothing was checked (not configured, unreachable, restarted…)
+    outcomes: list[str] = field(default_factory=list)  # audit ids whose outcome was recorded
+    brakes: list[str] = field(default_factory=list)  # brakes tripped
 
 
 class Sweeper(Deps):
@@ -80,6 +82,7 @@ class Sweeper(Deps):
         self._alertmanager = alertmanager
         self.retry_delays = retry_delays
         self.sleep = sleep
+        self.outcome_probes: Any = None  # shared.outcomes.sweep.Probes; None: the defaults
 
     @property
     def alertmanager(self) -> Alertmanager:
@@ -108,6 +111,7 @@ class Sweeper(Deps):
 
     def _sweep(self, now: datetime) -> SweepReport:
         report = SweepReport()
+        self._outcomes(now, report)
         if not self.alertmanager.cfg.configured:
             report.skipped = "ALERTMANAGER_URL is not set: the sweeper has no Alertmanager to ask"
             event(log, "sweeper: nothing to do", 30, reason=report.skipped)
@@ -136,6 +140,18 @@ class Sweeper(Deps):
             expired=len(report.expired),
         )
         return report
+
+    def _outcomes(self, now: datetime, report: SweepReport) -> None:
+        """Due outcome checks (shared.outcomes): evaluated here, on the schedule, never slept on."""
+        from shared.outcomes.probes import default_probes
+        from shared.outcomes.sweep import sweep_outcomes
+        from shared.policy import cached_policy
+
+        probes = self.outcome_probes or default_probes(self.alertmanager)
+        done = sweep_outcomes(
+            self.ledger, self.bus, cached_policy(self.cfg.policy_file), probes, now
+        )
+        report.outcomes, report.brakes = done.checked + done.relapsed, done.brakes
 
     def _held_alerts(
         self, now: datetime, age: timedelta, report: SweepReport

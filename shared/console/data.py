@@ -43,6 +43,7 @@ class Snapshot:
     partial: list[str] = field(default_factory=list)  # what hit its bound
     # What pages computed from this snapshot (it does not change until the next refresh).
     memo: dict[str, Any] = field(default_factory=dict)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)  # checked in the metrics window
 
     def computed(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self.memo:
@@ -74,7 +75,9 @@ def _finish(
         name for name, got, cap in (("runs", runs, MAX_RUNS), ("audit", audit, MAX_AUDIT))
         if len(got) >= cap
     ]  # fmt: skip
-    return Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial)
+    snap = Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial)
+    snap.outcomes = ledger.outcomes_since(metrics_since)  # verified outcomes (shared.outcomes)
+    return snap
 
 
 class SnapshotCache:

@@ -140,6 +140,7 @@ def _families(snap: Snapshot, window: timedelta) -> Iterator[Any]:
     )
 
     yield from _loop_measures(runs, now, window)
+    yield from _outcome_measures(snap, window)
 
     yield GaugeMetricFamily(
         f"{PREFIX}ledger_read_seconds",
@@ -227,6 +228,41 @@ def _loop_measures(runs: list[dict[str, Any]], now: datetime, window: timedelta)
     for alert_type, m in sorted(measures.items()):
         resolved.add_metric([alert_type], m.resolved)
     yield resolved
+
+
+def _outcome_measures(snap: Snapshot, window: timedelta) -> Iterator[Any]:
+    """Loop health from verified outcomes (shared.outcomes.health), not from actions taken."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    from shared.outcomes.health import outcome_health
+
+    trips = sum(1 for a in snap.audit if a.get("outcome") == "brake_tripped")
+    report = outcome_health(snap.outcomes, trips, snap.taken_at, window.total_seconds() / 86400)
+    rows = {ALL: report["overall"], **report["by_alert_type"]}
+    for key, name, doc in (
+        ("verified_fix_rate", "verified_fix_ratio", "Outcomes that fixed their alert."),
+        ("relapse_rate", "relapse_ratio", "Fixed outcomes whose alert fired again within 24 h."),
+        (
+            "cleared_anyway_rate",
+            "cleared_anyway_ratio",
+            "Outcomes whose alert usually clears within the window without any action.",
+        ),
+        (
+            "team_action_rate",
+            "verified_team_action_ratio",
+            "Outcomes after which a person had to act (not fixed, relapsed, approved).",
+        ),
+        ("verified_mttr_s", "verified_mttr_seconds", "Mean action-to-verified-fix time."),
+        ("outcomes", "outcomes", "Outcome checks recorded over the window."),
+    ):
+        fam = GaugeMetricFamily(f"{PREFIX}loop_{name}", doc, labels=["alert_type"])
+        for alert_type, m in rows.items():
+            if m[key] is not None:
+                fam.add_metric([alert_type], float(m[key]))
+        yield fam
+    yield GaugeMetricFamily(
+        f"{PREFIX}brake_trips", "Brakes tripped by outcomes over the window.", value=trips
+    )
 
 
 def _s(value: Any) -> str:

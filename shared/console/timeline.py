@@ -41,7 +41,8 @@ HUMAN_FIELDS = (
 @dataclass
 class Event:
     at: datetime | None
-    kind: str  # alert|received|stage|deadletter|change|refusal|proposal|decision|human|resolve
+    # alert|received|stage|deadletter|change|refusal|proposal|decision|human|resolve|outcome
+    kind: str
     title: str  # our own words
     run_id: str = ""
     status: str = ""  # ok|error|skipped|applied|refused|… (our vocabulary, or the ledger's)
@@ -147,6 +148,21 @@ def _run_events(run: dict[str, Any]) -> list[Event]:
                 status="resolved",
                 subject=name,
                 duration_s=float(mttr) if isinstance(mttr, int | float) else None,
+            )
+        )
+    # Outcome checks and brakes (shared.outcomes): the same line the thread got.
+    times = run.get("outcome_at") or {}
+    for key, line in sorted((run.get("outcome_lines") or {}).items()):
+        word = str(line).split(" — ", 1)[0].removeprefix("Outcome: ").removesuffix(":")
+        out.append(
+            Event(
+                as_time(times.get(key)),
+                "outcome",
+                "Brake" if str(line).startswith("Brake:") else "Outcome",
+                run_id,
+                status=word if str(line).startswith("Outcome:") else "brake",
+                subject=name,
+                detail=str(line),
             )
         )
     return out

@@ -93,7 +93,15 @@ def human_lines(incident: dict[str, Any]) -> list[str]:
     if hands_off:
         lines.append(
             f":raised_hand: Taken over by {who(hands_off)} at {when(hands_off.get('at'))}: "
-            "automation makes no further changes"
+            "automation makes no further changes to this workload"
+            + (f" until {when(hands_off['expires_at'])}" if hands_off.get("expires_at") else "")
+        )
+    brake = incident.get("brake") or {}
+    if brake.get("id"):
+        lines.append(
+            f":octagonal_sign: Brake: no automatic {for_mrkdwn(str(brake.get('action', '?')), 40)}"
+            f" on this workload since {when(brake.get('at'))} (outcomes: it did not fix the "
+            "alert) until a person resumes automation"
         )
     verdict = incident.get("verdict") or {}
     if verdict.get("value") in VERDICT_TITLES:
@@ -144,7 +152,7 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
     elif open_ and not silences:  # a silence made in Alertmanager is lifted there
         for label in SILENCE_DURATIONS:
             lifecycle.append(_button(f"Silence {label}", f"{SILENCE_PREFIX}{label}", inc_id))
-    if incident.get("hands_off"):
+    if incident.get("hands_off") or (incident.get("brake") or {}).get("id"):
         resume = _button("Resume automation", RESUME, inc_id)
         resume["confirm"] = _confirm(
             "Resume automation?",

@@ -311,7 +311,9 @@ class Worker(Deps):
         )
 
     def _take_over(self, it: Interaction, incident: dict[str, Any]) -> Outcome:
-        who = self._who(it)
+        from shared.outcomes.brake import TAKE_OVER_HOURS
+
+        who = {**self._who(it), "expires_at": utcnow() + timedelta(hours=TAKE_OVER_HOURS)}
         change = self.ledger.take_over_incident(it.value, who)
         holder = change.previous or {}
         return self._changed(
@@ -324,7 +326,15 @@ class Worker(Deps):
         )
 
     def _resume(self, it: Interaction, incident: dict[str, Any]) -> Outcome:
+        from shared.outcomes.brake import resume_incident_brake
+
+        released = resume_incident_brake(self.ledger, incident, self._who(it))
         change = self.ledger.resume_incident(it.value, self._who(it))
+        if released and change.outcome == "unchanged":
+            audit_id = self._audit(it, incident, "done", released)
+            return Outcome(
+                "done", released, incident_id=str(incident.get("incident_id")), audit_id=audit_id
+            )
         return self._changed(
             it,
             change,

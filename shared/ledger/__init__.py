@@ -11,6 +11,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
   deadletters   deadletters/                                      (shared.ledger.deadletters)
   interactions  interactions/, incidents' human state, verdicts   (shared.ledger.interactions)
   queries       read-only views for the console and /metrics      (shared.ledger.queries)
+  outcomes      outcomes/, brakes/ (did the action work? the brake) (shared.ledger.outcomes)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shared.ledger.base import LedgerError, document_id_ok
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
 from shared.ledger.interactions import HumanChange, InteractionClaim, InteractionsLedger
+from shared.ledger.outcomes import OutcomesLedger
 from shared.ledger.queries import IncidentFilter, IncidentPage, IncidentRecord, QueriesLedger
 from shared.ledger.runs import STAGE_STATE, Dispatch, NewRun, RunsLedger
 from shared.ledger.stages import Claim, StagesLedger
@@ -33,6 +35,7 @@ class Ledger(
     DeadLettersLedger,
     InteractionsLedger,
     QueriesLedger,
+    OutcomesLedger,
 ):
     """Firestore client created lazily, once per instance (cold start stays cheap)."""
 

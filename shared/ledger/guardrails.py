@@ -1,8 +1,8 @@
 """The durable half of the guardrails: cluster-change reservations and the audit trail.
 
   locks/{cluster}:{target}           cooldown: expires_at, the write that holds it, its outcome
-  attempts/{incident}:{target}       the changes made for one incident to one target (rolling
-                                     window), capped by guardrails.max_attempts
+  attempts/{cluster}:{target}        the changes made to one workload (rolling window, whatever
+                                     the incident), capped by guardrails.max_attempts
   ratelimit/remediate-changes        the fleet's changes in the last hour
   audit/{id}                         one record per cluster write (deterministic id: a retried
                                      stage finds its earlier write instead of writing again),
@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
+from shared.ledger.outcomes import FLEET_BRAKE, brake_id, brake_problem
 
 RATE_DOC = "remediate-changes"
 RATE_WINDOW = timedelta(hours=1)
@@ -52,6 +53,7 @@ class WriteRequest:
     max_age: timedelta | None  # None: a forced replay may act on an old run
     epoch: int = 0  # forced replays of a run get a fresh write identity
     record: dict[str, Any] = field(default_factory=dict)  # before, after, patch, reason, …
+    automatic: bool = True  # False: a person approved it (the outcome brakes do not apply)
 
     @property
     def audit_id(self) -> str:
@@ -64,7 +66,9 @@ class WriteRequest:
 
     @property
     def attempts_id(self) -> str:
-        return f"{self.incident_id or self.run_id}:{self.cluster or 'default'}:{self.target_key}"
+        """Per workload, never per incident or pod: a new pod name, a new incident or a flap
+        past every window does not reset the cap (issue 20)."""
+        return f"{self.cluster or 'default'}:{self.target_key}"
 
 
 @dataclass
@@ -77,7 +81,7 @@ class Reserved:
 
 @dataclass
 class Denied:
-    guard: str  # resolved|taken_over|superseded|stale|attempts|cooldown|rate_limit|unknown_run
+    guard: str  # resolved|taken_over|superseded|brake|fleet_brake|stale|attempts|cooldown|…
     reason: str
     audit_id: str = ""
 
@@ -99,6 +103,9 @@ class GuardrailLedger(LedgerBase):
             "attempts": self._doc("attempts", req.attempts_id),
             "rate": self._doc("ratelimit", RATE_DOC),
             "audit": self._doc("audit", req.audit_id),
+            # The outcome brakes (shared.ledger.outcomes), read in the same transaction.
+            "brake": self._doc("brakes", brake_id(req.cluster, req.target_key, req.action)),
+            "fleet": self._doc("brakes", FLEET_BRAKE),
         }
 
     def _judge(
@@ -113,18 +120,24 @@ class GuardrailLedger(LedgerBase):
                 f"the alert resolved at {_iso(run.get('resolved_at'))} (recorded in the run "
                 "ledger): nothing is changed for a resolved alert"
             )
-        hands_off = docs["incident"].get("hands_off") or {}
+        hands_off = _holding(docs["incident"].get("hands_off"), now) or _holding(
+            docs.get("workload", {}).get("hands_off"), now
+        )
         if hands_off:
             return "taken_over", (
-                f"{hands_off.get('by', 'a person')} took the incident over at "
-                f"{_iso(hands_off.get('at'))}: automation makes no further changes "
-                "(Resume automation in Slack gives it back)"
+                f"{hands_off.get('by', 'a person')} took the workload over at "
+                f"{_iso(hands_off.get('at'))}: automation makes no further changes until "
+                f"{_iso(hands_off.get('expires_at')) if hands_off.get('expires_at') else 'resumed'}"
+                " (Resume automation in Slack gives it back)"
             )
         if fp.get("last_run_id") and fp.get("last_run_id") != req.run_id:
             return "superseded", (
                 f"the alert fired again since (run {fp.get('last_run_id')}): this run's picture "
                 "is out of date, the newer run decides"
             )
+        braked = brake_problem(docs["brake"], docs["fleet"]) if req.automatic else None
+        if braked is not None:
+            return braked
         received = as_dt(run.get("received_at"))
         if req.max_age is not None and received is not None and now - received > req.max_age:
             return "stale", (
@@ -139,7 +152,7 @@ class GuardrailLedger(LedgerBase):
         ]
         if len(window) >= req.max_attempts:
             return "attempts", (
-                f"{len(window)} change(s) already made to this target for this incident in the "
+                f"{len(window)} change(s) already made to this workload in the "
                 f"last {req.attempt_window.total_seconds() / 3600:g} h "
                 f"(guardrails.max_attempts = {req.max_attempts}); flapping does not reset it"
             )
@@ -176,6 +189,8 @@ class GuardrailLedger(LedgerBase):
             fp_key = fingerprint_key(docs["run"])
             fp_ref = self._doc("fingerprints", fp_key) if fp_key else None
             fp = snap_dict(fp_ref.get(transaction=transaction)) if fp_ref is not None else {}
+            wl_ref = self._workload_ref(docs["incident"])
+            docs["workload"] = snap_dict(wl_ref.get(transaction=transaction)) if wl_ref else {}
             now = utcnow()
             if docs["audit"]:
                 return Earlier(req.audit_id, docs["audit"])
@@ -286,10 +301,19 @@ class GuardrailLedger(LedgerBase):
             docs = {k: snap_dict(r.get()) for k, r in refs.items()}
             fp_key = fingerprint_key(docs["run"])
             fp = (self._get("fingerprints", fp_key) or {}) if fp_key else {}
+            wl_ref = self._workload_ref(docs["incident"])
+            docs["workload"] = snap_dict(wl_ref.get()) if wl_ref else {}
         except Exception as exc:
             return f"(cannot read the guardrail state: {exc})"
         problem = self._judge(req, docs, fp, utcnow())
         return f"{problem[0]}: {problem[1]}" if problem else None
+
+    def _workload_ref(self, incident: dict[str, Any]) -> Any:
+        """The incident's workload document (a take-over holds for the workload)."""
+        from shared.ledger.correlation import workload_doc_id
+
+        key = str(incident.get("workload_key") or "")
+        return self._doc("workloads", workload_doc_id(key)) if key else None
 
     # ---- the audit trail --------------------------------------------------------------------
 
@@ -362,6 +386,14 @@ def fingerprint_key(run: dict[str, Any]) -> str:
     fp = str(run.get("fingerprint") or "")
     cluster = str(run.get("cluster") or "")
     return f"{cluster}:{fp}" if cluster and fp else fp
+
+
+def _holding(hands_off: Any, now: datetime) -> dict[str, Any]:
+    """A take-over that still holds: until resumed, or until its expiry (when it has one)."""
+    if not isinstance(hands_off, dict) or not hands_off:
+        return {}
+    expires = as_dt(hands_off.get("expires_at"))
+    return hands_off if expires is None or expires > now else {}
 
 
 def _after(value: Any, since: datetime) -> bool:

@@ -128,14 +128,28 @@ class InteractionsLedger(LedgerBase):
 
     def take_over_incident(self, incident_id: str, who: dict[str, Any]) -> HumanChange:
         """hands_off: every later write for the incident is refused by the guardrail re-check
-        (shared.ledger.guardrails), including writes already queued."""
-        return self._change_incident(incident_id, "hands_off", who, only_if_unset=True)
+        (shared.ledger.guardrails), including writes already queued. It holds for the workload
+        too (workloads/, whatever incident its next alert opens) until resumed or
+        `who["expires_at"]`."""
+        change = self._change_incident(incident_id, "hands_off", who, only_if_unset=True)
+        self._workload_hands_off(change, who)
+        return change
 
     def resume_incident(self, incident_id: str, who: dict[str, Any]) -> HumanChange:
         change = self._change_incident(incident_id, "hands_off", None, only_if_unset=False)
         if change.outcome == "changed":
             self._merge("incidents", incident_id, {"resumed": who})
+        self._workload_hands_off(change, None)
         return change
+
+    def _workload_hands_off(self, change: HumanChange, value: dict[str, Any] | None) -> None:
+        from shared.ledger.correlation import workload_doc_id
+
+        key = str(change.incident.get("workload_key") or "")
+        if change.outcome == "changed" and key:
+            self._doc("workloads", workload_doc_id(key)).set(
+                {"hands_off": value, "updated_at": utcnow()}, merge=True
+            )
 
     def judge_incident(self, incident_id: str, verdict: dict[str, Any]) -> HumanChange:
         """The verdict (changeable), mirrored onto every run of the incident."""

@@ -58,6 +58,8 @@ class NewRun:
     # One incident per workload (shared.ledger.correlation): "" = this alert is not correlated.
     correlation_key: str = ""
     correlation_window: timedelta = timedelta(0)
+    # The owning workload as dispatch resolved it (shared.incident_workload); {} for resolves.
+    workload: dict[str, str] = field(default_factory=dict)
 
 
 def incident_id_for(chain_key: str, first_run: str) -> str:
@@ -202,10 +204,12 @@ class RunsLedger(LedgerBase):
         # happen before the first write of the transaction).
         wl_ref = None
         joined = False
+        held: dict[str, Any] = {}  # a take-over of the workload that a new incident inherits
         if new.correlation_key and not storm:
             wl_ref = self._doc("workloads", workload_doc_id(new.correlation_key))
             if not chained:
                 wl = snap_dict(wl_ref.get(transaction=transaction))
+                held = wl.get("hands_off") or {}
                 candidate = str(wl.get("incident_id") or "")
                 # The same alert firing again is the flap hold-down's call, not correlation's.
                 if candidate and candidate != fp.get("incident_id"):
@@ -222,6 +226,7 @@ class RunsLedger(LedgerBase):
             "fingerprint": alert.fingerprint,
             "cluster": new.cluster,
             "routing_problem": new.routing_problem,
+            "workload": new.workload,
             "alert_type": new.alert_type,
             "alert_name": alert.name,
             "severity": alert.severity,
@@ -297,6 +302,7 @@ class RunsLedger(LedgerBase):
                     "workload_key": new.correlation_key if wl_ref is not None else "",
                     "slack": {},
                     "updated_at": now,
+                    **({"hands_off": held} if _still_held(held, now) else {}),
                 },
             )
         if wl_ref is not None:
@@ -520,6 +526,11 @@ def loaded_alert(alert: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), dict):
             out[key] = _unescape_keys(out[key])
     return out
+
+
+def _still_held(hands_off: dict[str, Any], now: datetime) -> bool:
+    expires = as_dt(hands_off.get("expires_at")) if hands_off else None
+    return bool(hands_off) and (expires is None or expires > now)
 
 
 def _incident_status(runs: dict[str, Any]) -> str:

@@ -275,7 +275,15 @@ class _Flow:
             refusal = guard.check_ceiling(plan)
             if refusal is not None:
                 return self._refused(refusal, plan.action, str(plan.target), plan, workload)
-        if plan.mode == "proposal" or self.entry.guardrails.approval_required:
+        from shared.outcomes.mode import action_mode
+
+        autonomy = action_mode(self.entry, plan.action, workload.as_dict())
+        if autonomy.mode == "off":
+            refusal = guard.refuse(
+                "autonomy_off", autonomy.reason, action=plan.action, target=str(plan.target)
+            )
+            return self._refused(refusal, plan.action, str(plan.target), plan, workload)
+        if plan.mode == "proposal" or autonomy.mode == "approve":
             return self._propose(plan, workload)
         refusal = guard.check_dry_run(plan, wl_target)
         if refusal is not None:
@@ -313,6 +321,8 @@ class _Flow:
                 earlier.request.audit_id,
                 {"outcome": outcome, "settled_by": "a redelivery of the stage (read back)"},
             )
+        if outcome in ("applied", "unknown"):  # its check, if the crash came before it
+            self._schedule_outcome(Reservation(earlier.request, "", 0, self.now), workload, plan)
         out = self._plan_details(plan, workload)
         out.update(audit_id=earlier.request.audit_id, outcome=outcome, notes=notes)
         word = prose.OUTCOME_WORDS.get(outcome, outcome)
@@ -418,7 +428,13 @@ class _Flow:
                 "error", [f"{plan.action} of {plan.target} failed: {what}.", *settled.notes], out
             )
         if settled.outcome == "unknown":
-            out.update(error=settled.error, cooldown_until=reserved.lock_expires_at.isoformat())
+            # It may have happened: judged by the alert like any other action.
+            check = self._schedule_outcome(reserved, workload, plan)
+            out.update(
+                error=settled.error,
+                cooldown_until=reserved.lock_expires_at.isoformat(),
+                outcome_due_at=check["due_at"].isoformat(),
+            )
             return Outcome(
                 "error",
                 [
@@ -431,19 +447,47 @@ class _Flow:
             )
         result = self._verify(clients, workload, plan)
         self.ledger.update_audit(reserved.audit_id, {"verification": result})
+        check = self._schedule_outcome(reserved, workload, plan)
         out.update(
             verification=result,
             cooldown_until=reserved.lock_expires_at.isoformat(),
             next_check=prose.NEXT_CHECKS.get(plan.action, ""),
+            outcome_due_at=check["due_at"].isoformat(),
+        )
+        # The rollout finishing is not success: the outcome check judges by the alert.
+        rollout = (
+            "rollout completed"
+            if result["result"] == verify.SUCCEEDED
+            else f"rollout {result['result']}"
         )
         lines = [
             f"{prose.done_line(plan)}: {plan.reason}.",
-            f"Verification: {result['result']} ({result['detail']}).",
+            f"Rollout: {rollout} ({result['detail']}); whether it fixed "
+            f"{self.run.alert.name} is checked {_after(check['window_seconds'])} after it "
+            "(an Outcome line follows).",
             *settled.notes,
             *plan.notes,
         ]
         status: FindingStatus = "error" if result["result"] == verify.FAILED else "ok"
         return Outcome(status, lines, out)
+
+    def _schedule_outcome(
+        self, reserved: Reservation, workload: WorkloadRef, plan: Plan
+    ) -> dict[str, Any]:
+        from shared.outcomes.schedule import schedule_check
+
+        assert self.entry is not None
+        return schedule_check(
+            self.ledger,
+            run=self.run,
+            entry=self.entry,
+            alert_type=self.alert_type,
+            audit_id=reserved.audit_id,
+            action=plan.action,
+            target_key=reserved.request.target_key,
+            workload=workload.as_dict(),
+            automatic=reserved.request.automatic,
+        )
 
     def _send(
         self, clients: KubeClients, workload: WorkloadRef, plan: Plan, notes: list[str]
@@ -532,3 +576,7 @@ class _Flow:
         )
         out.update(refused=refusal.as_dict(), audit_id=refusal.audit_id, verification=None)
         return Outcome(status, prose.refusal_lines(refusal, plan, action), out)
+
+
+def _after(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

@@ -345,6 +345,7 @@ class Guardrails:
             max_age=None if self.run.force else self.max_event_age,
             epoch=self.run_epoch(),
             record=record,
+            automatic=not approval,
         )
 
     def run_epoch(self) -> int:

@@ -428,6 +428,20 @@ class _Run:
         }
         self.recorder.update_audit(audit_id, {"after": applied})
         self._set_status("executed", audit_id=audit_id)
+        # Judged by the alert, not by the canary: the outcome check (shared.outcomes).
+        from shared.outcomes.schedule import schedule_check
+
+        schedule_check(
+            self.ledger,
+            run=guard.run,
+            entry=guard.entry,
+            alert_type=guard.run.alert_type,
+            audit_id=audit_id,
+            action="rollback",
+            target_key=reserved.request.target_key,
+            workload={"kind": "Deployment", "namespace": ns, "name": name},
+            automatic=False,
+        )
         check = self._canary(clients, target, generation)
         applied["revision"] = check.get("revision")
         self.recorder.update_audit(audit_id, {"verification": check, "after": applied})

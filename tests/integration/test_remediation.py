@@ -241,7 +241,7 @@ def test_cooldown_refuses_another_incident_on_the_same_target(
     assert held["run_id"] == RUN_IDS["run-a"] and held["expires_at"] > datetime.now(UTC)
 
 
-def test_attempt_cap_per_incident(
+def test_attempt_cap_per_workload(
     kube: KubeApiServer, store: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy_file(
@@ -263,7 +263,8 @@ def test_attempt_cap_per_incident(
     doc = assert_refused(f, store, "attempts")
     assert "max_attempts = 1" in doc["reason"]
     assert len(patches(kube)) == 1
-    # another incident may act (no cooldown): attempts are per incident
+    # another incident about the same workload may not reset it (issue 20): attempts are per
+    # workload, whatever incident, pod name or flap the alert came with
     other = remediate(
         envelope(
             "HighCPUUsage",
@@ -272,8 +273,8 @@ def test_attempt_cap_per_incident(
             run_id="run-2",
         )
     )
-    assert other.details["action"] == "scale_deployment" and other.details["refused"] is None
-    assert len(patches(kube)) == 2
+    assert_refused(other, store, "attempts")
+    assert len(patches(kube)) == 1
 
 
 def test_fleet_rate_limit(

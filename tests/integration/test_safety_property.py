@@ -13,6 +13,13 @@ For every example:
   4. every write the API server applied is covered by exactly one write audit record, settled as
      "applied" or "unknown" (never "not_applied", never left "in_progress"), and no audit claims
      "applied" without a write the server applied.
+
+Issue #20 adds worlds where the action does not help (the alert keeps firing, due outcome checks
+are swept), where the next alert names a pod (new names after every restart) under a new
+fingerprint (a new incident: a flap past every window), and where a person resumes a brake:
+  5. at most max_attempts automatic writes per workload, whatever incidents and labels;
+  6. no automatic write while the workload's brake is tripped (until a resume);
+  7. exactly one recorded outcome per write that may have happened.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
 from shared import envvars
 from shared.envelope import utcnow
 from shared.ledger import Ledger, NewRun
+from shared.ledger.outcomes import brake_id
+from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.remediation import remediate
 from shared.run import Run
 from tests.conftest import reset_settings
@@ -78,6 +87,8 @@ POLICY = {
             "stages": ["investigate", "remediate"],
             "remediation": "scale",
             "guardrails": {"cooldown_minutes": 0, "max_attempts": 2, "replica_ceiling": 6},
+            # The brake before the cap: one scale that did not help stops the second.
+            "verification": {"brake_after": 1},
             "aliases": ["CPUThrottlingHigh", "KubeHpaMaxedOut", "ContainerCPUHigh"],
         },
         "ApplicationDown": {
@@ -86,7 +97,9 @@ POLICY = {
             "guardrails": {"cooldown_minutes": 0, "max_attempts": 1},
             "aliases": ["KubePodCrashLooping", "TargetDown"],
         },
-    }
+    },
+    # Every example's own brakes are checked; the fleet brake would stop the examples after it.
+    "outcomes": {"fleet_brake": {"min_outcomes": 1000000}},
 }
 ALERTS = (
     "HighCPUUsage",
@@ -153,7 +166,19 @@ specs = st.builds(
 Event = tuple[str, str]  # (what, fault)
 events = st.lists(
     st.tuples(
-        st.sampled_from(("remediate", "remediate", "resolve", "flap", "redeliver", "takeover")),
+        st.sampled_from(
+            (
+                "remediate",
+                "remediate",
+                "resolve",
+                "flap",
+                "redeliver",
+                "takeover",
+                "new_pod",
+                "sweep",
+                "resume",
+            )
+        ),
         st.sampled_from(("none", "none", "lost_response", "conflict")),
     ),
     min_size=1,
@@ -182,6 +207,7 @@ def world(emulators, tmp_path_factory: pytest.TempPathFactory):
             "KUBECONFIG": kube.kubeconfig_path,
             "ALERTLOOP_REMEDIATE_NAMESPACES": NS,
             "ALERTLOOP_REMEDIATE_VERIFY_SECONDS": "0",
+            "ALERTLOOP_VERIFY_AFTER_SECONDS": "0",
             "ALERTLOOP_REMEDIATE_MAX_CHANGES_PER_HOUR": "1000000",
             "ALERTLOOP_K8S_TIMEOUT_SECONDS": "0.25",
             "ALERTLOOP_POLICY_FILE": str(policy),
@@ -252,10 +278,13 @@ def the_policy() -> Any:
     return cached_policy(settings().policy_file)
 
 
-def start_run(world: World, alert_name: str, name: str, fingerprint: str, kind: str) -> Run:
+def start_run(
+    world: World, alert_name: str, name: str, fingerprint: str, kind: str, pod: str = ""
+) -> Run:
+    """`pod`: the alert names a pod (kube-prometheus style), not the workload."""
     alert = make_alert(
         alert_name,
-        labels={"namespace": NS, kind.lower(): name},
+        labels={"namespace": NS, **({"pod": pod} if pod else {kind.lower(): name})},
         fingerprint=fingerprint,
         starts_at=utcnow() - timedelta(seconds=30),
     )
@@ -267,6 +296,16 @@ def start_run(world: World, alert_name: str, name: str, fingerprint: str, kind: 
     run = world.ledger.load_run(msg.run_id)
     assert run is not None
     return run
+
+
+WRITE_ACTIONS = ("restart", "scale_deployment", "raise_hpa_max")
+
+
+class NoBus:
+    """The sweep's notify publishes: no Slack in this search (the ledger records the lines)."""
+
+    def publish(self, _message: Any) -> None:
+        return None
 
 
 def applied_patches(kube: KubeApiServer, name: str) -> int:
@@ -303,6 +342,9 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
     fingerprint = uuid.uuid4().hex[:16]
     run = start_run(world, alert_name, name, fingerprint, spec.kind)
     writes_while_closed = 0
+    writes_while_braked = 0
+    kind = "statefulset" if spec.kind == "StatefulSet" else "deployment"
+    bids = [brake_id("", f"{kind}:{NS}:{name}", a) for a in WRITE_ACTIONS]
     for what, fault in steps:
         if what == "resolve":
             gone = run.alert.model_copy(update={"status": "resolved", "ends_at": utcnow()})
@@ -311,6 +353,19 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
             run = start_run(world, alert_name, name, fingerprint, spec.kind)
         elif what == "takeover":
             ledger.update_incident(run.incident_id, {"hands_off": {"by": "U1", "at": utcnow()}})
+        elif what == "new_pod":
+            # The alert on the next pod, under its own fingerprint: a new incident.
+            pods = [
+                p for p in kube.state.list("pods", NS) if p["metadata"]["name"].startswith(name)
+            ]
+            pod = pods[-1]["metadata"]["name"] if pods else f"{name}-gone"
+            run = start_run(world, alert_name, name, uuid.uuid4().hex[:16], spec.kind, pod=pod)
+        elif what == "sweep":
+            # The action did not help: the alert is still firing when its check comes due.
+            sweep_outcomes(ledger, NoBus(), the_policy(), Probes(), utcnow())
+        elif what == "resume":
+            for bid in bids:
+                ledger.resume_brake(bid, {"by": "U1"}, {"action": "resume_brake"})
         else:
             if fault == "lost_response":
                 # Half the time the server applies before the client gives up, half after.
@@ -321,15 +376,17 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
             doc = ledger.get_run(run.run_id) or {}
             inc = ledger.get_incident(run.incident_id) or {}
             closed = doc.get("status") == "resolved" or bool(inc.get("hands_off"))
+            braked = any((ledger.get_brake(b) or {}).get("tripped") for b in bids)
             before = applied_patches(kube, name)
             remediate(run)  # the run as the stage loaded it: possibly stale by now
             settle_in_flight(kube)
             if closed:
                 writes_while_closed += applied_patches(kube, name) - before
+            if braked:
+                writes_while_braked += applied_patches(kube, name) - before
             kube.clear_faults()
     settle_in_flight(kube)
     applied = applied_patches(kube, name)
-    kind = "statefulset" if spec.kind == "StatefulSet" else "deployment"
     audits = ledger.writes_to(f"{kind}/{NS}/{name}")
 
     # 1. the workload decides: no write to a database-class workload, whatever the alert
@@ -345,6 +402,16 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
         if a.get("outcome") in ("applied", "unknown"):
             per_incident[a["incident_id"]] = per_incident.get(a["incident_id"], 0) + 1
     assert all(n <= entry.guardrails.max_attempts for n in per_incident.values()), per_incident
+    # 5. … and per workload, whatever incidents, pod names and flaps the alerts came with
+    assert sum(per_incident.values()) <= entry.guardrails.max_attempts, per_incident
+    # 6. the brake holds until a resume
+    assert writes_while_braked == 0
+    # 7. exactly one outcome per write that may have happened (ids derive from the audit id)
+    sweep_outcomes(ledger, NoBus(), the_policy(), Probes(), utcnow())
+    for a in audits:
+        if a.get("outcome") in ("applied", "unknown"):
+            recorded = ledger.get_outcome(a["id"]) or {}
+            assert recorded.get("status") == "done" and recorded.get("outcome"), (a, recorded)
     live = kube.get_object("deployments", NS, name)
     if live is not None and spec.kind == "Deployment":
         assert int(live["spec"]["replicas"]) <= max(entry.guardrails.replica_ceiling, spec.replicas)
