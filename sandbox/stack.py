@@ -174,7 +174,8 @@ class Stack:
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.emulators = Emulators(PROJECT, self.workdir).start()
+        # The JVMs come up while the functions start (their ports are known at launch).
+        self.emulators = Emulators(PROJECT, self.workdir).launch()
         if self.proxy_firestore:
             host, port = self.emulators.firestore_host.rsplit(":", 1)
             self.firestore_proxy = FaultProxy(host, int(port)).start()
@@ -192,6 +193,7 @@ class Stack:
         self.slack.signing_secret = self.function_env()["SLACK_SIGNING_SECRET"]
         for spec in FUNCTIONS:
             self.start_function(spec.name)
+        self.emulators.wait_ready()
         self.create_topics()
         for name, proc in self.functions.items():
             port = self.ports[name]
