@@ -6,7 +6,7 @@ its fields as key=value (ALERTLOOP_LOG_FORMAT=text)."""
 
 from __future__ import annotations
 
-from sandbox.stack import Stack, wait_for
+from sandbox.stack import PROJECT, TOPIC_PREFIX, Stack, wait_for
 
 
 def log_count(stack: Stack, function: str, *needles: str) -> int:
@@ -24,3 +24,19 @@ def wait_for_log(
         timeout,
         f"{count} line(s) with {needles} in {function}'s log",
     )
+
+
+def notify_caught_up(stack: Stack, ordering_key: str) -> None:
+    """Until notify has handled every message published so far on an ordering key (an incident's
+    or a storm group's, NotifyMessage.ordering_key): a sentinel on that key, published now, which
+    notify can only drop, and logs so. The notify subscription delivers a key in order, one
+    message after the one before it was acknowledged (retries included)."""
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+    dropped = log_count(stack, "notify", "dropped a malformed notify message")
+    publisher = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
+    topic = publisher.topic_path(PROJECT, f"{TOPIC_PREFIX}notify")
+    publisher.publish(topic, b"sentinel", ordering_key=ordering_key).result(timeout=30)
+    wait_for_log(stack, "notify", "dropped a malformed notify message", count=dropped + 1)

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from google.cloud import pubsub_v1
 
 from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
@@ -29,7 +28,7 @@ from shared.bus import Bus, Outgoing
 from shared.envelope import utcnow
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage, StageMessage
-from tests.stack_logs import log_count, wait_for_log
+from tests.stack_logs import log_count, notify_caught_up, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -85,20 +84,6 @@ def webhook(deployment: str, fingerprint: str, alertname: str = "ApplicationDown
     return body
 
 
-def notify_caught_up(stack: Stack, incident_id: str) -> None:
-    """Until notify has handled every message published so far for an incident: a sentinel on
-    the incident's ordering key (the notify subscription delivers a key in order, a message
-    after the one before it was acknowledged), which notify can only drop, and logs so."""
-    dropped = log_count(stack, "notify", "dropped a malformed notify message")
-    key = NotifyMessage(id=incident_id).ordering_key
-    publisher = pubsub_v1.PublisherClient(
-        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
-    )
-    topic = publisher.topic_path("alertloop-local", "alertloop-notify")
-    publisher.publish(topic, b"sentinel", ordering_key=key).result(timeout=30)
-    wait_for_log(stack, "notify", "dropped a malformed notify message", count=dropped + 1)
-
-
 def test_every_message_delivered_ten_times_changes_things_once(stack, kube, ledger) -> None:
     fp = f"{time.monotonic_ns():016x}"
     body = webhook("api", fp)
@@ -129,7 +114,7 @@ def test_every_message_delivered_ten_times_changes_things_once(stack, kube, ledg
     # Every stage redelivery has landed and been recognised (counted, not slept on).
     for stage, before in seen.items():
         wait_for_log(stack, stage, *duplicate, count=before + 10)
-    notify_caught_up(stack, run["incident_id"])
+    notify_caught_up(stack, NotifyMessage(id=run["incident_id"]).ordering_key)
 
     assert ledger.idempotency_record(run_id, "investigate")["attempts"] == 1
     assert ledger.idempotency_record(run_id, "remediate")["attempts"] == 1
@@ -153,7 +138,8 @@ def test_slack_errors_for_a_while_still_deliver_each_message_once(stack, ledger)
     parent = stack.slack.find_parent(fp)
     wait_for(lambda: len(stack.slack.replies(parent.ts)) >= 2, 60, "replies")
     wait_for(lambda: not stack.slack.faults, 60, "every injected Slack error answered")
-    notify_caught_up(stack, ledger.get_run(run_id)["incident_id"])  # retries included
+    incident = ledger.get_run(run_id)["incident_id"]
+    notify_caught_up(stack, NotifyMessage(id=incident).ordering_key)  # retries included
     assert len([p for p in stack.slack.parents() if fp in p.text]) == 1
     assert len(stack.slack.replies(parent.ts)) == 2
 
