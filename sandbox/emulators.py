@@ -26,11 +26,6 @@ class Emulators:
     firestore_host: str = ""
 
     def start(self) -> Emulators:
-        return self.launch().wait_ready()
-
-    def launch(self) -> Emulators:
-        """Start both emulators without waiting for them (`wait_ready` does): a caller can start
-        its own processes meanwhile, as the JVMs take seconds to come up."""
         platform = sdk_platform()
         logs = self.workdir / "logs"
         ps_port, fs_port = free_port(), free_port()
@@ -55,10 +50,6 @@ class Emulators:
             ],
             logs / "firestore-emulator.log",
         )
-        return self
-
-    def wait_ready(self) -> Emulators:
-        assert self.pubsub and self.firestore, "launch() first"
         self.pubsub.wait_ready(http_ok(f"http://{self.pubsub_host}/"), 60)
         self.firestore.wait_ready(http_ok(f"http://{self.firestore_host}/"), 60)
         return self

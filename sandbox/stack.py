@@ -174,8 +174,7 @@ class Stack:
 
     def start(self) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # The JVMs come up while the functions start (their ports are known at launch).
-        self.emulators = Emulators(PROJECT, self.workdir).launch()
+        self.emulators = Emulators(PROJECT, self.workdir).start()
         if self.proxy_firestore:
             host, port = self.emulators.firestore_host.rsplit(":", 1)
             self.firestore_proxy = FaultProxy(host, int(port)).start()
@@ -193,7 +192,6 @@ class Stack:
         self.slack.signing_secret = self.function_env()["SLACK_SIGNING_SECRET"]
         for spec in FUNCTIONS:
             self.start_function(spec.name)
-        self.emulators.wait_ready()
         self.create_topics()
         for name, proc in self.functions.items():
             port = self.ports[name]
