@@ -7,14 +7,16 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-deps browser-deps run demo test test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt tf-check registry clean
+.PHONY: help setup system-deps browser-deps run demo test test-fast test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt tf-check registry clean
 
 help:
 	@echo "make run        start the whole loop locally and fire the three example paths"
 	@echo "                (make run SCENARIO=dump.yaml: against your own cluster's dump)"
 	@echo "make demo       the same, exit 0 once all six paths reached Slack"
 	@echo "make test       lint, type-check and run the whole test suite"
-	@echo "make test-unit  only the fast tests (no servers)"
+	@echo "make test-fast  the inner loop: unit tests and the fast integration tests (no e2e stack,"
+	@echo "                no Prometheus, no browser; the safety property with fewer examples)"
+	@echo "make test-unit  only the unit tests (no servers)"
 	@echo "make bundle     build/bundle.zip for deployment"
 	@echo "make registry   rewrite docs/configuration.md's env tables and terraform/locals.tf from shared/envvars.py"
 	@echo "make bench      ingest vs a bare function, storms, the stack; then bench-console"
@@ -77,8 +79,16 @@ fmt: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared functions
 
+# Everything, every example; the ten slowest tests are listed at the end.
 test: setup browser-deps check tf-check
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
+
+# The inner loop (CONTRIBUTING.md): the emulators but no functions-framework stack, no Prometheus
+# or Chromium; the safety property searches 200 examples instead of 2,000 (same assertions).
+FAST_MARKERS := not e2e and not prometheus and not browser
+test-fast: $(STAMP)
+	ALERTLOOP_PROPERTY_EXAMPLES=$${ALERTLOOP_PROPERTY_EXAMPLES:-200} \
+	  $(BIN)/pytest -q --durations=10 -m "$(FAST_MARKERS)" tests/unit tests/integration $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)

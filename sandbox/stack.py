@@ -340,7 +340,16 @@ class Stack:
 
     def stop(self) -> None:
         self._sweep_stop.set()
-        for proc in [*self.functions.values(), *self.extra]:
+        procs = [*self.functions.values(), *self.extra]
+        if self.emulators:
+            procs += [p for p in (self.emulators.pubsub, self.emulators.firestore) if p]
+        # Every process is told at once, then each is waited for: a function takes 1-2 s to
+        # shut down, and fourteen of them one after another took ~20 s per stack.
+        for proc in procs:
+            if proc.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
             proc.stop()
         if self.slack:
             self.slack.stop()

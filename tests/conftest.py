@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +61,31 @@ class Topics:
     """A fresh topic prefix and Firestore collection prefix per test, with pull watchers."""
 
     def __init__(self, prefix: str) -> None:
-        from google.cloud import pubsub_v1
-
         self.prefix = prefix
-        self.publisher = pubsub_v1.PublisherClient()
-        self.subscriber = pubsub_v1.SubscriberClient()
+        self.publisher, self.subscriber = _pubsub_clients(os.environ["PUBSUB_EMULATOR_HOST"])
         self.subs: dict[str, str] = {}
-        for stage in STAGE_TOPICS:
-            topic = f"projects/{PROJECT}/topics/{prefix}{stage}"
-            self.publisher.create_topic(name=topic)
-            sub = f"projects/{PROJECT}/subscriptions/{prefix}{stage}-watch"
-            self.subscriber.create_subscription(name=sub, topic=topic)
-            self.subs[stage] = sub
+        # One topic and its watch subscription per stage, the stages side by side: a test pays
+        # one round trip pair, not nine in a row.
+        with ThreadPoolExecutor(len(STAGE_TOPICS)) as pool:
+            subs = pool.map(self._create, STAGE_TOPICS)
+        self.subs = dict(zip(STAGE_TOPICS, subs, strict=True))
+
+    def _create(self, stage: str, watch: str = "watch") -> str:
+        topic = f"projects/{PROJECT}/topics/{self.prefix}{stage}"
+        self.publisher.create_topic(name=topic)
+        sub = f"projects/{PROJECT}/subscriptions/{self.prefix}{stage}-{watch}"
+        self.subscriber.create_subscription(name=sub, topic=topic)
+        return sub
 
     def pull(self, stage: str, max_messages: int = 100, timeout: float = 3.0) -> list[Any]:
-        """Everything currently on a stage topic (acknowledged so the next pull is fresh)."""
-        import time
+        """Everything on a stage topic now (acknowledged so the next pull is fresh).
 
+        Ends at the first empty pull, a positive signal, not a wait: our code waits for every
+        publish it makes (shared/bus.py), and the emulator stores a message before it answers
+        the publish, so once the code under test returned, what it published is pullable.
+        `timeout` only bounds a topic that never drains (it used to be a fixed wait)."""
         out: list[Any] = []
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + max(timeout, 30.0)
         while time.monotonic() < deadline:
             # Non-blocking: an empty pull on the emulator otherwise blocks for seconds.
             resp = self.subscriber.pull(
@@ -86,26 +95,29 @@ class Topics:
                     "return_immediately": True,
                 }
             )
-            if resp.received_messages:
-                out.extend(resp.received_messages)
-                self.subscriber.acknowledge(
-                    subscription=self.subs[stage],
-                    ack_ids=[m.ack_id for m in resp.received_messages],
-                )
-                deadline = time.monotonic() + 0.5  # drain what is still arriving
-            else:
-                time.sleep(0.1)
+            if not resp.received_messages:
+                break
+            out.extend(resp.received_messages)
+            self.subscriber.acknowledge(
+                subscription=self.subs[stage],
+                ack_ids=[m.ack_id for m in resp.received_messages],
+            )
         return out
 
     def delete_topic(self, stage: str) -> None:
         self.publisher.delete_topic(topic=f"projects/{PROJECT}/topics/{self.prefix}{stage}")
 
     def recreate_topic(self, stage: str) -> None:
-        topic = f"projects/{PROJECT}/topics/{self.prefix}{stage}"
-        self.publisher.create_topic(name=topic)
-        sub = f"projects/{PROJECT}/subscriptions/{self.prefix}{stage}-watch2"
-        self.subscriber.create_subscription(name=sub, topic=topic)
-        self.subs[stage] = sub
+        self.subs[stage] = self._create(stage, "watch2")
+
+
+@functools.cache
+def _pubsub_clients(emulator_host: str) -> tuple[Any, Any]:
+    """One publisher and one subscriber per emulator (each new client opens a channel); the
+    clients read PUBSUB_EMULATOR_HOST when built, which is `emulator_host` here."""
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    with Stack(tmp_path_factory.mktemp("stack")) as st:
-        yield st
+def stack(default_stack: Stack) -> Stack:
+    return default_stack  # tests/e2e/conftest.py: shared with the console's module
 
 
 def test_real_alert_fires_and_resolves_through_the_loop(stack: Stack, tmp_path: Path) -> None:

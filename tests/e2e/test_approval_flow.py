@@ -18,6 +18,7 @@ from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackMessage
 from sandbox.stack import Stack, fire, kubeconfigs_of, rbac_sandbox, sandbox_identities, wait_for
 from shared.envelope import utcnow
+from tests.stack_logs import log_count, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -143,9 +144,11 @@ def test_approved_rollback_reaches_the_cluster_once_and_the_thread(
     # The same signed request again (a replay inside the 5-minute window) is the same click:
     # queued, recognised by its id, not acted on again.
     said = len(slack.responses_for(APPROVER))
+    handled = log_count(stack, "act", "interaction already handled")
     again = requests.post(stack.interact_url, data=body, headers=headers, timeout=30)
     assert again.json()["outcome"] == "queued"
-    time.sleep(2.0)
+    # The worker has taken the replay and recognised it (not a fixed sleep: it did happen).
+    wait_for_log(stack, "act", "interaction already handled", count=handled + 1)
     assert len(slack.responses_for(APPROVER)) == said
     assert len(kube.requests_matching("PATCH", "/deployments/checkout")) == 1
     assert sum("Rolled back" in r.text for r in slack.replies(parent.ts)) == 1

@@ -10,16 +10,13 @@ import pytest
 import requests
 
 from sandbox.monitoring import Monitoring, rule
-from sandbox.procs import free_port
 from sandbox.stack import LOCAL_TOKEN, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def test_console_in_the_local_stack(tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "stack")
-    stack.ports["ingest"] = free_port()
-    stack.ports["console"] = free_port()
+def test_console_in_the_local_stack(default_stack: Stack, tmp_path: Path) -> None:
+    stack = default_stack  # tests/e2e/conftest.py
     rules = [
         rule("ApplicationDown", "sandbox_app_up < 1", "critical", "cart is down",
              namespace="shop", deployment="cart")
@@ -31,7 +28,7 @@ def test_console_in_the_local_stack(tmp_path: Path) -> None:
         rules,
         console_target=f"127.0.0.1:{stack.ports['console']}",
     )
-    with stack, mon:
+    with mon:
         assert stack.slack is not None
         mon.exporter.set("sandbox_app_up", 0, namespace="shop", deployment="cart")
         wait_for(lambda: stack.slack.find_parent("cart is down") is not None, 90, "Slack parent")
@@ -45,6 +42,9 @@ def test_console_in_the_local_stack(tmp_path: Path) -> None:
         login = browser.get(stack.console_login_url, timeout=10)
         assert login.status_code == 200 and "Incidents" in login.text  # redirected to the list
         assert "ApplicationDown" in login.text
+        # This test's incident, not only one of the shared stack's others (same type).
+        incident = run_log.split("/incidents/", 1)[1].split("?", 1)[0]
+        assert f'href="/incidents/{incident}"' in login.text
         wait_for(lambda: "Investigation" in browser.get(run_log, timeout=10).text, 60, "timeline")
         page = browser.get(run_log, timeout=10).text
         assert "Alert started firing" in page and "alertloop replay" in page

@@ -28,6 +28,7 @@ from shared.bus import Bus, Outgoing
 from shared.envelope import utcnow
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage, StageMessage
+from tests.stack_logs import log_count, notify_caught_up, wait_for_log
 
 pytestmark = pytest.mark.e2e
 
@@ -103,12 +104,17 @@ def test_every_message_delivered_ten_times_changes_things_once(stack, kube, ledg
 
     # Pub/Sub redelivers every stage message too: ten more of each, as it may.
     run = ledger.get_run(run_id)
+    duplicate = ("duplicate delivery acknowledged", f"run_id={run_id}")
+    seen = {stage: log_count(stack, stage, *duplicate) for stage in ("investigate", "remediate")}
     bus = Bus()
     for _ in range(10):
         bus.publish(Outgoing.stage(StageMessage(run_id=run_id, stage="investigate")))
         bus.publish(Outgoing.stage(StageMessage(run_id=run_id, stage="remediate")))
         bus.publish(Outgoing.notify(NotifyMessage(id=run["incident_id"], run_id=run_id)))
-    time.sleep(6)  # let every redelivery land
+    # Every stage redelivery has landed and been recognised (counted, not slept on).
+    for stage, before in seen.items():
+        wait_for_log(stack, stage, *duplicate, count=before + 10)
+    notify_caught_up(stack, NotifyMessage(id=run["incident_id"]).ordering_key)
 
     assert ledger.idempotency_record(run_id, "investigate")["attempts"] == 1
     assert ledger.idempotency_record(run_id, "remediate")["attempts"] == 1
@@ -127,10 +133,13 @@ def test_slack_errors_for_a_while_still_deliver_each_message_once(stack, ledger)
     stack.slack.faults = [500, 429, 500, 429, 500]
     resp = fire(stack.ingest_url, webhook("web", fp, "HighCPUUsage"))
     assert resp.status_code == 200
+    run_id = resp.json()["results"][0]["run_id"]
     wait_for(lambda: stack.slack.find_parent(fp) is not None, 60, "parent despite 5xx/429")
     parent = stack.slack.find_parent(fp)
     wait_for(lambda: len(stack.slack.replies(parent.ts)) >= 2, 60, "replies")
-    time.sleep(3)
+    wait_for(lambda: not stack.slack.faults, 60, "every injected Slack error answered")
+    incident = ledger.get_run(run_id)["incident_id"]
+    notify_caught_up(stack, NotifyMessage(id=incident).ordering_key)  # retries included
     assert len([p for p in stack.slack.parents() if fp in p.text]) == 1
     assert len(stack.slack.replies(parent.ts)) == 2
 

@@ -13,6 +13,8 @@ import pytest
 
 from sandbox.stack import Stack, fire, wait_for
 from shared.envelope import utcnow
+from shared.messages import NotifyMessage
+from tests.stack_logs import log_count, notify_caught_up, wait_for_log
 
 # 1,000-alert storms through the whole stack on 2 cores take minutes, not the default 300 s.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -98,9 +100,16 @@ def test_a_thousand_alerts_one_digest_every_run_recorded(stack: Stack, runs) -> 
     parent = digests(stack, "first")[0]
     assert parent.blocks[0]["text"]["text"] == f"ALERT STORM: {N} alerts in one group ({N} firing)"
     assert "HighMemoryUsage x1000" in parent.blocks[1]["text"]["text"]
-    # Alertmanager repeats the group (repeat_interval): nothing new, no new message.
+    # Alertmanager repeats the group (repeat_interval): nothing new, no new message. Dispatch
+    # has taken every repeated alert and the snapshot, and notify the digest's refresh (counted
+    # in their logs, not slept on).
+    alerts = log_count(stack, "dispatch", "alert ", f"storm_group={group}")
+    refreshed = log_count(stack, "dispatch", "alert storm: digest refreshed", f"group={group}")
     assert fire(stack.ingest_url, storm, timeout=120).status_code == 200
-    time.sleep(5)
+    wait_for_log(stack, "dispatch", "alert ", f"storm_group={group}", count=alerts + N, timeout=300)
+    wait_for_log(stack, "dispatch", "alert storm: digest refreshed", f"group={group}",
+                 count=refreshed + 1)  # fmt: skip
+    notify_caught_up(stack, NotifyMessage(kind="group", id=group).ordering_key)
     assert len(group_runs(runs, group)) == N
     assert len(digests(stack, "first")) == 1
 

@@ -83,26 +83,27 @@ class StubNotifier:
 
 
 def pull(topics: Any, stage: str, wait: float = 3.0) -> list[Any]:
-    """What is on a stage topic now (acknowledged). Returns once messages stop arriving, or
-    after `wait` seconds when none come; non-blocking pulls keep the suite fast."""
+    """What is on a stage topic now (acknowledged): Topics.pull, whose first empty pull is the
+    positive signal that nothing more is there (`wait` only bounds a topic that never drains)."""
     return pull_sub(topics.subscriber, topics.subs[stage], wait)
 
 
 def pull_sub(subscriber: Any, sub: str, wait: float = 3.0) -> list[Any]:
+    """Everything on a subscription now, acknowledged; ends at the first empty non-blocking
+    pull (the code under test waits for its publishes and seeks, and the emulator has stored
+    a message, or moved a cursor, before it answers)."""
     out: list[Any] = []
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + max(wait, 30.0)
     while time.monotonic() < deadline:
         resp = subscriber.pull(
             request={"subscription": sub, "max_messages": 100, "return_immediately": True}
         )
-        if resp.received_messages:
-            out.extend(resp.received_messages)
-            subscriber.acknowledge(
-                request={"subscription": sub, "ack_ids": [m.ack_id for m in resp.received_messages]}
-            )
-            deadline = time.monotonic() + 0.3
-        else:
-            time.sleep(0.05)
+        if not resp.received_messages:
+            break
+        out.extend(resp.received_messages)
+        subscriber.acknowledge(
+            request={"subscription": sub, "ack_ids": [m.ack_id for m in resp.received_messages]}
+        )
     return out
 
 
