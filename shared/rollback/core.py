@@ -43,6 +43,7 @@ from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
 from shared.rollback.plan import (
     binding_problem,
+    deployment_after_undo,
     images_of,
     live_problem,
     replicaset_problem,
@@ -337,16 +338,23 @@ class _Run:
         refusal = guard.check_workload(ACTION, target, deploy, pods=pods)
         if refusal is not None:
             return self._refused(refusal)
+        # One read of the target ReplicaSet: the object checked against the approval is the
+        # object whose template is written (a second read could differ from what was checked).
+        rs = _find_replicaset(clients, deploy, self.approval)
         problem = live_problem(self.approval, deploy) or replicaset_problem(
-            self.approval, deploy, _find_replicaset(clients, deploy, self.approval)
+            self.approval, deploy, rs
         )
         if problem is not None:
             return self._refused(
                 guard.refuse(problem[0], problem[1], action=ACTION, target=str(target))
             )
-        rs = _find_replicaset(clients, deploy, self.approval)
         assert rs is not None
         template = undo_template(rs)
+        # Classify the deployment as it will be after the write: the old revision's template
+        # (redis:7 on a claim) may be database class where the live one is not.
+        refusal = guard.check_workload(ACTION, target, deployment_after_undo(deploy, rs))
+        if refusal is not None:
+            return self._refused(refusal)
         meta = deploy.get("metadata") or {}
         rv = str(meta.get("resourceVersion", ""))
         ops = undo_ops(deploy, rs)  # kubectl rollout undo, bound to the resourceVersion read

@@ -91,6 +91,14 @@ def undo_ops(deploy: dict[str, Any], replicaset: dict[str, Any]) -> list[dict[st
     )
 
 
+def deployment_after_undo(deploy: dict[str, Any], replicaset: dict[str, Any]) -> dict[str, Any]:
+    """The deployment as it will be once `undo_ops` applied: what the safety rules classify."""
+    after = copy.deepcopy(deploy)
+    after.setdefault("spec", {})["template"] = undo_template(replicaset)
+    after.setdefault("metadata", {})["annotations"] = undo_annotations(deploy, replicaset)
+    return after
+
+
 def paused_problem(deploy: dict[str, Any]) -> tuple[str, str] | None:
     """kubectl refuses to roll back a paused deployment (the controller would not act)."""
     if (deploy.get("spec") or {}).get("paused"):
