@@ -86,6 +86,9 @@ _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _API_GROUP = re.compile(rf"^{_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
 
 
+_LINK_HOST = re.compile(r"^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
+
+
 def _checked(
     values: list[str], ok: Callable[[str], object], what: str, *, lower: bool = True
 ) -> list[str]:
@@ -153,6 +156,18 @@ class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]
     unknown: AlertPolicy
     workload_safety: WorkloadSafety = Field(default_factory=WorkloadSafety)
+    # Hosts whose URLs from alerts (runbook_url, generatorURL) may become buttons and console
+    # links ("runbooks.example.com", "*.example.com"); others are shown as defanged text.
+    link_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("link_hosts")
+    @classmethod
+    def _link_hosts(cls, values: list[str]) -> list[str]:
+        return _checked(
+            values,
+            _LINK_HOST.match,
+            'link_hosts entries are host names ("runbooks.example.com" or "*.example.com")',
+        )
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -194,7 +209,10 @@ def build_policy(raw: dict[str, Any]) -> Policy:
     unknown_raw["guardrails"] = _merge(defaults, unknown_raw.get("guardrails") or {})
     safety = WorkloadSafety.model_validate(raw.get("workload_safety") or {})
     return Policy(
-        alerts=alerts, unknown=AlertPolicy.model_validate(unknown_raw), workload_safety=safety
+        alerts=alerts,
+        unknown=AlertPolicy.model_validate(unknown_raw),
+        workload_safety=safety,
+        link_hosts=list(raw.get("link_hosts") or []),
     )
 
 
@@ -236,6 +254,8 @@ def load_policy(path: str = "") -> Policy:
         raw["alerts"] = {**raw["alerts"], **(override.get("alerts") or {})}
         if "unknown" in override:
             raw["unknown"] = override["unknown"]
+        if "link_hosts" in override:
+            raw["link_hosts"] = override["link_hosts"]
         raw["workload_safety"] = _added_safety(
             raw.get("workload_safety"), override.get("workload_safety"), path
         )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.envelope import Alert, Finding
-from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit
+from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit, link_or_text
 from shared.workload_labels import workload_from_labels
 
 HEADER_MAX = 150
@@ -83,6 +83,8 @@ class RunView:
     run_url: str = ""
     automatic_action: str = ""
     follow_up: str = ""
+    # Hosts the policy allows as links (policy.link_hosts): other outside URLs are text.
+    link_hosts: tuple[str, ...] = ()
     flap_count: int = 0
     cluster: str = ""  # the cluster the run was routed to (empty: the one default cluster)
 
@@ -177,11 +179,13 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         }
     )
     buttons = []
-    for label, url in (
-        ("Runbook", alert.annotations.get("runbook_url", "")),
-        ("Alert source", alert.generator_url),
-        ("Run log", view.run_url),
+    shown = []
+    for label, raw, outside in (
+        ("Runbook", alert.annotations.get("runbook_url", ""), True),
+        ("Alert source", alert.generator_url, True),
+        ("Run log", view.run_url, False),  # ours: the console's configured URL
     ):
+        url, text = link_or_text(raw, view.link_hosts) if outside else (raw, "")
         if safe_url(url):
             buttons.append(
                 {
@@ -191,6 +195,10 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
                     "action_id": f"link_{label.lower()[:6]}",
                 }
             )
+        elif text:  # not an allowed host: inert text, never a link
+            shown.append(f"{label}: {for_mrkdwn(text, 400)}")
+    if shown:
+        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(shown))]})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return blocks

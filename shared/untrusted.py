@@ -419,6 +419,75 @@ def redact(text: object) -> str:
     return out
 
 
+# --------------------------------------------------------------------------- URLs from outside
+
+_SECRET_PARAM = re.compile(rf"(?i)^(?:{_KEY}|code|state|sig|x-amz-credential|x-goog-credential)$")
+
+
+def sanitize_url(url: object) -> str:
+    """An outside URL (runbook_url, generatorURL...) fit to show or link: cleaned, userinfo
+    removed, query parameters whose name or value looks secret removed, the rest redacted.
+    Returns "" when it is not an http(s) URL. Never raises."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    text = clean(url).strip()
+    if not text or any(c.isspace() for c in text):
+        return ""
+    try:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return ""
+        host = parts.hostname
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _SECRET_PARAM.match(k.strip()) and redact(f"{k}={v}") == f"{k}={v}"
+        ]
+        fragment = parts.fragment if redact(parts.fragment) == parts.fragment else ""
+        rebuilt = urlunsplit(
+            (parts.scheme.lower(), netloc, parts.path, urlencode(query), fragment)
+        )
+    except ValueError:
+        return ""
+    return redact(rebuilt)
+
+
+def url_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """`host` is one of `allowed` ("runbooks.example.com") or under a "*.example.com" entry."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        e = entry.strip().lower().rstrip(".")
+        if e.startswith("*.") and host.endswith(e[1:]) and len(host) > len(e) - 1:
+            return True
+        if e and host == e:
+            return True
+    return False
+
+
+def link_or_text(url: object, allowed_hosts: Iterable[str]) -> tuple[str, str]:
+    """(link, text) for an outside URL: `link` is the sanitised URL when its host is allowed
+    by the policy (and nothing was redacted in it), else ""; `text` is the sanitised URL to
+    show as inert text (defanged by the renderers) when there is no link."""
+    safe = sanitize_url(url)
+    if not safe:
+        return "", redact(clean(url).strip())
+    if REDACTED not in safe and host_allowed(url_host(safe), allowed_hosts):
+        return safe, ""
+    return "", safe
+
+
 # --------------------------------------------------------------------------- rendering
 
 # URLs: Slack turns `scheme://host` (and bare hosts) into links. Defanged the way incident

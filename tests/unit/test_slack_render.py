@@ -38,6 +38,7 @@ def view(annotations: dict[str, str], state: str = "firing", **kw) -> RunView:
         plan=["investigate", "remediate"],
         findings=[Finding.model_validate(f) for f in (run.get("findings") or {}).values()],
         mttr_seconds=run.get("mttr_seconds"),
+        link_hosts=kw.get("link_hosts", ("runbooks.example.com", "prometheus")),
     )
     return v
 
@@ -224,3 +225,25 @@ def test_a_hostile_cluster_name_is_rendered_inert() -> None:
     v.cluster = "<!channel> *prod*"
     text = all_text(render_parent(v))
     assert "<!channel>" not in text
+
+
+def test_outside_urls_lose_credentials_and_only_allowed_hosts_become_buttons() -> None:
+    """runbook_url with userinfo and a private_token: neither reaches Slack; a host the policy
+    does not allow is inert text, not a button (issue 21, item 3)."""
+    leaky = (
+        "https://deploy:glpat-Abcdefghijklmnop1234@gitlab.example.com/ops/runbooks/-/wikis/"
+        "checkout?private_token=glpat-Zyxwvutsrqponmlk9876&page=2"
+    )
+    blocks = render_parent(
+        view({"runbook_url": leaky}, generator_url="https://prom.evil.example/graph?token=s3cr3t")
+    )
+    text = all_text(blocks)
+    assert "glpat-" not in text and "s3cr3t" not in text and "deploy:" not in text
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert not [b for b in buttons if b["text"]["text"] in ("Runbook", "Alert source")]
+    assert "gitlab[.]example[.]com" in text and "page=2" in text  # shown, defanged
+    allowed = render_parent(
+        view({"runbook_url": leaky}, link_hosts=("*.example.com",), generator_url="")
+    )
+    (button,) = [e for b in allowed if b["type"] == "actions" for e in b["elements"]]
+    assert button["url"] == "https://gitlab.example.com/ops/runbooks/-/wikis/checkout?page=2"
