@@ -86,7 +86,9 @@ _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _API_GROUP = re.compile(rf"^{_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
 
 
-_LINK_HOST = re.compile(r"^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$")
+_LINK_HOST = re.compile(
+    r"^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$"
+)
 
 
 def _checked(

@@ -21,7 +21,7 @@ from shared.k8s.errors import (
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
 from shared.k8s.workload import Resolution, WorkloadRef, list_pods, resolve_workload
-from shared.untrusted import redact
+from shared.untrusted import MAX_CHARS, redact
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2
@@ -228,6 +228,23 @@ def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:
     return dict(max(containers, key=lambda c: (c["restart_count"], not c["ready"])))
 
 
+def _redacted_lines(lines: list[str]) -> list[str]:
+    """Redacted as one text, not line by line: a PEM body, a YAML block scalar or a value on
+    the line after its key spans lines, and each line alone looks harmless."""
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:  # chunks within what redact() reads whole (MAX_CHARS)
+        if chunk and size + len(line) + 1 > MAX_CHARS:
+            out += redact("\n".join(chunk)).split("\n")
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        out += redact("\n".join(chunk)).split("\n")
+    return out
+
+
 def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings) -> None:
     if not res.workload:
         return
@@ -239,20 +256,16 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
             continue
         entry: dict[str, Any] = {"pod": pod["name"], "container": c["name"]}
         try:
-            entry["current"] = [
-                redact(line)
-                for line in reads.pod_log(
-                    clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines
-                )
-            ]
+            entry["current"] = _redacted_lines(
+                reads.pod_log(clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines)
+            )
         except K8sError as exc:
             _guard(ev, f"reading the log of {pod['name']}", exc)
             entry["current"] = []
         if c["restart_count"] > 0 or c["last_termination"]:
             try:
-                entry["previous"] = [
-                    redact(line)
-                    for line in reads.pod_log(
+                entry["previous"] = _redacted_lines(
+                    reads.pod_log(
                         clients,
                         ns,
                         pod["name"],
@@ -260,7 +273,7 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
                         tail_lines=s.log_tail_lines,
                         previous=True,
                     )
-                ]
+                )
             except K8sError as exc:
                 if getattr(exc, "status", None) in (400, 404):
                     entry["previous"] = []  # no previous container (yet)

@@ -15,9 +15,9 @@ where PRODUCT is a name in PRODUCTS (words joined by "-"), vendor prefixes are
 VENDOR_PREFIXES and flavour suffixes are FLAVOUR_SUFFIXES (server flavours, base images and
 the roles of a replicated store's members: master, primary, replica, data...) or versions (16,
 v3) or build / OS / distribution suffixes as a class (c9s, centos7, el9, jammy, rc1, a commit
-hash: _DISTRO_WORD, DISTRO_CODENAMES). So postgres, bitnami/postgresql-repmgr, cp-kafka, percona-server-mongodb,
-redis-stack-server, clickhouse/clickhouse-server, zalando/spilo-16 and mongodb-community-server
-match. Any OTHER
+hash: _DISTRO_WORD, DISTRO_CODENAMES). So postgres, bitnami/postgresql-repmgr, cp-kafka,
+percona-server-mongodb, redis-stack-server, clickhouse/clickhouse-server, zalando/spilo-16,
+mongodb-community-server and quay.io/sclorg/postgresql-15-c9s match. Any OTHER
 word makes it a different program that merely mentions a product: postgres-exporter,
 redis_exporter, my-redis-client, redis-commander, acme/postgres-backup-uploader, kafka-ui,
 mongo-express, opensearch-dashboards, cp-kafka-connect, pgbouncer and operators
@@ -136,9 +136,9 @@ VENDOR_PREFIXES: Final = frozenset(
 FLAVOUR_SUFFIXES: Final = frozenset(
     _names(
         "alpine arbiter bookworm broker bullseye buster ce cluster community data debian "
-        "distroless ee enterprise galera gis ha latest management master native node oss primary "
-        "replica platform replicaset repmgr rootless secondary sentinel server shard sharded slave slim "
-        "stack standalone ubi ubi8 ubi9 unstable"
+        "distroless ee enterprise galera gis ha latest management master native node oss "
+        "platform primary replica replicaset repmgr rootless secondary sentinel server shard "
+        "sharded slave slim stack standalone ubi ubi8 ubi9 unstable"
     )
 )
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
