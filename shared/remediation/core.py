@@ -304,7 +304,9 @@ class _Flow:
                 obj = act.read_back(clients, plan.action, plan.target.namespace, plan.target.name)
                 outcome = (
                     "applied"
-                    if act.is_applied(plan.action, rec.get("after") or {}, obj)
+                    if act.is_applied(
+                        plan.action, rec.get("after") or {}, obj, earlier.request.audit_id
+                    )
                     else "unknown"
                 )
             except K8sError:
@@ -386,7 +388,7 @@ class _Flow:
         assert self.guard is not None and plan.target is not None
         guard = self.guard
         notes: list[str] = []
-        settled = self._send(clients, workload, plan, notes)
+        settled = self._send(clients, workload, plan, notes, reserved.audit_id)
         if isinstance(settled, Outcome):
             # The re-read after a 409 decided against writing: nothing was changed.
             guard.settle(reserved, "not_applied", {"reason": "after 409: " + settled.lines[0]})
@@ -446,16 +448,21 @@ class _Flow:
         return Outcome(status, lines, out)
 
     def _send(
-        self, clients: KubeClients, workload: WorkloadRef, plan: Plan, notes: list[str]
+        self,
+        clients: KubeClients,
+        workload: WorkloadRef,
+        plan: Plan,
+        notes: list[str],
+        write_id: str = "",
     ) -> act.Settled | Outcome:
         """Send the write; on a 409 re-read and re-evaluate once (guards included)."""
         assert self.guard is not None
         try:
-            return act.Settled("applied", plan, act.send(clients, plan))
+            return act.Settled("applied", plan, act.send(clients, plan, write_id))
         except K8sError as exc:
             if not act.conflict(exc):
                 if act.maybe_applied(exc):
-                    return act.settle_lost_response(clients, plan, exc, notes)
+                    return act.settle_lost_response(clients, plan, exc, notes, write_id)
                 return act.Settled("not_applied", plan, error=str(exc), notes=notes)
             notes.append(f"409 Conflict on the first patch ({exc}); re-read and re-evaluated")
         replanned = self._plan(clients, workload)
@@ -474,12 +481,13 @@ class _Flow:
                 "ok", [f"No action after a conflict: {replanned.reason}.", *notes[1:]], out
             )
         try:
-            return act.Settled("applied", replanned, act.send(clients, replanned), notes=notes)
+            sent = act.send(clients, replanned, write_id)
+            return act.Settled("applied", replanned, sent, notes=notes)
         except K8sError as exc:
             if act.conflict(exc):
                 return act.Settled("conflict", replanned, error=str(exc), notes=notes)
             if act.maybe_applied(exc):
-                return act.settle_lost_response(clients, replanned, exc, notes)
+                return act.settle_lost_response(clients, replanned, exc, notes, write_id)
             return act.Settled("not_applied", replanned, error=str(exc), notes=notes)
 
     def _verify(self, clients: KubeClients, workload: WorkloadRef, plan: Plan) -> dict[str, Any]:
