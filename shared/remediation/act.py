@@ -26,11 +26,28 @@ def send(clients: KubeClients, plan: Plan, write_id: str = "") -> dict[str, Any]
     assert plan.target is not None and plan.patch is not None
     ns, name = plan.target.namespace, plan.target.name
     body = writes.marked(plan.patch, plan.patch_kind, write_id)
+    if plan.workload_version:
+        moved = workload_moved(clients, ns, plan)
+        if moved:
+            raise K8sApiError(moved, 409, reason="Conflict")
     if plan.patch_kind == "deployment":
         return writes.patch_deployment(clients, ns, name, body)
     if plan.patch_kind == "scale":
         return writes.patch_deployment_scale(clients, ns, name, body)
     return writes.patch_hpa(clients, ns, name, body)
+
+
+def workload_moved(clients: KubeClients, namespace: str, plan: Plan) -> str:
+    """Why the write may not go on (the Deployment classified for an HPA write changed since:
+    a patch of the HPA cannot carry the Deployment's resourceVersion), or ""."""
+    deploy = reads.get_deployment(clients, namespace, plan.workload_name or "")
+    live = str((deploy.get("metadata") or {}).get("resourceVersion", ""))
+    if live == plan.workload_version:
+        return ""
+    return (
+        f"the deployment changed since it was classified (resourceVersion "
+        f"{plan.workload_version} -> {live}): the {plan.action} was not sent"
+    )
 
 
 def maybe_applied(exc: K8sError) -> bool:

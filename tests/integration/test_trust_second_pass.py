@@ -70,9 +70,7 @@ def test_a_lost_restart_overwritten_by_a_person_is_still_settled_applied(
     Settled "applied" (the cooldown holds), not "not applied" (issue 21, item 5)."""
     restart_policy(tmp_path, monkeypatch)
     monkeypatch.setenv("ALERTLOOP_K8S_TIMEOUT_SECONDS", "1")
-    kube.add_fault(
-        Fault("delay_after", resource="deployments", verb="patch", seconds=3, times=1)
-    )
+    kube.add_fault(Fault("delay_after", resource="deployments", verb="patch", seconds=3, times=1))
     done = threading.Event()
 
     def person_restarts() -> None:
@@ -101,3 +99,79 @@ def test_a_lost_restart_overwritten_by_a_person_is_still_settled_applied(
     assert finding.details["outcome"] == "applied", finding.summary
     doc = store.get_audit(finding.details["audit_id"])
     assert doc is not None and doc["outcome"] == "applied"
+
+
+def test_an_hpa_write_is_bound_to_the_deployment_that_was_classified(
+    kube: KubeApiServer, store: Ledger
+) -> None:
+    """raise_hpa_max: the Deployment gains a claim after it was classified (between the HPA
+    lookup and the pod list). The HPA patch cannot carry the Deployment's resourceVersion, so
+    the Deployment is checked right before the write: it moved, the write is decided again —
+    and refused as database class. Nothing is patched (issue 21, item 6)."""
+    kube.add_fault(Fault("delay", resource="pods", verb="list", seconds=1.5, times=1))
+    done = threading.Event()
+
+    def person_adds_a_claim() -> None:
+        while not done.is_set():
+            if kube.requests_matching("GET", "horizontalpodautoscalers"):
+
+                def claim(d: dict[str, Any]) -> None:
+                    d["spec"]["template"]["spec"]["volumes"] = [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": "search-index"}}
+                    ]
+
+                kube.mutate("deployments", "shop", "search", claim)
+                return
+            time.sleep(0.01)
+
+    person = threading.Thread(target=person_adds_a_claim, daemon=True)
+    person.start()
+    try:
+        finding = remediate(run_on(store, "HighCPUUsage", "search"))
+    finally:
+        done.set()
+        person.join()
+    assert kube.requests_matching("PATCH") == [], finding.summary
+    refused = finding.details["refused"]
+    assert refused["guard"] == "database_class/persistent_volume_claim", finding.summary
+    assert "409" in finding.summary or "changed since it was classified" in finding.summary
+
+
+def test_a_resend_after_a_conflict_rechecks_the_ledger(
+    kube: KubeApiServer, store: Ledger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first restart patch gets 409; meanwhile the alert resolved (recorded in the
+    ledger). The resend re-runs the guarded reservation's checks: refused as resolved, the
+    reservation settled not applied (issue 21, item 6)."""
+    from tests.seed import resolve_run
+
+    restart_policy(tmp_path, monkeypatch)
+    run = run_on(store, "ApplicationDown", "api")
+    fault = Fault("conflict", resource="deployments", verb="patch", times=1)
+    kube.add_fault(fault)
+    # Both pod lists (the first decision's and the re-decision's) are slow: the resolve below
+    # lands while the re-decision reads, before its ledger re-check.
+    kube.add_fault(Fault("delay", resource="pods", verb="list", seconds=1.5, times=2))
+    done = threading.Event()
+
+    def resolves() -> None:  # the alert resolves while the first patch is answered 409
+        while not done.is_set():
+            if fault.times == 0:
+                resolve_run(store, run)
+                return
+            time.sleep(0.005)
+
+    resolver = threading.Thread(target=resolves, daemon=True)
+    resolver.start()
+    try:
+        finding = remediate(run)
+    finally:
+        done.set()
+        resolver.join()
+    assert [r.status for r in kube.requests_matching("PATCH")] == [409], finding.summary
+    assert finding.details["refused"]["guard"] == "resolved", finding.summary
+    audits = [
+        a for a in store._col("audit").stream() if (a.to_dict() or {}).get("action") == "restart"
+    ]
+    outcomes = sorted(str((a.to_dict() or {}).get("outcome")) for a in audits)
+    assert "not_applied" in outcomes and "applied" not in outcomes
