@@ -50,6 +50,7 @@ from shared.interaction.permissions import Check, SlackGroups, permissions
 from shared.interaction.render import active_silences, latest_end, render_decision, when
 from shared.interaction.request import Interaction, parse_message
 from shared.interaction.slack_io import respond, web_client
+from shared.interaction.teams import expected_teams, team_problem
 from shared.ledger import HumanChange, Ledger, LedgerError
 from shared.log import event, get_logger
 from shared.messages import BadMessage, NotifyMessage, message_data
@@ -186,6 +187,9 @@ class Worker(Deps):
                 f"{int(MAX_CLICK_AGE.total_seconds() // 60)} min): nothing was done — click "
                 "again if it still matters.",
             )
+        foreign = team_problem(it.team_id, it.enterprise_id, expected_teams())
+        if foreign is not None:  # interact refuses these; checked again here (defence in depth)
+            return self._refuse(it, {}, "workspace", f"{foreign}. Nothing was done.")
         if it.permission == "not_permitted":
             # interact refused it (and said so): final, only audited here.
             check = Check("denied", it.permission_reason or "not permitted")
