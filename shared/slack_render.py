@@ -115,9 +115,38 @@ def _workload(labels: dict[str, str]) -> str:
     return f"{wl.label}/{wl.name}" if wl.name else "—"
 
 
+def remediation_title(view: RunView) -> str:
+    """What the remediate stage did, named for what happened: a refused, proposed or skipped
+    remediation is not REMEDIATED."""
+    found = [f for f in view.findings if f.stage == "remediate"]
+    if not found:
+        return STATE_TITLES["remediated"]
+    f = found[-1]
+    d = f.details or {}
+    refused = d.get("refused") or {}
+    outcome = d.get("outcome")
+    if refused:
+        return "DRY-RUN" if refused.get("guard") == "dry_run" else "REFUSED"
+    if d.get("approval_id") or str(d.get("action") or "").startswith("propose"):
+        return "PROPOSED"
+    if outcome == "unknown":
+        return "OUTCOME UNKNOWN"
+    if f.status == "error" or outcome in ("not_applied", "conflict"):
+        return "REMEDIATION FAILED"
+    if f.status == "skipped" or d.get("action") in (None, "", "none"):
+        return "NO ACTION"
+    return STATE_TITLES["remediated"]
+
+
+def _state_title(view: RunView, fallback: str) -> str:
+    if view.state == "remediated":
+        return remediation_title(view)
+    return STATE_TITLES.get(view.state, fallback)
+
+
 def parent_text(view: RunView) -> str:
     """Notification fallback text (push notifications, screen readers)."""
-    state = STATE_TITLES.get(view.state, for_mrkdwn(view.state.upper(), 40))
+    state = _state_title(view, for_mrkdwn(view.state.upper(), 40))
     s = f"[{state}] {for_mrkdwn(view.alert.name, 200)} ({for_mrkdwn(view.alert.severity, 40)})"
     summary = view.alert.annotations.get("summary")
     if summary:
@@ -127,7 +156,7 @@ def parent_text(view: RunView) -> str:
 
 def render_parent(view: RunView) -> list[dict[str, Any]]:
     alert = view.alert
-    state = STATE_TITLES.get(view.state, for_plain_text(view.state.upper(), 40))
+    state = _state_title(view, for_plain_text(view.state.upper(), 40))
     if view.state == "resolved" and view.mttr_seconds is not None:
         state = f"RESOLVED after {_duration(view.mttr_seconds)}"
     dry = " [dry-run]" if view.dry_run else ""

@@ -660,7 +660,8 @@ def defang_urls(text: str) -> str:
 # Slack does not parse: ASTERISK OPERATOR (U+2217) for *, TILDE OPERATOR (U+223C) for ~,
 # MODIFIER LETTER GRAVE ACCENT (U+02CB) for `, MODIFIER LETTER LOW MACRON (U+02CD) for _,
 # FULLWIDTH GREATER-THAN (U+FF1E) for a > that starts a line (Slack reads `&gt;` there as a
-# quote), RATIO (U+2236) for the colon opening an :emoji: shortcode, FULLWIDTH COMMERCIAL AT
+# quote), RATIO (U+2236) for the colon opening an :emoji: shortcode (never a time's colon: a
+# name with no letter is not a shortcode), FULLWIDTH COMMERCIAL AT
 # (U+FF20) for a word-initial @ (@here, @channel).
 # Why not the alternatives: a code span cannot hold backticks or newlines and still lets Slack
 # autolink; zero-width joiners are exactly what hostile text uses (we strip them) and vanish on
@@ -670,7 +671,9 @@ def defang_urls(text: str) -> str:
 _MARKUP = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
 _UNDERSCORE = re.compile(r"_(?![A-Za-z0-9])|(?<![A-Za-z0-9])_")
 _QUOTE_LINE = re.compile(r"(?m)^([ \t]*)>")
-_SHORTCODE_COLON = re.compile(r":(?=[\w+'-]+:)")
+# An emoji shortcode's name has a letter (or is one of the two all-digit emoji): the colons of
+# times, ports and ratios (10:21:03, 8080:80) are left as they are, so they copy as typed.
+_SHORTCODE_COLON = re.compile(r":(?=(?:[\w+'-]*[^\W\d_][\w+'-]*|100|1234):)")
 _MENTION_AT = re.compile(r"(?<![\w.+\-])@(?=\w)")
 
 
