@@ -318,8 +318,8 @@ _RULE_SOURCES: list[_Sub] = [
     ),
     # Slack tokens, also when wrapped: a continuation line of token characters with a digit.
     (
-        r"\bxox[abposrec]-[A-Za-z0-9-]{4,}(?:\n[ \t]*(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,})*"
-        r"(?<=[A-Za-z0-9-]{10})",
+        r"\bxox[abposrec]-(?:[A-Za-z0-9-]{10,}|[A-Za-z0-9-]{4,}(?=\n))"
+        r"(?:\n[ \t]*(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,})*",
         REDACTED,
     ),
     (r"\bxapp-\d-[A-Za-z0-9-]{10,}", REDACTED),
@@ -351,7 +351,7 @@ _RULE_SOURCES: list[_Sub] = [
     ),
     # Prose: "the password is hunter2", "token was: abc123".
     (
-        rf"(?i)(?P<key>\b(?:{_LONG_KEYS}|pass|pwd))(?P<sep>[ \t]+(?:is|was|=)[ \t]*:?[ \t]+)"
+        rf"(?i)(?P<key>{_KEY})(?P<sep>[ \t]+(?:is|was|=)[ \t]*:?[ \t]+)"
         r"(?P<value>[\"']?[^\s\"',;]+[\"']?)",
         _prose_sub,
     ),
