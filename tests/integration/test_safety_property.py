@@ -196,7 +196,8 @@ Event = tuple[str, str]  # (what, fault)
 events = st.lists(
     st.tuples(
         st.sampled_from(("remediate", "remediate", "resolve", "flap", "redeliver", "takeover")),
-        st.sampled_from(("none", "none", "none", "lost_response", "conflict", "changes")),
+        # "changes" (issue 21) is rare: it costs a held pod list and a re-decision.
+        st.sampled_from(("none",) * 4 + ("lost_response",) * 2 + ("conflict",) * 2 + ("changes",)),
     ),
     min_size=1,
     max_size=5,
