@@ -72,6 +72,7 @@ def _answer(text: str, outcome: str, **fields: Any) -> flask.Response:
 def interact(request: flask.Request) -> flask.Response:
     from shared.interaction.permissions import permissions
     from shared.interaction.request import PayloadError, parse_interaction
+    from shared.interaction.teams import expected_teams, team_problem
 
     cfg = settings()
     if request.method != "POST":
@@ -101,6 +102,10 @@ def interact(request: flask.Request) -> flask.Response:
         return json_error(400, str(exc))
     if interaction is None:
         return _answer("", "ignored")  # a link button: Slack opened the URL
+    foreign = team_problem(interaction.team_id, interaction.enterprise_id, expected_teams())
+    if foreign is not None:
+        event(log, "rejected: click from another Slack workspace", 30, team=interaction.team_id)
+        return json_error(403, f"{foreign}. Nothing was done.")
     spec = interaction.spec
     check = permissions().check(spec.permission, interaction.user_id, _group_lookup())
     verdict = {"allowed": "", "denied": "not_permitted", "unknown": "unchecked"}[check.outcome]

@@ -152,6 +152,7 @@ class Stack:
             "SLACK_CHANNEL": "#alerts-local",
             "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
             "ALERTLOOP_SLACK_PERMISSIONS": LOCAL_PERMISSIONS,
+            "ALERTLOOP_SLACK_TEAMS": "T0ALERTLOOP",  # the local Slack server's workspace
             "PYTHONUNBUFFERED": "1",
         }
         env.update(self.env_overrides)

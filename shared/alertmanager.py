@@ -71,6 +71,12 @@ class Matcher:
     def to_api(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "isRegex": False, "isEqual": True}
 
+    def filter_text(self) -> str:
+        """The matcher in Alertmanager's filter syntax, `name="value"` (the value quoted and
+        escaped like a Go string: prometheus/alertmanager pkg/labels parse)."""
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}="{value}"'
+
 
 @dataclass(frozen=True)
 class HeldAlert:
@@ -209,10 +215,19 @@ class Alertmanager:
 
     # ---- alerts and status --------------------------------------------------------------------
 
-    def alerts(self) -> list[HeldAlert]:
+    def alerts(self, matchers: list[Matcher] | None = None) -> list[HeldAlert]:
         """Every alert Alertmanager holds: active, silenced, inhibited and unprocessed (resolved
-        alerts are not listed)."""
-        params = {"active": "true", "silenced": "true", "inhibited": "true", "unprocessed": "true"}
+        alerts are not listed). With `matchers`: only those a silence with these matchers
+        would mute (Alertmanager's own `filter`: an alert matches when its labels include
+        them, whatever other labels it has)."""
+        params: dict[str, Any] = {
+            "active": "true",
+            "silenced": "true",
+            "inhibited": "true",
+            "unprocessed": "true",
+        }
+        if matchers:
+            params["filter"] = [m.filter_text() for m in matchers]
         data = self._request("GET", "/alerts", params=params) or []
         if not isinstance(data, list):
             raise AlertmanagerError("Alertmanager's alert list is not a list")

@@ -276,6 +276,10 @@ VARS: tuple[Var, ...] = (
         "(approve, silence, take_over, acknowledge, verdict) to Slack user ids and user-group ids; "
         "invalid = every click refused", "interaction", ("interact", "act"), deployed=True,
         shown_default="approvers approve, silence, take over; anyone acknowledges and judges"),
+    Var("ALERTLOOP_SLACK_TEAMS", "", "Slack workspace (team T…) and Enterprise Grid (E…) ids "
+        "whose clicks are accepted, comma-separated; empty = every click refused (a click from "
+        "another workspace is never acted on)", "interaction", ("interact", "act"),
+        deployed=True),
     Var("ALERTMANAGER_URL", "", "Alertmanager's base URL (API v2): silences from Slack, and the "
         "sweeper; empty = both unavailable (said so, never guessed)", "interaction",
         ("act", "sweeper"), deployed=True),

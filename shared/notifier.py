@@ -83,7 +83,8 @@ class Notifier(Deps):
         return self._poster
 
     def view(self, run: Run) -> RunView:
-        _, entry = cached_policy(self.cfg.policy_file).resolve(run.alert.name)
+        policy = cached_policy(self.cfg.policy_file)
+        _, entry = policy.resolve(run.alert.name)
         alert = run.alert
         if run.resolved and alert.status != "resolved":
             alert = alert.model_copy(update={"status": "resolved"})
@@ -101,6 +102,7 @@ class Notifier(Deps):
             follow_up=entry.follow_up,
             flap_count=run.flap_count,
             cluster=run.cluster,
+            link_hosts=tuple(policy.link_hosts),
         )
 
     # ---- entry points ---------------------------------------------------------------------------

@@ -114,6 +114,11 @@ _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 _API_GROUP = re.compile(rf"^{_DNS_LABEL}(?:\.{_DNS_LABEL})+$")
 
 
+_LINK_HOST = re.compile(
+    r"^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$"
+)
+
+
 def _checked(
     values: list[str], ok: Callable[[str], object], what: str, *, lower: bool = True
 ) -> list[str]:
@@ -182,6 +187,18 @@ class Policy(BaseModel):
     unknown: AlertPolicy
     workload_safety: WorkloadSafety = Field(default_factory=WorkloadSafety)
     fleet_brake: FleetBrake = Field(default_factory=FleetBrake)
+    # Hosts whose URLs from alerts (runbook_url, generatorURL) may become buttons and console
+    # links ("runbooks.example.com", "*.example.com"); others are shown as defanged text.
+    link_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("link_hosts")
+    @classmethod
+    def _link_hosts(cls, values: list[str]) -> list[str]:
+        return _checked(
+            values,
+            _LINK_HOST.match,
+            'link_hosts entries are host names ("runbooks.example.com" or "*.example.com")',
+        )
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -231,6 +248,7 @@ def build_policy(raw: dict[str, Any]) -> Policy:
         unknown=AlertPolicy.model_validate(unknown_raw),
         workload_safety=safety,
         fleet_brake=fleet,
+        link_hosts=list(raw.get("link_hosts") or []),
     )
 
 
@@ -274,6 +292,8 @@ def load_policy(path: str = "") -> Policy:
             raw["unknown"] = override["unknown"]
         if "outcomes" in override:
             raw["outcomes"] = _merge(raw.get("outcomes") or {}, override["outcomes"] or {})
+        if "link_hosts" in override:
+            raw["link_hosts"] = override["link_hosts"]
         raw["workload_safety"] = _added_safety(
             raw.get("workload_safety"), override.get("workload_safety"), path
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from shared import limits
 from shared.envelope import Alert, Finding
-from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit
+from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit, link_or_text
 from shared.workload_labels import workload_from_labels
 
 HEADER_MAX = limits.SLACK_HEADER_TEXT
@@ -84,6 +84,8 @@ class RunView:
     run_url: str = ""
     automatic_action: str = ""
     follow_up: str = ""
+    # Hosts the policy allows as links (policy.link_hosts): other outside URLs are text.
+    link_hosts: tuple[str, ...] = ()
     flap_count: int = 0
     cluster: str = ""  # the cluster the run was routed to (empty: the one default cluster)
 
@@ -114,9 +116,38 @@ def _workload(labels: dict[str, str]) -> str:
     return f"{wl.label}/{wl.name}" if wl.name else "—"
 
 
+def remediation_title(view: RunView) -> str:
+    """What the remediate stage did, named for what happened: a refused, proposed or skipped
+    remediation is not REMEDIATED."""
+    found = [f for f in view.findings if f.stage == "remediate"]
+    if not found:
+        return STATE_TITLES["remediated"]
+    f = found[-1]
+    d = f.details or {}
+    refused = d.get("refused") or {}
+    outcome = d.get("outcome")
+    if refused:
+        return "DRY-RUN" if refused.get("guard") == "dry_run" else "REFUSED"
+    if d.get("approval_id") or str(d.get("action") or "").startswith("propose"):
+        return "PROPOSED"
+    if outcome == "unknown":
+        return "OUTCOME UNKNOWN"
+    if f.status == "error" or outcome in ("not_applied", "conflict"):
+        return "REMEDIATION FAILED"
+    if f.status == "skipped" or d.get("action") in (None, "", "none"):
+        return "NO ACTION"
+    return STATE_TITLES["remediated"]
+
+
+def _state_title(view: RunView, fallback: str) -> str:
+    if view.state == "remediated":
+        return remediation_title(view)
+    return STATE_TITLES.get(view.state, fallback)
+
+
 def parent_text(view: RunView) -> str:
     """Notification fallback text (push notifications, screen readers)."""
-    state = STATE_TITLES.get(view.state, for_mrkdwn(view.state.upper(), 40))
+    state = _state_title(view, for_mrkdwn(view.state.upper(), 40))
     s = f"[{state}] {for_mrkdwn(view.alert.name, 200)} ({for_mrkdwn(view.alert.severity, 40)})"
     summary = view.alert.annotations.get("summary")
     if summary:
@@ -126,7 +157,7 @@ def parent_text(view: RunView) -> str:
 
 def render_parent(view: RunView) -> list[dict[str, Any]]:
     alert = view.alert
-    state = STATE_TITLES.get(view.state, for_plain_text(view.state.upper(), 40))
+    state = _state_title(view, for_plain_text(view.state.upper(), 40))
     if view.state == "resolved" and view.mttr_seconds is not None:
         state = f"RESOLVED after {_duration(view.mttr_seconds)}"
     dry = " [dry-run]" if view.dry_run else ""
@@ -178,11 +209,13 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         }
     )
     buttons = []
-    for label, url in (
-        ("Runbook", alert.annotations.get("runbook_url", "")),
-        ("Alert source", alert.generator_url),
-        ("Run log", view.run_url),
+    shown = []
+    for label, raw, outside in (
+        ("Runbook", alert.annotations.get("runbook_url", ""), True),
+        ("Alert source", alert.generator_url, True),
+        ("Run log", view.run_url, False),  # ours: the console's configured URL
     ):
+        url, text = link_or_text(raw, view.link_hosts) if outside else (raw, "")
         if safe_url(url):
             buttons.append(
                 {
@@ -192,6 +225,10 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
                     "action_id": f"link_{label.lower()[:6]}",
                 }
             )
+        elif text:  # not an allowed host: inert text, never a link
+            shown.append(f"{label}: {for_mrkdwn(text, 400)}")
+    if shown:
+        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(shown))]})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return blocks

@@ -127,6 +127,7 @@ _PLACEHOLDER = re.compile(
     | \$\{?[A-Z_][A-Z0-9_]*\}?        # $API_KEY, ${API_KEY}
     | \{\{.*\}\} | \$\(.*\) | %[sd] | %\(\w+\)s   # templates
     | <[\w\s.-]*> | \[[\w\s.-]*\] | \([\w\s.-]*\)  # <redacted>, [FILTERED], (hidden)
+    | [|>][+-]?\d?[+-]?                # a YAML block scalar's indicator (the value follows)
     """
 )
 _OPEN = {")": "(", "]": "[", "}": "{", ">": "<"}
@@ -234,6 +235,40 @@ def _url_userinfo_sub(m: re.Match[str]) -> str:
     return f"{m.group('head')}{REDACTED}@"
 
 
+def _block_sub(m: re.Match[str]) -> str:
+    body = m.group("body")
+    lines = body.split("\n")
+    if all(_keep(line) for line in lines):
+        return m.group(0)
+    indent = re.match(r"[ \t]*", next((x for x in lines if x.strip()), "")) or None
+    pad = indent.group(0) if indent else "  "
+    tail = "\n" if body.endswith("\n") else ""
+    return f"{m.group('indent')}{m.group('head')}\n{pad}{REDACTED}{tail}"
+
+
+def _next_line_sub(m: re.Match[str]) -> str:
+    value = m.group("value").strip()
+    if _keep(value) or value.startswith(REDACTED) or re.match(r"[|>][+-]?\d?$", value):
+        return m.group(0)
+    return f"{m.group('key')}{m.group('sep')}{REDACTED}"
+
+
+def _prose_sub(m: re.Match[str]) -> str:
+    value = m.group("value").strip("\"'")
+    words = value.lower()
+    credential = not value.isalpha() or (value.lower() != value and value.upper() != value)
+    if _keep(value) or words in _PROSE_WORDS or not credential:
+        return m.group(0)
+    return f"{m.group('key')}{m.group('sep')}{REDACTED}"
+
+
+# Words after "password is" that describe it rather than being it.
+_PROSE_WORDS = frozenset(
+    ("too", "being", "now", "still", "correct", "weak", "strong", "short", "long", "stored",
+     "used", "needed", "incorrect", "reset", "the", "a", "an", "in", "at", "for")
+)  # fmt: skip
+
+
 _Sub = tuple[str, str | Callable[[re.Match[str]], str]]
 
 _RULE_SOURCES: list[_Sub] = [
@@ -283,7 +318,12 @@ _RULE_SOURCES: list[_Sub] = [
         r"\bgl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-[A-Za-z0-9_-]{20,}",
         REDACTED,
     ),
-    (r"\bxox[abposrec]-[A-Za-z0-9-]{10,}", REDACTED),
+    # Slack tokens, also when wrapped: a continuation line of token characters with a digit.
+    (
+        r"\bxox[abposrec]-(?:[A-Za-z0-9-]{10,}|[A-Za-z0-9-]{4,}(?=\n))"
+        r"(?:\n[ \t]*(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{4,})*",
+        REDACTED,
+    ),
     (r"\bxapp-\d-[A-Za-z0-9-]{10,}", REDACTED),
     (
         r"(hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+",
@@ -300,6 +340,23 @@ _RULE_SOURCES: list[_Sub] = [
     (r"\bsk-(?:proj-|ant-(?:api\d+-)?)?[A-Za-z0-9_-]{32,}", REDACTED),
     (r"\bhv[sbr]\.[A-Za-z0-9_-]{20,}", REDACTED),
     (r"\bdop_v1_[a-f0-9]{64}\b", REDACTED),
+    # YAML block scalars: `password: |` (or >-, |2...) then the indented lines of the value.
+    (
+        rf"(?im)^(?P<indent>[ \t]*-?[ \t]*)(?P<head>[\"']?{_KEY}[\"']?[ \t]*:[ \t]*[|>][+-]?\d?"
+        rf"[+-]?[ \t]*)\n(?P<body>(?:[ \t]*\n|(?P=indent)[ \t]+[^\n]*(?:\n|\Z))+)",
+        _block_sub,
+    ),
+    # `DB password:` at the end of a line, the value alone on the next one.
+    (
+        rf"(?im)(?P<key>{_KEY})(?P<sep>[ \t]*[:=][ \t]*\n[ \t]*)(?P<value>[^\s][^\n]*)",
+        _next_line_sub,
+    ),
+    # Prose: "the password is hunter2", "token was: abc123".
+    (
+        rf"(?i)(?P<key>{_KEY})(?P<sep>[ \t]+(?:is|was|=)[ \t]*:?[ \t]+)"
+        r"(?P<value>[\"']?[^\s\"',;]+[\"']?)",
+        _prose_sub,
+    ),
     # key=value forms last: earlier rules leave [REDACTED], which these keep.
     (_NAME_VALUE, _kv_sub),
     (_XML, _xml_sub),
@@ -401,12 +458,104 @@ def _bounded(text: str) -> str:
     return head + ELLIPSIS
 
 
+# --------------------------------------------------------------------------- keyless entropy
+
+# A run of base64/base64url characters long enough to be a key, with upper, lower and digits,
+# not hex (digests, commit and trace ids stay: they are evidence), scored by detect-secrets'
+# Base64HighEntropyString. The limit was set against the corpus's SAFE lines (0 hits) and its
+# keyless secrets (tests/unit/test_untrusted.py measures both).
+_ENTROPY_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_.-])[A-Za-z0-9+/_=-]{24,}")
+_ENTROPY_SHAPE = re.compile(r"[A-Za-z0-9+/_-]{24,512}={0,2}")
+_HEX_OR_ID = re.compile(r"[0-9a-fA-F-]+|(?:sha\d*-)?[0-9a-f]+")
+ENTROPY_LIMIT = 4.3
+
+
+@lru_cache(maxsize=1)
+def _entropy() -> Callable[[str], float] | None:
+    try:
+        from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+    except Exception:  # not installed: the keyed rules still hold
+        return None
+    plugin = Base64HighEntropyString()
+    score: Callable[[str], float] = plugin.calculate_shannon_entropy
+    return score
+
+
+def high_entropy(token: str) -> bool:
+    """A keyless token that looks like a random secret (see _ENTROPY_TOKEN)."""
+    score = _entropy()
+    if score is None or not _ENTROPY_SHAPE.fullmatch(token) or _HEX_OR_ID.fullmatch(token):
+        return False
+    if token.count("/") > 2:
+        return False
+    if not (re.search(r"[a-z]", token) and re.search(r"[A-Z]", token) and re.search(r"\d", token)):
+        return False
+    return score(token) >= ENTROPY_LIMIT
+
+
+def _entropy_sub(m: re.Match[str]) -> str:
+    return REDACTED if high_entropy(m.group(0)) else m.group(0)
+
+
+# --------------------------------------------------------------------------- decoding passes
+
+# Latin look-alikes of key-name letters (Unicode confusables.txt, Cyrillic and Greek) that NFKC
+# does not fold: Russian words stay, but "password" written with a Cyrillic a and o reads
+# "password" again (the mapping's sources, in order: Cyrillic, then Greek letters).
+_CONFUSABLES = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0445\u0443\u0456\u0458\u0455\u0501\u04bb\u04cf\u051b"
+    "\u051d\u043a\u043c\u0442\u0432\u043d\u0410\u0415\u041e\u0420\u0421\u0425\u0423\u0406"
+    "\u0408\u0405\u041a\u041c\u0422\u0412\u041d\u03b1\u03bf\u03c1\u03c4\u03c5\u03bd\u03ba"
+    "\u03b5\u0391\u0392\u0395\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+    "aeopcxyijsdhlqwkmtbhAEOPCXYIJSKMTBHaoptuvkeABEHIKMNOPTYX",
+)
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _url_decoded(text: str) -> str:
+    from urllib.parse import unquote
+
+    for _ in range(3):  # double (and triple) encoding
+        if not _PERCENT.search(text):
+            break
+        text = unquote(text)
+    return text
+
+
+def _html_decoded(text: str) -> str:
+    return html.unescape(text) if "&" in text else text
+
+
+def _folded(text: str) -> str:
+    import unicodedata
+
+    return clean(unicodedata.normalize("NFKC", text)).translate(_CONFUSABLES)
+
+
+_DECODERS: tuple[Callable[[str], str], ...] = (_url_decoded, _html_decoded, _folded)
+
+
 def redact(text: object) -> str:
     """The text (cleaned, see `clean`; at most MAX_CHARS) with secret values replaced by
-    [REDACTED]."""
+    [REDACTED]. The rules run over the whole text (multi-line forms: PEM blocks, YAML block
+    scalars, a value on the line after its key, wrapped tokens), then over its decoded forms
+    (URL and double-URL encoding, HTML entities, NFKC with confusable folding): when a decoded
+    form reveals a secret, the decoded form, redacted, is what is returned."""
     out = _bounded(clean(text))
     if not out:
         return out
+    out = _redact_once(out)
+    decoded = out
+    for decode in _DECODERS:  # one decoded form, one more pass: the cost stays bounded
+        decoded = decode(decoded)
+    if decoded != out:
+        again = _redact_once(decoded)
+        if again != decoded:
+            out = again
+    return out
+
+
+def _redact_once(out: str) -> str:
     for pattern, repl in _rules():
         out = pattern.sub(repl, out)
     spans = _spans(out, _detector_patterns())
@@ -418,7 +567,74 @@ def redact(text: object) -> str:
             last = end
         parts.append(out[last:])
         out = "".join(parts)
-    return out
+    return _ENTROPY_TOKEN.sub(_entropy_sub, out)
+
+
+# --------------------------------------------------------------------------- URLs from outside
+
+_SECRET_PARAM = re.compile(rf"(?i)^(?:{_KEY}|code|state|sig|x-amz-credential|x-goog-credential)$")
+
+
+def sanitize_url(url: object) -> str:
+    """An outside URL (runbook_url, generatorURL...) fit to show or link: cleaned, userinfo
+    removed, query parameters whose name or value looks secret removed, the rest redacted.
+    Returns "" when it is not an http(s) URL. Never raises."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    text = clean(url).strip()
+    if not text or any(c.isspace() for c in text):
+        return ""
+    try:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            return ""
+        host = parts.hostname
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        query = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _SECRET_PARAM.match(k.strip()) and redact(f"{k}={v}") == f"{k}={v}"
+        ]
+        fragment = parts.fragment if redact(parts.fragment) == parts.fragment else ""
+        rebuilt = urlunsplit((parts.scheme.lower(), netloc, parts.path, urlencode(query), fragment))
+    except ValueError:
+        return ""
+    return redact(rebuilt)
+
+
+def url_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """`host` is one of `allowed` ("runbooks.example.com") or under a "*.example.com" entry."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        e = entry.strip().lower().rstrip(".")
+        if e.startswith("*.") and host.endswith(e[1:]) and len(host) > len(e) - 1:
+            return True
+        if e and host == e:
+            return True
+    return False
+
+
+def link_or_text(url: object, allowed_hosts: Iterable[str]) -> tuple[str, str]:
+    """(link, text) for an outside URL: `link` is the sanitised URL when its host is allowed
+    by the policy (and nothing was redacted in it), else ""; `text` is the sanitised URL to
+    show as inert text (defanged by the renderers) when there is no link."""
+    safe = sanitize_url(url)
+    if not safe:
+        return "", redact(clean(url).strip())
+    if REDACTED not in safe and host_allowed(url_host(safe), allowed_hosts):
+        return safe, ""
+    return "", safe
 
 
 # --------------------------------------------------------------------------- rendering
@@ -446,7 +662,8 @@ def defang_urls(text: str) -> str:
 # Slack does not parse: ASTERISK OPERATOR (U+2217) for *, TILDE OPERATOR (U+223C) for ~,
 # MODIFIER LETTER GRAVE ACCENT (U+02CB) for `, MODIFIER LETTER LOW MACRON (U+02CD) for _,
 # FULLWIDTH GREATER-THAN (U+FF1E) for a > that starts a line (Slack reads `&gt;` there as a
-# quote), RATIO (U+2236) for the colon opening an :emoji: shortcode, FULLWIDTH COMMERCIAL AT
+# quote), RATIO (U+2236) for the colon opening an :emoji: shortcode (never a time's colon: a
+# name with no letter is not a shortcode), FULLWIDTH COMMERCIAL AT
 # (U+FF20) for a word-initial @ (@here, @channel).
 # Why not the alternatives: a code span cannot hold backticks or newlines and still lets Slack
 # autolink; zero-width joiners are exactly what hostile text uses (we strip them) and vanish on
@@ -456,7 +673,9 @@ def defang_urls(text: str) -> str:
 _MARKUP = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
 _UNDERSCORE = re.compile(r"_(?![A-Za-z0-9])|(?<![A-Za-z0-9])_")
 _QUOTE_LINE = re.compile(r"(?m)^([ \t]*)>")
-_SHORTCODE_COLON = re.compile(r":(?=[\w+'-]+:)")
+# An emoji shortcode's name has a letter (or is one of the two all-digit emoji): the colons of
+# times, ports and ratios (10:21:03, 8080:80) are left as they are, so they copy as typed.
+_SHORTCODE_COLON = re.compile(r":(?=(?:[\w+'-]*[^\W\d_][\w+'-]*|100|1234):)")
 _MENTION_AT = re.compile(r"(?<![\w.+\-])@(?=\w)")
 
 
@@ -513,3 +732,20 @@ def for_plain_text(text: object, max_len: int = limits.SLACK_HEADER_TEXT) -> str
 def for_html(text: object, max_len: int = 10_000) -> str:
     """Outside text for HTML (the console): cleaned, redacted, html-escaped (quotes too)."""
     return limit(html.escape(redact(text), quote=True), max_len)
+
+
+def redact_lines(lines: list[str]) -> list[str]:
+    """Redacted as one text, not line by line: a PEM body, a YAML block scalar or a value on
+    the line after its key spans lines, and each line alone looks harmless."""
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:  # chunks within what redact() reads whole (MAX_CHARS)
+        if chunk and size + len(line) + 1 > MAX_CHARS:
+            out += redact("\n".join(chunk)).split("\n")
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        out += redact("\n".join(chunk)).split("\n")
+    return out

@@ -113,7 +113,7 @@ locals {
       kind              = "http"
       topic             = null
       publishes         = ["interactions"]
-      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS"]
+      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS", "ALERTLOOP_SLACK_TEAMS"]
       secrets           = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
       memory            = "256Mi"
       timeout_seconds   = 30
@@ -127,7 +127,7 @@ locals {
       kind              = "cloudevent"
       topic             = "interactions"
       publishes         = ["rollback", "notify"]
-      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS"]
+      env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS", "ALERTLOOP_SLACK_TEAMS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS"]
       secrets           = ["SLACK_BOT_TOKEN", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 60
@@ -270,6 +270,7 @@ locals {
     ALERTLOOP_INCIDENT_WINDOW_MINUTES = tostring(var.incident_window_minutes)
     ALERTLOOP_SLACK_PERMISSIONS       = length(var.slack_permissions) == 0 ? "" : jsonencode(var.slack_permissions)
     ALERTLOOP_APPROVERS               = join(",", var.approvers)
+    ALERTLOOP_SLACK_TEAMS             = join(",", var.slack_teams)
     ALERTMANAGER_URL                  = var.alertmanager_url
     ALERTMANAGER_TIMEOUT_SECONDS      = tostring(var.alertmanager_timeout_seconds)
     ALERTLOOP_SWEEP_MIN_AGE_MINUTES   = tostring(var.sweep_min_age_minutes)

@@ -566,6 +566,17 @@ variable "approvers" {
   }
 }
 
+variable "slack_teams" {
+  description = "ALERTLOOP_SLACK_TEAMS: the Slack workspace ids (T…) and Enterprise Grid ids (E…) whose clicks interact and act accept. Empty: every click is refused."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for id in var.slack_teams : can(regex("^[TE][A-Z0-9]{1,31}$", id))])
+    error_message = "slack_teams must be Slack team ids (T…) or enterprise ids (E…)."
+  }
+}
+
 variable "alertmanager_url" {
   description = "ALERTMANAGER_URL: the Alertmanager that sends alertloop its webhooks (API v2), for Silence from Slack and the sweeper. Empty: silencing is refused with a message and the sweeper does nothing. Mount ALERTMANAGER_BEARER_TOKEN if it needs a token."
   type        = string

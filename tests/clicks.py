@@ -38,6 +38,7 @@ def configure(slack: SlackApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
     monkeypatch.setenv("ALERTLOOP_APPROVERS", APPROVER)
     monkeypatch.setenv("ALERTLOOP_SLACK_PERMISSIONS", PERMISSIONS)
+    monkeypatch.setenv("ALERTLOOP_SLACK_TEAMS", "T0ALERTLOOP")  # the local Slack's workspace
     slack.signing_secret = SECRET
     slack.usergroups[ONCALL_GROUP] = [ONCALL]
     reset_settings()

@@ -265,6 +265,15 @@ class KubeApiServer:
         with self.state.lock:
             return list(self._requests)
 
+    def requests_since(self, start: int) -> list[RecordedRequest]:
+        """The requests recorded after the first `start` (cheap to poll: a slice)."""
+        with self.state.lock:
+            return list(self._requests[start:])
+
+    def request_count(self) -> int:
+        with self.state.lock:
+            return len(self._requests)
+
     def clear_requests(self) -> None:
         with self.state.lock:
             self._requests.clear()

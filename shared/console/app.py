@@ -139,7 +139,8 @@ def _route(
         record = ledger.incident_record(m.group(1))
         if record is None:
             return _message(404, "No such incident", "The ledger has no incident with that id.")
-        return _html(pages.incident_page(record, cfg.slack_workspace_url))
+        hosts = tuple(cached_policy(settings().policy_file).link_hosts)
+        return _html(pages.incident_page(record, cfg.slack_workspace_url, hosts))
     if path in ("/health", "/health/"):
         snap = snapshots.get(ledger, cfg)
         return _html(pages.health_page(snap, cfg.health_days, request.args.get("alert_type", "")))

@@ -23,7 +23,7 @@ from shared.health import (
 )
 from shared.ledger import IncidentFilter, IncidentPage, IncidentRecord
 from shared.slack_render import safe_url
-from shared.untrusted import for_html
+from shared.untrusted import for_html, link_or_text
 
 SINCE_CHOICES = (("", "any time"), ("1h", "last hour"), ("24h", "last 24 h"),
                  ("7d", "last 7 days"), ("30d", "last 30 days"))  # fmt: skip
@@ -169,12 +169,18 @@ def replay_commands(runs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def incident_page(record: IncidentRecord, workspace_url: str) -> str:
+def incident_page(
+    record: IncidentRecord, workspace_url: str, link_hosts: tuple[str, ...] = ()
+) -> str:
     inc = record.incident
     tl = build(record)
     latest = (record.runs[-1].get("alert") or {}) if record.runs else {}
-    runbook = str((latest.get("annotations") or {}).get("runbook_url", "")).strip()
-    runbook_url = safe_url(runbook)
+    # Outside URLs: only hosts the policy allows become links (shared.untrusted.link_or_text).
+    runbook_url, runbook_text = link_or_text(
+        (latest.get("annotations") or {}).get("runbook_url", ""), link_hosts
+    )
+    runbook_url = safe_url(runbook_url)
+    source_url, source_text = link_or_text(latest.get("generator_url", ""), link_hosts)
     runs = [
         {
             "run_id": r.get("run_id", ""),
@@ -194,8 +200,9 @@ def incident_page(record: IncidentRecord, workspace_url: str) -> str:
         multi=len(record.runs) > 1,
         slack_url=slack_thread_url(inc.get("slack") or {}, workspace_url),
         runbook_url=runbook_url,
-        runbook_text="" if runbook_url else runbook,
-        source_url=safe_url(str(latest.get("generator_url", ""))),
+        runbook_text="" if runbook_url else runbook_text,
+        source_url=safe_url(source_url),
+        source_text=source_text,
         commands=replay_commands(record.runs),
     )
 

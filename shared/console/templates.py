@@ -143,6 +143,7 @@ INCIDENT = """{% extends "base" %}
     {% if source_url %}<a href="{{ source_url }}" rel="noopener noreferrer">Alert source</a>{% endif %}
   </div>
   {% if runbook_text %}<div class="muted">runbook (not a web link): {{ runbook_text|u(300) }}</div>{% endif %}
+  {% if source_text %}<div class="muted">alert source (not a web link): {{ source_text|u(300) }}</div>{% endif %}
 </div>
 <h2>Replay</h2>
 {% for cmd in commands %}<pre class="cmd">{{ cmd }}</pre>{% endfor %}

@@ -24,6 +24,8 @@ APPROVE_ROLLBACK = "approve_rollback"
 REJECT_ROLLBACK = "reject_rollback"
 ACKNOWLEDGE = "acknowledge"
 SILENCE_PREFIX = "silence_"
+# The second, explicit click for a silence that would mute more than the incident's alerts.
+SILENCE_WIDE_PREFIX = "silence_wide_"
 UNSILENCE = "unsilence"
 TAKE_OVER = "take_over"
 RESUME = "resume_automation"
@@ -59,6 +61,14 @@ def _catalogue() -> dict[str, ActionSpec]:
         specs.append(
             ActionSpec(f"{SILENCE_PREFIX}{label}", "silence", "incident", f"silence for {label}")
         )
+        specs.append(
+            ActionSpec(
+                f"{SILENCE_WIDE_PREFIX}{label}",
+                "silence",
+                "incident",
+                f"silence for {label}, although it mutes other alerts too",
+            )
+        )
     for value, title in VERDICT_TITLES.items():
         specs.append(
             ActionSpec(f"{VERDICT_PREFIX}{value}", "verdict", "incident", f"judge it {title}")
@@ -70,7 +80,9 @@ ACTIONS: dict[str, ActionSpec] = _catalogue()
 
 
 def silence_duration(action_id: str) -> timedelta | None:
-    return SILENCE_DURATIONS.get(action_id.removeprefix(SILENCE_PREFIX))
+    return SILENCE_DURATIONS.get(
+        action_id.removeprefix(SILENCE_WIDE_PREFIX).removeprefix(SILENCE_PREFIX)
+    )
 
 
 def verdict_of(action_id: str) -> str | None:

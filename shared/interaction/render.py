@@ -18,6 +18,7 @@ from shared.interaction.actions import (
     RESUME,
     SILENCE_DURATIONS,
     SILENCE_PREFIX,
+    SILENCE_WIDE_PREFIX,
     TAKE_OVER,
     UNSILENCE,
     VERDICT_PREFIX,
@@ -89,6 +90,13 @@ def human_lines(incident: dict[str, Any]) -> list[str]:
                 f":no_bell: Silenced in Alertmanager until {when(s.get('ends_at'))} "
                 f"(silence `{for_mrkdwn(s.get('id', '?'), 64)}` by {creator}, seen by the sweeper)"
             )
+    pending = incident.get("silence_pending") or {}
+    if pending and not silences and incident.get("status") != "resolved":
+        shown = "; ".join(str(a) for a in pending.get("alerts") or [])
+        lines.append(
+            f":warning: A silence of this incident's alerts would also mute "
+            f"{int(pending.get('count') or 0)} other alert(s): {for_mrkdwn(shown, 1200)}"
+        )
     hands_off = incident.get("hands_off") or {}
     if hands_off:
         lines.append(
@@ -150,8 +158,21 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
     if any(s.get("source", "alertloop") == "alertloop" for s in silences):
         lifecycle.append(_button("Unsilence", UNSILENCE, inc_id))
     elif open_ and not silences:  # a silence made in Alertmanager is lifted there
+        pending = incident.get("silence_pending") or {}
         for label in SILENCE_DURATIONS:
-            lifecycle.append(_button(f"Silence {label}", f"{SILENCE_PREFIX}{label}", inc_id))
+            if pending.get("label") == label:  # the second, explicit click
+                wide = _button(
+                    f"Silence {label} anyway", f"{SILENCE_WIDE_PREFIX}{label}", inc_id, "danger"
+                )
+                wide["confirm"] = _confirm(
+                    "Silence other alerts too?",
+                    f"The silence would also mute {int(pending.get('count') or 0)} alert(s) "
+                    "that are not part of this incident.",
+                    "Silence them all",
+                )
+                lifecycle.append(wide)
+            else:
+                lifecycle.append(_button(f"Silence {label}", f"{SILENCE_PREFIX}{label}", inc_id))
     if incident.get("hands_off") or (incident.get("brake") or {}).get("id"):
         resume = _button("Resume automation", RESUME, inc_id)
         resume["confirm"] = _confirm(

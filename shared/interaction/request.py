@@ -45,6 +45,7 @@ class Interaction(BaseModel):
     user_id: str
     user_name: str = ""
     team_id: str = ""
+    enterprise_id: str = ""
     channel: str = ""
     message_ts: str = ""
     response_url: str = ""
@@ -145,7 +146,11 @@ def parse_interaction(body: bytes, received_at: datetime | None = None) -> Inter
         value=value,
         user_id=user_id,
         user_name=(_str(user, "username") or _str(user, "name"))[:80],
-        team_id=_str(user, "team_id") or _str(payload.get("team"), "id"),
+        # The workspace the click came from (team.id), not the user's home team: a Slack
+        # Connect guest clicks in our workspace; an install elsewhere has another team.id.
+        team_id=_str(payload.get("team"), "id") or _str(user, "team_id"),
+        enterprise_id=_str(payload.get("enterprise"), "id")
+        or _str(payload.get("team"), "enterprise_id"),
         channel=channel,
         message_ts=_str(container, "message_ts") or _str(container, "ts"),
         response_url=_str(payload, "response_url"),

@@ -38,6 +38,7 @@ from shared.envelope import utcnow
 from shared.interaction.actions import (
     ACKNOWLEDGE,
     RESUME,
+    SILENCE_WIDE_PREFIX,
     TAKE_OVER,
     UNSILENCE,
     VERDICT_TITLES,
@@ -49,6 +50,7 @@ from shared.interaction.permissions import Check, SlackGroups, permissions
 from shared.interaction.render import active_silences, latest_end, render_decision, when
 from shared.interaction.request import Interaction, parse_message
 from shared.interaction.slack_io import respond, web_client
+from shared.interaction.teams import expected_teams, team_problem
 from shared.ledger import HumanChange, Ledger, LedgerError
 from shared.log import event, get_logger
 from shared.messages import BadMessage, NotifyMessage, message_data
@@ -61,6 +63,7 @@ log = get_logger(__name__)
 
 Result = Literal["done", "unchanged", "refused", "failed"]
 LEASE_SECONDS = 60
+MAX_WIDER_SHOWN = 10  # other alerts a silence would mute, listed on the confirmation
 CREATED_BY = "alertloop"
 # A click that waited longer than this (the worker was down) is not acted on: the person has
 # moved on, and Slack's response_url for it has expired (30 minutes) anyway.
@@ -184,6 +187,9 @@ class Worker(Deps):
                 f"{int(MAX_CLICK_AGE.total_seconds() // 60)} min): nothing was done — click "
                 "again if it still matters.",
             )
+        foreign = team_problem(it.team_id, it.enterprise_id, expected_teams())
+        if foreign is not None:  # interact refuses these; checked again here (defence in depth)
+            return self._refuse(it, {}, "workspace", f"{foreign}. Nothing was done.")
         if it.permission == "not_permitted":
             # interact refused it (and said so): final, only audited here.
             check = Check("denied", it.permission_reason or "not permitted")
@@ -356,7 +362,8 @@ class Worker(Deps):
         )
 
     def _silence(self, it: Interaction, incident: dict[str, Any], duration: timedelta) -> Outcome:
-        label = it.action_id.removeprefix("silence_")
+        confirmed = it.action_id.startswith(SILENCE_WIDE_PREFIX)
+        label = it.action_id.removeprefix(SILENCE_WIDE_PREFIX).removeprefix("silence_")
         ours = [s for s in active_silences(incident) if s.get("source") == "alertloop"]
         if ours:
             until = latest_end(ours)
@@ -375,6 +382,10 @@ class Worker(Deps):
         now = utcnow()
         ends = now + duration
         inc_id = str(incident.get("incident_id") or it.value)
+        if not confirmed:
+            wider = self._wider_than_incident(it, incident, runs, label)
+            if wider is not None:
+                return wider
         link = incident_link(self.cfg, inc_id, runs[-1].run_id)
         comment = (
             f"Silenced from Slack by {it.user_name or it.user_id} ({it.user_id}) for {label}: "
@@ -404,6 +415,8 @@ class Worker(Deps):
                 "alert_name": run.alert.name,
             }
         self.ledger.add_silences(inc_id, created)
+        if incident.get("silence_pending"):
+            self.ledger.update_incident(inc_id, {"silence_pending": None})
         if error and not created:
             audit_id = self._audit(it, incident, "failed", error, guard="alertmanager")
             return Outcome(
@@ -426,6 +439,58 @@ class Worker(Deps):
             extra={"silence_ids": sorted(created)},
         )
         return Outcome("done", message, incident_id=inc_id, audit_id=audit_id)
+
+    def _wider_than_incident(
+        self, it: Interaction, incident: dict[str, Any], runs: list[Run], label: str
+    ) -> Outcome | None:
+        """Alertmanager mutes every alert whose labels INCLUDE a silence's matchers: ask it
+        (GET /api/v2/alerts?filter=...) which alerts these silences would mute. More than the
+        incident's: nothing is created; the parent shows them and a second, explicit button."""
+        ours = {r.alert.fingerprint for r in runs}
+        others: dict[str, dict[str, str]] = {}
+        try:
+            for run in runs:
+                for held in self.alertmanager.alerts(exact_matchers(run.alert.labels)):
+                    if held.fingerprint not in ours:
+                        others[held.fingerprint] = held.labels
+        except AlertmanagerNotConfigured as exc:
+            return self._refuse(it, incident, "not_configured", f"{exc}. Nothing was done.")
+        except AlertmanagerError as exc:
+            return self._refuse(
+                it,
+                incident,
+                "alertmanager",
+                f"Could not ask Alertmanager which alerts the silence would mute ({exc}): "
+                "nothing was silenced.",
+            )
+        if not others:
+            return None
+        inc_id = str(incident.get("incident_id") or it.value)
+        shown = [
+            ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            for _, labels in sorted(others.items())
+        ][:MAX_WIDER_SHOWN]
+        self.ledger.update_incident(
+            inc_id,
+            {
+                "silence_pending": {
+                    "label": label,
+                    "count": len(others),
+                    "alerts": shown,
+                    "by": it.user_id,
+                    "at": utcnow(),
+                }
+            },
+        )
+        message = (
+            f"Not silenced yet: the silence would also mute {len(others)} alert(s) that are not "
+            f"part of this incident ({for_mrkdwn('; '.join(shown), 1500)}). Alertmanager mutes "
+            "every alert whose labels include the matchers. To silence them too, click "
+            f"*Silence {label} anyway* on the incident."
+        )
+        audit_id = self._audit(it, incident, "unchanged", message, guard="silence_wider")
+        self._reproject(inc_id)
+        return Outcome("unchanged", message, incident_id=inc_id, audit_id=audit_id)
 
     def _unsilence(self, it: Interaction, incident: dict[str, Any]) -> Outcome:
         ours = [s for s in active_silences(incident) if s.get("source") == "alertloop"]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from shared.investigation.catalogue import default_catalogue
 from shared.k8s import reads
 from shared.k8s.errors import K8sError, K8sNotFound, K8sTimeout, K8sUnreachable
-from shared.untrusted import redact
+from shared.untrusted import redact, redact_lines
 
 if TYPE_CHECKING:
     from shared.investigation.k8s_evidence import K8sEvidence
@@ -154,7 +154,7 @@ def _init_logs(
                 "pod": p["name"],
                 "container": c["name"],
                 "init_container": c["name"],
-                "init": [redact(line) for line in lines or []],
+                "init": redact_lines(lines or []),
             }
         )
         done += 1

@@ -22,7 +22,7 @@ from shared.k8s.errors import (
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
 from shared.k8s.workload import Resolution, WorkloadRef, list_pods, resolve_workload
-from shared.untrusted import redact
+from shared.untrusted import redact, redact_lines
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2
@@ -264,21 +264,17 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
             continue
         entry: dict[str, Any] = {"pod": pod["name"], "container": c["name"]}
         try:
-            entry["current"] = [
-                redact(line)
-                for line in reads.pod_log(
-                    clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines
-                )
-            ]
+            entry["current"] = redact_lines(
+                reads.pod_log(clients, ns, pod["name"], c["name"], tail_lines=s.log_tail_lines)
+            )
         except K8sError as exc:
             if getattr(exc, "status", None) not in (400, 404):  # not started (yet): no log
                 _guard(ev, f"reading the log of {pod['name']}", exc)
             entry["current"] = []
         if c["restart_count"] > 0 or c["last_termination"]:
             try:
-                entry["previous"] = [
-                    redact(line)
-                    for line in reads.pod_log(
+                entry["previous"] = redact_lines(
+                    reads.pod_log(
                         clients,
                         ns,
                         pod["name"],
@@ -286,7 +282,7 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
                         tail_lines=s.log_tail_lines,
                         previous=True,
                     )
-                ]
+                )
             except K8sError as exc:
                 if getattr(exc, "status", None) in (400, 404):
                     entry["previous"] = []  # no previous container (yet)

@@ -112,6 +112,15 @@ class GuardrailLedger(LedgerBase):
         self, req: WriteRequest, docs: dict[str, dict[str, Any]], fp: dict[str, Any], now: datetime
     ) -> tuple[str, str] | None:
         """(guard, reason) when the write may not happen; the ledger is the truth here."""
+        problem = self._run_problem(req, docs, fp, now)
+        if problem is not None:
+            return problem
+        return self._limits_problem(req, docs, now)
+
+    def _run_problem(
+        self, req: WriteRequest, docs: dict[str, dict[str, Any]], fp: dict[str, Any], now: datetime
+    ) -> tuple[str, str] | None:
+        """The run's own state: unknown, resolved, taken over, superseded or stale."""
         run = docs["run"]
         if not run:
             return "unknown_run", f"run {req.run_id} is not in the ledger"
@@ -145,6 +154,12 @@ class GuardrailLedger(LedgerBase):
                 f"{req.max_age.total_seconds() / 3600:.1f} h): acting on an old picture is worse "
                 "than not acting (replay with --force if it still matters)"
             )
+        return None
+
+    def _limits_problem(
+        self, req: WriteRequest, docs: dict[str, dict[str, Any]], now: datetime
+    ) -> tuple[str, str] | None:
+        """Attempts, cooldown and the fleet rate limit."""
         window = [
             c
             for c in docs["attempts"].get("changes") or []
@@ -262,6 +277,24 @@ class GuardrailLedger(LedgerBase):
             return Reserved(req.audit_id, token, len(window) + 1, expires)
 
         result: Reserved | Denied | Earlier = self._transaction(txn, attempts=TXN_ATTEMPTS)
+        return result
+
+    def recheck_write(self, req: WriteRequest, token: str) -> Denied | None:
+        """Before a resend (after a 409): the run re-checked in the ledger, and the reservation
+        still ours — the same checks a new reservation makes, in one transaction."""
+        refs = self._refs(req)
+
+        def txn(transaction: Any) -> Denied | None:
+            docs = {k: snap_dict(r.get(transaction=transaction)) for k, r in refs.items()}
+            fp_key = fingerprint_key(docs["run"])
+            fp_ref = self._doc("fingerprints", fp_key) if fp_key else None
+            fp = snap_dict(fp_ref.get(transaction=transaction)) if fp_ref is not None else {}
+            problem = self._run_problem(req, docs, fp, utcnow())
+            if problem is None and docs["lock"].get("token") != token:
+                problem = ("cooldown", "the reservation of this write is no longer held")
+            return Denied(*problem) if problem is not None else None
+
+        result: Denied | None = self._transaction(txn, attempts=TXN_ATTEMPTS)
         return result
 
     def settle_write(

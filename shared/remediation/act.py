@@ -20,14 +20,34 @@ from shared.remediation.decide import Plan
 WriteOutcome = Literal["applied", "not_applied", "unknown", "conflict"]
 
 
-def send(clients: KubeClients, plan: Plan) -> dict[str, Any]:
+def send(clients: KubeClients, plan: Plan, write_id: str = "") -> dict[str, Any]:
+    """Send the plan's patch, marked with `write_id` (writes.marked) so that a lost response
+    is settled by the marker only this write carries."""
     assert plan.target is not None and plan.patch is not None
     ns, name = plan.target.namespace, plan.target.name
+    body = writes.marked(plan.patch, plan.patch_kind, write_id)
+    if plan.workload_version:
+        moved = workload_moved(clients, ns, plan)
+        if moved:
+            raise K8sApiError(moved, 409, reason="Conflict")
     if plan.patch_kind == "deployment":
-        return writes.patch_deployment(clients, ns, name, plan.patch)
+        return writes.patch_deployment(clients, ns, name, body)
     if plan.patch_kind == "scale":
-        return writes.patch_deployment_scale(clients, ns, name, plan.patch)
-    return writes.patch_hpa(clients, ns, name, plan.patch)
+        return writes.patch_deployment_scale(clients, ns, name, body)
+    return writes.patch_hpa(clients, ns, name, body)
+
+
+def workload_moved(clients: KubeClients, namespace: str, plan: Plan) -> str:
+    """Why the write may not go on (the Deployment classified for an HPA write changed since:
+    a patch of the HPA cannot carry the Deployment's resourceVersion), or ""."""
+    deploy = reads.get_deployment(clients, namespace, plan.workload_name or "")
+    live = str((deploy.get("metadata") or {}).get("resourceVersion", ""))
+    if live == plan.workload_version:
+        return ""
+    return (
+        f"the deployment changed since it was classified (resourceVersion "
+        f"{plan.workload_version} -> {live}): the {plan.action} was not sent"
+    )
 
 
 def maybe_applied(exc: K8sError) -> bool:
@@ -46,9 +66,12 @@ def read_back(clients: KubeClients, action: str, namespace: str, name: str) -> d
     return reads.get_deployment(clients, namespace, name)
 
 
-def is_applied(action: str, after: dict[str, Any], obj: dict[str, Any]) -> bool:
-    """Does `obj` carry the change `after` describes?"""
+def is_applied(action: str, after: dict[str, Any], obj: dict[str, Any], write_id: str = "") -> bool:
+    """Does `obj` carry the change `after` describes? With the write's id: does it carry our
+    marker (a person's later restart changes restartedAt, never our write id)."""
     spec = obj.get("spec") or {}
+    if write_id and action != "scale_deployment":
+        return writes.carries(obj, write_id)
     if action == "restart":
         template = (spec.get("template") or {}).get("metadata") or {}
         want = after.get(RESTARTED_AT_ANNOTATION)
@@ -72,7 +95,7 @@ class Settled:
 
 
 def settle_lost_response(
-    clients: KubeClients, plan: Plan, exc: K8sError, notes: list[str]
+    clients: KubeClients, plan: Plan, exc: K8sError, notes: list[str], write_id: str = ""
 ) -> Settled:
     """The write may or may not have happened: read the object back and say which.
 
@@ -91,7 +114,7 @@ def settle_lost_response(
             error=str(exc),
             notes=[*notes, f"{why}, and reading it back failed too ({read_exc})"],
         )
-    if is_applied(plan.action, plan.after, obj):
+    if is_applied(plan.action, plan.after, obj, write_id):
         return Settled("applied", plan, obj, str(exc), [*notes, f"{why}; it did apply"])
     live_rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
     if plan.resource_version and live_rv and live_rv != plan.resource_version:

@@ -17,7 +17,7 @@ from typing import Any
 
 from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
-from shared.k8s import reads
+from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sError, K8sNotConfigured
 from shared.k8s.reads import iso
@@ -259,6 +259,9 @@ class _Flow:
         refusal = self.guard.check_workload(plan.action, target, deploy, pods=pods, hpa=hpa)
         if refusal is not None:
             return self._refused(refusal, plan.action, str(plan.target or target), plan, workload)
+        if plan.patch_kind == "hpa":  # the write is to the HPA: bind it to this deployment too
+            plan.workload_name = name
+            plan.workload_version = str((deploy.get("metadata") or {}).get("resourceVersion", ""))
         return plan
 
     # ---- acting -------------------------------------------------------------------------------
@@ -312,7 +315,9 @@ class _Flow:
                 obj = act.read_back(clients, plan.action, plan.target.namespace, plan.target.name)
                 outcome = (
                     "applied"
-                    if act.is_applied(plan.action, rec.get("after") or {}, obj)
+                    if act.is_applied(
+                        plan.action, rec.get("after") or {}, obj, earlier.request.audit_id
+                    )
                     else "unknown"
                 )
             except K8sError:
@@ -396,7 +401,7 @@ class _Flow:
         assert self.guard is not None and plan.target is not None
         guard = self.guard
         notes: list[str] = []
-        settled = self._send(clients, workload, plan, notes)
+        settled = self._send(clients, workload, plan, notes, reserved.audit_id, reserved)
         if isinstance(settled, Outcome):
             # The re-read after a 409 decided against writing: nothing was changed.
             guard.settle(reserved, "not_applied", {"reason": "after 409: " + settled.lines[0]})
@@ -404,7 +409,8 @@ class _Flow:
             settled.details.update(audit_id=reserved.audit_id, outcome="not_applied")
             return settled
         plan = settled.plan
-        fields: dict[str, Any] = {"after": plan.after, "patch": plan.patch}
+        sent = writes.marked(plan.patch or {}, plan.patch_kind, reserved.audit_id)
+        fields: dict[str, Any] = {"after": plan.after, "patch": sent}
         if settled.error:
             fields["error"] = settled.error
         if settled.notes:
@@ -490,16 +496,22 @@ class _Flow:
         )
 
     def _send(
-        self, clients: KubeClients, workload: WorkloadRef, plan: Plan, notes: list[str]
+        self,
+        clients: KubeClients,
+        workload: WorkloadRef,
+        plan: Plan,
+        notes: list[str],
+        write_id: str = "",
+        reserved: Reservation | None = None,
     ) -> act.Settled | Outcome:
         """Send the write; on a 409 re-read and re-evaluate once (guards included)."""
         assert self.guard is not None
         try:
-            return act.Settled("applied", plan, act.send(clients, plan))
+            return act.Settled("applied", plan, act.send(clients, plan, write_id))
         except K8sError as exc:
             if not act.conflict(exc):
                 if act.maybe_applied(exc):
-                    return act.settle_lost_response(clients, plan, exc, notes)
+                    return act.settle_lost_response(clients, plan, exc, notes, write_id)
                 return act.Settled("not_applied", plan, error=str(exc), notes=notes)
             notes.append(f"409 Conflict on the first patch ({exc}); re-read and re-evaluated")
         replanned = self._plan(clients, workload)
@@ -517,13 +529,21 @@ class _Flow:
             return Outcome(
                 "ok", [f"No action after a conflict: {replanned.reason}.", *notes[1:]], out
             )
+        # The resend is a new decision: the run is re-checked in the ledger (resolved, taken
+        # over, superseded meanwhile?) under the reservation it still holds.
+        refusal = self.guard.recheck(plan, reserved) if reserved is not None else None
+        if refusal is not None:
+            return self._refused(
+                refusal, replanned.action, str(replanned.target), replanned, workload
+            )
         try:
-            return act.Settled("applied", replanned, act.send(clients, replanned), notes=notes)
+            sent = act.send(clients, replanned, write_id)
+            return act.Settled("applied", replanned, sent, notes=notes)
         except K8sError as exc:
             if act.conflict(exc):
                 return act.Settled("conflict", replanned, error=str(exc), notes=notes)
             if act.maybe_applied(exc):
-                return act.settle_lost_response(clients, replanned, exc, notes)
+                return act.settle_lost_response(clients, replanned, exc, notes, write_id)
             return act.Settled("not_applied", replanned, error=str(exc), notes=notes)
 
     def _verify(self, clients: KubeClients, workload: WorkloadRef, plan: Plan) -> dict[str, Any]:

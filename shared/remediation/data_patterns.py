@@ -14,9 +14,10 @@ data image when its words are
 where PRODUCT is a name in PRODUCTS (words joined by "-"), vendor prefixes are
 VENDOR_PREFIXES and flavour suffixes are FLAVOUR_SUFFIXES (server flavours, base images and
 the roles of a replicated store's members: master, primary, replica, data...) or versions (16,
-v3). So postgres, bitnami/postgresql-repmgr, cp-kafka, percona-server-mongodb,
-redis-stack-server, clickhouse/clickhouse-server, zalando/spilo-16 and mongodb-community-server
-match. Any OTHER
+v3) or build / OS / distribution suffixes as a class (c9s, centos7, el9, jammy, rc1, a commit
+hash: _DISTRO_WORD, DISTRO_CODENAMES). So postgres, bitnami/postgresql-repmgr, cp-kafka,
+percona-server-mongodb, redis-stack-server, clickhouse/clickhouse-server, zalando/spilo-16,
+mongodb-community-server and quay.io/sclorg/postgresql-15-c9s match. Any OTHER
 word makes it a different program that merely mentions a product: postgres-exporter,
 redis_exporter, my-redis-client, redis-commander, acme/postgres-backup-uploader, kafka-ui,
 mongo-express, opensearch-dashboards, cp-kafka-connect, pgbouncer and operators
@@ -97,7 +98,10 @@ PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
     "Tarantool": _names("tarantool"),
     "HBase": _names("hbase"),
     "Search engines": _names("typesense meilisearch"),
-    "Graph databases": _names("memgraph"),
+    "Graph databases": _names("memgraph memgraph-mage"),
+    # Raft / consensus stores whose members keep their data on disk.
+    "Vault/OpenBao": _names("vault openbao"),
+    "Consul": _names("consul"),
     "SurrealDB": _names("surrealdb"),
     "RavenDB": _names("ravendb"),
     "Time-series databases": _names("victoria-metrics vmstorage greptimedb"),
@@ -132,12 +136,28 @@ VENDOR_PREFIXES: Final = frozenset(
 FLAVOUR_SUFFIXES: Final = frozenset(
     _names(
         "alpine arbiter bookworm broker bullseye buster ce cluster community data debian "
-        "distroless ee enterprise galera ha latest management master native node oss primary "
-        "replica replicaset repmgr rootless secondary sentinel server shard sharded slave slim "
-        "stack standalone ubi ubi8 ubi9 unstable"
+        "distroless ee enterprise galera gis ha latest management master native node oss "
+        "platform primary replica replicaset repmgr rootless secondary sentinel server shard "
+        "sharded slave slim stack standalone ubi ubi8 ubi9 unstable"
     )
 )
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
+# Build, OS and distribution suffixes as a class (postgresql-15-c9s, postgresql-12-centos7,
+# postgres-16-jammy, redis-7-el9, mysql-80-rhel8, ...): a distribution name with an optional
+# version, CentOS Stream's c9s, release candidates and builds, a commit hash.
+_DISTRO_WORD = re.compile(
+    r"^(?:centos|rhel|el|ubi|fedora|rocky|rockylinux|alma|almalinux|alpine|debian|ubuntu"
+    r"|amzn|amazonlinux|al|ol|oraclelinux|sles|suse|opensuse|leap|photon|mariner|azurelinux"
+    r"|wolfi|chainguard|windowsservercore|nanoserver|ltsc)\d*$"
+    r"|^c\d+s$|^(?:rc|beta|alpha|build|b|r|p)\d+$|^\d+[a-z]+\d*$|^(?=[0-9a-f]*\d)[0-9a-f]{7,40}$"
+)
+# Ubuntu and Debian release code names used as image suffixes.
+DISTRO_CODENAMES: Final = frozenset(
+    _names(
+        "bionic focal jammy noble xenial trusty lunar mantic oracular plucky stretch buster "
+        "bullseye bookworm trixie jessie sid minimal micro"
+    )
+)
 
 COMPONENT_LABEL: Final = "app.kubernetes.io/component"
 # app.kubernetes.io/component values of data workloads (compared case-insensitively).
@@ -193,7 +213,11 @@ def words(name: str) -> list[str]:
 
 
 def _flavour(word: str) -> bool:
-    return word in FLAVOUR_SUFFIXES or bool(_VERSION_WORD.match(word))
+    return (
+        word in FLAVOUR_SUFFIXES
+        or word in DISTRO_CODENAMES
+        or bool(_VERSION_WORD.match(word) or _DISTRO_WORD.match(word))
+    )
 
 
 def product_of(name: str, products: Mapping[str, str]) -> str | None:

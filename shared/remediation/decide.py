@@ -65,6 +65,10 @@ class Plan:
     desired: int | None = None
     notes: list[str] = field(default_factory=list)
     proposal: dict[str, Any] | None = None
+    # The resourceVersion of the workload that was classified, when the write is to another
+    # object (an HPA): act.send checks it is still current right before the write.
+    workload_version: str = ""
+    workload_name: str = ""
 
     def set_count(self, value: int) -> None:
         """Fix the new count and build the patch for it."""
@@ -166,7 +170,9 @@ def plan_scale(
         return plan
     sc = scale or {}
     current = int((sc.get("spec") or {}).get("replicas") or 0)
-    rv = str(_meta(sc).get("resourceVersion") or _meta(deploy).get("resourceVersion", ""))
+    # The precondition is the classified deployment's version (the scale subresource shares
+    # it): a deployment changed since it was classified makes the write fail with 409.
+    rv = str(_meta(deploy).get("resourceVersion") or _meta(sc).get("resourceVersion", ""))
     plan = Plan(
         "scale_deployment",
         "change",

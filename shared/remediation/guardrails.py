@@ -365,6 +365,13 @@ class Guardrails:
         assert isinstance(result, Denied)
         return Refusal(result.guard, result.reason, audit_id=result.audit_id)
 
+    def recheck(self, plan: Plan, reservation: Reservation) -> Refusal | None:
+        """Before a resend: the run re-checked in the ledger under the reservation it holds."""
+        denied = self.ledger.recheck_write(reservation.request, reservation.token)
+        if denied is None:
+            return None
+        return self.refuse(denied.guard, denied.reason, action=plan.action, target=str(plan.target))
+
     def settle(
         self, reservation: Reservation, outcome: Outcome, fields: dict[str, Any] | None = None
     ) -> None:

@@ -29,8 +29,11 @@ Rules, strongest first (the first that matches names the refusal; all are kept a
                           gcePersistentDisk, awsElasticBlockStore, nfs, rbd...) or a hostPath
                           (a node's disk; type Socket and CharDevice, and the node's own
                           configuration — SYSTEM_HOST_PATHS: /etc/localtime, /etc/ssl, /proc... —
-                          are not data). Inline csi
-                          volumes (secrets-store...) are ephemeral by definition and do not count.
+                          are not data; under /dev only named character devices, never
+                          disks; a BlockDevice always counts). Inline csi volumes count unless
+                          their driver is known to be ephemeral (EPHEMERAL_CSI_DRIVERS:
+                          secrets-store, cert-manager csi...); a generic ephemeral volume whose
+                          claim template binds an existing PersistentVolume (volumeName) counts.
   data_image              any container, init container or ephemeral container (template or
                           pod) runs a data image
   data_label              a data label on the workload, its pod template or its pods (below)
@@ -277,6 +280,27 @@ class _Reader:
             )
 
     def persistent_source(self, vol: Mapping[str, Any], i: int, where: str, path: str) -> None:
+        name = self.string(vol.get("name"), f"{path}.volumes[{i}].name") or f"#{i}"
+        if vol.get("csi") is not None:
+            csi = self.mapping(vol["csi"], f"{path}.volumes[{i}].csi")
+            driver = self.string(csi.get("driver"), f"{path}.volumes[{i}].csi.driver")
+            if driver.strip().lower() not in EPHEMERAL_CSI_DRIVERS:
+                self.add(
+                    "persistent_volume",
+                    f"volume {_clip(name)}{where} mounts inline CSI storage of driver "
+                    f"{_clip(driver or '?')} (only known-ephemeral drivers are scratch)",
+                )
+        if vol.get("ephemeral") is not None:
+            eph = self.mapping(vol["ephemeral"], f"{path}.volumes[{i}].ephemeral")
+            tmpl = self.mapping(eph.get("volumeClaimTemplate"), f"{path}.volumes[{i}].ephemeral")
+            cspec = self.mapping(tmpl.get("spec"), f"{path}.volumes[{i}].ephemeral.spec")
+            bound = self.string(cspec.get("volumeName"), f"{path}.volumes[{i}].volumeName")
+            if bound:
+                self.add(
+                    "persistent_volume",
+                    f"volume {_clip(name)}{where} is an ephemeral claim bound to the existing "
+                    f"PersistentVolume {_clip(bound)}",
+                )
         for source in PERSISTENT_SOURCES:
             if vol.get(source) is None:
                 continue
@@ -284,9 +308,8 @@ class _Reader:
             if source == "hostPath":
                 kind = self.string(spec.get("type"), f"{path}.volumes[{i}].hostPath.type")
                 host = self.string(spec.get("path"), f"{path}.volumes[{i}].hostPath.path")
-                if kind in NOT_DATA_HOST_PATHS or _system_path(host):
+                if kind != "BlockDevice" and (kind in NOT_DATA_HOST_PATHS or _system_path(host)):
                     continue
-            name = self.string(vol.get("name"), f"{path}.volumes[{i}].name") or f"#{i}"
             self.add(
                 "persistent_volume",
                 f"volume {_clip(name)}{where} mounts {source} storage without a claim",
@@ -366,7 +389,20 @@ PERSISTENT_SOURCES: Final = (
     "storageos",
     "vsphereVolume",
 )
+# Inline CSI drivers whose volumes are ephemeral by definition (secrets, certificates projected
+# per pod). Every other driver (nfs.csi.k8s.io, file.csi.azure.com, gcsfuse.csi.storage.gke.io,
+# ...) may mount storage that outlives the pod: data.
+EPHEMERAL_CSI_DRIVERS: Final = frozenset(
+    {
+        "secrets-store.csi.k8s.io",
+        "secrets-store.csi.x-k8s.io",
+        "csi.cert-manager.io",
+        "spiffe.csi.cert-manager.io",
+        "csi.spiffe.io",
+    }
+)
 # hostPath types that are not data: a socket (docker.sock) or a character device (/dev/fuse).
+# A BlockDevice is always data, wherever it lives.
 NOT_DATA_HOST_PATHS: Final = ("Socket", "CharDevice")
 # The node's own configuration and kernel interfaces, mounted by ordinary apps for the time zone,
 # CA certificates or metrics: not data (the path and everything under it).
@@ -382,7 +418,20 @@ SYSTEM_HOST_PATHS: Final = (
     "/etc/os-release",
     "/proc",
     "/sys",
-    "/dev",
+    # /dev itself holds the node's disks (/dev/sda, /dev/disk/by-id/...): only these are not.
+    "/dev/fuse",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/kmsg",
+    "/dev/log",
+    "/dev/shm",  # noqa: S108 (a path compared, not a file used)
+    "/dev/net/tun",
+    "/dev/dri",
+    "/dev/snd",
+    "/dev/pts",
+    "/dev/mqueue",
     "/var/run/docker.sock",
     "/run/containerd/containerd.sock",
 )

@@ -43,11 +43,13 @@ from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
 from shared.rollback.plan import (
     binding_problem,
+    deployment_after_undo,
     images_of,
     live_problem,
     replicaset_problem,
     undo_ops,
     undo_template,
+    with_write_id,
 )
 from shared.rollback.settings import RollbackSettings, rollback_settings
 from shared.run import Run
@@ -337,16 +339,23 @@ class _Run:
         refusal = guard.check_workload(ACTION, target, deploy, pods=pods)
         if refusal is not None:
             return self._refused(refusal)
+        # One read of the target ReplicaSet: the object checked against the approval is the
+        # object whose template is written (a second read could differ from what was checked).
+        rs = _find_replicaset(clients, deploy, self.approval)
         problem = live_problem(self.approval, deploy) or replicaset_problem(
-            self.approval, deploy, _find_replicaset(clients, deploy, self.approval)
+            self.approval, deploy, rs
         )
         if problem is not None:
             return self._refused(
                 guard.refuse(problem[0], problem[1], action=ACTION, target=str(target))
             )
-        rs = _find_replicaset(clients, deploy, self.approval)
         assert rs is not None
         template = undo_template(rs)
+        # Classify the deployment as it will be after the write: the old revision's template
+        # (redis:7 on a claim) may be database class where the live one is not.
+        refusal = guard.check_workload(ACTION, target, deployment_after_undo(deploy, rs))
+        if refusal is not None:
+            return self._refused(refusal)
         meta = deploy.get("metadata") or {}
         rv = str(meta.get("resourceVersion", ""))
         ops = undo_ops(deploy, rs)  # kubectl rollout undo, bound to the resourceVersion read
@@ -386,9 +395,10 @@ class _Run:
             )
         audit_id = reserved.audit_id
         try:
-            result = writes.patch_deployment(clients, ns, name, ops, content_type=JSON_PATCH)
+            sent = with_write_id(ops, audit_id)
+            result = writes.patch_deployment(clients, ns, name, sent, content_type=JSON_PATCH)
         except K8sError as exc:
-            outcome = self._lost_or_failed(clients, target, template, exc)
+            outcome = self._lost_or_failed(clients, target, rv, audit_id, exc)
             fields = {"error": str(exc), "conflict": act.conflict(exc)}
             guard.settle(reserved, outcome, fields)
             if outcome == "applied":
@@ -484,17 +494,22 @@ class _Run:
         )
 
     def _lost_or_failed(
-        self, clients: KubeClients, target: Target, template: dict[str, Any], exc: K8sError
+        self, clients: KubeClients, target: Target, rv: str, write_id: str, exc: K8sError
     ) -> Outcome_:
-        """A failed patch: refused (not applied), or its response lost — then read it back."""
+        """A failed patch: refused (not applied), or its response lost — then read it back and
+        settle by our write's marker (never by images: a config-only rollback keeps them)."""
         if act.conflict(exc) or not act.maybe_applied(exc):
             return "not_applied"
         try:
             live = reads.get_deployment(clients, target.namespace, target.name)
         except K8sError:
             return "unknown"
-        live_template = (live.get("spec") or {}).get("template") or {}
-        return "applied" if images_of(live_template) == images_of(template) else "not_applied"
+        if writes.carries(live, write_id):
+            return "applied"
+        live_rv = str((live.get("metadata") or {}).get("resourceVersion", ""))
+        # The patch is bound to `rv`: once the object moved on without our marker, it never
+        # applies; before that, the API server may still be processing it.
+        return "not_applied" if rv and live_rv and live_rv != rv else "unknown"
 
     def _canary(
         self, clients: KubeClients, target: Target, generation: int | None

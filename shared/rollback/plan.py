@@ -18,6 +18,7 @@ import copy
 from typing import Any
 
 from shared.k8s.reads import REVISION_ANNOTATION
+from shared.k8s.writes import WRITE_ID_ANNOTATION
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 
@@ -30,6 +31,7 @@ ANNOTATIONS_TO_SKIP = frozenset(
         "deployment.kubernetes.io/desired-replicas",
         "deployment.kubernetes.io/max-replicas",
         "deprecated.deployment.rollback.to",
+        WRITE_ID_ANNOTATION,  # ours: never copied back from an old ReplicaSet
     }
 )
 
@@ -89,6 +91,28 @@ def undo_ops(deploy: dict[str, Any], replicaset: dict[str, Any]) -> list[dict[st
         undo_annotations(deploy, replicaset),
         has_annotations="annotations" in meta,
     )
+
+
+def with_write_id(ops: list[dict[str, Any]], write_id: str) -> list[dict[str, Any]]:
+    """The undo patch with our write's marker in the deployment's annotations (not in the pod
+    template: the template must stay the old ReplicaSet's so that the controller reuses it)."""
+    out = copy.deepcopy(ops)
+    for op in out:
+        if op.get("path") == "/metadata/annotations" and isinstance(op.get("value"), dict):
+            op["value"][WRITE_ID_ANNOTATION] = write_id
+            return out
+    out.append(
+        {"op": "add", "path": "/metadata/annotations", "value": {WRITE_ID_ANNOTATION: write_id}}
+    )
+    return out
+
+
+def deployment_after_undo(deploy: dict[str, Any], replicaset: dict[str, Any]) -> dict[str, Any]:
+    """The deployment as it will be once `undo_ops` applied: what the safety rules classify."""
+    after = copy.deepcopy(deploy)
+    after.setdefault("spec", {})["template"] = undo_template(replicaset)
+    after.setdefault("metadata", {})["annotations"] = undo_annotations(deploy, replicaset)
+    return after
 
 
 def paused_problem(deploy: dict[str, Any]) -> tuple[str, str] | None:

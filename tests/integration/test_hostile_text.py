@@ -191,8 +191,7 @@ def test_hostile_run_reaches_slack_inert(topics: Any, slack_api: SlackApiServer)
     assert "&lt;!channel&gt;" in body and "hxxps[://]evil[.]example" in body
     assert "\u2236white_check_mark: \u2217Rollback\u2217" in body  # the fake status mark, inert
     assert (
-        parent.blocks[0]["text"]["text"]
-        == "REMEDIATED: HighErrorRate \u2039!channel\u203a \u2236x:"
+        parent.blocks[0]["text"]["text"] == "PROPOSED: HighErrorRate \u2039!channel\u203a \u2236x:"
     )
     # No button for a javascript: runbook or a URL with a bidi override.
     links = [

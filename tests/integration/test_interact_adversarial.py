@@ -527,3 +527,71 @@ def test_an_unsigned_body_that_is_not_utf8_is_a_4xx_not_a_crash(client: Any, top
         resp = post(client, body, forged)
         assert resp.status_code in (400, 401), resp.data[:200]
     assert queued(topics) == []
+
+
+# ---------------------------------------------------------------- workspaces (issue 21, item 8)
+
+
+@pytest.mark.parametrize(
+    ("action_id", "team", "enterprise"),
+    [
+        ("acknowledge", "T0OTHERCO", None),
+        ("verdict_useful", "T0OTHERCO", None),
+        ("silence_1h", "T0OTHERCO", {"id": "E0OTHERORG"}),
+        ("acknowledge", "", None),
+    ],
+)
+def test_a_signed_click_from_another_workspace_is_403_and_queues_nothing(
+    client: Any, topics: Any, action_id: str, team: str, enterprise: Any
+) -> None:
+    """Our app, installed (or reachable through Slack Connect) in another workspace, signs its
+    clicks too: the team decides. Acknowledge and verdict are no exception."""
+    p = payload(action_id)
+    p["team"] = {"id": team}
+    p["user"]["team_id"] = team
+    p["enterprise"] = enterprise
+    body = form_body(p)
+    resp = post(client, body, signed(body))
+    assert_refused(resp, 403, topics)
+    assert "does not serve" in resp.get_json()["error"]
+
+
+def test_an_enterprise_grid_id_admits_its_workspaces(
+    client: Any, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERTLOOP_SLACK_TEAMS", "E0OURORG")
+    reset_settings()
+    p = payload()
+    p["team"] = {"id": "T0SISTER", "enterprise_id": "E0OURORG"}
+    p["enterprise"] = {"id": "E0OURORG"}
+    body = form_body(p)
+    resp = post(client, body, signed(body))
+    assert resp.status_code == 200 and resp.get_json()["outcome"] == "queued"
+    (message,) = queued(topics)
+    assert parse_message(bytes(message.message.data)).enterprise_id == "E0OURORG"
+
+
+def test_no_configured_workspace_refuses_every_click_and_says_how_to_fix_it(
+    client: Any, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALERTLOOP_SLACK_TEAMS")
+    reset_settings()
+    body = form_body(payload())
+    resp = post(client, body, signed(body))
+    assert_refused(resp, 403, topics)
+    assert "set ALERTLOOP_SLACK_TEAMS" in resp.get_json()["error"]
+
+
+def test_the_worker_refuses_a_queued_click_from_a_workspace_it_does_not_serve(
+    client: Any, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: act checks the team again (a message queued under another
+    configuration, or published by anything but interact)."""
+    body = form_body(payload())
+    assert post(client, body, signed(body)).get_json()["outcome"] == "queued"
+    monkeypatch.setenv("ALERTLOOP_SLACK_TEAMS", "T0SOMEONEELSE")
+    reset_settings()
+    (message,) = queued(topics)
+    outcome = Worker().handle(parse_message(bytes(message.message.data)))
+    assert outcome is not None and outcome.result == "refused"
+    assert "does not serve" in outcome.message

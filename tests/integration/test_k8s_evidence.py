@@ -494,3 +494,31 @@ def test_sandbox_cli_prints_url_and_serves_until_sigterm(
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_multi_line_secret_in_a_log_never_reaches_the_finding(
+    kube: Callable[..., KubeApiServer],
+) -> None:
+    """Logs are redacted as one text: a PEM key's body lines and a YAML block scalar's value
+    (each harmless alone) are gone, not just the BEGIN line (issue 21, item 4)."""
+    srv = kube("crashloop")
+    pod = first_pod(srv, "shop", "api")
+    body = ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj", "q2lWf8pNs3cXgZkL0m7Qd1tPbvA9rEYhJcUxK"]
+    lines = [
+        "starting api",
+        "-----BEGIN PRIVATE KEY-----",
+        *body,
+        "-----END PRIVATE KEY-----",
+        "config:",
+        "  password: |",
+        "    blockval-hunter2",
+        "panic: cannot connect",
+    ]
+    container = srv.get_object("pods", "shop", pod)["spec"]["containers"][0]["name"]
+    srv.set_log("shop", pod, container, lines, previous=True)
+    f = run("ApplicationDown", {"namespace": "shop", "deployment": "api", "pod": pod})
+    text = json.dumps(f.details) + f.summary
+    for secret in (*body, "blockval-hunter2"):
+        assert secret not in text
+    previous = next(entry["previous"] for entry in f.details["logs"] if entry["pod"] == pod)
+    assert previous[0] == "starting api" and previous[-1] == "panic: cannot connect"

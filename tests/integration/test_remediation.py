@@ -151,9 +151,10 @@ def test_restart_sends_the_exact_rollout_restart_patch(kube: KubeApiServer, stor
     assert req.content_type == "application/strategic-merge-patch+json"
     assert req.query.get("fieldManager") == "alertloop"
     restarted = req.body["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT]
+    marker = {"alertloop.io/write-id": f.details["audit_id"]}  # settles a lost response
     assert req.body == {
         "metadata": {"resourceVersion": before_rv},
-        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted}}}},
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted, **marker}}}},
     }
     assert datetime.fromisoformat(restarted.replace("Z", "+00:00")) <= datetime.now(UTC)
     d = f.details
@@ -493,7 +494,11 @@ def test_hpa_at_max_raises_max_replicas(kube: KubeApiServer, store: Ledger) -> N
     [req] = patches(kube)
     assert req.path == "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/search"
     assert req.content_type == "application/merge-patch+json"
-    assert req.body == {"metadata": {"resourceVersion": hpa_rv}, "spec": {"maxReplicas": 7}}
+    marker = {"annotations": {"alertloop.io/write-id": f.details["audit_id"]}}
+    assert req.body == {
+        "metadata": {"resourceVersion": hpa_rv, **marker},
+        "spec": {"maxReplicas": 7},
+    }
     assert f.details["action"] == "raise_hpa_max"
     assert f.details["before"]["max_replicas"] == 5 and f.details["after"] == {"maxReplicas": 7}
     # the sandbox HPA never scales: verification says so after the bounded wait

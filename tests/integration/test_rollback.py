@@ -184,7 +184,11 @@ def test_executes_exactly_one_patch_and_is_healthy(
     ops = {op["path"]: op for op in patch.json}
     assert list(ops) == ["/metadata/resourceVersion", "/spec/template", "/metadata/annotations"]
     assert ops["/metadata/resourceVersion"]["value"] == rv_before
-    assert ops["/metadata/annotations"]["value"] == {REVISION_ANNOTATION: "4"}
+    # kubectl's annotations, plus our write's marker (the id of its audit record)
+    assert ops["/metadata/annotations"]["value"] == {
+        REVISION_ANNOTATION: "4",
+        "alertloop.io/write-id": approval(store, aid)["audit_id"],
+    }
     template = ops["/spec/template"]["value"]
     assert template == rs_template(kube, approved["to_replicaset"])
     assert "pod-template-hash" not in template["metadata"]["labels"]
@@ -456,3 +460,83 @@ def test_conflict_between_check_and_patch_changes_nothing(
     # The cooldown lock and the rate-limit slot were released: nothing changed.
     assert not store._col("locks").document("default:deployment:shop:checkout").get().exists
     assert store._col("ratelimit").document("remediate-changes").get().to_dict()["changes"] == []
+
+
+def _previous_replicaset(kube: KubeApiServer) -> str:
+    """checkout's revision-3 ReplicaSet (the one a 4 -> 3 rollback writes)."""
+    for rs in kube.state.list("replicasets", "shop"):
+        if rs["metadata"].get("annotations", {}).get(REVISION_ANNOTATION) == "3":
+            return str(rs["metadata"]["name"])
+    raise AssertionError("no revision 3")
+
+
+def test_refuses_a_rollback_to_a_database_class_template(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    """Classify what is written: the live checkout is stateless, but revision 3 ran redis:7 on
+    a claim; the template written by the undo would make it database class."""
+
+    def to_redis(rs: dict[str, Any]) -> None:
+        spec = rs["spec"]["template"]["spec"]
+        spec["containers"][0]["image"] = "redis:7"
+        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "cache"}}]
+
+    kube.mutate("replicasets", "shop", _previous_replicaset(kube), to_redis)
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped", finding.summary
+    refused = finding.details["refused"]
+    assert refused["guard"].startswith("database_class"), refused
+    assert "redis:7" in refused["reason"] or "cache" in refused["reason"]
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+
+
+def test_a_replicaset_changed_after_the_approval_is_classified_as_written(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    """Same images as approved, but the old ReplicaSet gained a claim since: refused."""
+    run = path_a_run(store)
+    aid = proposal(run, store)
+
+    def add_claim(rs: dict[str, Any]) -> None:
+        rs["spec"]["template"]["spec"]["volumes"] = [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "orders"}}
+        ]
+
+    kube.mutate("replicasets", "shop", _previous_replicaset(kube), add_claim)
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.details["refused"]["guard"] == "database_class/persistent_volume_claim"
+    assert patches(kube) == []
+
+
+def test_a_lost_config_only_rollback_is_settled_by_its_marker_not_its_images(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    """Revision 3 differs from 4 only by an env value (same images); the PATCH fails with a 500
+    that never reached the deployment: it is not settled "applied" (issue 21, item 5)."""
+    from sandbox.kube_api import Fault
+
+    live = kube.get_object("deployments", "shop", "checkout")
+    assert live is not None
+    live_images = [c["image"] for c in live["spec"]["template"]["spec"]["containers"]]
+
+    def config_only(rs: dict[str, Any]) -> None:
+        container = rs["spec"]["template"]["spec"]["containers"][0]
+        container["image"] = live_images[0]
+        container["env"] = [{"name": "FEATURE_X", "value": "off"}]
+
+    kube.mutate("replicasets", "shop", _previous_replicaset(kube), config_only)
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    kube.add_fault(Fault(kind="error", verb="patch", resource="deployments", times=1))
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "error", finding.summary
+    assert finding.details["outcome"] == "unknown", finding.details
+    (audit,) = [a for a in audits(store) if a["action"] == "rollback"]
+    assert audit["outcome"] == "unknown"
+    # The cooldown is kept: no further change until it passes.
+    assert store._col("locks").document("default:deployment:shop:checkout").get().exists

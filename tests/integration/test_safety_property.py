@@ -76,7 +76,46 @@ DATA_PRODUCTS = (
     "nats",
     "memcached",
 )
-APP_IMAGES = ("api", "web", "checkout", "nginx", "worker", "postgres-exporter", "my-redis-client")
+# Data images whose names carry version / OS / distribution suffixes, and Raft stores (issue 21).
+SUFFIXED_DATA = (
+    "postgresql-15-c9s",
+    "postgresql-12-centos7",
+    "postgres-16-jammy",
+    "crunchy-postgres-gis",
+    "memgraph-platform",
+    "redis-7-el9",
+    "vault",
+    "consul",
+)
+APP_IMAGES = (
+    "api",
+    "web",
+    "checkout",
+    "nginx",
+    "worker",
+    "postgres-exporter",
+    "my-redis-client",
+    "vault-k8s",
+    "nginx-122-c9s",
+)
+# Volumes (issue 21): whether each outlives the pod is part of the generated case, not derived
+# from the classifier: (volume source, data?).
+VOLUMES: tuple[tuple[dict[str, Any], bool], ...] = (
+    ({"csi": {"driver": "nfs.csi.k8s.io", "volumeAttributes": {"share": "/orders"}}}, True),
+    ({"csi": {"driver": "gcsfuse.csi.storage.gke.io"}}, True),
+    ({"csi": {"driver": "file.csi.azure.com"}}, True),
+    ({"csi": {"driver": "secrets-store.csi.k8s.io", "readOnly": True}}, False),
+    ({"csi": {"driver": "csi.cert-manager.io", "readOnly": True}}, False),
+    ({"hostPath": {"path": "/dev/disk/by-id/google-data", "type": "BlockDevice"}}, True),
+    ({"hostPath": {"path": "/dev/nvme1n1"}}, True),
+    ({"hostPath": {"path": "/dev/fuse", "type": "CharDevice"}}, False),
+    (
+        {"ephemeral": {"volumeClaimTemplate": {"spec": {"volumeName": "pv-data"}}}},
+        True,
+    ),
+    ({"ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"]}}}}, False),
+    ({"emptyDir": {}}, False),
+)
 REGISTRIES = ("", "docker.io/", "docker.io/library/", "ghcr.io/acme/", "localhost:5000/team/")
 TAGS = (":1.2.3", ":latest", "@sha256:" + "ab" * 32, ":16-alpine", "")
 DATA_COMPONENTS = ("database", "db", "cache", "queue", "storage")
@@ -126,6 +165,7 @@ class Spec:
     annotation: str | None
     hpa: str  # none | below | at_max
     replicas: int
+    volume: int = -1  # an index into VOLUMES, or -1 for none
 
     @property
     def data_class(self) -> bool:
@@ -141,14 +181,15 @@ class Spec:
             or self.pvc
             or self.operator_owned
             or self.component in DATA_COMPONENTS
-            or any(product(i) in DATA_PRODUCTS for i in images)
+            or any(product(i) in DATA_PRODUCTS + SUFFIXED_DATA for i in images)
+            or (self.volume >= 0 and VOLUMES[self.volume][1])
         )
 
 
 images = st.builds(
     lambda reg, name, tag: f"{reg}{name}{tag}",
     st.sampled_from(REGISTRIES),
-    st.sampled_from(DATA_PRODUCTS + APP_IMAGES + APP_IMAGES),
+    st.sampled_from(DATA_PRODUCTS + SUFFIXED_DATA + APP_IMAGES + APP_IMAGES),
     st.sampled_from(TAGS),
 )
 specs = st.builds(
@@ -162,6 +203,7 @@ specs = st.builds(
     annotation=st.sampled_from((None, None, "enabled", "disabled", "legacy-false", "bogus")),
     hpa=st.sampled_from(("none", "below", "at_max")),
     replicas=st.integers(1, 5),
+    volume=st.integers(-1, len(VOLUMES) - 1),
 )
 Event = tuple[str, str]  # (what, fault)
 events = st.lists(
@@ -179,7 +221,8 @@ events = st.lists(
                 "resume",
             )
         ),
-        st.sampled_from(("none", "none", "lost_response", "conflict")),
+        # "changes" (issue 21) is rare: it costs a held pod list and a re-decision.
+        st.sampled_from(("none",) * 4 + ("lost_response",) * 2 + ("conflict",) * 2 + ("changes",)),
     ),
     min_size=1,
     max_size=5,
@@ -212,6 +255,7 @@ def world(emulators, tmp_path_factory: pytest.TempPathFactory):
             "ALERTLOOP_K8S_TIMEOUT_SECONDS": "0.25",
             "ALERTLOOP_POLICY_FILE": str(policy),
             "ALERTLOOP_LOG_LEVEL": "WARNING",
+            "ALERTLOOP_ROLLBACK_VERIFY_SECONDS": "0",
         }.items():
             mp.setenv(key, value)
         for name in ("KUBE_CONFIG_DATA", "ALERTLOOP_DRY_RUN", "PROMETHEUS_URL"):
@@ -241,8 +285,11 @@ def build(spec: Spec, name: str) -> list[dict[str, Any]]:
         pod_spec["containers"].extend(extra)
         if spec.init_image:
             pod_spec["initContainers"] = [{"name": "init", "image": spec.init_image}]
+        vols = pod_spec.setdefault("volumes", [])
         if spec.pvc:
-            pod_spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": name}}]
+            vols.append({"name": "data", "persistentVolumeClaim": {"claimName": name}})
+        if spec.volume >= 0:
+            vols.append({"name": "extra", **VOLUMES[spec.volume][0]})
     if spec.component:
         dep["metadata"]["labels"]["app.kubernetes.io/component"] = spec.component
     if spec.operator_owned:
@@ -306,6 +353,47 @@ class NoBus:
 
     def publish(self, _message: Any) -> None:
         return None
+
+
+class ChangeAfterRead:
+    """Adds a claim to the deployment right after remediation read it (the read's record
+    appears), while the pod list that follows is held back by a delay fault."""
+
+    def __init__(self, kube: KubeApiServer, name: str) -> None:
+        import threading
+
+        self.kube, self.name = kube, name
+        self.start_at = kube.request_count()  # only newer requests are looked at
+        self.changed_at: float | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> bool:
+        path = f"/deployments/{self.name}"
+        return any(
+            r.method == "GET" and r.path.endswith(path)
+            for r in self.kube.requests_since(self.start_at)
+        )
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            if self._read():
+                self.kube.mutate("deployments", NS, self.name, _add_claim)
+                self.changed_at = time.time()
+                return
+            time.sleep(0.01)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def _add_claim(dep: dict[str, Any]) -> None:
+    vols = dep["spec"]["template"]["spec"].setdefault("volumes", [])
+    vols.append({"name": "late", "persistentVolumeClaim": {"claimName": "late-claim"}})
 
 
 def applied_patches(kube: KubeApiServer, name: str) -> int:
@@ -373,6 +461,13 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
                 kube.add_fault(Fault(late, verb="patch", name=name, seconds=0.4, times=1))
             elif fault == "conflict":
                 kube.add_fault(Fault("conflict", verb="patch", name=name, times=1))
+            changer = None
+            if fault == "changes" and spec.kind == "Deployment":
+                # The workload turns data-class after it was classified (its read done, the
+                # pod list slow): no write may land on it after that (issue 21).
+                kube.add_fault(Fault("delay", resource="pods", verb="list", seconds=0.1, times=1))
+                changer = ChangeAfterRead(kube, name)
+                changer.start()
             doc = ledger.get_run(run.run_id) or {}
             inc = ledger.get_incident(run.incident_id) or {}
             closed = doc.get("status") == "resolved" or bool(inc.get("hands_off"))
@@ -380,6 +475,19 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
             before = applied_patches(kube, name)
             remediate(run)  # the run as the stage loaded it: possibly stale by now
             settle_in_flight(kube)
+            if changer is not None:
+                changer.stop()
+                changed_at = changer.changed_at
+                if changed_at is not None:
+                    late = [
+                        r
+                        for r in kube.requests_since(changer.start_at)
+                        if r.method == "PATCH"
+                        and f"/{name}" in r.path
+                        and 200 <= r.status < 300
+                        and r.time > changed_at
+                    ]
+                    assert late == [], f"a write landed after the workload changed: {spec}"
             if closed:
                 writes_while_closed += applied_patches(kube, name) - before
             if braked:
@@ -420,3 +528,194 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
     covering = [a for a in audits if a.get("outcome") in ("applied", "unknown")]
     assert applied <= len(covering), (applied, audits)
     assert len([a for a in audits if a.get("outcome") == "applied"]) <= applied, (applied, audits)
+
+
+# ---------------------------------------------------------------- rollbacks (issue 21)
+
+
+@dataclass
+class OldRevision:
+    """The template a rollback would write: revision 1 of a Deployment whose live revision 2
+    is a stateless app."""
+
+    image: str
+    volume: int  # an index into VOLUMES, or -1
+    config_only: bool  # the old template differs from the live one by an env value only
+    changes_after_approval: bool  # a claim is added to the old ReplicaSet after approval
+    fault: str  # none | lost_response (500 from a proxy: the PATCH never arrived) | delay_after
+
+    @property
+    def data_class(self) -> bool:
+        repo = self.image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        return (
+            (not self.config_only and repo in DATA_PRODUCTS + SUFFIXED_DATA)
+            or (self.volume >= 0 and VOLUMES[self.volume][1])
+            or self.changes_after_approval
+        )
+
+
+LIVE_IMAGE = "registry.example.com/prop/api:2"
+old_revisions = st.builds(
+    OldRevision,
+    image=images,
+    volume=st.integers(-1, len(VOLUMES) - 1),
+    config_only=st.booleans(),
+    changes_after_approval=st.booleans(),
+    fault=st.sampled_from(("none", "none", "lost_response", "delay_after")),
+)
+
+
+def approve_rollback(world: World, run: Run, name: str, old_rs: str, old_image: str) -> str:
+    """An approved proposal to roll the deployment back from revision 2 to 1, as remediation
+    records it and the worker leaves it (written here: a config-only rollback keeps the
+    images, which the planner does not propose by itself)."""
+    from shared.remediation.decide import Target
+    from shared.remediation.records import Recorder
+
+    target = Target("Deployment", NS, name)
+    recorder = Recorder(world.ledger, "alertloop-remediate", run.run_id, run.alert_type)
+    aid, _, _ = recorder.propose(
+        action="rollback",
+        target={**target.as_dict(), "cluster": run.cluster},
+        target_str=str(target),
+        details={
+            "from_revision": 2,
+            "to_revision": 1,
+            "to_replicaset": old_rs,
+            "to_images": [old_image],
+            "from_images": [LIVE_IMAGE],
+        },
+        ttl=timedelta(minutes=60),
+    )
+    world.ledger.set_approval(
+        aid, {"status": "approved", "approved_by": "UAPPROVER", "approved_at": utcnow()}
+    )
+    return aid
+
+
+@pytest.mark.timeout(max(300, int(EXAMPLES * 0.5)))
+@settings(
+    max_examples=max(20, EXAMPLES // 40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(old=old_revisions)
+def test_no_rollback_writes_an_unsafe_template_or_settles_wrong(
+    world: World, old: OldRevision
+) -> None:
+    """Classify what is written: a rollback to an old template that is data class (by its
+    image, its volumes, or a claim added to its ReplicaSet after the approval) is never sent;
+    a lost response is never settled "applied" unless the server applied the PATCH."""
+    from shared.rollback import rollback
+
+    kube, ledger = world.kube, world.ledger
+    name = "r" + uuid.uuid4().hex[:10]
+    now = datetime.now(UTC)
+    sc = Scenario("x")
+    old_image = LIVE_IMAGE if old.config_only else old.image
+    add_app(sc, name, [(old_image, 600), (LIVE_IMAGE, 5)], now=now, ns=NS)
+    old_rs = ""
+    for obj in sc.objects:
+        if (
+            obj["kind"] == "ReplicaSet"
+            and obj["metadata"]["annotations"].get("deployment.kubernetes.io/revision") == "1"
+        ):
+            spec = obj["spec"]["template"]["spec"]
+            if old.config_only:
+                spec["containers"][0]["env"] = [{"name": "MODE", "value": "old"}]
+            if old.volume >= 0:
+                spec["volumes"] = [{"name": "extra", **VOLUMES[old.volume][0]}]
+            old_rs = obj["metadata"]["name"]
+        kube.put_object(obj)
+    run = start_run(world, "HighErrorRate", name, uuid.uuid4().hex[:16], "Deployment")
+    aid = approve_rollback(world, run, name, old_rs, old_image)
+    if old.changes_after_approval:
+        kube.mutate(
+            "replicasets",
+            NS,
+            old_rs,
+            lambda rs: (
+                rs["spec"]["template"]["spec"]
+                .setdefault("volumes", [])
+                .append({"name": "late", "persistentVolumeClaim": {"claimName": "late"}})
+            ),
+        )
+    if old.fault == "lost_response":
+        kube.add_fault(Fault("error", verb="patch", name=name, times=1))
+    elif old.fault == "delay_after":
+        kube.add_fault(Fault("delay_after", verb="patch", name=name, seconds=0.4, times=1))
+    rollback(run.model_copy(update={"approval_id": aid}), sleep=lambda _s: None)
+    settle_in_flight(kube)
+    kube.clear_faults()
+    applied = applied_patches(kube, name)
+    audits = ledger.writes_to(f"deployment/{NS}/{name}")
+    if old.data_class:
+        assert [r for r in kube.requests_matching("PATCH") if f"/{name}" in r.path] == [], old
+    claimed = [a for a in audits if a.get("outcome") == "applied"]
+    assert len(claimed) <= applied, (old, audits)
+    assert all(a.get("outcome") != "in_progress" for a in audits), audits
+
+
+# ---------------------------------------------------------------- secrets (issue 21)
+
+_CYRILLIC = str.maketrans({"a": "\u0430", "o": "\u043e", "e": "\u0435", "p": "\u0440"})
+_FULLWIDTH = {
+    c: chr(ord(c) + 0xFEE0) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+}
+
+
+def _encoded(form: str, key: str, secret: str) -> str:
+    """One secret in one of the forms that leaked before issue 21."""
+    from urllib.parse import quote
+
+    if form == "url":
+        return "GET /cb?x=" + quote(f"{key}={secret}", safe="")
+    if form == "double_url":
+        return "redirect=" + quote(quote(f"{key}={secret}", safe=""), safe="")
+    if form == "html":
+        return f"{key}&#61;{secret} in the form"
+    if form == "cyrillic_key":
+        return f"{key.translate(_CYRILLIC)}={secret}"
+    if form == "fullwidth_key":
+        return "".join(_FULLWIDTH.get(c, c) for c in key) + f"\uff1d{secret}"
+    if form == "yaml_block":
+        return f"config:\n  {key}: |\n    {secret}\n  region: eu"
+    if form == "next_line":
+        return f"DB {key}:\n  {secret}\nconnecting"
+    if form == "prose":
+        return f"the {key} is {secret}, keep it safe"
+    if form == "pem":
+        return f"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n{secret}\n-----END PRIVATE KEY-----\nok"
+    assert form == "slack_wrapped"
+    return f"token xoxb-1234567890-\n{secret}"
+
+
+@settings(max_examples=max(50, EXAMPLES // 10), deadline=None, derandomize=True)
+@given(
+    form=st.sampled_from(
+        (
+            "url",
+            "double_url",
+            "html",
+            "cyrillic_key",
+            "fullwidth_key",
+            "yaml_block",
+            "next_line",
+            "prose",
+            "pem",
+            "slack_wrapped",
+        )
+    ),
+    key=st.sampled_from(("password", "api_key", "token", "secret", "db_password")),
+    secret=st.from_regex(r"[A-Za-z]{3,10}[0-9]{2,6}[A-Za-z0-9]{3,12}", fullmatch=True),
+)
+def test_no_encoded_or_multi_line_secret_survives_redaction(
+    form: str, key: str, secret: str
+) -> None:
+    from shared.untrusted import redact
+
+    text = _encoded(form, key, secret)
+    out = redact(text)
+    assert secret not in out, (form, text, out)
+    assert redact(out) == out

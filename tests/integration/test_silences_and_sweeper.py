@@ -222,3 +222,36 @@ def test_alertmanager_unreachable_or_restarted_never_resolves(
     monkeypatch.delenv("ALERTMANAGER_URL")
     reset_settings()
     assert "ALERTMANAGER_URL is not set" in Sweeper().sweep().skipped
+
+
+def test_a_silence_wider_than_the_incident_needs_a_second_explicit_click(
+    slack: SlackApiServer, alertmanager: LocalAlertmanager, topics: Any
+) -> None:
+    """A sparse alert's exact matchers also match every alert whose labels include them: the
+    real Alertmanager is asked (GET /api/v2/alerts?filter=...) first; nothing is silenced until
+    a second, explicit click (issue 21, item 7)."""
+    run = firing(alertmanager, "KubeDeploymentDown", "search")
+    more_specific = {**run.alert.labels, "container": "indexer"}
+    alertmanager.fire(more_specific, utcnow() - timedelta(minutes=5), summary="not ours")
+    client = interact_client()
+    click(client, slack, "silence_4h", ONCALL, run.incident_id)
+    (outcome,) = act(topics)
+    assert outcome is not None and outcome.result == "unchanged", outcome
+    assert "would also mute 1 alert(s)" in outcome.message and "indexer" in outcome.message
+    assert [s for s in alertmanager.silences() if run.incident_id in s["comment"]] == []
+    parent = parent_of(slack, run)
+    assert "silence_wide_4h" in buttons(parent.blocks) and "silence_4h" not in buttons(
+        parent.blocks
+    )
+    assert "would also mute 1 other alert(s)" in json.dumps(parent.blocks)
+    # The second, explicit click silences, knowingly.
+    click(client, slack, "silence_wide_4h", ONCALL, run.incident_id)
+    (confirmed,) = act(topics)
+    assert confirmed is not None and confirmed.result == "done", confirmed
+    held_states = {
+        a["labels"].get("container", ""): a["status"]["state"]
+        for a in alertmanager.alerts()
+        if a["labels"].get("alertname") == "KubeDeploymentDown"
+    }
+    assert held_states == {"": "suppressed", "indexer": "suppressed"}
+    assert (Ledger().get_incident(run.incident_id) or {}).get("silence_pending") is None

@@ -124,7 +124,9 @@ def test_ceiling_clamps_and_refuses() -> None:
     scale = {"metadata": {"resourceVersion": "9"}, "spec": {"replicas": 4}}
     p = decide.plan_scale(dep(), None, scale, 4)
     assert ceiling_problem(p, 6) is None
-    assert p.after == {"replicas": 6} and p.patch == scale_patch("9", 6)
+    # the precondition is the classified deployment's version, not the later scale read's
+    deploy_rv = dep()["metadata"]["resourceVersion"]
+    assert p.after == {"replicas": 6} and p.patch == scale_patch(deploy_rv, 6)
     assert any("capped at the replica ceiling 6" in n for n in p.notes)
     p2 = decide.plan_scale(dep(), None, scale, 2)
     assert "already at or above the replica ceiling 4" in (ceiling_problem(p2, 4) or "")

@@ -1,5 +1,6 @@
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,7 @@ def view(annotations: dict[str, str], state: str = "firing", **kw) -> RunView:
         plan=["investigate", "remediate"],
         findings=[Finding.model_validate(f) for f in (run.get("findings") or {}).values()],
         mttr_seconds=run.get("mttr_seconds"),
+        link_hosts=kw.get("link_hosts", ("runbooks.example.com", "prometheus")),
     )
     return v
 
@@ -224,3 +226,67 @@ def test_a_hostile_cluster_name_is_rendered_inert() -> None:
     v.cluster = "<!channel> *prod*"
     text = all_text(render_parent(v))
     assert "<!channel>" not in text
+
+
+def test_outside_urls_lose_credentials_and_only_allowed_hosts_become_buttons() -> None:
+    """runbook_url with userinfo and a private_token: neither reaches Slack; a host the policy
+    does not allow is inert text, not a button (issue 21, item 3)."""
+    leaky = (
+        "https://deploy:glpat-Abcdefghijklmnop1234@gitlab.example.com/ops/runbooks/-/wikis/"
+        "checkout?private_token=glpat-Zyxwvutsrqponmlk9876&page=2"
+    )
+    blocks = render_parent(
+        view({"runbook_url": leaky}, generator_url="https://prom.evil.example/graph?token=s3cr3t")
+    )
+    text = all_text(blocks)
+    assert "glpat-" not in text and "s3cr3t" not in text and "deploy:" not in text
+    buttons = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert not [b for b in buttons if b["text"]["text"] in ("Runbook", "Alert source")]
+    assert "gitlab[.]example[.]com" in text and "page=2" in text  # shown, defanged
+    allowed = render_parent(
+        view({"runbook_url": leaky}, link_hosts=("*.example.com",), generator_url="")
+    )
+    (button,) = [e for b in allowed if b["type"] == "actions" for e in b["elements"]]
+    assert button["url"] == "https://gitlab.example.com/ops/runbooks/-/wikis/checkout?page=2"
+
+
+def _remediate(status: str, **details: Any) -> dict[str, Any]:
+    now = "2026-11-27T06:01:00Z"
+    return {
+        "remediate": {
+            "stage": "remediate",
+            "status": status,
+            "summary": "…",
+            "details": details,
+            "started": now,
+            "finished": now,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("finding", "title"),
+    [
+        (_remediate("skipped", action="restart", refused={"guard": "database_class/x"}), "REFUSED"),
+        (_remediate("ok", action="restart", refused={"guard": "dry_run"}), "DRY-RUN"),
+        (_remediate("skipped", action="none"), "NO ACTION"),
+        (_remediate("ok", action="none"), "NO ACTION"),
+        (_remediate("ok", action="propose_rollback", approval_id="a1"), "PROPOSED"),
+        (_remediate("error", action="restart", outcome="unknown"), "OUTCOME UNKNOWN"),
+        (_remediate("error", action="restart", outcome="not_applied"), "REMEDIATION FAILED"),
+        (_remediate("ok", action="restart", outcome="applied"), "REMEDIATED"),
+    ],
+)
+def test_the_run_state_is_named_for_what_happened(finding: dict[str, Any], title: str) -> None:
+    """A refused, proposed or empty remediation is not REMEDIATED (issue 21, item 9)."""
+    v = view({}, state="remediated", findings=finding)
+    assert render_parent(v)[0]["text"]["text"].startswith(f"{title}: "), title
+    assert parent_text(v).startswith(f"[{title}]")
+
+
+def test_times_keep_their_colons_and_emoji_codes_stay_inert() -> None:
+    """Copying 10:21:03 from Slack gives 10:21:03 (no U+2236); :white_check_mark: is still
+    not an emoji (issue 21, item 9)."""
+    text = escape("restarted at 2026-11-27T10:21:03Z, port 8080:80 :white_check_mark: :100:")
+    assert "10:21:03" in text and "8080:80" in text
+    assert ":white_check_mark:" not in text and ":100:" not in text
