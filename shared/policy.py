@@ -24,6 +24,9 @@ Remediation = Literal["none", "restart", "scale", "propose_rollback"]
 Investigation = Literal["errors", "memory", "cpu", "down", "database", "generic"]
 # What a recent deploy means for the alert type: nothing, a likely cause, or a cause to roll back.
 RecentDeploy = Literal["ignore", "cause", "rollback"]
+# How much an action may do on its own (docs/owners-and-autonomy.md): act, propose, nothing, or
+# start at `approve` and earn `auto` from verified outcomes (shared.remediation.autonomy).
+AutonomyMode = Literal["auto", "approve", "off", "earned"]
 UNKNOWN = "unknown"
 
 
@@ -42,6 +45,8 @@ class Guardrails(BaseModel):
     scale_step: int = Field(2, ge=1)
     approval_required: bool = False
     dry_run: bool = False
+    # `autonomy: earned`: approved actions verified fixed in a row before an action turns auto.
+    promote_after: int = Field(3, ge=1)
 
 
 class AlertPolicy(BaseModel):
@@ -62,6 +67,9 @@ class AlertPolicy(BaseModel):
     # Alerts of this type join the incident of their workload (one thread per workload);
     # false: every alert of this type opens its own incident (flap chains still apply).
     correlate: bool = True
+    # action (restart | scale_deployment | raise_hpa_max) -> workload class (gitops | keda |
+    # helm | plain, or "default") -> mode. Absent: auto (approve with approval_required).
+    autonomy: dict[str, dict[str, AutonomyMode]] = Field(default_factory=dict)
 
     @field_validator("stages")
     @classmethod
@@ -149,10 +157,42 @@ class WorkloadSafety(BaseModel):
         )
 
 
+class OwnerPolicy(BaseModel):
+    """Who owns a workload's desired state and what that means (shared.k8s.owners)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Labels Argo CD tracks by (label tracking). app.kubernetes.io/instance is Argo CD's default
+    # key but Helm sets it too: list it only when your Argo CD tracks by it.
+    argocd_label_keys: list[str] = Field(default_factory=lambda: ["argocd.argoproj.io/instance"])
+    # Does the owner put its desired state back (Argo CD self-heal, Flux and Config Sync always)?
+    # Only where it does not is a kubectl rollback offered next to the owner's way.
+    self_heal: dict[str, bool] = Field(
+        default_factory=lambda: {"argocd": True, "flux": True, "config_sync": True}
+    )
+    # Scale / HPA-max raises on a KEDA workload: raise the ScaledObject's maxReplicaCount, or
+    # refuse with the proposal.
+    keda: Literal["scaledobject", "refuse"] = "scaledobject"
+    # PromQL for the request rate of a workload (KEDA ScaledObject proposals); {namespace} and
+    # {workload} are replaced by validated names.
+    request_rate_query: str = (
+        'sum(rate(http_requests_total{{namespace="{namespace}",service="{workload}"}}[2m]))'
+    )
+
+    @field_validator("self_heal")
+    @classmethod
+    def _gitops_tools(cls, value: dict[str, bool]) -> dict[str, bool]:
+        bad = sorted(set(value) - {"argocd", "flux", "config_sync"})
+        if bad:
+            raise ValueError(f"owners.self_heal: unknown tool(s) {bad} (argocd, flux, config_sync)")
+        return value
+
+
 class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]
     unknown: AlertPolicy
     workload_safety: WorkloadSafety = Field(default_factory=WorkloadSafety)
+    owners: OwnerPolicy = Field(default_factory=OwnerPolicy)
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -194,7 +234,10 @@ def build_policy(raw: dict[str, Any]) -> Policy:
     unknown_raw["guardrails"] = _merge(defaults, unknown_raw.get("guardrails") or {})
     safety = WorkloadSafety.model_validate(raw.get("workload_safety") or {})
     return Policy(
-        alerts=alerts, unknown=AlertPolicy.model_validate(unknown_raw), workload_safety=safety
+        alerts=alerts,
+        unknown=AlertPolicy.model_validate(unknown_raw),
+        workload_safety=safety,
+        owners=OwnerPolicy.model_validate(raw.get("owners") or {}),
     )
 
 
@@ -236,6 +279,8 @@ def load_policy(path: str = "") -> Policy:
         raw["alerts"] = {**raw["alerts"], **(override.get("alerts") or {})}
         if "unknown" in override:
             raw["unknown"] = override["unknown"]
+        if "owners" in override:
+            raw["owners"] = _merge(raw.get("owners") or {}, override["owners"] or {})
         raw["workload_safety"] = _added_safety(
             raw.get("workload_safety"), override.get("workload_safety"), path
         )
