@@ -71,6 +71,19 @@ class AlertPolicy(BaseModel):
     # helm | plain, or "default") -> mode. Absent: auto (approve with approval_required).
     autonomy: dict[str, dict[str, AutonomyMode]] = Field(default_factory=dict)
 
+    @field_validator("autonomy", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted `off` as false: take it as the mode it was meant to be."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            action: {k: "off" if v is False else v for k, v in by_class.items()}
+            if isinstance(by_class, dict)
+            else by_class
+            for action, by_class in value.items()
+        }
+
     @field_validator("stages")
     @classmethod
     def _known_stages(cls, stages: list[str]) -> list[str]:
