@@ -111,6 +111,11 @@ def replay(
     return state, changes
 
 
+def workload_key(cluster: str, kind: str, namespace: str, name: str) -> str:
+    """The workload an autonomy record is about (cluster | kind:namespace:name)."""
+    return f"{cluster or '-'}|{kind.lower()}:{namespace}:{name}"
+
+
 def configured_mode(entry: AlertPolicy, action: str, workload_class: str) -> AutonomyMode:
     """What the policy says for this action on this class of workload."""
     by_class = entry.autonomy.get(action) or {}

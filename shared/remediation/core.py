@@ -411,18 +411,22 @@ class _Flow:
 
     def _autonomy(self, plan: Plan, wl_target: Target) -> str:
         """auto | approve | off for this action on this workload (policy, earned record)."""
-        from shared.autonomy import configured_mode, effective_mode, record_line
+        from shared.autonomy import configured_mode, effective_mode, record_line, workload_key
 
         assert self.entry is not None
         cls = str(self.owner_details.get("workload_class") or "plain")
         configured = configured_mode(self.entry, plan.action, cls)
+        key = workload_key(self.run.cluster, wl_target.kind, wl_target.namespace, wl_target.name)
         state = None
         if configured == "earned":
-            state = self.ledger.autonomy_state(
-                self.alert_type, plan.action, f"{self.run.cluster or '-'}|{wl_target.key}"
-            )
+            state = self.ledger.autonomy_state(self.alert_type, plan.action, key)
         mode = effective_mode(configured, state)
-        self.owner_details["autonomy"] = {"configured": configured, "mode": mode}
+        self.owner_details["autonomy"] = {
+            "configured": configured,
+            "mode": mode,
+            "workload": key,
+            "workload_class": cls,
+        }
         if configured == "earned":
             record = record_line(state) if state is not None else "no outcomes yet"
             plan.notes.append(f"Autonomy earned: {mode} ({record}).")
