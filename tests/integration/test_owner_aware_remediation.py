@@ -125,7 +125,10 @@ def test_argo_managed_deployment_high_cpu_scale_is_refused_with_the_git_change(
     f = remediate(run_for("HighCPUUsage", "api"))
     assert writes(kube) == []
     doc = audited(store, f, "owner/argocd")
-    change = "set spec.replicas: 4 on Deployment shop/api in the manifests of Argo CD Application shop-api"
+    change = (
+        "set spec.replicas: 4 on Deployment shop/api in the manifests of Argo CD Application "
+        "shop-api"
+    )
     assert change in f.summary and change in doc["how_to_change"]
     assert "Argo CD Application shop-api owns Deployment shop/api" in doc["reason"]
     assert f.details["workload_class"] == "gitops"
