@@ -71,6 +71,9 @@ HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
 KEDA_GROUP = "keda.sh"
 KEDA_HPA_PREFIX = "keda-hpa-"
 KEDA_SCALEDOBJECT_LABEL = "scaledobject.keda.sh/name"
+DEPLOYMENT = ("apps", "Deployment")
+HPA = ("autoscaling", "HorizontalPodAutoscaler")
+SCALED_OBJECT = (KEDA_GROUP, "ScaledObject")
 
 # The default for `owners.argocd_label_keys`: the documented custom tracking label only.
 DEFAULT_ARGO_LABEL_KEYS: tuple[str, ...] = (ARGO_INSTANCE_LABEL,)
@@ -146,17 +149,20 @@ def _group_of(api_version: str) -> str:
     return api_version.rpartition("/")[0] if "/" in api_version else ""
 
 
-def _identity(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+def _identity(obj: dict[str, Any], what: tuple[str, str] = ("", "")) -> tuple[str, str, str, str]:
+    """(group, kind, namespace, name). Items of a list response carry no apiVersion or kind:
+    `what` (group, kind) says what the caller read."""
     meta = _meta(obj)
+    api_version = str(obj.get("apiVersion") or "")
     return (
-        _group_of(str(obj.get("apiVersion") or "")),
-        str(obj.get("kind") or ""),
+        _group_of(api_version) if api_version else what[0],
+        str(obj.get("kind") or what[1]),
         str(meta.get("namespace") or ""),
         str(meta.get("name") or ""),
     )
 
 
-def _argo_tracking(value: str, obj: dict[str, Any]) -> str | None:
+def _argo_tracking(value: str, obj: dict[str, Any], what: tuple[str, str]) -> str | None:
     """The Application named by a tracking id, if the id is about this very object.
 
     Format (Argo CD resource tracking docs): ``<app>:<group>/<kind>:<namespace>/<name>``; the
@@ -170,7 +176,7 @@ def _argo_tracking(value: str, obj: dict[str, Any]) -> str | None:
         return None
     group, _, kind = gk.partition("/")
     ns, _, name = nsname.partition("/")
-    o_group, o_kind, o_ns, o_name = _identity(obj)
+    o_group, o_kind, o_ns, o_name = _identity(obj, what)
     if kind != o_kind or name != o_name or ns != o_ns:
         return None
     if o_kind and group != o_group:
@@ -178,21 +184,25 @@ def _argo_tracking(value: str, obj: dict[str, Any]) -> str | None:
     return app
 
 
-def _config_sync_id(obj: dict[str, Any]) -> str:
+def _config_sync_id(obj: dict[str, Any], what: tuple[str, str]) -> str:
     """This object's ``configsync.gke.io/resource-id`` as Config Sync writes it."""
-    group, kind, ns, name = _identity(obj)
+    group, kind, ns, name = _identity(obj, what)
     parts = [group, kind.lower(), ns, name] if ns else [group, kind.lower(), name]
     return "_".join(parts)
 
 
 def _argocd(
-    obj: dict[str, Any], labels: dict[str, str], annotations: dict[str, str], keys: Iterable[str]
+    obj: dict[str, Any],
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    keys: Iterable[str],
+    what: tuple[str, str],
 ) -> tuple[list[Owner], list[str]]:
     owners: list[Owner] = []
     possible: list[str] = []
     tracking = annotations.get(ARGO_TRACKING_ID)
     if tracking:
-        app = _argo_tracking(tracking, obj)
+        app = _argo_tracking(tracking, obj, what)
         if app:
             ns, sep, short = app.partition("_")
             owners.append(
@@ -253,12 +263,12 @@ def _flux(labels: dict[str, str], annotations: dict[str, str]) -> list[Owner]:
 
 
 def _config_sync(
-    obj: dict[str, Any], labels: dict[str, str], annotations: dict[str, str]
+    obj: dict[str, Any], labels: dict[str, str], annotations: dict[str, str], what: tuple[str, str]
 ) -> tuple[list[Owner], list[str]]:
     if annotations.get(CS_MANAGED, "").lower() != "enabled":
         return [], []
     resource_id = annotations.get(CS_RESOURCE_ID, "")
-    if resource_id.lower() != _config_sync_id(obj).lower():
+    if resource_id.lower() != _config_sync_id(obj, what).lower():
         return [], [
             f"{CS_MANAGED}: enabled but {CS_RESOURCE_ID} ({resource_id!r}) does not name this "
             "object: Config Sync does not manage it"
@@ -296,16 +306,21 @@ def _helm(labels: dict[str, str], annotations: dict[str, str]) -> list[Owner]:
 
 
 def owners_of(
-    obj: dict[str, Any] | None, argocd_label_keys: Iterable[str] = DEFAULT_ARGO_LABEL_KEYS
+    obj: dict[str, Any] | None,
+    argocd_label_keys: Iterable[str] = DEFAULT_ARGO_LABEL_KEYS,
+    what: tuple[str, str] = ("", ""),
 ) -> Owners:
-    """Every GitOps tool (and Helm release) that claims `obj`, from its labels and annotations."""
+    """Every GitOps tool (and Helm release) that claims `obj`, from its labels and annotations.
+
+    `what` = (API group, kind) of the object read: items of a list response do not say.
+    """
     if not obj:
         return Owners()
     meta = _meta(obj)
     labels = _strings(meta.get("labels"))
     annotations = _strings(meta.get("annotations"))
-    argo, possible = _argocd(obj, labels, annotations, argocd_label_keys)
-    cs, cs_possible = _config_sync(obj, labels, annotations)
+    argo, possible = _argocd(obj, labels, annotations, argocd_label_keys, what)
+    cs, cs_possible = _config_sync(obj, labels, annotations, what)
     return Owners(
         [*argo, *_flux(labels, annotations), *cs, *_helm(labels, annotations)],
         [*possible, *cs_possible],

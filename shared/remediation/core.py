@@ -345,7 +345,8 @@ class _Flow:
             )
             guard = "owner/keda"
         else:
-            so_owner = owners.owners_of(so, self.owner_policy.argocd_label_keys).gitops
+            keys = self.owner_policy.argocd_label_keys
+            so_owner = owners.owners_of(so, keys, owners.SCALED_OBJECT).gitops
             if so_owner is not None:
                 problem = (
                     f"{so_owner.label} owns ScaledObject {ns}/{scaled_object} (via "

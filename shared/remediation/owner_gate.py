@@ -58,7 +58,7 @@ def judge(
     policy: OwnerPolicy,
 ) -> OwnerVerdict:
     keys = policy.argocd_label_keys
-    deploy_owners = own.owners_of(deploy, keys)
+    deploy_owners = own.owners_of(deploy, keys, own.DEPLOYMENT)
     scaled_object = own.keda_scaled_object(hpa)
     cls = workload_class(deploy_owners, scaled_object)
     base: dict[str, Any] = {"deployment": deploy_owners.as_dict()}
@@ -115,7 +115,7 @@ def judge(
             v.how_to_change = change
             v.proposal = {"scaled_object": scaled_object, "change": change}
             return v
-        hpa_owner = own.owners_of(hpa, keys).gitops
+        hpa_owner = own.owners_of(hpa, keys, own.HPA).gitops
         if hpa_owner is not None:
             name = _name(hpa)
             change = own.git_change(

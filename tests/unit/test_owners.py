@@ -361,3 +361,16 @@ def test_rollback_keeps_the_kubectl_way_when_the_owner_does_not_self_heal() -> N
     v = owner_gate.judge(_rollback_plan(deploy), deploy, None, policy)
     assert v.verdict == "allow"
     assert any("argocd app rollback shop-web" in n for n in v.notes)
+
+
+def test_list_items_without_kind_are_matched_by_what_was_read() -> None:
+    """Items of a list response (an HPA found by listing) carry no apiVersion or kind."""
+    h = an_hpa(
+        "annotations: {argocd.argoproj.io/tracking-id: "
+        "'shop-web:autoscaling/HorizontalPodAutoscaler:shop/web'}"
+    )
+    del h["apiVersion"], h["kind"]
+    assert own.owners_of(h).gitops is None  # unknown kind: not claimed blindly
+    owner = own.owners_of(h, what=own.HPA).gitops
+    assert owner is not None and owner.name == "shop-web"
+    assert own.owners_of(h, what=own.DEPLOYMENT).gitops is None
