@@ -137,6 +137,20 @@ def change_line(change: ModeChange, alert_type: str, action: str, target: str) -
     return f"Autonomy: {action} on {target} for {alert_type} {verb} ({change.reason})."
 
 
+def render_records(records: list[dict[str, Any]]) -> str:
+    """`alertloop health`: each action's record (empty when none is kept yet)."""
+    if not records:
+        return ""
+    lines = ["", "Autonomy per action (alert type, action, workload: mode and outcomes)"]
+    for r in records:
+        state = AutonomyState.from_dict(r.get("state"))
+        lines.append(
+            f"{str(r.get('alert_type', '?'))[:23]:<24}{str(r.get('action', '?'))[:17]:<18}"
+            f"{str(r.get('workload', '?'))[:48]:<49}{record_line(state)}"
+        )
+    return "\n".join(lines)
+
+
 def record_line(state: AutonomyState) -> str:
     return (
         f"{state.mode}, streak {state.streak}: {state.fixed} fixed, {state.not_fixed} not "

@@ -113,7 +113,17 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"cannot read the run ledger: {exc}", file=sys.stderr)
         return 2
     report = loop_health(runs, now, days=args.days, quick_minutes=args.quick_minutes)
-    print(json.dumps(report, indent=2, default=str) if args.json else render(report))
+    try:
+        report["autonomy"] = Ledger().autonomy_records()
+    except LedgerError as exc:
+        print(f"cannot read the autonomy records: {exc}", file=sys.stderr)
+        report["autonomy"] = []
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        from shared.autonomy import render_records
+
+        print(render(report) + render_records(report["autonomy"]))
     return 0
 
 

@@ -380,3 +380,58 @@ def test_earned_autonomy_proposes_until_promoted_then_acts(
     third = remediate(run_for("HighCPUUsage", "api", run_id="r3"))
     assert third.details["action"] == "propose_scale_deployment"
     assert writes(kube) == []
+
+
+# ---- each action's record: alertloop health and the console ----------------------------------
+
+
+def _earned_record(ledger: Ledger, workload: str, outcomes: list[str]) -> None:
+    for i, outcome in enumerate(outcomes):
+        ledger.record_autonomy_outcome(
+            alert_type="ApplicationDown",
+            action="restart",
+            workload=workload,
+            workload_class="gitops",
+            outcome=outcome,  # type: ignore[arg-type]
+            outcome_id=f"{workload}-{i}",
+            approved=True,
+            promote_after=2,
+        )
+
+
+def test_health_shows_each_actions_record(
+    store: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.cli import main
+
+    _earned_record(store, "prod|deployment:shop:api", ["fixed", "fixed", "cleared_anyway"])
+    assert main(["health", "--days", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Autonomy per action" in out
+    line = next(x for x in out.splitlines() if "prod|deployment:shop:api" in x)
+    assert "ApplicationDown" in line and "restart" in line
+    assert "auto, streak 0: 2 fixed, 0 not fixed, 0 relapsed, 1 cleared anyway" in line
+    assert main(["health", "--json", "--days", "1"]) == 0
+    import json
+
+    [rec] = json.loads(capsys.readouterr().out)["autonomy"]
+    assert rec["state"]["mode"] == "auto" and "applied" not in rec
+
+
+def test_console_health_page_shows_each_actions_record(
+    store: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions_framework import create_app
+
+    from shared.console import app as console_app
+
+    monkeypatch.setenv("ALERTLOOP_CONSOLE_TOKEN", "t0ken")
+    monkeypatch.setenv("ALERTLOOP_CONSOLE_CACHE_SECONDS", "0")
+    console_app.snapshots.clear()
+    _earned_record(store, "prod|deployment:shop:<b>x</b>", ["fixed", "not_fixed"])
+    root = Path(__file__).resolve().parents[2]
+    client = create_app("console", str(root / "main.py"), "http").test_client()
+    html = client.get("/health", headers={"Authorization": "Bearer t0ken"}).get_data(as_text=True)
+    assert "Autonomy per action" in html
+    assert "<b>x</b>" not in html  # outside text is escaped
+    assert "<td>approve</td><td>0</td>\n<td>1</td><td>1</td><td>0</td>" in html
