@@ -151,3 +151,18 @@ def judge(
                 f"way: {way}."
             )
     return v
+
+
+def rollback_problem(deploy: dict[str, Any], policy: OwnerPolicy) -> tuple[str, str, str] | None:
+    """(guard, reason, how to change) when an approved kubectl rollback would be undone: the
+    owner appeared (or self-heal was turned on) after the proposal was made."""
+    gitops = own.owners_of(deploy, policy.argocd_label_keys, own.DEPLOYMENT).gitops
+    if gitops is None or not policy.self_heal.get(gitops.tool, True):
+        return None
+    ns = str((deploy.get("metadata") or {}).get("namespace") or "")
+    return (
+        f"owner/{gitops.tool}",
+        f"{gitops.label} owns {ns}/{_name(deploy)} and puts its desired state back: the approved "
+        "kubectl rollback would be undone at its next sync",
+        f"roll back the owner's way: {own.rollback_way(gitops)}",
+    )

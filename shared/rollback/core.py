@@ -337,6 +337,16 @@ class _Run:
         refusal = guard.check_workload(ACTION, target, deploy, pods=pods)
         if refusal is not None:
             return self._refused(refusal)
+        # The owner decides too: a GitOps owner that self-heals would undo the rollback.
+        from shared.remediation.owner_gate import rollback_problem
+
+        owned = rollback_problem(deploy, cached_policy(settings().policy_file).owners)
+        if owned is not None:
+            return self._refused(
+                guard.refuse(
+                    owned[0], owned[1], action=ACTION, target=str(target), how_to_change=owned[2]
+                )
+            )
         problem = live_problem(self.approval, deploy) or replicaset_problem(
             self.approval, deploy, _find_replicaset(clients, deploy, self.approval)
         )

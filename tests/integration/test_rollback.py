@@ -456,3 +456,30 @@ def test_conflict_between_check_and_patch_changes_nothing(
     # The cooldown lock and the rate-limit slot were released: nothing changed.
     assert not store._col("locks").document("default:deployment:shop:checkout").get().exists
     assert store._col("ratelimit").document("remediate-changes").get().to_dict()["changes"] == []
+
+
+def test_refuses_when_a_self_healing_gitops_owner_took_over(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    """Argo CD started tracking checkout after the proposal: its rollback would be undone."""
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    tracking = "shop-checkout:apps/Deployment:shop/checkout"
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["metadata"]["annotations"].__setitem__(
+            "argocd.argoproj.io/tracking-id", tracking
+        ),
+    )
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped"
+    refused = finding.details["refused"]
+    assert refused["guard"] == "owner/argocd"
+    assert "argocd app rollback shop-checkout" in refused["how_to_change"]
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "owner/argocd"
