@@ -76,6 +76,17 @@ def remediate(
         flow.close()
     details = {**flow.base_details(), **out.details}
     lines = list(out.lines)
+    if flow.entry is not None:
+        from shared.remediation.keda_proposal import follow_up_for_run
+
+        lines += follow_up_for_run(
+            details,
+            investigation=flow.entry.investigation,
+            flap_count=run.flap_count,
+            query_template=flow.owner_policy.request_rate_query,
+            ceiling=flow.entry.guardrails.replica_ceiling,
+            end=flow.now,
+        )
     if flow.entry is not None and flow.entry.follow_up:
         lines.append(f"Manual follow-up: {flow.entry.follow_up}")
     if details.get("next_check"):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import yaml
 
@@ -103,3 +105,93 @@ def proposal_lines(manifest: str, namespace: str, workload: str, r: float) -> li
         "its own):",
         manifest.rstrip(),
     ]
+
+
+# ---- reading the two series and deciding (Prometheus) -----------------------------------------
+
+CPU_QUERY = (
+    'sum(rate(container_cpu_usage_seconds_total{{namespace="{namespace}",'
+    'pod=~"{workload}-.*",container!=""}}[5m]))'
+)
+LOOKBACK = timedelta(hours=1)
+STEP_SECONDS = 60.0
+
+
+def wants_follow_up(investigation: str, flap_count: int, workload_class: str) -> bool:
+    """A CPU or memory alert that came back (a flap of the same alert), on a workload KEDA does
+    not scale yet."""
+    return investigation in ("cpu", "memory") and flap_count > 0 and workload_class != "keda"
+
+
+def _values(series: list[Any]) -> list[float]:
+    return [v for _, v in series[0].values] if len(series) == 1 else []
+
+
+def follow_up(
+    client: Any,
+    *,
+    namespace: str,
+    workload: str,
+    query_template: str,
+    replicas: int,
+    max_replicas: int,
+    end: datetime,
+    server_address: str,
+) -> list[str]:
+    """The proposal lines, or [] when CPU does not follow the request rate (or no data)."""
+    rate_query = request_rate_query(query_template, namespace, workload)
+    cpu_query = CPU_QUERY.format(namespace=namespace, workload=workload)
+    start = end - LOOKBACK
+    cpu = _values(client.range(cpu_query, start, end, STEP_SECONDS))
+    rate = _values(client.range(rate_query, start, end, STEP_SECONDS))
+    r = correlation(cpu, rate)
+    if r is None or r < FOLLOWS_AT:
+        return []
+    manifest = scaled_object_manifest(
+        namespace=namespace,
+        workload=workload,
+        query=rate_query,
+        threshold=threshold_per_replica(max(rate), replicas),
+        min_replicas=max(1, min(replicas, 2)),
+        max_replicas=max_replicas,
+        server_address=server_address,
+    )
+    return proposal_lines(manifest, namespace, workload, r)
+
+
+def follow_up_for_run(
+    details: dict[str, Any],
+    *,
+    investigation: str,
+    flap_count: int,
+    query_template: str,
+    ceiling: int,
+    end: datetime,
+) -> list[str]:
+    """The remediate finding's follow-up lines (never raises: a problem is one line)."""
+    from shared.prometheus import PrometheusClient, PrometheusError
+
+    wl = details.get("workload") or {}
+    if not isinstance(wl, dict) or wl.get("kind") != "Deployment":
+        return []
+    if not wants_follow_up(investigation, flap_count, str(details.get("workload_class") or "")):
+        return []
+    client = PrometheusClient.from_env()
+    if not client.configured:
+        return []
+    before = details.get("before") or {}
+    replicas = before.get("replicas") or before.get("current_replicas") or 1
+    try:
+        with client:
+            return follow_up(
+                client,
+                namespace=str(wl.get("namespace", "")),
+                workload=str(wl.get("name", "")),
+                query_template=query_template,
+                replicas=int(replicas),
+                max_replicas=ceiling,
+                end=end,
+                server_address=client.settings.url,
+            )
+    except (PrometheusError, ValueError) as exc:
+        return [f"KEDA follow-up not evaluated: {exc}"]
