@@ -113,6 +113,7 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"cannot read the run ledger: {exc}", file=sys.stderr)
         return 2
     report = loop_health(runs, now, days=args.days, quick_minutes=args.quick_minutes)
+    from shared.autonomy import render_records
     from shared.outcomes import health as outcomes_health
 
     try:
@@ -124,10 +125,20 @@ def cmd_health(args: argparse.Namespace) -> int:
     except LedgerError as exc:
         print(f"cannot read the outcomes: {exc}", file=sys.stderr)
         return 2
+    try:
+        report["autonomy"] = ledger.autonomy_records()
+    except LedgerError as exc:
+        print(f"cannot read the autonomy records: {exc}", file=sys.stderr)
+        report["autonomy"] = []
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        print(render(report) + "\n\n" + outcomes_health.render(report["outcomes"]))
+        print(
+            render(report)
+            + render_records(report["autonomy"])
+            + "\n\n"
+            + outcomes_health.render(report["outcomes"])
+        )
     return 0
 
 

@@ -24,6 +24,9 @@ Remediation = Literal["none", "restart", "scale", "propose_rollback"]
 Investigation = Literal["errors", "memory", "cpu", "down", "database", "generic"]
 # What a recent deploy means for the alert type: nothing, a likely cause, or a cause to roll back.
 RecentDeploy = Literal["ignore", "cause", "rollback"]
+# How much an action may do on its own (docs/owners-and-autonomy.md): act, propose, nothing, or
+# start at `approve` and earn `auto` from verified outcomes (shared.remediation.autonomy).
+AutonomyMode = Literal["auto", "approve", "off", "earned"]
 UNKNOWN = "unknown"
 
 
@@ -42,6 +45,8 @@ class Guardrails(BaseModel):
     scale_step: int = Field(2, ge=1)
     approval_required: bool = False
     dry_run: bool = False
+    # `autonomy: earned`: approved actions verified fixed in a row before an action turns auto.
+    promote_after: int = Field(3, ge=1)
 
 
 class Verification(BaseModel):
@@ -90,6 +95,22 @@ class AlertPolicy(BaseModel):
     # false: every alert of this type opens its own incident (flap chains still apply).
     correlate: bool = True
     verification: Verification = Field(default_factory=Verification)
+    # action (restart | scale_deployment | raise_hpa_max) -> workload class (gitops | keda |
+    # helm | plain, or "default") -> mode. Absent: auto (approve with approval_required).
+    autonomy: dict[str, dict[str, AutonomyMode]] = Field(default_factory=dict)
+
+    @field_validator("autonomy", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted `off` as false: take it as the mode it was meant to be."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            action: {k: "off" if v is False else v for k, v in by_class.items()}
+            if isinstance(by_class, dict)
+            else by_class
+            for action, by_class in value.items()
+        }
 
     @field_validator("stages")
     @classmethod
@@ -182,6 +203,37 @@ class WorkloadSafety(BaseModel):
         )
 
 
+class OwnerPolicy(BaseModel):
+    """Who owns a workload's desired state and what that means (shared.k8s.owners)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Labels Argo CD tracks by (label tracking). app.kubernetes.io/instance is Argo CD's default
+    # key but Helm sets it too: list it only when your Argo CD tracks by it.
+    argocd_label_keys: list[str] = Field(default_factory=lambda: ["argocd.argoproj.io/instance"])
+    # Does the owner put its desired state back (Argo CD self-heal, Flux and Config Sync always)?
+    # Only where it does not is a kubectl rollback offered next to the owner's way.
+    self_heal: dict[str, bool] = Field(
+        default_factory=lambda: {"argocd": True, "flux": True, "config_sync": True}
+    )
+    # Scale / HPA-max raises on a KEDA workload: raise the ScaledObject's maxReplicaCount, or
+    # refuse with the proposal.
+    keda: Literal["scaledobject", "refuse"] = "scaledobject"
+    # PromQL for the request rate of a workload (KEDA ScaledObject proposals); {namespace} and
+    # {workload} are replaced by validated names.
+    request_rate_query: str = (
+        'sum(rate(http_requests_total{{namespace="{namespace}",service="{workload}"}}[2m]))'
+    )
+
+    @field_validator("self_heal")
+    @classmethod
+    def _gitops_tools(cls, value: dict[str, bool]) -> dict[str, bool]:
+        bad = sorted(set(value) - {"argocd", "flux", "config_sync"})
+        if bad:
+            raise ValueError(f"owners.self_heal: unknown tool(s) {bad} (argocd, flux, config_sync)")
+        return value
+
+
 class Policy(BaseModel):
     alerts: dict[str, AlertPolicy]
     unknown: AlertPolicy
@@ -199,6 +251,8 @@ class Policy(BaseModel):
             _LINK_HOST.match,
             'link_hosts entries are host names ("runbooks.example.com" or "*.example.com")',
         )
+
+    owners: OwnerPolicy = Field(default_factory=OwnerPolicy)
 
     def resolve(self, alert_name: str) -> tuple[str, AlertPolicy]:
         """(policy alert type, entry) for an alert name, following aliases; unknown -> default."""
@@ -249,6 +303,7 @@ def build_policy(raw: dict[str, Any]) -> Policy:
         workload_safety=safety,
         fleet_brake=fleet,
         link_hosts=list(raw.get("link_hosts") or []),
+        owners=OwnerPolicy.model_validate(raw.get("owners") or {}),
     )
 
 
@@ -294,6 +349,8 @@ def load_policy(path: str = "") -> Policy:
             raw["outcomes"] = _merge(raw.get("outcomes") or {}, override["outcomes"] or {})
         if "link_hosts" in override:
             raw["link_hosts"] = override["link_hosts"]
+        if "owners" in override:
+            raw["owners"] = _merge(raw.get("owners") or {}, override["owners"] or {})
         raw["workload_safety"] = _added_safety(
             raw.get("workload_safety"), override.get("workload_safety"), path
         )

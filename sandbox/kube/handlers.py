@@ -200,6 +200,15 @@ class ResourceApi:
                 raise not_found(res, req.name)
             if isinstance(body, dict):
                 self._check_precondition(res, current, body)
+            if res.custom and content_type.split(";")[0].strip() == STRATEGIC_MERGE_PATCH:
+                # Custom resources have no patch strategy: the API server answers 415
+                # (kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/
+                # custom-resource-definitions: "strategic merge patch is not supported").
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    "strategic merge patch is not supported for custom resources",
+                )
             patched = apply_patch(current, content_type, body)
             if isinstance(body, list):  # json patch: a replaced resourceVersion is a precondition
                 rv = patched.get("metadata", {}).get("resourceVersion")

@@ -18,6 +18,7 @@ class Resource:
     namespaced: bool = True
     short_names: tuple[str, ...] = ()
     subresources: tuple[str, ...] = ()
+    custom: bool = False  # served from a CustomResourceDefinition
 
     @property
     def api_version(self) -> str:
@@ -79,6 +80,17 @@ RESOURCES: dict[str, Resource] = {
         Resource("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice"),
         Resource("nodes", "", "v1", "Node", namespaced=False, short_names=("no",)),
         Resource("resourcequotas", "", "v1", "ResourceQuota", short_names=("quota",)),
+        # KEDA's CRD (https://keda.sh/docs/latest/reference/scaledobject-spec/): the object that
+        # owns the HPA of an event-driven workload.
+        Resource(
+            "scaledobjects",
+            "keda.sh",
+            "v1alpha1",
+            "ScaledObject",
+            short_names=("so",),
+            subresources=("status",),
+            custom=True,
+        ),
     )
 }
 

@@ -41,6 +41,8 @@ class Snapshot:
     poison: list[dict[str, Any]]  # set aside within the metrics window
     read_seconds: float = 0.0
     partial: list[str] = field(default_factory=list)  # what hit its bound
+    # Each action's earned-autonomy record (shared.ledger.autonomy), newest first.
+    autonomy: list[dict[str, Any]] = field(default_factory=list)
     # What pages computed from this snapshot (it does not change until the next refresh).
     memo: dict[str, Any] = field(default_factory=dict)
     outcomes: list[dict[str, Any]] = field(default_factory=list)  # checked in the metrics window
@@ -75,7 +77,8 @@ def _finish(
         name for name, got, cap in (("runs", runs, MAX_RUNS), ("audit", audit, MAX_AUDIT))
         if len(got) >= cap
     ]  # fmt: skip
-    snap = Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial)
+    autonomy = ledger.autonomy_records()
+    snap = Snapshot(now, runs, audit, poison, time.monotonic() - t0, partial, autonomy=autonomy)
     snap.outcomes = ledger.outcomes_since(metrics_since)  # verified outcomes (shared.outcomes)
     return snap
 

@@ -287,6 +287,7 @@ def health_page(snap: Snapshot, days: int, selected: str) -> str:
         charts=Markup("".join(parts)),  # noqa: S704
         taken_at=snap.taken_at,
         read_s=snap.read_seconds,
+        autonomy=snap.autonomy,
     )
 
 

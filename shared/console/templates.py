@@ -207,6 +207,17 @@ HEALTH = """{% extends "base" %}
 <td>{{ m.false_positive_rate|pct }}</td><td>{{ m.team_action_rate|pct }}</td></tr>
 {% endfor %}
 </table></div>
+{% if autonomy %}<h2>Autonomy per action</h2>
+<div class="scroll"><table>
+<tr><th>alert type</th><th>action</th><th>workload</th><th>class</th><th>mode</th><th>streak</th>
+<th>fixed</th><th>not fixed</th><th>relapsed</th><th>cleared anyway</th></tr>
+{% for a in autonomy %}
+<tr><td>{{ a.alert_type|u(80) }}</td><td>{{ a.action|u(40) }}</td><td>{{ a.workload|u(120) }}</td>
+<td>{{ a.workload_class|u(20) }}</td><td>{{ a.state.mode|u(10) }}</td><td>{{ a.state.streak }}</td>
+<td>{{ a.state.fixed }}</td><td>{{ a.state.not_fixed }}</td><td>{{ a.state.relapsed }}</td>
+<td>{{ a.state.cleared_anyway }}</td></tr>
+{% endfor %}
+</table></div>{% endif %}
 <p class="muted">Targets: every alert executed; investigation &lt; 5 min; MTTR trending down;
 false positives ≤ 10% (else tune the alert: <code>alertloop tune</code>); team action &lt; 20%.
 Read from the ledger at {{ taken_at|when }} ({{ "%.2f"|format(read_s) }} s).</p>

@@ -57,6 +57,7 @@ GROUPS = {
     "daemonsets": "apps",
     "jobs": "batch",
     "horizontalpodautoscalers": "autoscaling",
+    "scaledobjects": "keda.sh",
     "apiservices": "apiregistration.k8s.io",
     "endpointslices": "discovery.k8s.io",
 }
@@ -97,6 +98,12 @@ class KubeClients:
         from kubernetes import client
 
         return client.BatchV1Api(self.api_client)
+
+    @cached_property
+    def custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api_client)
 
     @cached_property
     def apiregistration(self) -> Any:

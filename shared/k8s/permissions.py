@@ -80,6 +80,10 @@ REMEDIATE_WRITES: tuple[Access, ...] = (
     Access("get", "deployments/scale", "apps", "allowed", why="current replicas"),
     Access("patch", "deployments/scale", "apps", "allowed", why="scale a deployment"),
     Access("patch", "horizontalpodautoscalers", "autoscaling", "allowed", why="raise maxReplicas"),
+    Access("get", "scaledobjects", "keda.sh", "allowed", why="the KEDA owner of an HPA"),
+    Access(
+        "patch", "scaledobjects", "keda.sh", "allowed", why="raise a ScaledObject's maxReplicaCount"
+    ),
 )
 
 # Rollback acts on an approved target only, in the allow-list: no cluster-wide reads.

@@ -8,6 +8,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
   stages        idempotency/, leases/                             (shared.ledger.stages)
   guardrails    locks/, attempts/, ratelimit/, audit/             (shared.ledger.guardrails)
   approvals     approvals/                                        (shared.ledger.approvals)
+  autonomy      autonomy/ (earned mode per alert type, action, workload) (shared.ledger.autonomy)
   deadletters   deadletters/                                      (shared.ledger.deadletters)
   interactions  interactions/, incidents' human state, verdicts   (shared.ledger.interactions)
   queries       read-only views for the console and /metrics      (shared.ledger.queries)
@@ -17,6 +18,7 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
 from __future__ import annotations
 
 from shared.ledger.approvals import ApprovalsLedger
+from shared.ledger.autonomy import AutonomyLedger, AutonomyUpdate
 from shared.ledger.base import LedgerError, document_id_ok
 from shared.ledger.deadletters import DeadLettersLedger
 from shared.ledger.guardrails import Denied, Earlier, GuardrailLedger, Reserved, WriteRequest
@@ -36,12 +38,14 @@ class Ledger(
     InteractionsLedger,
     QueriesLedger,
     OutcomesLedger,
+    AutonomyLedger,
 ):
     """Firestore client created lazily, once per instance (cold start stays cheap)."""
 
 
 __all__ = [
     "STAGE_STATE",
+    "AutonomyUpdate",
     "Claim",
     "Denied",
     "Dispatch",

@@ -36,6 +36,7 @@ def schedule_check(
     target_key: str,
     workload: dict[str, str],
     automatic: bool,
+    workload_class: str = "plain",
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The check's record (created once per write audit id: redeliveries find it)."""
@@ -53,6 +54,7 @@ def schedule_check(
         "automatic": automatic,
         "target_key": target_key,
         "workload": workload,
+        "workload_class": workload_class,  # owners (shared.k8s.owners): earned autonomy's key
         "acted_at": acted,
         "window_seconds": window.total_seconds(),
         "due_at": acted + window,

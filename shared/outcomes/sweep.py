@@ -129,11 +129,12 @@ def sweep_outcomes(
         report.checked.append(audit_id)
         event(log, "outcome recorded", audit_id=audit_id, outcome=fields["outcome"])
         _post(ledger, bus, check, f"1-outcome:{audit_id[:12]}", fields["line"])
+        fold_autonomy(ledger, bus, policy, check, str(fields["outcome"]))
         if fields["outcome"] == "not_fixed" and check.get("automatic"):
             tripped = trip_if_due(ledger, bus, policy, check, now)
             if tripped:
                 report.brakes.append(tripped)
-    report.relapsed = sweep_relapses(ledger, bus, now)
+    report.relapsed = sweep_relapses(ledger, bus, now, policy)
     fleet = trip_fleet_if_due(ledger, bus, policy, check_now=now)
     if fleet:
         report.brakes.append(fleet)
@@ -259,7 +260,40 @@ def trip_fleet_if_due(ledger: Any, bus: Bus, policy: Policy, check_now: datetime
     return FLEET_BRAKE
 
 
-def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
+def fold_autonomy(
+    ledger: Any, bus: Bus, policy: Policy, check: dict[str, Any], outcome: str
+) -> None:
+    """Earned autonomy learns from every outcome of its action on the workload (counted once per
+    outcome: a relapse is a second outcome of the same action); a change of mode is posted."""
+    from shared.autonomy import OUTCOMES, change_line, workload_key
+
+    if outcome not in OUTCOMES:
+        return
+    alert_type, entry = policy.resolve(str(check.get("alert_type") or ""))
+    wl = check.get("workload") or {}
+    key = workload_key(
+        str(check.get("cluster") or ""),
+        str(wl.get("kind") or "deployment"),
+        str(wl.get("namespace") or ""),
+        str(wl.get("name") or ""),
+    )
+    action = str(check.get("action") or "")
+    update = ledger.record_autonomy_outcome(
+        alert_type=alert_type,
+        action=action,
+        workload=key,
+        workload_class=str(check.get("workload_class") or "plain"),
+        outcome=outcome,
+        outcome_id=f"{check.get('audit_id')}:{outcome}",
+        approved=not check.get("automatic"),
+        promote_after=entry.guardrails.promote_after,
+    )
+    if update.change is not None:
+        text = change_line(update.change, alert_type, action, _workload_text(check))
+        _post(ledger, bus, check, f"4-autonomy:{str(check.get('audit_id'))[:12]}:{outcome}", text)
+
+
+def sweep_relapses(ledger: Any, bus: Bus, now: datetime, policy: Policy | None = None) -> list[str]:
     """fixed -> relapsed when the same alert fires again on the workload within 24 h."""
     out: list[str] = []
     for o, inc in ledger.relapse_scan(now):
@@ -283,6 +317,8 @@ def sweep_relapses(ledger: Any, bus: Bus, now: datetime) -> list[str]:
         if ledger.mark_relapsed(str(o["audit_id"]), {"relapse_line": text}):
             out.append(str(o["audit_id"]))
             _post(ledger, bus, o, f"3-relapse:{str(o['audit_id'])[:12]}", text)
+            if policy is not None:
+                fold_autonomy(ledger, bus, policy, o, "relapsed")
     return out
 
 

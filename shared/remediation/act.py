@@ -34,6 +34,10 @@ def send(clients: KubeClients, plan: Plan, write_id: str = "") -> dict[str, Any]
         return writes.patch_deployment(clients, ns, name, body)
     if plan.patch_kind == "scale":
         return writes.patch_deployment_scale(clients, ns, name, body)
+    if plan.patch_kind == "keda":
+        from shared.k8s.keda import patch_scaled_object
+
+        return patch_scaled_object(clients, ns, name, body)
     return writes.patch_hpa(clients, ns, name, body)
 
 
@@ -63,6 +67,10 @@ def read_back(clients: KubeClients, action: str, namespace: str, name: str) -> d
         return reads.get_deployment_scale(clients, namespace, name) or {}
     if action == "raise_hpa_max":
         return reads.get_hpa(clients, namespace, name)
+    if action == "raise_keda_max":
+        from shared.k8s.keda import get_scaled_object
+
+        return get_scaled_object(clients, namespace, name)
     return reads.get_deployment(clients, namespace, name)
 
 
@@ -82,6 +90,8 @@ def is_applied(action: str, after: dict[str, Any], obj: dict[str, Any], write_id
         return spec.get("replicas") == after.get("replicas")
     if action == "raise_hpa_max":
         return spec.get("maxReplicas") == after.get("maxReplicas")
+    if action == "raise_keda_max":
+        return spec.get("maxReplicaCount") == after.get("maxReplicaCount")
     return False
 
 

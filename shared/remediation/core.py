@@ -23,7 +23,7 @@ from shared.k8s.errors import K8sError, K8sNotConfigured
 from shared.k8s.reads import iso
 from shared.k8s.workload import WorkloadRef
 from shared.ledger import Ledger, LedgerError
-from shared.policy import AlertPolicy, PolicyError, cached_policy
+from shared.policy import AlertPolicy, OwnerPolicy, PolicyError, cached_policy
 from shared.remediation import act, decide, prose, verify
 from shared.remediation.decide import Plan, Target
 from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal, Reservation
@@ -76,6 +76,17 @@ def remediate(
         flow.close()
     details = {**flow.base_details(), **out.details}
     lines = list(out.lines)
+    if flow.entry is not None:
+        from shared.remediation.keda_proposal import follow_up_for_run
+
+        lines += follow_up_for_run(
+            details,
+            investigation=flow.entry.investigation,
+            flap_count=run.flap_count,
+            query_template=flow.owner_policy.request_rate_query,
+            ceiling=flow.entry.guardrails.replica_ceiling,
+            end=flow.now,
+        )
     if flow.entry is not None and flow.entry.follow_up:
         lines.append(f"Manual follow-up: {flow.entry.follow_up}")
     if details.get("next_check"):
@@ -110,6 +121,9 @@ class _Flow:
         self.guard: Guardrails | None = None
         self.clients: KubeClients | None = None
         self.routing_problem = ""
+        # Who owns the workload's desired state (shared.remediation.owner_gate), once read.
+        self.owner_policy = OwnerPolicy()
+        self.owner_details: dict[str, Any] = {}
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -125,6 +139,7 @@ class _Flow:
             "dry_run_sources": self.guard.dry_run_sources if self.guard else [],
             "follow_up": self.entry.follow_up if self.entry else "",
             "cluster": self.run.cluster,
+            **self.owner_details,
         }
 
     def _clients(self) -> KubeClients:
@@ -145,6 +160,7 @@ class _Flow:
         if entry is policy.unknown and self.run.alert.name != self.run.alert_type:
             alert_type, entry = policy.resolve(self.run.alert.name)
         self.alert_type, self.entry = alert_type, entry
+        self.owner_policy = policy.owners
         recorder = Recorder(
             self.ledger, self.cfg.actor, self.run.run_id, alert_type, self.run.incident_id
         )
@@ -259,10 +275,114 @@ class _Flow:
         refusal = self.guard.check_workload(plan.action, target, deploy, pods=pods, hpa=hpa)
         if refusal is not None:
             return self._refused(refusal, plan.action, str(plan.target or target), plan, workload)
-        if plan.patch_kind == "hpa":  # the write is to the HPA: bind it to this deployment too
-            plan.workload_name = name
-            plan.workload_version = str((deploy.get("metadata") or {}).get("resourceVersion", ""))
-        return plan
+        gated = self._owner_gate(clients, workload, deploy, hpa, plan)
+        if isinstance(gated, Plan) and gated.patch_kind in ("hpa", "keda"):
+            # The write is to the HPA or its ScaledObject: bind it to this deployment too.
+            gated.workload_name = name
+            gated.workload_version = str((deploy.get("metadata") or {}).get("resourceVersion", ""))
+        return gated
+
+    def _owner_gate(
+        self,
+        clients: KubeClients,
+        workload: WorkloadRef,
+        deploy: dict[str, Any],
+        hpa: object,
+        plan: Plan,
+    ) -> Plan | Outcome:
+        """Never a change the owner undoes: allow (with where it shows), redirect or refuse."""
+        from shared.remediation import owner_gate
+
+        assert self.guard is not None
+        v = owner_gate.judge(
+            plan, deploy, hpa if isinstance(hpa, dict) else None, self.owner_policy
+        )
+        self.owner_details = {"owners": v.owners, "workload_class": v.workload_class}
+        plan.notes.extend(n for n in v.notes if n not in plan.notes)
+        if v.verdict == "allow":
+            return plan
+        if v.verdict == "keda":
+            return self._keda_plan(clients, workload, plan, v.scaled_object)
+        action = "rollback" if v.verdict == "owner_rollback" else plan.action
+        refusal = self.guard.refuse(
+            v.guard,
+            v.reason,
+            action=action,
+            target=str(plan.target),
+            plan=plan,
+            how_to_change=v.how_to_change,
+            details={"owner_proposal": v.proposal},
+        )
+        out = self._refused(refusal, action, str(plan.target), plan, workload)
+        out.details["owner_proposal"] = v.proposal
+        if v.verdict == "owner_rollback":
+            # A proposal the owner's way: no approval record, so no kubectl rollback button.
+            out.status = "ok"
+            out.details["action"] = "propose_rollback"
+            out.lines.insert(0, f"Proposed (not executed): {plan.reason}.")
+        return out
+
+    def _keda_plan(
+        self, clients: KubeClients, workload: WorkloadRef, hpa_plan: Plan, scaled_object: str
+    ) -> Plan | Outcome:
+        """KEDA owns the HPA: raise the ScaledObject's maxReplicaCount instead (never the HPA)."""
+        from shared.k8s import keda, owners
+
+        assert self.guard is not None and self.entry is not None
+        ns = workload.namespace
+        so = keda.get_scaled_object(clients, ns, scaled_object)
+        meta = so.get("metadata") or {}
+        target = Target("ScaledObject", ns, scaled_object)
+        current = keda.max_replica_count(so)
+        step = self.entry.guardrails.scale_step
+        hpa_name = hpa_plan.target.name if hpa_plan.target else "?"
+        plan = Plan(
+            "raise_keda_max",
+            "change",
+            target,
+            f"HPA {hpa_name} is at its maximum and is owned by KEDA ScaledObject {scaled_object}: "
+            f"raising its spec.maxReplicaCount by {step} (KEDA rewrites the HPA from it; the HPA "
+            "itself is not touched)",
+            before={**hpa_plan.before, "maxReplicaCount": current},
+            patch_kind="keda",
+            resource_version=str(meta.get("resourceVersion", "")),
+            count_field="maxReplicaCount",
+            current=current,
+            desired=current + step,
+            notes=hpa_plan.notes,
+        )
+        plan.set_count(current + step)
+        aimed = ((so.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+        problem, guard, how = "", "", ""
+        if aimed != workload.name:
+            problem = (
+                f"ScaledObject {ns}/{scaled_object} scales {aimed!r}, not {workload.name}: "
+                "not raising it"
+            )
+            guard = "owner/keda"
+        else:
+            keys = self.owner_policy.argocd_label_keys
+            so_owner = owners.owners_of(so, keys, owners.SCALED_OBJECT).gitops
+            if so_owner is not None:
+                problem = (
+                    f"{so_owner.label} owns ScaledObject {ns}/{scaled_object} (via "
+                    f"{so_owner.via}): raising it in the cluster would be reverted"
+                )
+                guard = f"owner/{so_owner.tool}"
+                how = owners.git_change(
+                    so_owner,
+                    "ScaledObject",
+                    ns,
+                    scaled_object,
+                    "spec.maxReplicaCount",
+                    int(plan.after.get("maxReplicaCount") or 0),
+                )
+        if not problem:
+            return plan
+        refusal = self.guard.refuse(
+            guard, problem, action=plan.action, target=str(target), plan=plan, how_to_change=how
+        )
+        return self._refused(refusal, plan.action, str(target), plan, workload)
 
     # ---- acting -------------------------------------------------------------------------------
 
@@ -278,15 +398,23 @@ class _Flow:
             refusal = guard.check_ceiling(plan)
             if refusal is not None:
                 return self._refused(refusal, plan.action, str(plan.target), plan, workload)
-        from shared.outcomes.mode import action_mode
-
-        autonomy = action_mode(self.entry, plan.action, workload.as_dict())
-        if autonomy.mode == "off":
-            refusal = guard.refuse(
-                "autonomy_off", autonomy.reason, action=plan.action, target=str(plan.target)
-            )
-            return self._refused(refusal, plan.action, str(plan.target), plan, workload)
-        if plan.mode == "proposal" or autonomy.mode == "approve":
+        if plan.mode == "change":
+            mode = self._autonomy(plan, wl_target)
+            if mode == "off":
+                refusal = guard.refuse(
+                    "autonomy_off",
+                    f"the policy sets {plan.action} on {self.owner_details.get('workload_class')} "
+                    f"workloads to off for {self.alert_type}",
+                    action=plan.action,
+                    target=str(plan.target),
+                    plan=plan,
+                    how_to_change=f"set autonomy.{plan.action} (auto, approve or earned) for "
+                    f"{self.alert_type} in the policy",
+                )
+                return self._refused(refusal, plan.action, str(plan.target), plan, workload)
+            if mode == "approve":
+                return self._propose(plan, workload)
+        if plan.mode == "proposal" or self.entry.guardrails.approval_required:
             return self._propose(plan, workload)
         refusal = guard.check_dry_run(plan, wl_target)
         if refusal is not None:
@@ -297,6 +425,29 @@ class _Flow:
         if isinstance(reserved, EarlierWrite):
             return self._earlier(clients, workload, plan, reserved)
         return self._apply(clients, workload, wl_target, plan, reserved)
+
+    def _autonomy(self, plan: Plan, wl_target: Target) -> str:
+        """auto | approve | off for this action on this workload (policy, earned record)."""
+        from shared.autonomy import configured_mode, effective_mode, record_line, workload_key
+
+        assert self.entry is not None
+        cls = str(self.owner_details.get("workload_class") or "plain")
+        configured = configured_mode(self.entry, plan.action, cls)
+        key = workload_key(self.run.cluster, wl_target.kind, wl_target.namespace, wl_target.name)
+        state = None
+        if configured == "earned":
+            state = self.ledger.autonomy_state(self.alert_type, plan.action, key)
+        mode = effective_mode(configured, state)
+        self.owner_details["autonomy"] = {
+            "configured": configured,
+            "mode": mode,
+            "workload": key,
+            "workload_class": cls,
+        }
+        if configured == "earned":
+            record = record_line(state) if state is not None else "no outcomes yet"
+            plan.notes.append(f"Autonomy earned: {mode} ({record}).")
+        return mode
 
     def _earlier(
         self, clients: KubeClients, workload: WorkloadRef, plan: Plan, earlier: EarlierWrite
@@ -493,6 +644,7 @@ class _Flow:
             target_key=reserved.request.target_key,
             workload=workload.as_dict(),
             automatic=reserved.request.automatic,
+            workload_class=str(self.owner_details.get("workload_class") or "plain"),
         )
 
     def _send(

@@ -21,7 +21,7 @@ from shared.k8s.writes import (
 )
 
 Mode = Literal["change", "proposal", "none"]
-PatchKind = Literal["", "deployment", "scale", "hpa"]
+PatchKind = Literal["", "deployment", "scale", "hpa", "keda"]
 
 LEAK_NOTE = (
     "A memory leak is suspected: scaling only buys time, every replica will grow until it is "
@@ -77,6 +77,10 @@ class Plan:
             self.patch = scale_patch(self.resource_version, value)
         elif self.patch_kind == "hpa":
             self.patch = hpa_max_patch(self.resource_version, value)
+        elif self.patch_kind == "keda":
+            from shared.k8s.keda import max_replica_patch
+
+            self.patch = max_replica_patch(self.resource_version, value)
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:

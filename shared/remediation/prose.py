@@ -14,6 +14,8 @@ NEXT_CHECKS = {
     "scaling is not the fix",
     "raise_hpa_max": "watch the HPA scale past its old maximum and the alert resolve; review "
     "the HPA's limits afterwards",
+    "raise_keda_max": "watch KEDA raise its HPA's maximum and the replicas follow, and the alert "
+    "resolve; put the new maxReplicaCount in Git if the ScaledObject comes from there",
     "propose_rollback": "a human decides: compare the error rate of the new revision with the "
     "previous one, then Approve or Reject below (allowed approvers only), or roll back by hand "
     "(command above)",
@@ -33,15 +35,20 @@ def done_line(plan: Plan) -> str:
         f"{plan.after.get('replicas')} replicas",
         "raise_hpa_max": f"Raised maxReplicas of {plan.target} from {plan.current} to "
         f"{plan.after.get('maxReplicas')}",
+        "raise_keda_max": f"Raised maxReplicaCount of {plan.target} from {plan.current} to "
+        f"{plan.after.get('maxReplicaCount')}",
     }.get(plan.action, f"{plan.action} {plan.target}")
 
 
 def describe(plan: Plan) -> str:
     if plan.action == "restart":
         return f"restart {plan.target} (patch {plan.patch})"
-    if plan.action in ("scale_deployment", "raise_hpa_max"):
+    if plan.action in ("scale_deployment", "raise_hpa_max", "raise_keda_max"):
+        verb = {"scale_deployment": "scale", "raise_hpa_max": "raise maxReplicas of"}.get(
+            plan.action, "raise maxReplicaCount of"
+        )
         return (
-            f"{'scale' if plan.action == 'scale_deployment' else 'raise maxReplicas of'} "
+            f"{verb} "
             f"{plan.target} from {plan.current} to {plan.after.get(plan.count_field)} "
             f"(patch {plan.patch})"
         )

@@ -339,6 +339,16 @@ class _Run:
         refusal = guard.check_workload(ACTION, target, deploy, pods=pods)
         if refusal is not None:
             return self._refused(refusal)
+        # The owner decides too: a GitOps owner that self-heals would undo the rollback.
+        from shared.remediation.owner_gate import rollback_problem
+
+        owned = rollback_problem(deploy, cached_policy(settings().policy_file).owners)
+        if owned is not None:
+            return self._refused(
+                guard.refuse(
+                    owned[0], owned[1], action=ACTION, target=str(target), how_to_change=owned[2]
+                )
+            )
         # One read of the target ReplicaSet: the object checked against the approval is the
         # object whose template is written (a second read could differ from what was checked).
         rs = _find_replicaset(clients, deploy, self.approval)

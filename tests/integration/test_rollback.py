@@ -540,3 +540,30 @@ def test_a_lost_config_only_rollback_is_settled_by_its_marker_not_its_images(
     assert audit["outcome"] == "unknown"
     # The cooldown is kept: no further change until it passes.
     assert store._col("locks").document("default:deployment:shop:checkout").get().exists
+
+
+def test_refuses_when_a_self_healing_gitops_owner_took_over(
+    store: Ledger, kube: KubeApiServer
+) -> None:
+    """Argo CD started tracking checkout after the proposal: its rollback would be undone."""
+    run = path_a_run(store)
+    aid = proposal(run, store)
+    tracking = "shop-checkout:apps/Deployment:shop/checkout"
+    kube.mutate(
+        "deployments",
+        "shop",
+        "checkout",
+        lambda d: d["metadata"]["annotations"].__setitem__(
+            "argocd.argoproj.io/tracking-id", tracking
+        ),
+    )
+    kube.clear_requests()
+    finding = rollback(delivered(run, aid))
+    assert finding.status == "skipped"
+    refused = finding.details["refused"]
+    assert refused["guard"] == "owner/argocd"
+    assert "argocd app rollback shop-checkout" in refused["how_to_change"]
+    assert patches(kube) == []
+    assert approval(store, aid)["status"] == "refused"
+    (audit,) = audits(store)
+    assert audit["outcome"] == "refused" and audit["guard"] == "owner/argocd"

@@ -12,7 +12,7 @@ For every example:
      above its ceiling;
   4. every write the API server applied is covered by exactly one write audit record, settled as
      "applied" or "unknown" (never "not_applied", never left "in_progress"), and no audit claims
-     "applied" without a write the server applied.
+     "applied" without a write the server applied;
 
 Issue #20 adds worlds where the action does not help (the alert keeps firing, due outcome checks
 are swept), where the next alert names a pod (new names after every restart) under a new
@@ -20,6 +20,10 @@ fingerprint (a new incident: a flap past every window), and where a person resum
   5. at most max_attempts automatic writes per workload, whatever incidents and labels;
   6. no automatic write while the workload's brake is tripped (until a resume);
   7. exactly one recorded outcome per write that may have happened.
+     "applied" without a write the server applied;
+  8. no write that an owner reverts (issue #20): on a workload Argo CD, Flux or Config Sync
+     manages, nothing but a restart; on a KEDA workload never the HPA (its ScaledObject, unless
+     the ScaledObject itself comes from Git). Look-alike markers and Helm change nothing.
 """
 
 from __future__ import annotations
@@ -119,6 +123,17 @@ VOLUMES: tuple[tuple[dict[str, Any], bool], ...] = (
 REGISTRIES = ("", "docker.io/", "docker.io/library/", "ghcr.io/acme/", "localhost:5000/team/")
 TAGS = (":1.2.3", ":latest", "@sha256:" + "ab" * 32, ":16-alpine", "")
 DATA_COMPONENTS = ("database", "db", "cache", "queue", "storage")
+# Who owns the workload's desired state; "lookalike" carries markers that must not count.
+OWNERS = ("none",) * 4 + (
+    "argocd",
+    "flux",
+    "config_sync",
+    "helm",
+    "keda",
+    "keda_gitops",
+    "lookalike",
+)
+GITOPS_OWNERS = ("argocd", "flux", "config_sync")
 
 POLICY = {
     "alerts": {
@@ -166,6 +181,11 @@ class Spec:
     hpa: str  # none | below | at_max
     replicas: int
     volume: int = -1  # an index into VOLUMES, or -1 for none
+    owner: str = "none"
+
+    @property
+    def keda(self) -> bool:
+        return self.owner.startswith("keda")
 
     @property
     def data_class(self) -> bool:
@@ -204,6 +224,7 @@ specs = st.builds(
     hpa=st.sampled_from(("none", "below", "at_max")),
     replicas=st.integers(1, 5),
     volume=st.integers(-1, len(VOLUMES) - 1),
+    owner=st.sampled_from(OWNERS),
 )
 Event = tuple[str, str]  # (what, fault)
 events = st.lists(
@@ -301,21 +322,60 @@ def build(spec: Spec, name: str) -> list[dict[str, Any]]:
         notes["alertloop.io/remediate"] = "false"
     elif spec.annotation:
         notes["alertloop.io/remediation"] = spec.annotation
-    if spec.hpa != "none":
-        at_max = spec.hpa == "at_max"
-        sc.add(
-            hpa(
-                NS,
-                name,
-                created=now.isoformat(),
-                target=name,
-                min_replicas=1,
-                max_replicas=spec.replicas,
-                current=spec.replicas,
-                desired=spec.replicas + (2 if at_max else 0),
-            )
+    _mark_owner(dep, spec.owner, name)
+    hpa_state = "at_max" if spec.keda and spec.hpa == "none" else spec.hpa
+    if hpa_state != "none":
+        at_max = hpa_state == "at_max"
+        the_hpa = hpa(
+            NS,
+            name,
+            created=now.isoformat(),
+            target=name,
+            min_replicas=1,
+            max_replicas=spec.replicas,
+            current=spec.replicas,
+            desired=spec.replicas + (2 if at_max else 0),
         )
+        sc.add(the_hpa)
+        if spec.owner in GITOPS_OWNERS:
+            _mark_owner(the_hpa, spec.owner, name)  # the HPA comes from the same Git source
+        if spec.keda:
+            the_hpa["metadata"]["ownerReferences"] = [
+                {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "name": name, "uid": "k"}
+            ]
+            so = {
+                "apiVersion": "keda.sh/v1alpha1",
+                "kind": "ScaledObject",
+                "metadata": {"name": name, "namespace": NS, "labels": {}},
+                "spec": {"scaleTargetRef": {"name": name}, "maxReplicaCount": spec.replicas},
+            }
+            if spec.owner == "keda_gitops":
+                _mark_owner(so, "flux", name)
+            sc.add(so)
     return sc.objects
+
+
+def _mark_owner(obj: dict[str, Any], owner: str, name: str) -> None:
+    """The markers each owner leaves on what it manages (shared.k8s.owners names the docs)."""
+    labels = obj["metadata"].setdefault("labels", {})
+    notes = obj["metadata"].setdefault("annotations", {})
+    kind, group = obj["kind"], obj["apiVersion"].rpartition("/")[0]
+    if owner == "argocd":
+        notes["argocd.argoproj.io/tracking-id"] = f"app-{name}:{group}/{kind}:{NS}/{name}"
+    elif owner == "flux":
+        labels["kustomize.toolkit.fluxcd.io/name"] = "apps"
+        labels["kustomize.toolkit.fluxcd.io/namespace"] = "flux-system"
+    elif owner == "config_sync":
+        notes["configmanagement.gke.io/managed"] = "enabled"
+        notes["configsync.gke.io/resource-id"] = f"{group}_{kind.lower()}_{NS}_{name}"
+    elif owner == "helm":
+        labels["app.kubernetes.io/managed-by"] = "Helm"
+        notes["meta.helm.sh/release-name"] = name
+    elif owner == "lookalike":
+        notes["argocd.argoproj.io/tracking-id"] = f"app:{group}/{kind}:{NS}/someone-else"
+        notes["kustomize.toolkit.fluxcd.io/name"] = "apps"  # Flux's marker is a label
+        notes["configmanagement.gke.io/managed"] = "disabled"
+        notes["configsync.gke.io/resource-id"] = f"{group}_{kind.lower()}_{NS}_{name}"
 
 
 def the_policy() -> Any:
@@ -345,7 +405,7 @@ def start_run(
     return run
 
 
-WRITE_ACTIONS = ("restart", "scale_deployment", "raise_hpa_max")
+WRITE_ACTIONS = ("restart", "scale_deployment", "raise_hpa_max", "raise_keda_max")
 
 
 class NoBus:
@@ -423,6 +483,45 @@ def settle_in_flight(kube: KubeApiServer) -> None:
 )
 @given(spec=specs, alert_name=st.sampled_from(ALERTS), steps=events)
 def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: str, steps) -> None:
+    check_world(world, spec, alert_name, steps)
+
+
+# Owner-managed worlds where a write is otherwise allowed (app images, opted in, CPU or down
+# alerts): in the general search above they are a fraction of a percent of the examples.
+owned_specs = st.builds(
+    Spec,
+    kind=st.just("Deployment"),
+    images=st.lists(st.sampled_from(("api:1", "web:2", "ghcr.io/acme/worker:3")), min_size=1),
+    init_image=st.none(),
+    pvc=st.just(False),
+    component=st.sampled_from((None, "web")),
+    operator_owned=st.just(False),
+    annotation=st.sampled_from((None, "enabled")),
+    hpa=st.sampled_from(("none", "below", "at_max")),
+    replicas=st.integers(1, 5),
+    owner=st.sampled_from(OWNERS[4:]),
+)
+# Owned worlds act (restart, scale, raise) far more often than the general ones: ~1 s each.
+OWNED_EXAMPLES = max(40, EXAMPLES // 40)
+
+
+@pytest.mark.timeout(max(300, OWNED_EXAMPLES * 4))
+@settings(
+    max_examples=OWNED_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(
+    spec=owned_specs,
+    alert_name=st.sampled_from(("HighCPUUsage", "KubeHpaMaxedOut", "ApplicationDown")),
+    steps=events,
+)
+def test_no_write_an_owner_reverts(world: World, spec: Spec, alert_name: str, steps) -> None:
+    check_world(world, spec, alert_name, steps)
+
+
+def check_world(world: World, spec: Spec, alert_name: str, steps: list[Event]) -> None:
     kube, ledger = world.kube, world.ledger
     name = "w" + uuid.uuid4().hex[:10]
     for obj in build(spec, name):
@@ -528,6 +627,28 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
     covering = [a for a in audits if a.get("outcome") in ("applied", "unknown")]
     assert applied <= len(covering), (applied, audits)
     assert len([a for a in audits if a.get("outcome") == "applied"]) <= applied, (applied, audits)
+    # 8. no write that an owner reverts
+    done = [r for r in kube.requests_matching("PATCH") if f"/{name}" in r.path and r.status < 300]
+    if spec.owner in GITOPS_OWNERS:
+        assert all(_is_restart(r.path, r.body, name) for r in done), [r.path for r in done]
+    if spec.keda and spec.kind == "Deployment":
+        assert not [r for r in done if "/horizontalpodautoscalers/" in r.path]
+        so = kube.get_object("scaledobjects", NS, name)
+        assert so is not None
+        assert so["spec"]["maxReplicaCount"] <= max(entry.guardrails.replica_ceiling, spec.replicas)
+        if spec.owner == "keda_gitops":
+            assert not [r for r in done if "/scaledobjects/" in r.path]
+
+
+def _is_restart(path: str, body: Any, name: str) -> bool:
+    """A rollout restart: the pod-template annotation on the Deployment, nothing else."""
+    if not path.endswith(f"/deployments/{name}") or not isinstance(body, dict):
+        return False
+    template = ((body.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    # Our write's marker (issue 21) rides along on the template; nothing else may.
+    return set(body.get("spec") or {}) == {"template"} and set(
+        template.get("annotations") or {}
+    ) - {"alertloop.io/write-id"} == {"kubectl.kubernetes.io/restartedAt"}
 
 
 # ---------------------------------------------------------------- rollbacks (issue 21)

@@ -161,7 +161,8 @@ def test_rule_unit_tests_cover_every_alert_firing_and_quiet() -> None:
 # ---------------------------------------------------------------- Kubernetes RBAC
 
 PATCHABLE = {("apps", "deployments"), ("apps", "deployments/scale"),
-             ("autoscaling", "horizontalpodautoscalers")}  # fmt: skip
+             ("autoscaling", "horizontalpodautoscalers"),
+             ("keda.sh", "scaledobjects")}  # fmt: skip
 READ_VERBS = {"get", "list", "watch"}
 
 
