@@ -673,9 +673,11 @@ def defang_urls(text: str) -> str:
 _MARKUP = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
 _UNDERSCORE = re.compile(r"_(?![A-Za-z0-9])|(?<![A-Za-z0-9])_")
 _QUOTE_LINE = re.compile(r"(?m)^([ \t]*)>")
-# An emoji shortcode's name has a letter (or is one of the two all-digit emoji): the colons of
-# times, ports and ratios (10:21:03, 8080:80) are left as they are, so they copy as typed.
-_SHORTCODE_COLON = re.compile(r":(?=(?:[\w+'-]*[^\W\d_][\w+'-]*|100|1234):)")
+# An emoji shortcode's name has a letter, or is one of the four without one (:100:, :1234:,
+# :+1:, :-1: in Slack's emoji set): the colons of times, ports and ratios (10:21:03, 8080:80)
+# are left as they are, so they copy as typed.
+EMOJI_WITHOUT_LETTER = ("100", "1234", "+1", "-1")
+_SHORTCODE_COLON = re.compile(r":(?=(?:[\w+'-]*[^\W\d_][\w+'-]*|100|1234|\+1|-1):)")
 _MENTION_AT = re.compile(r"(?<![\w.+\-])@(?=\w)")
 
 

@@ -337,7 +337,8 @@ _FRAGMENTS = st.sampled_from(
 _HOSTILE_TEXT = st.lists(st.one_of(_FRAGMENTS, st.text(max_size=8)), max_size=60).map("".join)
 _ENTITY_OK = re.compile(r"&(?!amp;|lt;|gt;)")
 _AUTOLINK = re.compile(r"[A-Za-z0-9+.-]://|(?i:www)\.")
-_SHORTCODE = re.compile(r":[\w+'-]+:")
+# What Slack renders as an emoji: a name with a letter, or one of the four without one.
+_SHORTCODE = re.compile(r":(?:[\w+'-]*[^\W\d_][\w+'-]*|100|1234|\+1|-1):")
 _MENTION = re.compile(r"(?<![\w.+-])@(?:here|channel|everyone)\b")
 
 
@@ -469,3 +470,11 @@ def test_redact_lines_reads_a_log_as_one_text() -> None:
     assert body not in "\n".join(out)
     assert out[0] == "starting migration"
     assert redact_lines([]) == []
+
+
+def test_emoji_without_a_letter_are_neutralised_but_times_are_not() -> None:
+    from shared.untrusted import EMOJI_WITHOUT_LETTER, for_mrkdwn
+
+    for name in EMOJI_WITHOUT_LETTER:
+        assert f":{name}:" not in for_mrkdwn(f"deploy :{name}: now"), name
+    assert "10:21:03" in for_mrkdwn("at 10:21:03 on :0: and 8080:80")
