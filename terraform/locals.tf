@@ -29,13 +29,13 @@ locals {
       kind              = "cloudevent"
       topic             = "intake"
       publishes         = ["investigate", "remediate", "budget", "notify", "deadletter"]
-      env               = ["ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
-      secrets           = []
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
+      secrets           = ["KUBE_CONFIG_DATA"]
       memory            = "256Mi"
       timeout_seconds   = 60
       max_instances     = 20
       exposure          = "internal"
-      uses_kubernetes   = false
+      uses_kubernetes   = true
       uses_prometheus   = false
       delivery_attempts = 100
     }
@@ -141,13 +141,13 @@ locals {
       kind              = "cloudevent"
       topic             = "sweep"
       publishes         = ["notify"]
-      env               = ["ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
-      secrets           = ["ALERTMANAGER_BEARER_TOKEN"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
+      secrets           = ["KUBE_CONFIG_DATA", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 120
       max_instances     = 1
       exposure          = "internal"
-      uses_kubernetes   = false
+      uses_kubernetes   = true
       uses_prometheus   = false
       delivery_attempts = 0
     }
@@ -283,7 +283,7 @@ locals {
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
   # `alertloop doctor`. Empty without clusters: the functions use KUBE_CONFIG_DATA as before.
   identities = {
-    for fn in ["investigate", "remediate", "rollback"] :
+    for fn in ["investigate", "remediate", "rollback", "dispatch", "sweeper"] :
     fn => "${var.name_prefix}${fn}@${var.project_id}.iam.gserviceaccount.com"
   }
   cluster_table = length(var.clusters) == 0 ? "" : jsonencode({
