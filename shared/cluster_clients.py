@@ -88,7 +88,8 @@ def prometheus_factory(entry: ClusterEntry) -> Callable[[], PrometheusClient]:
 
 
 def clear_caches() -> None:
-    """Forget every cached client (tests; a changed identity)."""
+    """Forget every cached client, and the answers they gave (tests; a changed identity)."""
+    from shared.incident_workload import clear_pod_cache
     from shared.k8s import gke
 
     with _lock:
@@ -99,3 +100,4 @@ def clear_caches() -> None:
         _kube.clear()
         _prom.clear()
     gke.adc_credentials.cache_clear()
+    clear_pod_cache()
