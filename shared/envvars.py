@@ -48,7 +48,8 @@ K8S = ("investigate", "remediate", "rollback")
 # alert -> its owning workload) and sweeper (an outcome check's pod readiness). They read the
 # connection settings only, not investigation's.
 K8S_ANY = (*K8S, "dispatch", "sweeper")
-PROM = ("investigate", "budget", "rollback")
+# The sweeper: an outcome check's success query and `ALERTS` baseline (shared/outcomes/probes.py).
+PROM = ("investigate", "budget", "rollback", "sweeper")
 # The cluster table (the sweeper's outcome checks read each cluster's API and Prometheus).
 ROUTED = ("dispatch", "investigate", "remediate", "budget", "rollback", "sweeper")
 WRITERS = ("remediate", "rollback")  # the functions that change clusters

@@ -203,6 +203,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         max_instances=1,
         # Read-only (deploy/rbac.yaml alertloop-verify): an outcome check's pod readiness.
         uses_kubernetes=True,
+        uses_prometheus=True,  # an outcome check's success query and ALERTS baseline
     ),
     # Executes approved rollbacks only; the timeout covers the canary wait
     # (ALERTLOOP_ROLLBACK_VERIFY_SECONDS, default 300).

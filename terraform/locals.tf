@@ -141,14 +141,14 @@ locals {
       kind              = "cloudevent"
       topic             = "sweep"
       publishes         = ["notify"]
-      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
-      secrets           = ["KUBE_CONFIG_DATA", "ALERTMANAGER_BEARER_TOKEN"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
+      secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 120
       max_instances     = 1
       exposure          = "internal"
       uses_kubernetes   = true
-      uses_prometheus   = false
+      uses_prometheus   = true
       delivery_attempts = 0
     }
     rollback = {
