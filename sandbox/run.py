@@ -8,8 +8,8 @@ run --scenario-file dump.yaml (make run SCENARIO=dump.yaml): the sandbox Kuberne
       fired (fire your own with `alertloop fire`), remediation may act on the dump's namespaces.
 
 The sandbox cluster enforces deploy/rbac.yaml (its namespaced Roles in the remediation
-allow-list) and investigate, remediate and rollback each reach it as their own identity; the
-other functions get no Kubernetes credentials at all.
+allow-list) and investigate, remediate, rollback, dispatch and the sweeper each reach it as
+their own identity; the other functions get no Kubernetes credentials at all.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ and (without KUBECONFIG) a sandbox Kubernetes API.
 Each function gets its own environment, as each Cloud Run function has its own: the common
 settings (`env_overrides`) that it reads (shared/envvars.py says which function reads what; the
 rest is withheld, Kubernetes credentials included), then its own (`function_overrides`). With a
-sandbox cluster that enforces deploy/rbac.yaml, `sandbox_identities` gives investigate,
-remediate and rollback each a kubeconfig of its own identity, so the loop runs with least
-privilege for real.
+sandbox cluster that enforces deploy/rbac.yaml, `sandbox_identities` gives every function with a
+cluster identity (shared/k8s/permissions.py: investigate, remediate, rollback, and the read-only
+dispatch and sweeper) a kubeconfig of its own, so the loop runs with least privilege for real.
 
 Used by `make run` / `make demo` (sandbox.run) and by the end-to-end tests.
 """

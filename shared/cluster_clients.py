@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from shared import envvars
 from shared.clusters import ClusterEntry
@@ -31,24 +32,29 @@ from shared.k8s.settings import k8s_settings
 from shared.prometheus import PrometheusClient, PrometheusSettings
 
 _lock = threading.Lock()
-_kube: dict[ClusterEntry, KubeClients] = {}
+_kube: dict[tuple[ClusterEntry, float | None], KubeClients] = {}
 _prom: dict[ClusterEntry, PrometheusClient] = {}
 
 
-def kube_clients_for(entry: ClusterEntry) -> KubeClients:
-    """Kubernetes clients for the cluster (raises K8sError subclasses, like `load_clients`)."""
+def kube_clients_for(entry: ClusterEntry, max_timeout: float | None = None) -> KubeClients:
+    """Kubernetes clients for the cluster (raises K8sError subclasses, like `load_clients`).
+    `max_timeout` caps ALERTLOOP_K8S_TIMEOUT_SECONDS (dispatch's short reads); such clients are
+    cached apart."""
+    key = (entry, max_timeout)
     with _lock:
-        cached = _kube.get(entry)
+        cached = _kube.get(key)
     if cached is not None:
         return cached
     try:
         settings = k8s_settings()
     except ValueError as exc:  # a bad ALERTLOOP_K8S_* value: a configuration error, not a crash
         raise K8sConfigError(f"Kubernetes: bad setting: {exc}", fix="fix the variable") from exc
+    if max_timeout is not None and max_timeout < settings.timeout_seconds:
+        settings = replace(settings, timeout_seconds=max_timeout)
     # Built outside the lock: a slow Container API call must not block other clusters.
     built = load_clients(settings, cluster=entry)
     with _lock:
-        return _kube.setdefault(entry, built)
+        return _kube.setdefault(key, built)
 
 
 def client_factory(entry: ClusterEntry) -> ClientFactory:
@@ -82,7 +88,8 @@ def prometheus_factory(entry: ClusterEntry) -> Callable[[], PrometheusClient]:
 
 
 def clear_caches() -> None:
-    """Forget every cached client (tests; a changed identity)."""
+    """Forget every cached client, and the answers they gave (tests; a changed identity)."""
+    from shared.incident_workload import clear_pod_cache
     from shared.k8s import gke
 
     with _lock:
@@ -93,3 +100,4 @@ def clear_caches() -> None:
         _kube.clear()
         _prom.clear()
     gke.adc_credentials.cache_clear()
+    clear_pod_cache()

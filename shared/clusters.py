@@ -65,7 +65,7 @@ DEFAULT_NAME_ENV = "ALERTLOOP_DEFAULT_CLUSTER_NAME"
 IDENTITY_ENV_PREFIX = "ALERTLOOP_IDENTITY_"
 DEFAULT_LABELS = ("cluster",)
 DEFAULT_CLUSTER_NAME = "default"
-FUNCTIONS_WITH_IDENTITY = ("investigate", "remediate", "rollback")
+FUNCTIONS_WITH_IDENTITY = ("investigate", "remediate", "rollback", "dispatch", "sweeper")
 
 # A cluster name is matched against alert label values: label-value characters, <= 63.
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -234,8 +234,10 @@ class Identities(_Strict):
     investigate: str | None = None
     remediate: str | None = None
     rollback: str | None = None
+    dispatch: str | None = None  # read-only: a pod-named alert -> its workload
+    sweeper: str | None = None  # read-only: an outcome check's pod readiness
 
-    @field_validator("investigate", "remediate", "rollback")
+    @field_validator(*FUNCTIONS_WITH_IDENTITY)
     @classmethod
     def _email(cls, v: str | None) -> str | None:
         if v is not None and not (_SA_EMAIL.match(v) or _K8S_SA.match(v)):

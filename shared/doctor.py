@@ -2,11 +2,11 @@
 
 For each cluster of the cluster table (ALERTLOOP_CLUSTERS_FILE / ALERTLOOP_CLUSTERS): is it
 reachable with your credentials, and — for each function identity (investigate, remediate,
-rollback; `identities:` in the table or ALERTLOOP_IDENTITY_<FN>) — a SubjectAccessReview (what
-`kubectl auth can-i --as` asks) for every access it needs (shared/k8s/permissions.py) and for a
-sample of what it must never do. Namespaced writes are checked in each namespace of
-ALERTLOOP_REMEDIATE_NAMESPACES (or --namespaces). Exit 0 when everything is as it should be,
-1 otherwise; missing and excess permissions are named.
+rollback, dispatch, sweeper; `identities:` in the table or ALERTLOOP_IDENTITY_<FN>) — a
+SubjectAccessReview (what `kubectl auth can-i --as` asks) for every access it needs
+(shared/k8s/permissions.py) and for a sample of what it must never do. Namespaced writes are
+checked in each namespace of ALERTLOOP_REMEDIATE_NAMESPACES (or --namespaces). Exit 0 when
+everything is as it should be, 1 otherwise; missing and excess permissions are named.
 
 You need permission to create subjectaccessreviews (cluster-admin has it). IAM on the Google
 side (roles/container.clusterViewer for the functions) is not checked here.

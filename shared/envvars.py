@@ -44,8 +44,14 @@ Section = Literal[
 EVERY = ("*",)  # read by every function
 CLI: tuple[str, ...] = ()  # read by the alertloop command line only
 K8S = ("investigate", "remediate", "rollback")
-PROM = ("investigate", "budget", "rollback")
-ROUTED = ("dispatch", "investigate", "remediate", "budget", "rollback")  # the cluster table
+# Every function with a cluster identity: the K8S ones plus the read-only dispatch (a pod-named
+# alert -> its owning workload) and sweeper (an outcome check's pod readiness). They read the
+# connection settings only, not investigation's.
+K8S_ANY = (*K8S, "dispatch", "sweeper")
+# The sweeper: an outcome check's success query and `ALERTS` baseline (shared/outcomes/probes.py).
+PROM = ("investigate", "budget", "rollback", "sweeper")
+# The cluster table (the sweeper's outcome checks read each cluster's API and Prometheus).
+ROUTED = ("dispatch", "investigate", "remediate", "budget", "rollback", "sweeper")
 WRITERS = ("remediate", "rollback")  # the functions that change clusters
 CONSOLE = ("console",)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -165,7 +171,7 @@ VARS: tuple[Var, ...] = (
     Var("ALERTLOOP_ALLOW_UNAUTHENTICATED", "false", "with no webhook token set, accept "
         "unauthenticated requests", "local", ("ingest",), local_only=True),
     Var("ALERTLOOP_CONTAINER_API_URL", "", "the Container API endpoint (the sandbox's fake)",
-        "local", K8S, local_only=True, shown_default="Google's"),
+        "local", K8S_ANY, local_only=True, shown_default="Google's"),
     Var("PUBSUB_EMULATOR_HOST", "", "the Pub/Sub emulator (read by the client library)",
         "local", local_only=True),
     Var("FIRESTORE_EMULATOR_HOST", "", "the Firestore emulator (read by the client library)",
@@ -177,17 +183,21 @@ VARS: tuple[Var, ...] = (
     Var("ALERTLOOP_PROPERTY_EXAMPLES", "2000", "examples of the safety property test "
         "(tests/integration/test_safety_property.py)", "local", CLI, local_only=True),
     # ---- kubernetes: shared/k8s/settings.py
-    Var("KUBECONFIG", "", "kubeconfig path (first existing of a `:` list)", "kubernetes", K8S),
-    Var("KUBE_CONFIG_DATA", "", "base64 kubeconfig (raw YAML accepted)", "kubernetes", K8S,
+    Var("KUBECONFIG", "", "kubeconfig path (first existing of a `:` list)", "kubernetes", K8S_ANY),
+    Var("KUBE_CONFIG_DATA", "", "base64 kubeconfig (raw YAML accepted)", "kubernetes", K8S_ANY,
         mount="kubeconfig"),
     Var("KUBERNETES_SERVICE_HOST", "", "set in a pod: the in-cluster config is used",
-        "kubernetes", K8S, shown_default="—"),
+        "kubernetes", K8S_ANY, shown_default="—"),
     Var("ALERTLOOP_K8S_CONTEXT", "", "kubeconfig context (default: its current-context)",
-        "kubernetes", K8S),
-    Var("ALERTLOOP_K8S_TIMEOUT_SECONDS", "5", "timeout of every API call", "kubernetes", K8S,
+        "kubernetes", K8S_ANY),
+    Var("ALERTLOOP_K8S_TIMEOUT_SECONDS", "5", "timeout of every API call", "kubernetes", K8S_ANY,
         deployed=True),
+    Var("ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS", "2", "dispatch's cap on each API call that "
+        "resolves a pod to its workload (the lower of this and ALERTLOOP_K8S_TIMEOUT_SECONDS); "
+        "past it the incident is keyed on the label, and the run says so", "kubernetes",
+        ("dispatch",), deployed=True),
     Var("ALERTLOOP_K8S_DEFAULT_NAMESPACE", "default", "when the alert has no `namespace` label",
-        "kubernetes", K8S),
+        "kubernetes", K8S_ANY),
     Var("ALERTLOOP_RECENT_DEPLOY_MINUTES", "30", 'a newer revision counts as a "recent deploy"',
         "kubernetes", K8S),
     Var("ALERTLOOP_K8S_LOG_TAIL_LINES", "40", "log lines read per container (secrets redacted)",
@@ -210,7 +220,7 @@ VARS: tuple[Var, ...] = (
     *(
         Var(f"ALERTLOOP_IDENTITY_{fn.upper()}", "", f"the {fn} service account e-mail `alertloop "
             "doctor` checks (instead of the table's `identities`)", "clusters", ROUTED)
-        for fn in K8S
+        for fn in K8S_ANY
     ),
     # ---- prometheus: shared/prometheus.py
     Var("PROMETHEUS_URL", "", "base URL; Google Managed Prometheus: `https://monitoring."

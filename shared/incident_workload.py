@@ -11,6 +11,8 @@ says so (`note`): never a silent fallback.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,8 +73,39 @@ def _fallback(namespace: str, kind: str, name: str, why: str) -> IncidentWorkloa
     return IncidentWorkload(namespace, kind, name, "labels (fallback)", note)
 
 
+# pod -> owning workload, per process: a pod's controller never changes (a new ReplicaSet makes
+# new pods), so in an alert storm each pod costs its ownerReferences walk once. Bounded: the
+# oldest entries go first. Only pod-named alerts are cached (a service's selector may change).
+POD_CACHE_SIZE = 2048
+_pod_owners: OrderedDict[tuple[str, str, str], WorkloadRef] = OrderedDict()
+_pod_owners_lock = threading.Lock()
+
+
+def _cached_owner(key: tuple[str, str, str]) -> WorkloadRef | None:
+    with _pod_owners_lock:
+        ref = _pod_owners.get(key)
+        if ref is not None:
+            _pod_owners.move_to_end(key)
+        return ref
+
+
+def _remember_owner(key: tuple[str, str, str], ref: WorkloadRef) -> None:
+    with _pod_owners_lock:
+        _pod_owners[key] = ref
+        _pod_owners.move_to_end(key)
+        while len(_pod_owners) > POD_CACHE_SIZE:
+            _pod_owners.popitem(last=False)
+
+
+def clear_pod_cache() -> None:
+    with _pod_owners_lock:
+        _pod_owners.clear()
+
+
 def cluster_resolver(cluster: str) -> Resolver | None:
-    """Resolve through the named cluster's API (None: no such cluster in the table)."""
+    """Resolve through the named cluster's API with dispatch's own read-only identity (None: no
+    such cluster in the table). Each call is capped by ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS:
+    dispatch is durable-first, so a slow cluster means the label fallback, not a slow intake."""
     from shared.clusters import ClusterConfigError, cluster_table
 
     try:
@@ -83,11 +116,23 @@ def cluster_resolver(cluster: str) -> Resolver | None:
         return None
 
     def resolve(labels: dict[str, str]) -> WorkloadRef | None:
+        from shared import envvars
         from shared.cluster_clients import kube_clients_for
         from shared.k8s.settings import k8s_settings
         from shared.k8s.workload import resolve_workload
 
-        clients = kube_clients_for(entry)
-        return resolve_workload(clients, labels, k8s_settings().default_namespace).workload
+        default_ns = k8s_settings().default_namespace
+        wl = workload_from_labels(labels)
+        key = (cluster, wl.namespace or default_ns, wl.name) if wl.kind == "Pod" else None
+        if key is not None and (hit := _cached_owner(key)) is not None:
+            return hit
+        cap = envvars.number("ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS", positive=True)
+        clients = kube_clients_for(entry, max_timeout=cap)
+        res = resolve_workload(clients, labels, default_ns)
+        ref = res.workload
+        walked = f"pod label names pod/{wl.name}" in res.via  # not another label's answer
+        if key is not None and walked and ref is not None and ref.kind in WORKLOAD_KINDS:
+            _remember_owner(key, ref)
+        return ref
 
     return resolve

@@ -139,6 +139,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         publishes=("investigate", "remediate", "budget", "notify", "deadletter"),
         max_instances=20,
         delivery_attempts=100,
+        # Read-only (deploy/rbac.yaml alertloop-resolve): a pod-named alert -> its workload.
+        uses_kubernetes=True,
     ),
     FunctionSpec(
         "investigate",
@@ -199,6 +201,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         publishes=("notify",),
         timeout_seconds=120,
         max_instances=1,
+        # Read-only (deploy/rbac.yaml alertloop-verify): an outcome check's pod readiness.
+        uses_kubernetes=True,
+        uses_prometheus=True,  # an outcome check's success query and ALERTS baseline
     ),
     # Executes approved rollbacks only; the timeout covers the canary wait
     # (ALERTLOOP_ROLLBACK_VERIFY_SECONDS, default 300).

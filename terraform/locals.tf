@@ -29,13 +29,13 @@ locals {
       kind              = "cloudevent"
       topic             = "intake"
       publishes         = ["investigate", "remediate", "budget", "notify", "deadletter"]
-      env               = ["ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
-      secrets           = []
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME"]
+      secrets           = ["KUBE_CONFIG_DATA"]
       memory            = "256Mi"
       timeout_seconds   = 60
       max_instances     = 20
       exposure          = "internal"
-      uses_kubernetes   = false
+      uses_kubernetes   = true
       uses_prometheus   = false
       delivery_attempts = 100
     }
@@ -141,14 +141,14 @@ locals {
       kind              = "cloudevent"
       topic             = "sweep"
       publishes         = ["notify"]
-      env               = ["ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
-      secrets           = ["ALERTMANAGER_BEARER_TOKEN"]
+      env               = ["ALERTLOOP_K8S_TIMEOUT_SECONDS", "ALERTLOOP_CLUSTERS", "ALERTLOOP_CLUSTER_LABELS", "ALERTLOOP_DEFAULT_CLUSTER_NAME", "PROMETHEUS_URL", "PROMETHEUS_AUTH", "PROMETHEUS_TIMEOUT_SECONDS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS", "ALERTLOOP_SWEEP_MIN_AGE_MINUTES"]
+      secrets           = ["KUBE_CONFIG_DATA", "PROMETHEUS_BEARER_TOKEN", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"
       timeout_seconds   = 120
       max_instances     = 1
       exposure          = "internal"
-      uses_kubernetes   = false
-      uses_prometheus   = false
+      uses_kubernetes   = true
+      uses_prometheus   = true
       delivery_attempts = 0
     }
     rollback = {
@@ -243,37 +243,38 @@ locals {
 
   # Values of every plain env var; empty values are not set (the code's default applies).
   env_values = {
-    GOOGLE_CLOUD_PROJECT              = var.project_id
-    ALERTLOOP_TOPIC_PREFIX            = var.name_prefix
-    ALERTLOOP_MAX_BODY_BYTES          = tostring(var.max_body_bytes)
-    ALERTLOOP_POLICY_FILE             = var.policy_file
-    ALERTLOOP_DRY_RUN                 = tostring(var.dry_run)
-    ALERTLOOP_MAX_EVENT_AGE_SECONDS   = tostring(var.max_event_age_seconds)
-    ALERTLOOP_STAGE_TIMEOUT_SECONDS   = tostring(var.stage_timeout_seconds)
-    ALERTLOOP_MAX_STAGE_ATTEMPTS      = tostring(var.max_stage_attempts)
-    SLACK_CHANNEL                     = var.slack_channel
-    SLACK_API_URL                     = var.slack_api_url
-    ALERTLOOP_RUN_URL_TEMPLATE        = var.run_url_template
-    ALERTLOOP_CONSOLE_URL             = var.console_url
-    ALERTLOOP_COLLECTION_PREFIX       = var.collection_prefix
-    ALERTLOOP_FLAP_HOLDDOWN_MINUTES   = tostring(var.flap_holddown_minutes)
-    ALERTLOOP_STORM_THRESHOLD         = tostring(var.storm_threshold)
-    ALERTLOOP_FIRESTORE_DATABASE      = var.firestore_database == "(default)" ? "" : var.firestore_database
-    ALERTLOOP_K8S_TIMEOUT_SECONDS     = tostring(var.k8s_timeout_seconds)
-    PROMETHEUS_URL                    = var.prometheus_url
-    PROMETHEUS_AUTH                   = var.prometheus_auth
-    PROMETHEUS_TIMEOUT_SECONDS        = tostring(var.prometheus_timeout_seconds)
-    ALERTLOOP_CLUSTERS                = local.cluster_table
-    ALERTLOOP_CLUSTER_LABELS          = join(",", var.cluster_labels)
-    ALERTLOOP_DEFAULT_CLUSTER_NAME    = var.default_cluster_name
-    ALERTLOOP_REMEDIATE_NAMESPACES    = join(",", var.remediate_namespaces)
-    ALERTLOOP_INCIDENT_WINDOW_MINUTES = tostring(var.incident_window_minutes)
-    ALERTLOOP_SLACK_PERMISSIONS       = length(var.slack_permissions) == 0 ? "" : jsonencode(var.slack_permissions)
-    ALERTLOOP_APPROVERS               = join(",", var.approvers)
-    ALERTLOOP_SLACK_TEAMS             = join(",", var.slack_teams)
-    ALERTMANAGER_URL                  = var.alertmanager_url
-    ALERTMANAGER_TIMEOUT_SECONDS      = tostring(var.alertmanager_timeout_seconds)
-    ALERTLOOP_SWEEP_MIN_AGE_MINUTES   = tostring(var.sweep_min_age_minutes)
+    GOOGLE_CLOUD_PROJECT                   = var.project_id
+    ALERTLOOP_TOPIC_PREFIX                 = var.name_prefix
+    ALERTLOOP_MAX_BODY_BYTES               = tostring(var.max_body_bytes)
+    ALERTLOOP_POLICY_FILE                  = var.policy_file
+    ALERTLOOP_DRY_RUN                      = tostring(var.dry_run)
+    ALERTLOOP_MAX_EVENT_AGE_SECONDS        = tostring(var.max_event_age_seconds)
+    ALERTLOOP_STAGE_TIMEOUT_SECONDS        = tostring(var.stage_timeout_seconds)
+    ALERTLOOP_MAX_STAGE_ATTEMPTS           = tostring(var.max_stage_attempts)
+    SLACK_CHANNEL                          = var.slack_channel
+    SLACK_API_URL                          = var.slack_api_url
+    ALERTLOOP_RUN_URL_TEMPLATE             = var.run_url_template
+    ALERTLOOP_CONSOLE_URL                  = var.console_url
+    ALERTLOOP_COLLECTION_PREFIX            = var.collection_prefix
+    ALERTLOOP_FLAP_HOLDDOWN_MINUTES        = tostring(var.flap_holddown_minutes)
+    ALERTLOOP_STORM_THRESHOLD              = tostring(var.storm_threshold)
+    ALERTLOOP_FIRESTORE_DATABASE           = var.firestore_database == "(default)" ? "" : var.firestore_database
+    ALERTLOOP_K8S_TIMEOUT_SECONDS          = tostring(var.k8s_timeout_seconds)
+    ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS = tostring(var.dispatch_k8s_timeout_seconds)
+    PROMETHEUS_URL                         = var.prometheus_url
+    PROMETHEUS_AUTH                        = var.prometheus_auth
+    PROMETHEUS_TIMEOUT_SECONDS             = tostring(var.prometheus_timeout_seconds)
+    ALERTLOOP_CLUSTERS                     = local.cluster_table
+    ALERTLOOP_CLUSTER_LABELS               = join(",", var.cluster_labels)
+    ALERTLOOP_DEFAULT_CLUSTER_NAME         = var.default_cluster_name
+    ALERTLOOP_REMEDIATE_NAMESPACES         = join(",", var.remediate_namespaces)
+    ALERTLOOP_INCIDENT_WINDOW_MINUTES      = tostring(var.incident_window_minutes)
+    ALERTLOOP_SLACK_PERMISSIONS            = length(var.slack_permissions) == 0 ? "" : jsonencode(var.slack_permissions)
+    ALERTLOOP_APPROVERS                    = join(",", var.approvers)
+    ALERTLOOP_SLACK_TEAMS                  = join(",", var.slack_teams)
+    ALERTMANAGER_URL                       = var.alertmanager_url
+    ALERTMANAGER_TIMEOUT_SECONDS           = tostring(var.alertmanager_timeout_seconds)
+    ALERTLOOP_SWEEP_MIN_AGE_MINUTES        = tostring(var.sweep_min_age_minutes)
     # The console trusts Cloud Run's IAM (only var.console_viewers may invoke it).
     ALERTLOOP_CONSOLE_AUTH         = "iam"
     ALERTLOOP_METRICS_WINDOW_HOURS = tostring(var.metrics_window_hours)
@@ -284,7 +285,7 @@ locals {
   # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
   # `alertloop doctor`. Empty without clusters: the functions use KUBE_CONFIG_DATA as before.
   identities = {
-    for fn in ["investigate", "remediate", "rollback"] :
+    for fn in ["investigate", "remediate", "rollback", "dispatch", "sweeper"] :
     fn => "${var.name_prefix}${fn}@${var.project_id}.iam.gserviceaccount.com"
   }
   cluster_table = length(var.clusters) == 0 ? "" : jsonencode({

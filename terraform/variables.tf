@@ -334,6 +334,16 @@ variable "k8s_timeout_seconds" {
   }
 }
 
+variable "dispatch_k8s_timeout_seconds" {
+  description = "ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS: dispatch's cap on each read that resolves a pod to its workload; past it the incident is keyed on the label (said on the run)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.dispatch_k8s_timeout_seconds > 0 && var.dispatch_k8s_timeout_seconds <= 30
+    error_message = "dispatch_k8s_timeout_seconds must be in (0, 30]."
+  }
+}
+
 variable "clusters" {
   description = "The cluster table (ALERTLOOP_CLUSTERS): name (the alerts' cluster label value) -> { gke = \"projects/P/locations/L/clusters/C\" } reached with each function's own service account (no kubeconfig), or { kubeconfig_context = \"ctx\" } from KUBE_CONFIG_DATA; optionally aliases, endpoint/ca_data, endpoint_type (public|private) and a prometheus { url, auth } of its own. Empty: one implicit cluster from KUBE_CONFIG_DATA."
   type = map(object({

@@ -95,10 +95,32 @@ ROLLBACK_ACCESS: tuple[Access, ...] = (
     Access("patch", "deployments", "apps", "allowed", why="kubectl rollout undo (JSON patch)"),
 )
 
+# Dispatch: resolve a pod-, service- or app-labelled alert to its owning workload before the
+# incident is chosen (shared.incident_workload -> shared.k8s.workload.resolve_workload): exactly
+# the reads that walk makes, in any namespace an alert names; no logs, events or history.
+RESOLVE_READS: tuple[Access, ...] = (
+    _read("get", "pods", why="the alert's pod and its ownerReferences"),
+    _read("list", "pods", why="the pods a service or an app label selects"),
+    _read("get", "services", why="a service-named alert's selector"),
+    _read("get", "replicasets", "apps", why="walk pod -> ReplicaSet -> Deployment"),
+    _read("get", "deployments", "apps", why="the owning Deployment (or an app-named one)"),
+    _read("get", "statefulsets", "apps", why="an owning StatefulSet"),
+    _read("get", "daemonsets", "apps", why="an owning DaemonSet"),
+    _read("get", "jobs", "batch", why="an owning Job"),
+)
+
+# Sweeper: an outcome check's "are the workload's pods ready?" (shared.outcomes.probes:
+# the Deployment's spec.replicas against status.readyReplicas).
+VERIFY_READS: tuple[Access, ...] = (
+    _read("get", "deployments", "apps", why="outcome check: ready replicas of the workload"),
+)
+
 NEEDS: dict[str, tuple[Access, ...]] = {
     "investigate": READS,
     "remediate": READS + REMEDIATE_WRITES,
     "rollback": ROLLBACK_ACCESS,
+    "dispatch": RESOLVE_READS,
+    "sweeper": VERIFY_READS,
 }
 
 
@@ -125,6 +147,17 @@ NEVER_ANYONE: tuple[Access, ...] = (
     _never("patch", "nodes", where="cluster"),
 )
 
+# No write anywhere (checked in the allowed namespaces and cluster-wide).
+_READ_ONLY: tuple[Access, ...] = (
+    _never("patch", "deployments", "apps"),
+    _never("patch", "deployments/scale", "apps"),
+    _never("patch", "deployments/scale", "apps", "cluster"),
+    _never("patch", "horizontalpodautoscalers", "autoscaling"),
+    _never("patch", "horizontalpodautoscalers", "autoscaling", "cluster"),
+    _never("patch", "pods", where="cluster"),
+    _never("update", "pods", where="cluster"),
+)
+
 MUST_NOT: dict[str, tuple[Access, ...]] = {
     "investigate": (
         *NEVER_ANYONE,
@@ -140,6 +173,22 @@ MUST_NOT: dict[str, tuple[Access, ...]] = {
         _never("patch", "deployments", "apps", "outside"),
         _never("get", "pods/log", where="cluster"),
         _never("list", "pods", where="cluster"),
+    ),
+    # The read-only identities: no write of any kind, and none of investigation's wider reads.
+    "dispatch": (
+        *NEVER_ANYONE,
+        *_READ_ONLY,
+        _never("get", "pods/log", where="cluster"),
+        _never("list", "events", where="cluster"),
+        _never("list", "replicasets", "apps", "cluster"),
+    ),
+    "sweeper": (
+        *NEVER_ANYONE,
+        *_READ_ONLY,
+        _never("get", "pods", where="cluster"),
+        _never("list", "pods", where="cluster"),
+        _never("get", "pods/log", where="cluster"),
+        _never("get", "replicasets", "apps", "cluster"),
     ),
 }
 

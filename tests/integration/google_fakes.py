@@ -95,7 +95,8 @@ def run_as(md: MetadataServer, name: str, code: str, env: dict[str, str] | None 
 
 # --------------------------------------------------------------------------- two GKE clusters
 
-IDENTITIES = ("investigate", "remediate", "rollback", "budget", "admin")
+IDENTITIES = ("investigate", "remediate", "rollback", "dispatch", "sweeper", "budget", "admin")
+K8S_IDENTITIES = ("investigate", "remediate", "rollback", "dispatch", "sweeper")
 ALLOWED_NAMESPACES = ("shop",)
 
 
@@ -117,7 +118,7 @@ class GkeWorld:
     def table(self) -> dict[str, Any]:
         return {
             "clusters": {name: {"gke": self.gke_name(name)} for name in self.kubes},
-            "identities": {fn: sa(fn) for fn in ("investigate", "remediate", "rollback")},
+            "identities": {fn: sa(fn) for fn in K8S_IDENTITIES},
         }
 
     def env(self) -> dict[str, str]:
@@ -143,7 +144,7 @@ def gke_world(names: tuple[str, ...] = ("east", "west")) -> Iterator[GkeWorld]:
     rbac = render(ids, ALLOWED_NAMESPACES)
     with contextlib.ExitStack() as stack:
         md = stack.enter_context(MetadataServer(ids, project_id=PROJECT))
-        viewers = {sa(fn) for fn in ("investigate", "remediate", "rollback", "admin")}
+        viewers = {sa(fn) for fn in (*K8S_IDENTITIES, "admin")}
         api = stack.enter_context(ContainerApiServer(md.resolve, viewers=viewers))
         kubes = {}
         for name in names:

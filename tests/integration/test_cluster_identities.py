@@ -212,3 +212,28 @@ print(json.dumps({"host": c.host, "source": c.source, "name": d["metadata"]["nam
     assert out["host"] == f"https://{world.kubes['west'].address}"
     assert out["name"] == "web"
     assert world.kubes["west"].requests_matching("GET", user=sa("remediate"))
+
+
+def test_dispatch_resolves_a_pod_as_its_own_google_identity(
+    world: GkeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GKE: dispatch's service account (roles/container.clusterViewer, ClusterRole
+    alertloop-resolve) walks a pod to its Deployment on the routed cluster, and may not write."""
+    from shared.incident_workload import cluster_resolver, incident_workload
+
+    use_identity(monkeypatch, world.md, "dispatch")
+    pod = next(
+        p["metadata"]["name"]
+        for p in world.kubes["east"].state.list("pods", "shop")
+        if p["metadata"]["name"].startswith("web-")
+    )
+    wl = incident_workload(
+        {"cluster": "east", "namespace": "shop", "pod": pod}, cluster_resolver("east")
+    )
+    assert (wl.kind, wl.name, wl.source) == ("Deployment", "web", "cluster")
+    seen = world.kubes["east"].requests_matching(user=sa("dispatch"))
+    assert seen and {r.method for r in seen} == {"GET"}
+    assert not world.kubes["west"].requests_matching(user=sa("dispatch"))
+    clients = kube_clients_for(_route({"cluster": "east"}).cluster)
+    with pytest.raises(K8sForbidden):
+        _restart(clients, "web")

@@ -151,5 +151,5 @@ def test_missing_identities_fail_and_print_rbac_renders_the_manifests(
     code, out = doctor(capsys, "--print-rbac")
     assert code == 0
     docs = [d for d in yaml.safe_load_all(out) if d]
-    ids = {fn: sa(fn) for fn in ("investigate", "remediate", "rollback")}
+    ids = {fn: sa(fn) for fn in ("investigate", "remediate", "rollback", "dispatch", "sweeper")}
     assert docs == render(ids, ALLOWED_NAMESPACES)

@@ -86,6 +86,8 @@ def api_calls(c: KubeClients, pod: str) -> dict[str, Callable[[], Any]]:
     scale = {"spec": {"replicas": 3}}
     return {
         "get deployment": lambda: apps.read_namespaced_deployment("api", "shop"),
+        "get pod": lambda: core.read_namespaced_pod(pod, "shop"),
+        "get replicaset (404)": lambda: apps.read_namespaced_replica_set("api-x", "shop"),
         "get deployments/scale": lambda: apps.read_namespaced_deployment_scale("api", "shop"),
         "list pods": lambda: core.list_namespaced_pod("shop", label_selector="app=api"),
         "get pods/log": lambda: core.read_namespaced_pod_log(pod, "shop", tail_lines=5),
@@ -124,6 +126,8 @@ def api_calls(c: KubeClients, pod: str) -> dict[str, Callable[[], Any]]:
 # RBAC allowed of an object that does not exist.
 READS = {
     "get deployment": 200,
+    "get pod": 200,
+    "get replicaset (404)": 404,
     "get deployments/scale": 403,  # remediate's, to scale
     "list pods": 200,
     "get pods/log": 200,
@@ -165,14 +169,39 @@ EXPECTED = {
         "get deployment": 200,
         "list pods": 200,  # is the target database-class? (its pods' volumes)
         "list replicasets": 200,
+        "get replicaset (404)": 404,  # the approved revision's template
         "patch deployment": 200,
+        "patch deployments/scale": 403,
+        "patch hpa": 403,
+    },
+    # dispatch: the reads that walk a pod (service, app label) to its workload; nothing else
+    "dispatch": {
+        **dict.fromkeys(READS, 403),
+        "get pod": 200,
+        "get replicaset (404)": 404,
+        "get deployment": 200,
+        "get statefulset": 200,
+        "get daemonset (404)": 404,
+        "get job (404)": 404,
+        "get service (404)": 404,
+        "list pods": 200,  # the pods a service's selector or an app label picks
+        "list pods (all namespaces)": 200,
+        "patch deployment": 403,
+        "patch deployments/scale": 403,
+        "patch hpa": 403,
+    },
+    # sweeper: an outcome check's "are the workload's pods ready?" (the Deployment's status)
+    "sweeper": {
+        **dict.fromkeys(READS, 403),
+        "get deployment": 200,
+        "patch deployment": 403,
         "patch deployments/scale": 403,
         "patch hpa": 403,
     },
 }
 
 
-@pytest.mark.parametrize("function", ["investigate", "remediate", "rollback"])
+@pytest.mark.parametrize("function", list(EXPECTED))
 def test_each_identity_can_do_exactly_its_job(srv: KubeApiServer, function: str) -> None:
     pod = an_api_pod(srv)
     srv.clear_requests()
@@ -185,7 +214,7 @@ def test_each_identity_can_do_exactly_its_job(srv: KubeApiServer, function: str)
     assert got == want
     user = function_user(function)
     assert {r.user for r in srv.requests} == {user}
-    if function == "investigate":
+    if function in ("investigate", "dispatch", "sweeper"):  # the read-only identities
         assert [r for r in srv.requests if r.method != "GET" and r.status != 403] == []
 
 

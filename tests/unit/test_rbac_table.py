@@ -81,8 +81,35 @@ def test_nothing_is_granted_beyond_the_table(docs: list[dict[str, Any]], fn: str
 
 def test_the_template_has_one_binding_per_identity_kind_and_nothing_else() -> None:
     kinds = sorted(d["kind"] for d in template_documents())
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Role", "Role", "RoleBinding",
-                     "RoleBinding"]  # fmt: skip
+    # ClusterRoles: alertloop-read (investigate, remediate), alertloop-resolve (dispatch),
+    # alertloop-verify (sweeper); Roles: remediate's and rollback's, per allowed namespace.
+    assert kinds == ["ClusterRole"] * 3 + ["ClusterRoleBinding"] * 3 + ["Role", "Role",
+                     "RoleBinding", "RoleBinding"]  # fmt: skip
+
+
+@pytest.mark.parametrize("fn", ["dispatch", "sweeper"])
+def test_dispatch_and_sweeper_only_read(docs: list[dict[str, Any]], fn: str) -> None:
+    assert {a.verb for a in NEEDS[fn]} <= {"get", "list"}
+    assert {verb for verb, *_ in _grants(docs, IDS[fn])} <= {"get", "list"}
+    assert {scope for _v, _g, _r, scope, _n in _grants(docs, IDS[fn])} == {"cluster"}
+
+
+def test_dispatch_reads_exactly_what_resolving_a_pod_reads() -> None:
+    # shared.k8s.workload.get_workload's readers, and list_pods (service / app label)
+    gets = {(a.resource, a.group) for a in NEEDS["dispatch"] if a.verb == "get"}
+    assert gets == {("pods", ""), ("services", ""), ("replicasets", "apps"),
+                    ("deployments", "apps"), ("statefulsets", "apps"), ("daemonsets", "apps"),
+                    ("jobs", "batch")}  # fmt: skip
+    assert [a.what for a in NEEDS["dispatch"] if a.verb == "list"] == ["list pods"]
+    assert [a.what for a in NEEDS["sweeper"]] == ["get deployments.apps"]
+
+
+def test_render_binds_the_read_only_identities_cluster_wide() -> None:
+    docs = render({"dispatch": IDS["dispatch"], "sweeper": IDS["sweeper"]}, ("shop",))
+    crbs = {d["metadata"]["name"]: [s["name"] for s in d["subjects"]] for d in docs
+            if d["kind"] == "ClusterRoleBinding"}  # fmt: skip
+    assert crbs == {"alertloop-resolve": [IDS["dispatch"]], "alertloop-verify": [IDS["sweeper"]]}
+    assert [d for d in docs if d["kind"] == "RoleBinding"] == []
 
 
 def test_render_substitutes_identities_and_repeats_namespaced_documents() -> None:

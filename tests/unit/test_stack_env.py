@@ -10,13 +10,13 @@ from sandbox.stack import Stack, sandbox_identities
 
 def test_a_function_is_withheld_what_it_does_not_read(tmp_path: Path) -> None:
     stack = Stack(tmp_path)
-    for name in ("ingest", "dispatch", "notify", "budget", "approve"):
+    for name in ("ingest", "notify", "budget", "approve"):
         assert {"KUBECONFIG", "KUBE_CONFIG_DATA"} <= set(stack.withheld(name)), name
     assert "SLACK_SIGNING_SECRET" in stack.withheld("notify")
     assert "SLACK_BOT_TOKEN" in stack.withheld("investigate")
     assert "PROMETHEUS_URL" in stack.withheld("remediate")
     assert "ALERTLOOP_WEBHOOK_TOKEN" in stack.withheld("dispatch")
-    for name in ("investigate", "remediate", "rollback"):
+    for name in ("investigate", "remediate", "rollback", "dispatch", "sweeper"):
         assert "KUBECONFIG" not in stack.withheld(name)
     assert "ALERTLOOP_TOPIC_PREFIX" not in stack.withheld("notify")  # every function's
     assert "ALERTLOOP_INGEST_URL" in stack.withheld("ingest")  # the CLI's, nobody else's
