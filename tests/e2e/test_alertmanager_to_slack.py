@@ -40,7 +40,11 @@ def test_real_alert_fires_and_resolves_through_the_loop(stack: Stack, tmp_path: 
         wait_for(lambda: len(stack.slack.replies(parent.ts)) >= len(plan), 60, "stage replies")
         replies = stack.slack.replies(parent.ts)
         assert [r.text.split(":")[0] for r in replies] == ["Investigation", "Remediation"]
-        assert "runbooks.example.com/ApplicationDown" in json.dumps(parent.blocks)
+        # The runbook's host is not in the policy's link_hosts: shown as defanged text, never a
+        # button (issue 21: only allowed hosts become links).
+        blocks = json.dumps(parent.blocks)
+        assert "runbooks[.]example[.]com/ApplicationDown" in blocks, blocks
+        assert '"url": "https://runbooks.example.com' not in blocks
         # The cluster dispatch routed it to (the one implicit cluster here) is on the parent.
         assert "*Cluster*\\ndefault" in json.dumps(parent.blocks)
 
