@@ -259,13 +259,21 @@ def test_keda_owned_hpa_raises_the_scaled_objects_max_and_leaves_the_hpa(
     [req] = writes(kube)
     assert req.path == "/apis/keda.sh/v1alpha1/namespaces/shop/scaledobjects/search"
     assert req.content_type == "application/merge-patch+json"
-    assert req.body == {"metadata": {"resourceVersion": so_rv}, "spec": {"maxReplicaCount": 7}}
+    # The write carries the classified version and our write's marker (settles a lost response).
+    doc = store.get_audit(f.details["audit_id"])
+    assert doc is not None
+    assert req.body == {
+        "metadata": {
+            "resourceVersion": so_rv,
+            "annotations": {"alertloop.io/write-id": f.details["audit_id"]},
+        },
+        "spec": {"maxReplicaCount": 7},
+    }
     so = kube.get_object("scaledobjects", "shop", "search")
     assert so is not None and so["spec"]["maxReplicaCount"] == 7
     assert kube.get_object("horizontalpodautoscalers", "shop", "search") == hpa_before
     assert "Raised maxReplicaCount of scaledobject/shop/search from 5 to 7" in f.summary
-    doc = store.get_audit(f.details["audit_id"])
-    assert doc is not None and doc["outcome"] == "applied" and doc["action"] == "raise_keda_max"
+    assert doc["outcome"] == "applied" and doc["action"] == "raise_keda_max"
     no_forbidden(kube)
 
 
