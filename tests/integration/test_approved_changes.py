@@ -317,3 +317,140 @@ def test_earned_mode_is_promoted_by_approved_fixed_restarts_then_acts_alone(
     assert len(writes(world)) == 3
     check = Ledger().get_outcome(alone.details["audit_id"]) or {}
     assert check["automatic"] is True
+
+
+# ---- scale: the approved count, and only it ----------------------------------------------------
+
+
+def scale_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = {
+        "stages": ["investigate", "remediate"],
+        "remediation": "scale",
+        "autonomy": {"scale_deployment": {"default": "approve"}},
+        "guardrails": {"cooldown_minutes": 0, "max_attempts": 5},
+    }
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump({"alerts": {"HighCPUUsage": entry}}))
+    monkeypatch.setenv("ALERTLOOP_POLICY_FILE", str(path))
+    reset_settings()
+
+
+def fire_cpu() -> Run:
+    alert = make_alert(
+        "HighCPUUsage", labels={"namespace": "shop", "deployment": "api"}, starts_at=utcnow()
+    )
+    cfg = settings()
+    d = dispatch_alert(intake(alert), cached_policy(cfg.policy_file), cfg, Ledger(), Bus())
+    run = Ledger().load_run(d.run_id)
+    assert run is not None
+    return run
+
+
+def opt_in(kube: KubeApiServer) -> None:
+    """api has no HPA: scaling it needs the opt-in annotation."""
+
+    def change(obj: dict[str, Any]) -> None:
+        obj["metadata"].setdefault("annotations", {})["alertloop.io/remediation"] = "enabled"
+
+    kube.mutate("deployments", "shop", "api", change)
+
+
+def test_an_approved_scale_writes_the_approved_count(
+    world: KubeApiServer,
+    slack: SlackApiServer,
+    client: Any,
+    topics: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scale_policy(tmp_path, monkeypatch)
+    opt_in(world)
+    run = fire_cpu()
+    proposed = remediate_stage(run)
+    assert proposed.details["action"] == "propose_scale_deployment", proposed.summary
+    assert writes(world) == []
+    approved_to = proposed.details["proposal"]["to"]
+    assert "Approve scale deployment" in json.dumps(proposal_reply(slack).blocks)
+    run_stage(approve(client, slack, topics, proposed.details["approval_id"]))
+    assert writes(world) == [DEPLOYMENT_PATH + "/scale"]
+    done = executed(Ledger(), run)
+    assert done.details["action"] == "scale_deployment" and done.details["outcome"] == "applied"
+    assert done.details["after"] == approved_to
+    live = world.get_object("deployments", "shop", "api") or {}
+    assert live["spec"]["replicas"] == approved_to["replicas"]
+
+
+def test_a_deployment_scaled_since_the_proposal_is_not_scaled_again(
+    world: KubeApiServer,
+    slack: SlackApiServer,
+    client: Any,
+    topics: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scale_policy(tmp_path, monkeypatch)
+    opt_in(world)
+    run = fire_cpu()
+    proposed = remediate_stage(run)
+    approved_to = proposed.details["proposal"]["to"]
+
+    def scaled(obj: dict[str, Any]) -> None:
+        obj["spec"]["replicas"] = obj["spec"]["replicas"] + 1
+
+    world.mutate("deployments", "shop", "api", scaled)
+    run_stage(approve(client, slack, topics, proposed.details["approval_id"]))
+    assert writes(world) == []
+    done = executed(Ledger(), run)
+    assert done.details["refused"]["guard"] == "approval_changed", done.summary
+    audit = Ledger().get_audit(done.details["audit_id"]) or {}
+    assert str(approved_to) in audit["reason"] and audit["outcome"] == "refused"
+
+
+# ---- the other answers: rejected, unknown, expired -----------------------------------------------
+
+
+def test_a_rejected_restart_is_reported_and_nothing_is_written(
+    world: KubeApiServer,
+    slack: SlackApiServer,
+    client: Any,
+    topics: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy(tmp_path, monkeypatch, "approve")
+    _, run = fire()
+    aid = remediate_stage(run).details["approval_id"]
+    assert click(client, slack, "reject_rollback", APPROVER, aid).status_code == 200
+    (decided,) = act(topics)
+    assert decided is not None and decided.result == "done"
+    (message,) = remediate_messages(topics)
+    run_stage(message)
+    assert writes(world) == []
+    done = executed(Ledger(), run)
+    assert f"rejected by <@{APPROVER}>" in done.summary and done.details["action"] == "none"
+    assert (Ledger().get_approval(aid) or {})["status"] == "rejected"
+
+
+def test_an_unknown_or_expired_approval_is_refused_and_audited(
+    world: KubeApiServer,
+    slack: SlackApiServer,
+    client: Any,
+    topics: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy(tmp_path, monkeypatch, "approve")
+    _, run = fire()
+    ledger = Ledger()
+    unknown = remediate(run.model_copy(update={"approval_id": "doesnotexist"}))
+    assert unknown.details["refused"]["guard"] == "approval", unknown.summary
+    assert (ledger.get_audit(unknown.details["audit_id"]) or {})["outcome"] == "refused"
+
+    aid = remediate_stage(run).details["approval_id"]
+    message = approve(client, slack, topics, aid)
+    ledger.set_approval(aid, {"expires_at": utcnow() - timedelta(hours=1)})
+    run_stage(message)
+    assert writes(world) == []
+    done = executed(ledger, run)
+    assert done.details["refused"]["guard"] == "expired", done.summary
+    assert (ledger.get_approval(aid) or {})["status"] == "approved"  # never claimed
