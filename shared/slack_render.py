@@ -245,12 +245,12 @@ def finding_text(finding: Finding) -> str:
 
 # Changes remediation proposes in `approve` autonomy mode (shared.approval.CHANGE_ACTIONS):
 # the same Approve/Reject buttons; an approval sends them back to the remediate stage.
-PROPOSED_CHANGES = (
-    "propose_restart",
-    "propose_scale_deployment",
-    "propose_raise_hpa_max",
-    "propose_raise_keda_max",
-)
+PROPOSED_CHANGES = {
+    "propose_restart": "Approve restart",
+    "propose_scale_deployment": "Approve scale-up",
+    "propose_raise_hpa_max": "Approve HPA max raise",
+    "propose_raise_keda_max": "Approve KEDA max raise",
+}
 
 
 def render_finding(finding: Finding) -> list[dict[str, Any]]:
@@ -264,11 +264,11 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
     approval_id = finding.details.get("approval_id")
     proposed = finding.details.get("action")
     rollback = proposed in (None, "propose_rollback")
-    change = str(proposed).removeprefix("propose_") if proposed in PROPOSED_CHANGES else ""
+    change = PROPOSED_CHANGES.get(str(proposed), "")
     if isinstance(approval_id, str) and approval_id and (rollback or change):
         # A pending proposal: the buttons post to the approve function, which checks the
         # signature, the approver and the proposal (single use, expiring) before anything.
-        label = "Approve rollback" if rollback else f"Approve {change.replace('_', ' ')}"
+        label = "Approve rollback" if rollback else change
         blocks.append(
             {
                 "type": "actions",

@@ -370,7 +370,7 @@ def test_an_approved_scale_writes_the_approved_count(
     assert proposed.details["action"] == "propose_scale_deployment", proposed.summary
     assert writes(world) == []
     approved_to = proposed.details["proposal"]["to"]
-    assert "Approve scale deployment" in json.dumps(proposal_reply(slack).blocks)
+    assert "Approve scale-up" in json.dumps(proposal_reply(slack).blocks)
     run_stage(approve(client, slack, topics, proposed.details["approval_id"]))
     assert writes(world) == [DEPLOYMENT_PATH + "/scale"]
     done = executed(Ledger(), run)
