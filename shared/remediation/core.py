@@ -315,7 +315,8 @@ class _Flow:
         v = owner_gate.judge(
             plan, deploy, hpa if isinstance(hpa, dict) else None, self.owner_policy
         )
-        self.owner_details = {"owners": v.owners, "workload_class": v.workload_class}
+        # update, not replace: a re-plan after a 409 keeps the autonomy decided before it
+        self.owner_details.update(owners=v.owners, workload_class=v.workload_class)
         plan.notes.extend(n for n in v.notes if n not in plan.notes)
         if v.verdict == "allow":
             return plan
@@ -500,8 +501,10 @@ class _Flow:
                 "approved_by_name": approval.get("approved_by_name"),
             },
         )
-        plan.notes.append(f"Approved by <@{who}> (proposal {self.run.approval_id}).")
-        return self._apply(clients, workload, wl_target, plan, reserved)
+        out = self._apply(clients, workload, wl_target, plan, reserved)
+        # Not a plan note: a re-plan after a 409 builds new notes.
+        out.lines.insert(1, f"Approved by <@{who}> (proposal {self.run.approval_id}).")
+        return out
 
     def _autonomy(self, plan: Plan, wl_target: Target) -> str:
         """auto | approve | off for this action on this workload (policy, earned record)."""
