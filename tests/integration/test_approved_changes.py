@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sandbox.kube_api import KubeApiServer
+from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.slack_api import SlackApiServer
 from shared.bus import Bus
 from shared.cluster_clients import clear_caches
@@ -463,3 +463,28 @@ def test_an_unknown_or_expired_approval_is_refused_and_audited(
     done = executed(ledger, run)
     assert done.details["refused"]["guard"] == "expired", done.summary
     assert (ledger.get_approval(aid) or {})["status"] == "approved"  # never claimed
+
+
+def test_a_409_on_the_approved_write_is_re_planned_and_sent_once(
+    world: KubeApiServer,
+    slack: SlackApiServer,
+    client: Any,
+    topics: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The re-plan after a conflict is still the approved change: sent once, approver named."""
+    scale_policy(tmp_path, monkeypatch)
+    opt_in(world)
+    run = fire_cpu()
+    proposed = remediate_stage(run)
+    approved_to = proposed.details["proposal"]["to"]
+    message = approve(client, slack, topics, proposed.details["approval_id"])
+    world.add_fault(Fault("conflict", resource="deployments/scale", verb="patch", times=1))
+    run_stage(message)
+    assert writes(world) == [DEPLOYMENT_PATH + "/scale"]
+    done = executed(Ledger(), run)
+    assert done.details["outcome"] == "applied" and done.details["after"] == approved_to
+    assert "409 Conflict on the first patch" in done.summary
+    assert f"Approved by <@{APPROVER}>" in done.summary
+    assert done.details["autonomy"]["mode"] == "approve"
