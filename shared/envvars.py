@@ -279,8 +279,9 @@ VARS: tuple[Var, ...] = (
         "approval", ("rollback",)),
     Var("ALERTLOOP_ROLLBACK_VERIFY_INTERVAL_SECONDS", "5", "canary poll interval", "approval",
         ("rollback",)),
-    Var("ALERTLOOP_ROLLBACK_GRACE_MINUTES", "10", "an approved rollback may still run this long "
-        "after the proposal expired", "approval", ("rollback",)),
+    Var("ALERTLOOP_ROLLBACK_GRACE_MINUTES", "10", "an approved rollback (or approved restart or "
+        "scale) may still run this long after the proposal expired", "approval",
+        ("rollback", "remediate")),
     # ---- humans in the loop: shared/interaction/, shared/alertmanager.py, shared/sweeper.py
     Var("ALERTLOOP_SLACK_PERMISSIONS", "", "who may do what from Slack: JSON/YAML mapping action "
         "(approve, silence, take_over, acknowledge, verdict) to Slack user ids and user-group ids; "

@@ -184,13 +184,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         max_instances=20,
         exposure="public",
     ),
-    # Does what the buttons say: approvals (-> rollback), acknowledge, silences in
-    # Alertmanager, take over, verdicts; replies through response_url, updates the parent.
+    # Does what the buttons say: approvals (-> rollback; approved restarts and scale changes
+    # -> remediate), acknowledge, silences in Alertmanager, take over, verdicts; replies
+    # through response_url, updates the parent.
     FunctionSpec(
         "act",
         "cloudevent",
         "interactions",
-        publishes=("rollback", "notify"),
+        publishes=("rollback", "remediate", "notify"),
         max_instances=5,
     ),
     # Asks Alertmanager about open incidents whose resolve never came (Cloud Scheduler).

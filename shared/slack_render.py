@@ -243,6 +243,16 @@ def finding_text(finding: Finding) -> str:
     return truncate(head + for_mrkdwn(finding.summary, SECTION_MAX - len(head)), SECTION_MAX)
 
 
+# Changes remediation proposes in `approve` autonomy mode (shared.approval.CHANGE_ACTIONS):
+# the same Approve/Reject buttons; an approval sends them back to the remediate stage.
+PROPOSED_CHANGES = {
+    "propose_restart": "Approve restart",
+    "propose_scale_deployment": "Approve scale-up",
+    "propose_raise_hpa_max": "Approve HPA max raise",
+    "propose_raise_keda_max": "Approve KEDA max raise",
+}
+
+
 def render_finding(finding: Finding) -> list[dict[str, Any]]:
     mark = STATUS_MARK.get(finding.status, "")
     head = f"{mark} *{_stage_title(finding)}* — {finding.status} ({finding.duration_seconds:.1f} s)"
@@ -252,10 +262,13 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
         {"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}
     ]
     approval_id = finding.details.get("approval_id")
-    rollback = finding.details.get("action") in (None, "propose_rollback")
-    if isinstance(approval_id, str) and approval_id and rollback:
-        # A pending rollback proposal: the buttons post to the approve function, which checks
-        # the signature, the approver and the proposal (single use, expiring) before anything.
+    proposed = finding.details.get("action")
+    rollback = proposed in (None, "propose_rollback")
+    change = PROPOSED_CHANGES.get(str(proposed), "")
+    if isinstance(approval_id, str) and approval_id and (rollback or change):
+        # A pending proposal: the buttons post to the approve function, which checks the
+        # signature, the approver and the proposal (single use, expiring) before anything.
+        label = "Approve rollback" if rollback else change
         blocks.append(
             {
                 "type": "actions",
@@ -263,7 +276,7 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
                 "elements": [
                     {
                         "type": "button",
-                        "text": _plain("Approve rollback"),
+                        "text": _plain(label),
                         "style": "primary",
                         "action_id": "approve_rollback",
                         "value": approval_id,

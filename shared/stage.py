@@ -162,7 +162,8 @@ class StageRunner(Deps):
 
     def _forward(self, run: Run, key: str) -> None:
         out = [Outgoing.notify(notify_for(run))]
-        nxt = run.next_stage(self.stage)
+        # An approved proposal executed by its stage is a side trip: the plan went on already.
+        nxt = None if run.approval_id else run.next_stage(self.stage)
         if nxt:
             out.append(Outgoing.stage(StageMessage(run_id=run.run_id, stage=nxt)))
         self.bus.publish_many(out)

@@ -126,7 +126,7 @@ locals {
     act = {
       kind              = "cloudevent"
       topic             = "interactions"
-      publishes         = ["rollback", "notify"]
+      publishes         = ["rollback", "remediate", "notify"]
       env               = ["ALERTLOOP_APPROVERS", "ALERTLOOP_SLACK_PERMISSIONS", "ALERTLOOP_SLACK_TEAMS", "ALERTMANAGER_URL", "ALERTMANAGER_TIMEOUT_SECONDS"]
       secrets           = ["SLACK_BOT_TOKEN", "ALERTMANAGER_BEARER_TOKEN"]
       memory            = "256Mi"

@@ -1,10 +1,20 @@
-"""Human approval of rollback proposals (decided by the interactions worker, `act`)."""
+"""Human approval of proposals: rollbacks and, in `approve` autonomy mode, restarts and
+scale changes (decided by the interactions worker, `act`)."""
 
-from shared.approval.core import Decision, decide, publish_decision, refuse_decision
+from shared.approval.core import (
+    CHANGE_ACTIONS,
+    ROLLBACK_ACTIONS,
+    Decision,
+    decide,
+    publish_decision,
+    refuse_decision,
+)
 from shared.approval.settings import ApprovalSettings, approval_settings
 from shared.approval.slack_request import Action, SignatureError, verify_signature
 
 __all__ = [
+    "CHANGE_ACTIONS",
+    "ROLLBACK_ACTIONS",
     "Action",
     "ApprovalSettings",
     "Decision",

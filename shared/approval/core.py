@@ -31,6 +31,9 @@ log = get_logger(__name__)
 Outcome = Literal["approved", "rejected", "refused"]
 # Remediation records rollback proposals with action "rollback" (older records: "propose_rollback").
 ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
+# Changes remediation proposes in `approve` autonomy mode; an approval sends them back to the
+# remediate stage, which re-runs every guardrail and writes only the approved change.
+CHANGE_ACTIONS = ("restart", "scale_deployment", "raise_hpa_max", "raise_keda_max")
 
 
 @dataclass
@@ -81,6 +84,15 @@ def _audit(
 
 def _describe(approval: dict[str, Any]) -> str:
     # Shown in Slack: the target names come from the cluster, so render them as outside text.
+    if approval.get("action") in CHANGE_ACTIONS:
+        raw = approval.get("to")
+        to: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(to.items()) if isinstance(v, int))
+        return (
+            f"{for_mrkdwn(approval.get('action'), 40)} of "
+            f"{for_mrkdwn(approval.get('target', '?'), 300)}"
+            + (f" to {for_mrkdwn(counts, 100)}" if counts else "")
+        )
     return (
         f"rollback of {for_mrkdwn(approval.get('target', '?'), 300)} from revision "
         f"{for_mrkdwn(approval.get('from_revision', '?'), 40)} to "
@@ -139,9 +151,11 @@ def decide(
         return refuse(
             "unknown", f"No rollback proposal {for_mrkdwn(action.approval_id, 80)} exists."
         )
-    if approval.get("action") not in ROLLBACK_ACTIONS:
+    if approval.get("action") not in (*ROLLBACK_ACTIONS, *CHANGE_ACTIONS):
         return refuse(
-            "action", f"Proposal {for_mrkdwn(action.approval_id, 80)} is not a rollback proposal."
+            "action",
+            f"Proposal {for_mrkdwn(action.approval_id, 80)} is not a proposal alertloop can "
+            "execute.",
         )
     if not permission_checked and not cfg.approvers:
         return refuse(
@@ -185,7 +199,7 @@ def decide(
         )
     message = (
         f"<@{action.user_id}> approved the {_describe(approval)}: alertloop re-checks the "
-        "deployment and its guardrails, then rolls back and reports in the thread."
+        "workload and its guardrails, then makes exactly this change and reports in the thread."
         if action.approve
         else f"<@{action.user_id}> rejected the {_describe(approval)}: nothing will change."
     )
@@ -197,7 +211,7 @@ def decide(
             event(log, "cannot link the decision's audit record", 40, error=str(exc))
     event(
         log,
-        f"rollback proposal {verb}",
+        f"proposal {verb}",
         approval_id=action.approval_id,
         user=action.user_id,
         run_id=approval.get("run_id", ""),
@@ -206,7 +220,9 @@ def decide(
 
 
 def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bus) -> Decision:
-    """Send an approved (or rejected) proposal to the rollback stage, which reports to Slack.
+    """Send an approved (or rejected) proposal to the stage that executes it, which reports
+    to Slack: rollbacks to `rollback`, the other changes back to `remediate` (its guardrails,
+    its Kubernetes identity).
 
     When an approval cannot be published it is put back to "proposed" (so the button works
     again) and the click is answered with the failure; a rejection stands either way.
@@ -218,17 +234,18 @@ def publish_decision(decision: Decision, action: Action, ledger: Ledger, bus: Bu
     try:
         if run is None:
             raise PublishError(f"run {run_id or '?'} is not in the ledger")
+        stage = (
+            Stage.REMEDIATE if decision.approval.get("action") in CHANGE_ACTIONS else Stage.ROLLBACK
+        )
         bus.publish(
-            Outgoing.stage(
-                StageMessage(run_id=run_id, stage=Stage.ROLLBACK, approval_id=action.approval_id)
-            )
+            Outgoing.stage(StageMessage(run_id=run_id, stage=stage, approval_id=action.approval_id))
         )
     except PublishError as exc:
         event(log, "cannot publish the decision", 40, run_id=run_id, error=str(exc))
         if decision.outcome == "approved":
             _revert(ledger, action.approval_id)
             decision.message = (
-                f"Could not queue the rollback ({exc}); the approval was withdrawn — "
+                f"Could not queue the approved change ({exc}); the approval was withdrawn — "
                 "click Approve again in a moment."
             )
             decision.outcome = "refused"

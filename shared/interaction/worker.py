@@ -25,6 +25,7 @@ from shared.alertmanager import (
     exact_matchers,
 )
 from shared.approval import (
+    ROLLBACK_ACTIONS,
     Action,
     approval_settings,
     decide,
@@ -615,8 +616,13 @@ class Worker(Deps):
         ]
         verb = "Approved" if record["outcome"] == "approved" else "Rejected"
         follow = (
-            "alertloop re-checks the deployment and its guardrails, then rolls back; the result "
-            "follows in this thread."
+            (
+                "alertloop re-checks the deployment and its guardrails, then rolls back; the "
+                "result follows in this thread."
+                if approval.get("action") in ROLLBACK_ACTIONS
+                else "alertloop re-checks the workload and its guardrails, then makes exactly "
+                "the approved change; the result follows in this thread."
+            )
             if record["outcome"] == "approved"
             else "Nothing will change."
         )

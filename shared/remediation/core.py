@@ -124,6 +124,8 @@ class _Flow:
         # Who owns the workload's desired state (shared.remediation.owner_gate), once read.
         self.owner_policy = OwnerPolicy()
         self.owner_details: dict[str, Any] = {}
+        # An approved proposal this delivery executes (shared.remediation.approved), claimed.
+        self.approved: dict[str, Any] | None = None
 
     # ---- plumbing ---------------------------------------------------------------------------
 
@@ -154,6 +156,22 @@ class _Flow:
     # ---- the flow -----------------------------------------------------------------------------
 
     def execute(self) -> Outcome:
+        if not self.run.approval_id:
+            return self._execute()
+        from shared.remediation import approved
+
+        recorder = Recorder(
+            self.ledger, self.cfg.actor, self.run.run_id, self.run.alert_type, self.run.incident_id
+        )
+        admitted = approved.admit(self.run, self.ledger, recorder)
+        if isinstance(admitted, Outcome):
+            return admitted
+        self.approved = admitted
+        out = self._execute()
+        approved.settle(self.ledger, recorder, admitted, out)
+        return out
+
+    def _execute(self) -> Outcome:
         core = settings()
         policy = cached_policy(core.policy_file)
         alert_type, entry = policy.resolve(self.run.alert_type)
@@ -297,7 +315,8 @@ class _Flow:
         v = owner_gate.judge(
             plan, deploy, hpa if isinstance(hpa, dict) else None, self.owner_policy
         )
-        self.owner_details = {"owners": v.owners, "workload_class": v.workload_class}
+        # update, not replace: a re-plan after a 409 keeps the autonomy decided before it
+        self.owner_details.update(owners=v.owners, workload_class=v.workload_class)
         plan.notes.extend(n for n in v.notes if n not in plan.notes)
         if v.verdict == "allow":
             return plan
@@ -391,6 +410,8 @@ class _Flow:
     ) -> Outcome:
         assert self.guard is not None and self.entry is not None
         guard = self.guard
+        if self.approved is not None:
+            return self._carry_out_approved(clients, workload, wl_target, plan, self.approved)
         if plan.mode == "none":
             lines = [f"No action: {plan.reason}.", *plan.notes]
             return Outcome("ok", lines, self._plan_details(plan, workload))
@@ -425,6 +446,65 @@ class _Flow:
         if isinstance(reserved, EarlierWrite):
             return self._earlier(clients, workload, plan, reserved)
         return self._apply(clients, workload, wl_target, plan, reserved)
+
+    def _carry_out_approved(
+        self,
+        clients: KubeClients,
+        workload: WorkloadRef,
+        wl_target: Target,
+        plan: Plan,
+        approval: dict[str, Any],
+    ) -> Outcome:
+        """Exactly the approved change, after every guardrail, or a refusal (audited)."""
+        from shared.remediation.approved import mismatch
+
+        assert self.guard is not None
+        guard = self.guard
+        action, target = str(approval.get("action")), str(approval.get("target"))
+        refusal = guard.check_ceiling(plan) if plan.mode == "change" else None
+        if refusal is not None:
+            return self._refused(refusal, plan.action, str(plan.target), plan, workload)
+        problem = mismatch(approval, plan)
+        if problem is not None:
+            refusal = guard.refuse(
+                "approval_changed",
+                f"{problem}; nothing was changed — decide again on the current state",
+                action=action,
+                target=target,
+                plan=plan if plan.mode == "change" else None,
+            )
+            return self._refused(refusal, action, target, plan, workload)
+        if self._autonomy(plan, wl_target) == "off":
+            refusal = guard.refuse(
+                "autonomy_off",
+                f"the policy now sets {plan.action} to off for {self.alert_type} on "
+                f"{self.owner_details.get('workload_class')} workloads",
+                action=plan.action,
+                target=str(plan.target),
+                plan=plan,
+            )
+            return self._refused(refusal, plan.action, str(plan.target), plan, workload)
+        refusal = guard.check_dry_run(plan, wl_target)
+        if refusal is not None:
+            return self._refused(refusal, plan.action, str(plan.target), plan, workload, "ok")
+        reserved = guard.reserve(plan, wl_target, approval=self.run.approval_id)
+        if isinstance(reserved, Refusal):
+            return self._refused(reserved, plan.action, str(plan.target), plan, workload)
+        if isinstance(reserved, EarlierWrite):
+            return self._earlier(clients, workload, plan, reserved)
+        who = approval.get("approved_by")
+        self.ledger.update_audit(
+            reserved.audit_id,
+            {
+                "approval_id": self.run.approval_id,
+                "approved_by": who,
+                "approved_by_name": approval.get("approved_by_name"),
+            },
+        )
+        out = self._apply(clients, workload, wl_target, plan, reserved)
+        # Not a plan note: a re-plan after a 409 builds new notes.
+        out.lines.insert(1, f"Approved by <@{who}> (proposal {self.run.approval_id}).")
+        return out
 
     def _autonomy(self, plan: Plan, wl_target: Target) -> str:
         """auto | approve | off for this action on this workload (policy, earned record)."""
@@ -657,6 +737,8 @@ class _Flow:
         reserved: Reservation | None = None,
     ) -> act.Settled | Outcome:
         """Send the write; on a 409 re-read and re-evaluate once (guards included)."""
+        from shared.remediation.approved import mismatch as approved_mismatch
+
         assert self.guard is not None
         try:
             return act.Settled("applied", plan, act.send(clients, plan, write_id))
@@ -675,7 +757,8 @@ class _Flow:
                 return self._refused(
                     problem, replanned.action, str(replanned.target), replanned, workload
                 )
-        if replanned.mode != "change" or replanned.action != plan.action:
+        unapproved = self.approved is not None and approved_mismatch(self.approved, replanned)
+        if replanned.mode != "change" or replanned.action != plan.action or unapproved:
             out = self._plan_details(replanned, workload)
             out.update(conflict=True, notes=notes)
             return Outcome(

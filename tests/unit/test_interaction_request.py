@@ -243,13 +243,48 @@ def test_proposal_finding_gets_the_buttons() -> None:
 def test_other_findings_get_no_buttons() -> None:
     plain = Finding(stage="remediate", status="ok", summary="restarted", details={})
     assert [b["type"] for b in render_finding(plain)] == ["section"]
-    hpa = Finding(
+    # An executed change (its approval is a summary, not `approval_id`) and a proposal of an
+    # action nothing executes: no buttons.
+    done = Finding(
+        stage="remediate",
+        status="ok",
+        summary="restarted",
+        details={"action": "restart", "approval": {"id": "x", "status": "executed"}},
+    )
+    assert [b["type"] for b in render_finding(done)] == ["section"]
+    other = Finding(
         stage="remediate",
         status="ok",
         summary="proposed",
-        details={"action": "propose_raise_hpa_max", "approval_id": "x"},
+        details={"action": "propose_delete", "approval_id": "x"},
     )
-    assert [b["type"] for b in render_finding(hpa)] == ["section"]
+    assert [b["type"] for b in render_finding(other)] == ["section"]
+
+
+def test_a_proposed_change_gets_the_approval_buttons() -> None:
+    """Approved restarts and scale changes are executed (shared.remediation.approved): their
+    proposals carry the same buttons as a rollback's, named for the change."""
+    for action, label in [
+        ("propose_restart", "Approve restart"),
+        ("propose_scale_deployment", "Approve scale-up"),
+        ("propose_raise_hpa_max", "Approve HPA max raise"),
+        ("propose_raise_keda_max", "Approve KEDA max raise"),
+    ]:
+        f = Finding(
+            stage="remediate",
+            status="ok",
+            summary="proposed",
+            details={"action": action, "approval_id": "x"},
+        )
+        blocks = render_finding(f)
+        assert [b["type"] for b in blocks] == ["section", "actions"], action
+        approve, reject = blocks[1]["elements"]
+        assert (approve["action_id"], approve["value"], approve["text"]["text"]) == (
+            "approve_rollback",
+            "x",
+            label,
+        )
+        assert (reject["action_id"], reject["value"]) == ("reject_rollback", "x")
 
 
 # ---------------------------------------------------------------- the HTTP function's refusals
