@@ -24,6 +24,7 @@ from typing import Any, Literal
 from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
 from shared.ledger.outcomes import FLEET_BRAKE, brake_id, brake_problem
+from shared.ledger.schema import escaped_keys, unescaped_keys
 
 RATE_DOC = "remediate-changes"
 RATE_WINDOW = timedelta(hours=1)
@@ -385,14 +386,19 @@ class GuardrailLedger(LedgerBase):
         """A new audit record (a refusal, dry-run, proposal or human decision); its id."""
         now = utcnow()
         ref = self._col("audit").document()
-        self._call(ref.set, {"at": now, "updated_at": now, **record})
+        self._call(ref.set, {"at": now, "updated_at": now, **escaped_keys(record)})
         return str(ref.id)
 
     def update_audit(self, audit_id: str, fields: dict[str, Any]) -> None:
-        self._call(self._doc("audit", audit_id).set, {**fields, "updated_at": utcnow()}, merge=True)
+        self._call(
+            self._doc("audit", audit_id).set,
+            {**escaped_keys(fields), "updated_at": utcnow()},
+            merge=True,
+        )
 
     def get_audit(self, audit_id: str) -> dict[str, Any] | None:
-        return self._get("audit", audit_id)
+        doc = self._get("audit", audit_id)
+        return unescaped_keys(doc) if doc is not None else None
 
     def writes_to(self, workload: str) -> list[dict[str, Any]]:
         """The write audit records (reservations) about one workload (`kind/ns/name`)."""

@@ -252,3 +252,31 @@ def storable_finding(
             "summary": summary[:UNSTORABLE_TEXT],
             "details": {"unstorable": str(exc)[:UNSTORABLE_TEXT]},
         }
+
+
+# Outside maps (object fields, patches, labels) may hold names Firestore reserves (__.*__). They
+# are stored with "~" in front (and so is a name that already starts with "~"), and read back
+# without it: the record round-trips exactly instead of being refused.
+_ESCAPE = re.compile(r"^(__.*__|~.*)$", re.S)
+
+
+def escaped_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            ("~" + k if isinstance(k, str) and _ESCAPE.match(k) else k): escaped_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [escaped_keys(v) for v in value]
+    return value
+
+
+def unescaped_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            (k[1:] if isinstance(k, str) and k.startswith("~") else k): unescaped_keys(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [unescaped_keys(v) for v in value]
+    return value
