@@ -30,7 +30,7 @@ RATE_DOC = "remediate-changes"
 RATE_WINDOW = timedelta(hours=1)
 # Instances racing for one target contend on the same documents: retry the transaction more
 # often than the client's default before failing closed.
-TXN_ATTEMPTS = 25
+TXN_ATTEMPTS = 50  # the reservation now also reads the workload and fleet brakes
 
 Outcome = Literal["applied", "not_applied", "unknown"]
 
