@@ -184,6 +184,35 @@ def event_summary(ev: dict[str, Any], max_message: int = MAX_MESSAGE) -> dict[st
     }
 
 
+def _events_of(
+    clients: KubeClients,
+    namespace: str,
+    names: list[str],
+    extra_selector: str,
+    since: datetime,
+    max_message: int,
+) -> list[dict[str, Any]]:
+    """Event summaries for the named objects (one field-selected list each), newest first."""
+    out: list[dict[str, Any]] = []
+    for name in names:
+        selector = f"involvedObject.name={name}{extra_selector}"
+        data = clients.call(
+            "list",
+            "events",
+            namespace,
+            lambda sel=selector, **kw: clients.core.list_namespaced_event(
+                namespace, field_selector=sel, **kw
+            ),
+        )
+        for ev in data.get("items") or []:
+            summary = event_summary(ev, max_message)
+            seen = parse_time(summary["last_seen"])
+            if seen is None or seen >= since:
+                out.append(summary)
+    out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
+    return out
+
+
 def warning_events(
     clients: KubeClients,
     namespace: str,
@@ -195,24 +224,7 @@ def warning_events(
 ) -> list[dict[str, Any]]:
     """Warning events for the named objects, newest first, within the window."""
     since = (now or datetime.now(UTC)) - timedelta(minutes=window_minutes)
-    out: list[dict[str, Any]] = []
-    for name in names:
-        selector = f"involvedObject.name={name},type=Warning"
-        data = clients.call(
-            "list",
-            "events",
-            namespace,
-            lambda sel=selector, **kw: clients.core.list_namespaced_event(
-                namespace, field_selector=sel, **kw
-            ),
-        )
-        for ev in data.get("items") or []:
-            summary = event_summary(ev)
-            seen = parse_time(summary["last_seen"])
-            if seen is None or seen >= since:
-                out.append(summary)
-    out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
-    return out[:limit]
+    return _events_of(clients, namespace, names, ",type=Warning", since, MAX_MESSAGE)[:limit]
 
 
 def object_events(
@@ -227,24 +239,8 @@ def object_events(
     """Events of every type (Normal ones say what changed: scaling, rollouts) for the named
     objects, newest first, within the window; each summary carries its `type`."""
     since = (now or datetime.now(UTC)) - timedelta(minutes=window_minutes)
-    out: list[dict[str, Any]] = []
-    for name in dict.fromkeys(names):
-        selector = f"involvedObject.name={name}"
-        data = clients.call(
-            "list",
-            "events",
-            namespace,
-            lambda sel=selector, **kw: clients.core.list_namespaced_event(
-                namespace, field_selector=sel, **kw
-            ),
-        )
-        for ev in data.get("items") or []:
-            summary = event_summary(ev, MAX_EVENT_MESSAGE)
-            seen = parse_time(summary["last_seen"])
-            if seen is None or seen >= since:
-                out.append(summary)
-    out.sort(key=lambda e: e["last_seen"] or "", reverse=True)
-    return out[:limit]
+    unique = list(dict.fromkeys(names))
+    return _events_of(clients, namespace, unique, "", since, MAX_EVENT_MESSAGE)[:limit]
 
 
 # --------------------------------------------------------------------------- diagnosis reads
