@@ -62,6 +62,7 @@ def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
         out["terminated_reason"] = term_now.get("reason")
         out["terminated_exit_code"] = term_now.get("exitCode")
         out["terminated_message"] = _clip(str(term_now.get("message") or ""), MAX_MESSAGE) or None
+        out["terminated_finished_at"] = iso(parse_time(term_now.get("finishedAt")))
     if last:
         out["last_termination"] = {
             "reason": last.get("reason"),
@@ -140,7 +141,21 @@ def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
             if (v.get("persistentVolumeClaim") or {}).get("claimName")
         ],
         "created": iso(parse_time(meta.get("creationTimestamp"))),
+        "ended_at": _ended_at(status),
     }
+
+
+def _ended_at(status: dict[str, Any]) -> str | None:
+    """When a finished pod (Failed/Succeeded: evicted, completed) ended: the latest of its
+    conditions' lastTransitionTime and its containers' finishedAt. None for a pod still live
+    (Pending, Running): its state is current, whatever its age."""
+    if status.get("phase") not in ("Failed", "Succeeded"):
+        return None
+    times = [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
+    for cs in status.get("containerStatuses") or []:
+        times.append(parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt")))
+    known = [t for t in times if t is not None]
+    return iso(max(known)) if known else None
 
 
 def pod_severity(summary: dict[str, Any]) -> int:
