@@ -506,7 +506,7 @@ def _hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
             yield hit
             continue
         if age > STALE or (ongoing and age > ONGOING):
-            _remember(ev, f"{hit['_quote']} ({_human(age)} before the alert)")
+            _remember(ev, f"{redact(hit['_quote'])[:MAX_QUOTE]} ({_human(age)} before the alert)")
             continue
         yield hit
 
@@ -529,7 +529,6 @@ def _human(age: timedelta) -> str:
 
 
 def _remember(ev: Evidence, item: str) -> None:
-    item = redact(item)[:MAX_QUOTE]
     if item not in ev.history:
         ev.history.append(item)
 

@@ -254,10 +254,15 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
     if not res.workload:
         return
     ns = res.workload.namespace
-    troubled = [p for p in ev.pods if reads.pod_severity(p) > 0]
-    candidates = troubled[:MAX_LOG_PODS] or ev.pods[:MAX_HEALTHY_LOG_PODS]
-    for pod in candidates:
-        if sum(1 for e in ev.logs if _has_lines(e)) >= MAX_LOG_PODS:
+    troubled = [p for p in ev.pods if reads.pod_severity(p) > 0][:MAX_LOG_PODS]
+    # the troubled pods first; when none of them has a log with lines (an evicted pod's log is
+    # gone), the other replicas: the errors are then in a live replica's log
+    others = [p for p in ev.pods if p not in troubled][:MAX_HEALTHY_LOG_PODS]
+    for pod in troubled + others:
+        with_lines = [e for e in ev.logs if _has_lines(e)]
+        if len(with_lines) >= MAX_LOG_PODS or (
+            pod in others and any(e["pod"] in {t["name"] for t in troubled} for e in with_lines)
+        ):
             break
         c = _pick_container(pod, res.container)
         if c is None:

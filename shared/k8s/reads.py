@@ -40,6 +40,19 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_log_line(line: str, limit: int = MAX_LOG_LINE) -> str:
+    """A log line within `limit`. A one-line stack trace (JSON loggers put the whole trace in
+    one field) keeps its head and its root cause, the last "Caused by:", which the plain head
+    would cut off."""
+    if len(line) <= limit:
+        return line
+    root = line.rfind("Caused by: ")
+    head = limit // 2
+    if root > head:
+        return line[:head] + " … " + _clip(line[root:], limit - head - 3)
+    return _clip(line, limit)
+
+
 # --------------------------------------------------------------------------- pods
 
 
@@ -153,7 +166,8 @@ def _ended_at(status: dict[str, Any]) -> str | None:
         return None
     times = [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
     for cs in status.get("containerStatuses") or []:
-        times.append(parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt")))
+        ended = ((cs.get("state") or {}).get("terminated") or {}).get("finishedAt")
+        times.append(parse_time(ended))
     known = [t for t in times if t is not None]
     return iso(max(known)) if known else None
 
@@ -386,7 +400,7 @@ def pod_log(
         raw=True,
     )
     lines = str(text or "").splitlines()[-tail_lines:]
-    return [_clip(line, MAX_LOG_LINE) for line in lines]
+    return [clip_log_line(line) for line in lines]
 
 
 # --------------------------------------------------------------------------- rollouts
