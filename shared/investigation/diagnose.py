@@ -311,11 +311,17 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
 
 
 # An ISO-8601 / RFC 3339 time near the start of a log line (most loggers put it first; Ruby's
-# Logger writes "I, [2026-12-03T06:48:00.462 #1]"): a line without a zone is taken as UTC.
+# Logger writes "I, [2026-12-03T06:48:00.462 #1]"). A time without a zone may be local: it is
+# taken as the latest UTC it can be (zones run from UTC-12 to UTC+14), so that a local clock
+# never makes current evidence look old.
+_UNZONED_SLACK = timedelta(hours=12)
 _LINE_TIME = re.compile(
     r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s?(Z|[+-]\d{2}:?\d{2})?"
 )
 _LOOK_BACK = 40  # lines of a stack trace searched upwards for the time of its header
+# A record's time starts within this many characters ('{"@timestamp":"', 'I, [', 'level=error
+# ts='); a date further on is part of the message (a certificate's expiry)
+_HEADER = 32
 
 
 def _log_time(lines: list[str], i: int) -> datetime | None:
@@ -323,11 +329,12 @@ def _log_time(lines: list[str], i: int) -> datetime | None:
     trace's frames carry none); None when the log has no timestamps there."""
     for j in range(i, max(i - _LOOK_BACK, -1), -1):
         m = _LINE_TIME.search(lines[j][:80])
-        if m:
+        if m and m.start() <= _HEADER:  # a record's own time, not a date in its message
             zone = m.group(3) or "Z"
             if zone != "Z" and ":" not in zone:
                 zone = zone[:3] + ":" + zone[3:]
-            return _parse_time(f"{m.group(1)}T{m.group(2)}{zone}")
+            t = _parse_time(f"{m.group(1)}T{m.group(2)}{zone}")
+            return t + _UNZONED_SLACK if t is not None and not m.group(3) else t
     return None
 
 

@@ -1437,6 +1437,16 @@ def test_timestamped_log_lines_older_than_the_incident_are_history() -> None:
     line = f"E, [{recent} #1] ERROR -- : dial tcp 10.8.0.7:5432: connect: connection refused"
     r = diagnose(ev(logs=[L(line)]))
     assert r.best is not None and r.best.entry.id == "dependency-refused"
+    # a time without a zone may be local: 3 h is within a zone offset, 2 days is not
+    for hours, stale in ((3, False), (48, True)):
+        local = (START - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S,%f")
+        r = diagnose(
+            ev(logs=[L(f"{local} ERROR dial tcp 10.8.0.7:5432: connect: connection refused")])
+        )
+        assert (r.best is None) is stale, (hours, r.likely_cause_line())
+    # a date inside the message is not the line's time
+    line = "Error: certificate has expired, notAfter 2026-05-01T23:59:59Z (CERT_HAS_EXPIRED)"
+    assert diagnose(ev(logs=[L(line)])).best is not None
     # no timestamp at all: nothing says it is old
     r = diagnose(ev(logs=[L("dial tcp 10.8.0.7:5432: connect: connection refused")]))
     assert r.best is not None
