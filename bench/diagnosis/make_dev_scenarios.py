@@ -1871,6 +1871,44 @@ def asyncpg_refused_private_ip() -> Built:
     )
 
 
+@scenario
+def sibling_job_crash_unknown() -> Built:
+    """A 5xx alert on a healthy Deployment whose selector also matches a backfill Job's pods
+    (same app label): the Job's OOMKills are another workload's, not this one's evidence."""
+    sc = Scenario("siblingjob")
+    _d, rs, _pods = add_app(
+        sc, "reports-api", [(f"{REG}/reports-api:3.4.0", 60 * 24 * 5)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    job = {
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": {"name": "reports-api-backfill-29121", "namespace": NS, "uid": "job-29121"},
+    }
+    oom = {
+        "ready": False,
+        "restarts": 4,
+        "waiting": ("CrashLoopBackOff", "back-off 1m20s restarting failed container"),
+        "last_terminated": terminated("OOMKilled", 137, ago(NOW, 2), ago(NOW, 4)),
+    }
+    backfill = pod_for(
+        {**rs, "metadata": {**rs["metadata"], **job["metadata"]}},
+        now=NOW,
+        index=7,
+        name="reports-api-backfill-29121-x8k2p",
+        **oom,
+    )
+    backfill["metadata"]["ownerReferences"][0].update(apiVersion="batch/v1", kind="Job")
+    sc.add(backfill)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("ReportsApiHigh5xxRate", "reports-api", severity="warning"),
+        expect(
+            "unknown", [], "the OOMKilled pods are a backfill Job's (same labels), not the API's"
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -1814,3 +1814,19 @@ def test_a_long_one_line_stack_trace_keeps_its_root_cause() -> None:
     assert clip_log_line("short line") == "short line"
     plain = "x" * (MAX_LOG_LINE + 50)
     assert clip_log_line(plain) == plain[: MAX_LOG_LINE - 1] + "…"
+
+
+def test_pods_of_another_workload_matching_the_selector_are_not_its_evidence() -> None:
+    from shared.investigation.k8s_evidence import _owned_by
+
+    def pod(kind: str | None, name: str = "") -> dict[str, Any]:
+        refs = [{"kind": kind, "name": name, "controller": True}] if kind else []
+        return {"metadata": {"name": "p", "ownerReferences": refs}}
+
+    assert _owned_by(pod("ReplicaSet", "reports-api-7c9f8d"), "Deployment", "reports-api")
+    assert not _owned_by(pod("Job", "reports-api-backfill-1"), "Deployment", "reports-api")
+    assert not _owned_by(pod("ReplicaSet", "billing-5d8f"), "Deployment", "reports-api")
+    assert _owned_by(pod("StatefulSet", "db"), "StatefulSet", "db")
+    assert not _owned_by(pod("StatefulSet", "db-replica"), "StatefulSet", "db")
+    assert _owned_by(pod(None), "Deployment", "reports-api"), "no owner: nothing says not ours"
+    assert _owned_by(pod("Job", "x"), "Service", "reports-api"), "a Service's pods are all kept"
