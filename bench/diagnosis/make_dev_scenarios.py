@@ -1724,6 +1724,191 @@ def migration_django_missing_table() -> Built:
 # --------------------------------------------------------------------------- writing
 
 
+# --------------------------------------------------------------------------- fix round 3 (#19)
+# One per class of error holdout2 showed, each in another shape than the holdout's incident.
+
+
+@scenario
+def stale_eviction_disk_unknown() -> Built:
+    """An error-rate alert; a replica evicted for ephemeral storage seven hours earlier (its pod
+    object left Failed, the event long expired) is earlier history, not the cause."""
+    sc = Scenario("staleevict")
+    _d, _rs, pods = add_app(
+        sc, "search-api", [(f"{REG}/search-api:4.2.0", 60 * 24 * 6)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    evicted = copy.deepcopy(pods[0])
+    evicted["metadata"]["name"] = pods[0]["metadata"]["name"][:-5] + "q7w2k"
+    msg = "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi. "
+    evicted["status"] = {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": msg,
+        "startTime": ago(NOW, 60 * 24 * 6),
+        "conditions": [
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "TerminationByKubelet",
+                "message": msg,
+                "lastTransitionTime": ago(NOW, 60 * 7),
+            },
+            {"type": "Ready", "status": "False", "lastTransitionTime": ago(NOW, 60 * 7)},
+        ],
+        "containerStatuses": [
+            {
+                "name": "search-api",
+                "image": f"{REG}/search-api:4.2.0",
+                "ready": False,
+                "restartCount": 0,
+                "state": {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "ContainerStatusUnknown",
+                        "message": "The container could not be located when the pod was terminated",
+                        "finishedAt": ago(NOW, 60 * 7),
+                        "startedAt": ago(NOW, 60 * 24 * 6),
+                    }
+                },
+            }
+        ],
+    }
+    sc.add(evicted)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("SearchApiHigh5xxRate", "search-api", severity="warning"),
+        expect("unknown", [], "an eviction seven hours ago does not explain today's 5xx"),
+    )
+
+
+@scenario
+def readiness_blip_unknown() -> Built:
+    """A latency alert; three 503 readiness failures 35 minutes before it, all pods ready since:
+    a probe failure that has stopped is not the cause."""
+    sc = Scenario("readyblip")
+    _d, _rs, pods = add_app(
+        sc, "catalog", [(f"{REG}/catalog:2.9.1", 60 * 24 * 4)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    sc.add(
+        event(
+            pods[1],
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            now=NOW,
+            minutes_ago=38,
+            count=3,
+            field_path="spec.containers{catalog}",
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("CatalogP99LatencyHigh", "catalog", severity="warning"),
+        expect("unknown", [], "a readiness blip that stopped half an hour ago explains nothing"),
+    )
+
+
+@scenario
+def spring_json_root_cause_after_rollout() -> Built:
+    """A rollout 8 min before; Spring Boot logs its failure as one JSON line (logstash encoder)
+    with the stack inside: the root "Caused by" is the cause, the rollout its context."""
+    sc, _ = crash_app(
+        "booking",
+        [
+            '{"@timestamp":"2026-06-12T09:58:02.113Z","level":"INFO","logger_name":"c.e.booking.'
+            'BookingApplication","message":"Starting BookingApplication v7.3.0 using Java 21"}',
+            '{"@timestamp":"2026-06-12T09:58:06.940Z","level":"ERROR","logger_name":"org.spring'
+            'framework.boot.SpringApplication","message":"Application run failed","stack_trace":'
+            '"org.springframework.beans.factory.BeanCreationException: Error creating bean with '
+            "name 'slotPolicy' defined in class path resource [com/example/booking/PolicyConfig."
+            "class]: Failed to instantiate [com.example.booking.SlotPolicy]\\n\\tat org.spring"
+            "framework.beans.factory.support.ConstructorResolver.instantiate(ConstructorResolver"
+            ".java:657)\\nCaused by: java.time.format.DateTimeParseException: Text '25:00' could"
+            " not be parsed: Invalid value for HourOfDay (valid values 0 - 23): 25\\n\\tat java."
+            'base/java.time.format.DateTimeFormatter.createError(DateTimeFormatter.java:2108)"}',
+        ],
+        image_age=8,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "booking"),
+        expect(
+            "java-exception",
+            ["DateTimeParseException", "25:00"],
+            "a bad opening-hours value in 7.3.0; the rollout is the context, not the cause",
+        ),
+    )
+
+
+@scenario
+def asyncpg_refused_private_ip() -> Built:
+    """A FastAPI service crash loops: asyncpg's connection to a managed PostgreSQL at a private
+    IP (outside the cluster) is refused; the traceback is Python's, the cause the database."""
+    sc, _ = crash_app(
+        "quotes-api",
+        [
+            "INFO:     Started server process [1]",
+            "INFO:     Waiting for application startup.",
+            "ERROR:    Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/starlette/routing.py", line 693, in '
+            "lifespan",
+            '  File "/usr/local/lib/python3.12/site-packages/asyncpg/connect_utils.py", line 1049,'
+            " in _create_ssl_connection",
+            "ConnectionRefusedError: [Errno 111] Connect call failed ('10.30.0.5', 5432)",
+            "",
+            "ERROR:    Application startup failed. Exiting.",
+        ],
+        image_age=60 * 24 * 3,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "quotes-api"),
+        expect(
+            "dependency-refused",
+            ["10.30.0.5", "5432"],
+            "the managed PostgreSQL at a private IP refuses connections; the image is 3 days old",
+        ),
+    )
+
+
+@scenario
+def sibling_job_crash_unknown() -> Built:
+    """A 5xx alert on a healthy Deployment whose selector also matches a backfill Job's pods
+    (same app label): the Job's OOMKills are another workload's, not this one's evidence."""
+    sc = Scenario("siblingjob")
+    _d, rs, _pods = add_app(
+        sc, "reports-api", [(f"{REG}/reports-api:3.4.0", 60 * 24 * 5)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    job = {
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": {"name": "reports-api-backfill-29121", "namespace": NS, "uid": "job-29121"},
+    }
+    oom = {
+        "ready": False,
+        "restarts": 4,
+        "waiting": ("CrashLoopBackOff", "back-off 1m20s restarting failed container"),
+        "last_terminated": terminated("OOMKilled", 137, ago(NOW, 2), ago(NOW, 4)),
+    }
+    backfill = pod_for(
+        {**rs, "metadata": {**rs["metadata"], **job["metadata"]}},
+        now=NOW,
+        index=7,
+        name="reports-api-backfill-29121-x8k2p",
+        **oom,
+    )
+    backfill["metadata"]["ownerReferences"][0].update(apiVersion="batch/v1", kind="Job")
+    sc.add(backfill)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("ReportsApiHigh5xxRate", "reports-api", severity="warning"),
+        expect(
+            "unknown", [], "the OOMKilled pods are a backfill Job's (same labels), not the API's"
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -55,6 +55,9 @@ class EventMatch(_Strict):
     message: str | None = None  # regex on the event message (named groups are captured)
     object: str | None = None  # regex on "kind/name" of the involved object
     type: Literal["Warning", "Normal"] | None = None
+    # transient evidence (a readiness probe failing): it counts only while it goes on, i.e. seen
+    # within diagnose.ONGOING of the incident's start or after it
+    ongoing: bool = False
 
     _re = field_validator("reason", "message", "object")(_compile)
 
@@ -166,6 +169,9 @@ class Entry(_Strict):
     fix: str
     # Invites a change to the workload (roll back, scale): never offered for database class.
     changes_workload: bool = False
+    # A correlation ("a rollout happened") or a symptom ("exit code 1", "readiness failing")
+    # rather than a cause: ranked below every specific cause that is named.
+    generic: bool = False
 
     @model_validator(mode="after")
     def _needs_evidence(self) -> Entry:

@@ -1315,3 +1315,518 @@ def test_a_migration_without_a_database_error_line_still_names_the_failure() -> 
     r = diagnose(e)
     assert r.best is not None and r.best.entry.id == "migration-failed"
     assert "Migration 42 failed: lock timeout" in r.best.cause
+
+
+# ----------------------------------------------------------------- the time rule
+
+
+def test_a_pod_evicted_days_before_the_incident_is_history_not_its_cause() -> None:
+    msg = (
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 88412Ki. "
+        "Container api was using 1873204Ki, request is 1Gi, has larger consumption of memory."
+    )
+    old = {**P("Evicted", msg), "ended_at": at(60 * 48)}
+    r = diagnose(ev(pods=[old]))
+    assert r.best is None, r.likely_cause_line()
+    history = r.lines()[-1]
+    assert history.startswith("Earlier history (before this incident, not its cause): pod ")
+    assert "(2 days before the alert)" in history
+    recent = {**P("Evicted", msg), "ended_at": at(10)}
+    r = diagnose(ev(pods=[recent]))
+    assert r.best is not None and r.best.entry.id == "evicted-node-pressure"
+    assert not r.history, "evidence a named cause quotes is not history"
+
+
+def test_a_pod_still_pending_is_current_whatever_its_age() -> None:
+    pending = {
+        "name": "api-7c9f-x2x4k",
+        "unschedulable": True,
+        "scheduling_message": "0/3 nodes are available: 3 Insufficient memory.",
+        "ended_at": None,
+    }
+    e = ev(
+        pods=[pending],
+        events=[
+            {
+                **E("FailedScheduling", "0/3 nodes are available: 3 Insufficient memory."),
+                "last_seen": at(0.5),  # first seen hours ago, still repeated: count keeps rising
+            }
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "unschedulable-resources"
+
+
+def test_an_event_last_seen_over_an_hour_before_the_incident_is_history() -> None:
+    old = {**E("Killing", "Stopping container api", type_="Normal"), "last_seen": at(61)}
+    quota = {
+        **E(
+            "FailedCreate",
+            'Error creating: pods "api-x" is forbidden: exceeded quota: compute-quota, '
+            "requested: limits.memory=4Gi, used: limits.memory=14Gi, limited: limits.memory=16Gi",
+            obj="replicaset/api-7c9f",
+        ),
+        "last_seen": at(75),
+    }
+    r = diagnose(ev(events=[old, quota]))
+    assert "quota-exceeded" not in [h.entry.id for h in r.hypotheses]
+    assert any("75 min before the alert" in h for h in r.history)
+    quota["last_seen"] = at(50)
+    assert diagnose(ev(events=[quota])).best is not None
+
+
+READINESS = 'Readiness probe failed: Get "http://10.4.0.20:8080/healthz": context deadline exceeded'
+
+
+@pytest.mark.parametrize(
+    ("minutes_before", "named"), [(52, False), (16, False), (5, True), (-2, True)]
+)
+def test_a_readiness_failure_counts_only_while_it_goes_on(
+    minutes_before: float, named: bool
+) -> None:
+    blip = {**E("Unhealthy", READINESS), "count": 1, "last_seen": at(minutes_before)}
+    r = diagnose(ev(events=[blip]))
+    assert (r.best is not None and r.best.entry.id == "readiness-probe-timeout") is named
+    if not named:
+        assert r.best is None and "Readiness probe failed" in r.lines()[-1]
+
+
+def test_a_container_that_stopped_over_an_hour_before_is_history() -> None:
+    oom = {**C("OOMKilled", 137), "finished_at": at(90)}
+    r = diagnose(ev(containers=[oom]))
+    assert r.best is None and "(90 min before the alert)" in r.lines()[-1]
+    oom["finished_at"] = at(45)
+    assert diagnose(ev(containers=[oom])).best is not None
+
+
+def test_a_container_terminated_now_is_as_old_as_its_end() -> None:
+    """An evicted pod's container (state.terminated now, no lastState) carries its finishedAt."""
+    details = {
+        "pods": [
+            {
+                "name": "api-x",
+                "containers": [
+                    {
+                        "name": "api",
+                        "restart_count": 0,
+                        "terminated_reason": "OOMKilled",
+                        "terminated_exit_code": 137,
+                        "terminated_finished_at": at(60 * 30),
+                    }
+                ],
+            }
+        ]
+    }
+    r = diagnose(Evidence.from_details(details, START))
+    assert r.best is None and "(30 h before the alert)" in r.lines()[-1]
+
+
+def test_timestamped_log_lines_older_than_the_incident_are_history() -> None:
+    stamp = (START - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    old = L(
+        f"{stamp} ERROR boot failed",
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "goroutine 1 [running]:",
+        source="current",
+    )
+    r = diagnose(ev(logs=[old]))
+    assert r.best is None, r.likely_cause_line()
+    assert "(3 h before the alert)" in r.lines()[-1]
+    # Ruby's Logger layout, minutes before: current
+    recent = (START - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    line = f"E, [{recent} #1] ERROR -- : dial tcp 10.8.0.7:5432: connect: connection refused"
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    # a time without a zone may be local: 3 h is within a zone offset, 2 days is not
+    for hours, stale in ((3, False), (48, True)):
+        local = (START - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S,%f")
+        r = diagnose(
+            ev(logs=[L(f"{local} ERROR dial tcp 10.8.0.7:5432: connect: connection refused")])
+        )
+        assert (r.best is None) is stale, (hours, r.likely_cause_line())
+    # a date inside the message is not the line's time
+    line = "Error: certificate has expired, notAfter 2026-05-01T23:59:59Z (CERT_HAS_EXPIRED)"
+    assert diagnose(ev(logs=[L(line)])).best is not None
+    # no timestamp at all: nothing says it is old
+    r = diagnose(ev(logs=[L("dial tcp 10.8.0.7:5432: connect: connection refused")]))
+    assert r.best is not None
+
+
+def test_from_details_reads_when_a_finished_pod_ended() -> None:
+    from shared.k8s.reads import pod_summary
+
+    raw = {
+        "metadata": {"name": "api-x", "creationTimestamp": at(60 * 80)},
+        "spec": {"nodeName": "n1", "containers": [{"name": "api"}]},
+        "status": {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory. ",
+            "conditions": [
+                {"type": "Ready", "status": "False", "lastTransitionTime": at(60 * 49)},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": at(60 * 80)},
+            ],
+            "containerStatuses": [
+                {
+                    "name": "api",
+                    "restartCount": 0,
+                    "state": {
+                        "terminated": {
+                            "exitCode": 137,
+                            "reason": "ContainerStatusUnknown",
+                            "finishedAt": at(60 * 48),
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    summary = pod_summary(raw)
+    assert summary["ended_at"] == at(60 * 48)
+    assert summary["containers"][0]["terminated_finished_at"] == at(60 * 48)
+    running = {**raw, "status": {**raw["status"], "phase": "Running"}}
+    assert pod_summary(running)["ended_at"] is None
+
+
+# ----------------------------------------------------------------- specific before generic
+
+
+SPRING_START_FAILURE = [
+    "2026-06-12T09:58:10.296+00:00 ERROR 1 --- [api] [main] o.s.boot.SpringApplication"
+    "               : Application run failed",
+    "",
+    "org.springframework.beans.factory.UnsatisfiedDependencyException: Error creating bean with "
+    "name 'pointsController': Unsatisfied dependency expressed through constructor parameter 0",
+    "\tat org.springframework.beans.factory.support.ConstructorResolver.createArgumentArray("
+    "ConstructorResolver.java:795)",
+    "Caused by: org.springframework.beans.factory.BeanCreationException: Error creating bean "
+    "with name 'tierCalculator': Failed to instantiate",
+    "\t... 21 common frames omitted",
+    "Caused by: java.lang.IllegalArgumentException: tier thresholds must be increasing",
+    "\tat com.example.tier.TierCalculator.<init>(TierCalculator.java:41)",
+    "\t... 23 common frames omitted",
+]
+
+
+def test_a_named_exception_outranks_the_rollout_that_brought_it() -> None:
+    e = ev(
+        containers=[C("Error", 1, waiting="CrashLoopBackOff")],
+        logs=[L(*SPRING_START_FAILURE)],
+        changes=[dict(ROLLOUT)],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "java-exception", r.likely_cause_line()
+    line = r.likely_cause_line()
+    assert "java.lang.IllegalArgumentException: tier thresholds must be increasing" in line
+    assert "began after revision 4 (image api:2.3.1) 6 min before the alert" in line
+    assert "bad-rollout" in ids(e), "the rollout is still a hypothesis, ranked below"
+
+
+def test_a_generic_entry_is_named_when_nothing_specific_is() -> None:
+    e = ev(containers=[C("Error", 1, waiting="CrashLoopBackOff")], changes=[dict(ROLLOUT)])
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "bad-rollout"
+
+
+def test_a_refused_dependency_outranks_exit_code_1() -> None:
+    e = ev(
+        containers=[C("Error", 1, waiting="CrashLoopBackOff")],
+        logs=[
+            L(
+                "Connection refused - connect(2) for 10.20.0.4:6379 (RedisClient::"
+                "CannotConnectError)"
+            )
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    assert "10.20.0.4:6379" in r.best.cause
+
+
+def test_a_readiness_probe_failing_because_of_a_dependency_names_the_dependency() -> None:
+    e = ev(
+        events=[{**E("Unhealthy", READINESS), "last_seen": at(1)}],
+        logs=[L("ERROR health: redis: dial tcp 10.8.0.9:6379: i/o timeout", source="current")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", r.likely_cause_line()
+    assert "10.8.0.9:6379" in r.best.cause
+
+
+def test_an_upstream_down_explains_the_refusals_without_a_log_matcher_of_its_own() -> None:
+    """upstream-down takes the host from diagnosis_reads (which kept the line naming it)."""
+    line = "Error connecting to Redis on sessions-redis:6379 (Errno::ECONNREFUSED)"
+    e = ev(
+        logs=[L(line)],
+        upstreams={
+            "sessions-redis": {
+                "target": "service shop/sessions-redis",
+                "state": "crash-looping",
+                "detail": "0 ready endpoints, its 1 pods are in CrashLoopBackOff",
+                "line": line,
+            }
+        },
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "upstream-down"
+    assert r.best.evidence[0] == f"log: {line}"
+    assert hosts_in_logs([{"previous": [line]}]) == ["sessions-redis"]
+
+
+# ----------------------------------------------------------------- the JVM's root cause
+
+
+def test_the_jvm_entry_names_the_root_caused_by_and_its_message() -> None:
+    r = diagnose(ev(logs=[L(*SPRING_START_FAILURE)]))
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert r.best.captures["exception"] == "java.lang.IllegalArgumentException"
+    assert r.best.captures["detail"] == "tier thresholds must be increasing"
+
+
+def test_a_spring_failure_analyzer_report_names_the_exception() -> None:
+    r = diagnose(
+        ev(
+            logs=[
+                L(
+                    "***************************",
+                    "APPLICATION FAILED TO START",
+                    "***************************",
+                    "Caused by: java.lang.IllegalStateException: No datasource url configured",
+                )
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert "IllegalStateException" in r.best.cause
+
+
+def test_a_one_line_json_stack_trace_names_its_last_caused_by() -> None:
+    line = (
+        '{"level":"ERROR","message":"Application run failed","stack_trace":"org.springframework.'
+        "beans.factory.BeanCreationException: Error creating bean\\n\\tat x.y(Z.java:1)\\nCaused"
+        ' by: java.lang.NumberFormatException: For input string: \\"30s\\"\\n\\tat x(Y.java:2)'
+        '"}'
+    )
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert r.best.captures["exception"] == "java.lang.NumberFormatException"
+
+
+def test_a_handled_java_exception_in_a_running_app_is_not_a_crash() -> None:
+    line = "WARN c.e.Api : retrying: Caused by: java.lang.IllegalStateException: pool busy"
+    assert "java-exception" not in ids(ev(logs=[L(line, source="current")]))
+
+
+def test_a_jvm_failing_to_connect_is_the_dependency_not_an_exception() -> None:
+    lines = [
+        "ERROR o.s.boot.SpringApplication : Application run failed",
+        "Caused by: org.postgresql.util.PSQLException: Connection to ledger-db:5432 refused. "
+        "Check that the hostname and port are correct and that the postmaster is accepting "
+        "TCP/IP connections.",
+        "Caused by: java.net.ConnectException: Connection refused",
+    ]
+    r = diagnose(ev(logs=[L(*lines)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", r.likely_cause_line()
+    assert "ledger-db:5432" in r.best.cause
+
+
+# ----------------------------------------------------------------- more clients' spellings
+
+MORE_REFUSED = [
+    (
+        "redis-client",
+        "Connection refused - connect(2) for 10.20.0.4:6379 (RedisClient::CannotConnectError)",
+        "10.20.0.4:6379",
+    ),
+    (
+        "redis-rb",
+        "Error connecting to Redis on 10.20.0.4:6379 (Errno::ECONNREFUSED)",
+        "10.20.0.4:6379",
+    ),
+    (
+        "redis-py",
+        "redis.exceptions.ConnectionError: Error 111 connecting to cache:6379. Connection refused.",
+        "cache:6379",
+    ),
+    (
+        "psycopg",
+        'psycopg.OperationalError: connection to server at "pg.internal" (10.0.0.1), '
+        "port 5432 failed: Connection refused",
+        "pg.internal:5432",
+    ),
+    (
+        "Go",
+        "failed to connect: dial tcp 10.0.0.1:5432: connect: connection refused",
+        "10.0.0.1:5432",
+    ),
+    ("Node", "Error: connect ECONNREFUSED 10.0.0.1:6379", "10.0.0.1:6379"),
+    (
+        "PgJDBC",
+        "org.postgresql.util.PSQLException: Connection to db:5432 refused. Check that "
+        "the hostname and port are correct",
+        "db:5432",
+    ),
+    (
+        "asyncio",
+        "OSError: Multiple exceptions: [Errno 111] Connect call failed ('10.0.0.5', "
+        "5432), [Errno 99] Cannot assign requested address",
+        "10.0.0.5:5432",
+    ),
+    (
+        "curl",
+        "curl: (7) Failed to connect to api.internal port 8080 after 0 ms: Connection refused",
+        "api.internal:8080",
+    ),
+    (
+        "pymongo",
+        "pymongo.errors.ServerSelectionTimeoutError: mongo-0:27017: [Errno 111] Connection refused",
+        "mongo-0:27017",
+    ),
+    (
+        "kombu",
+        "consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] "
+        "Connection refused.",
+        "rabbitmq:5672",
+    ),
+    (
+        "nginx",
+        "2026/06/12 09:58:00 [error] 22#22: *9 connect() failed (111: Connection refused)"
+        ' while connecting to upstream, client: 10.1.0.3, server: _, request: "GET / HTTP/1.1", '
+        'upstream: "http://10.4.0.7:8080/", host: "shop"',
+        "10.4.0.7:8080",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "line", "endpoint"), MORE_REFUSED)
+def test_more_clients_refused_name_the_endpoint(client: str, line: str, endpoint: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", client
+    assert f"connections to {endpoint} are refused" in r.best.cause, (client, r.best.cause)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ConnectionRefusedError: [Errno 111] Connection refused",
+        "java.net.ConnectException: Connection refused",
+        "SQLSTATE[HY000] [2002] Connection refused",
+    ],
+)
+def test_a_refusal_naming_no_host_is_still_named(line: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    assert "a dependency (the log line names no host)" in r.best.cause
+    assert "{" not in r.best.fix
+
+
+MORE_TIMEOUTS = [
+    ("Go", "dial tcp 10.0.0.1:5432: connect: connection timed out", "10.0.0.1:5432"),
+    (
+        "psycopg",
+        'connection to server at "pg" (10.0.0.1), port 5432 failed: Connection timed out',
+        "pg:5432",
+    ),
+    ("Node", "Error: connect ETIMEDOUT 10.0.0.1:443", "10.0.0.1:443"),
+    ("redis-py", "Error 110 connecting to cache:6379. Connection timed out.", "cache:6379"),
+    (
+        "Netty",
+        "io.netty.channel.ConnectTimeoutException: connection timed out: quotes/10.4.1.7:9090",
+        "quotes:9090",
+    ),
+    (
+        "Ruby",
+        "Failed to open TCP connection to api.partner.example:443 (execution expired)",
+        "api.partner.example:443",
+    ),
+    ("redis-client", "Timed out connecting to Redis on 10.20.0.4:6379", "10.20.0.4:6379"),
+    (
+        "curl",
+        "curl: (28) Failed to connect to api.internal port 443 after 130001 ms: Timeout "
+        "was reached",
+        "api.internal:443",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "line", "endpoint"), MORE_TIMEOUTS)
+def test_more_clients_timeouts_name_the_endpoint(client: str, line: str, endpoint: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", client
+    assert f"connections to {endpoint} time out" in r.best.cause, (client, r.best.cause)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "INFO connect timeout is 5s, read timeout 30s",
+        "DEBUG ETIMEDOUT retries left: 3",
+        "INFO Timed out waiting for leader election, retrying",
+    ],
+)
+def test_timeout_look_alikes_do_not_match(line: str) -> None:
+    assert "dependency-timeout" not in ids(ev(logs=[L(line)]))
+
+
+def test_psycopg3_dns_failure_names_the_host() -> None:
+    line = (
+        "psycopg.OperationalError: failed to resolve host 'ledger-db': [Errno -2] Name or "
+        "service not known"
+    )
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-dns"
+    assert "ledger-db" in r.best.cause
+
+
+def test_fill_takes_a_quoted_default() -> None:
+    assert fill("to {endpoint|'a dependency'}", {}) == "to a dependency"
+    assert fill("to {endpoint|'a dependency'}", {"endpoint": "db:5432"}) == "to db:5432"
+
+
+def test_a_stronger_generic_entry_still_ranks_below_a_named_specific_cause() -> None:
+    """init-container-failing (80) is a symptom; the refused database in its log (74) is the
+    cause."""
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L("psql: error: dial tcp 10.0.0.1:5432: connect: connection refused", source="init")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-refused", r.likely_cause_line()
+    assert r.hypotheses[1].entry.id == "init-container-failing"
+
+
+def test_a_long_one_line_stack_trace_keeps_its_root_cause() -> None:
+    from shared.k8s.reads import MAX_LOG_LINE, clip_log_line
+
+    frames = "\\n\\tat com.example.Frame.call(Frame.java:1)" * 30
+    line = (
+        '{"message":"Application run failed","stack_trace":"org.springframework.beans.'
+        "BeanCreationException: Error creating bean"
+        + frames
+        + "\\nCaused by: java.lang.IllegalStateException: bad tiers"
+        + frames
+        + '"}'
+    )
+    clipped = clip_log_line(line)
+    assert len(clipped) <= MAX_LOG_LINE
+    assert clipped.startswith('{"message":"Application run failed"')
+    assert "Caused by: java.lang.IllegalStateException: bad tiers" in clipped
+    assert clip_log_line("short line") == "short line"
+    plain = "x" * (MAX_LOG_LINE + 50)
+    assert clip_log_line(plain) == plain[: MAX_LOG_LINE - 1] + "…"
+
+
+def test_pods_of_another_workload_matching_the_selector_are_not_its_evidence() -> None:
+    from shared.investigation.k8s_evidence import _owned_by
+
+    def pod(kind: str | None, name: str = "") -> dict[str, Any]:
+        refs = [{"kind": kind, "name": name, "controller": True}] if kind else []
+        return {"metadata": {"name": "p", "ownerReferences": refs}}
+
+    assert _owned_by(pod("ReplicaSet", "reports-api-7c9f8d"), "Deployment", "reports-api")
+    assert not _owned_by(pod("Job", "reports-api-backfill-1"), "Deployment", "reports-api")
+    assert not _owned_by(pod("ReplicaSet", "billing-5d8f"), "Deployment", "reports-api")
+    assert _owned_by(pod("StatefulSet", "db"), "StatefulSet", "db")
+    assert not _owned_by(pod("StatefulSet", "db-replica"), "StatefulSet", "db")
+    assert _owned_by(pod(None), "Deployment", "reports-api"), "no owner: nothing says not ours"
+    assert _owned_by(pod("Job", "x"), "Service", "reports-api"), "a Service's pods are all kept"
