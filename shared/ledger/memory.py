@@ -18,7 +18,7 @@ Each rule names the documented contract it follows:
            DocumentReference, Client.get_all), https://cloud.google.com/python/docs/reference/firestore/latest
 
 Not implemented (the ledger does not use them; each refuses loudly rather than pretend):
-queries inside a transaction, count/aggregation queries, collection groups, subcollections,
+queries inside a transaction, count/aggregation queries, collection groups, listing collections,
 listeners, write preconditions (`option=`), MIN/MAX transforms.
 """
 
@@ -50,16 +50,19 @@ def _now() -> datetime:
 # ---- values --------------------------------------------------------------------------------
 
 
-def _stored(value: Any) -> Any:
+def _stored(value: Any, in_array: bool = False) -> Any:
     """`value` as Firestore stores it: a copy, tuples/sets as arrays, datetimes in UTC with
     microsecond precision ([py]: naive datetimes are taken as UTC; reads return aware UTC
-    datetimes), anything the client cannot encode refused with its TypeError ([types])."""
+    datetimes), anything the client cannot encode refused with its TypeError ([types]), an
+    array directly in an array refused by the service (INVALID_ARGUMENT, [types] "Array")."""
     if value is None or isinstance(value, bool | int | float | str | bytes):
         return value
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, list | tuple | set | frozenset):
-        return [_stored(v) for v in value]
+        if in_array:
+            raise gexc.InvalidArgument("Cannot convert an array value in an array value.")  # type: ignore[no-untyped-call]
+        return [_stored(v, True) for v in value]
     if isinstance(value, Mapping):
         out = {}
         for key, v in value.items():
@@ -218,8 +221,8 @@ class MemoryFirestore:
     # -- references
 
     def collection(self, name: str) -> MemoryCollection:
-        if not name or "/" in name:
-            raise ValueError(f"not a top-level collection: {name!r}")
+        if not name or len(name.split("/")) % 2 == 0 or not all(name.split("/")):
+            raise ValueError(f"A collection must have an odd number of path elements: {name!r}")
         return MemoryCollection(self, name)
 
     def transaction(self, max_attempts: int = 5, read_only: bool = False) -> MemoryTransaction:
@@ -259,7 +262,7 @@ class MemoryFirestore:
         return MemorySnapshot(ref, data, doc.create_time, doc.update_time)
 
     def _stored(self, path: str) -> _Doc | None:
-        collection, doc_id = path.split("/", 1)
+        collection, doc_id = path.rsplit("/", 1)
         return self._docs.get(collection, {}).get(doc_id)
 
     def _tick(self) -> datetime:
@@ -281,7 +284,7 @@ class MemoryFirestore:
                 current = staged[write.path] if write.path in staged else self._stored(write.path)
                 staged[write.path] = _applied(write, current, commit_time)
             for path, doc in staged.items():
-                collection, doc_id = path.split("/", 1)
+                collection, doc_id = path.rsplit("/", 1)
                 if doc is None:
                     self._docs.get(collection, {}).pop(doc_id, None)
                 else:
@@ -379,8 +382,12 @@ class MemorySnapshot:
 
 class MemoryDocument:
     def __init__(self, client: MemoryFirestore, collection: str, doc_id: str) -> None:
-        if not doc_id or "/" in doc_id:
-            raise ValueError(f"not a document id: {doc_id!r}")
+        # [py] a path with slashes names a document in a subcollection ("a/b/c" under "col" is
+        # document c of col/a/b); a path with an odd number of parts is refused.
+        parts = doc_id.split("/")
+        if len(parts) % 2 == 0 or not all(parts):
+            raise ValueError(f"A document must have an even number of path elements: {doc_id!r}")
+        collection, doc_id = "/".join([collection, *parts[:-1]]), parts[-1]
         if doc_id.startswith("__") and doc_id.endswith("__"):
             # [types]/quotas: ids matching __.*__ are reserved; the service refuses them.
             raise gexc.InvalidArgument(f"Document id {doc_id!r} is reserved (__.*__)")  # type: ignore[no-untyped-call]
