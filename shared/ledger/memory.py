@@ -256,7 +256,8 @@ class MemoryFirestore:
         doc = self._docs.get(ref._collection, {}).get(ref.id)
         if doc is None:
             return MemorySnapshot(ref, None, None, None)
-        data = copy.deepcopy(doc.data)
+        # Stored data is never changed in place: a snapshot may share it (to_dict copies).
+        data = doc.data
         if field_paths is not None:
             data = _project(data, field_paths)
         return MemorySnapshot(ref, data, doc.create_time, doc.update_time)
@@ -712,7 +713,7 @@ class MemoryQuery:
         if self._limit is not None:
             found = found[: self._limit]
         for _, doc_id, doc in found:
-            data = copy.deepcopy(doc.data)
+            data = doc.data  # shared, never changed in place (to_dict copies)
             if self._projection is not None:
                 data = _project(data, self._projection)
             ref = MemoryDocument(self._client, self._collection, doc_id)
