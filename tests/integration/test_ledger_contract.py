@@ -114,6 +114,43 @@ def test_a_transaction_is_an_atomic_read_modify_write(ledger: Ledger) -> None:
     assert ledger._get("counters", "c1") == {"n": len(committed)}
 
 
+def test_a_write_between_a_transactions_read_and_commit_is_never_lost(ledger: Ledger) -> None:
+    """Firestore locks what a transaction read: the other write waits for the lock, then is
+    refused (409 "Transaction lock timeout": the writer gets LedgerError and retries). The
+    memory store lets the write land and retries the transaction. Either way nothing is lost
+    silently: the write failed loudly, or both took effect in some order (100 or 101)."""
+    ref = ledger._doc("counters", "lost")
+    ledger._merge("counters", "lost", {"n": 0})
+    read, written = threading.Event(), threading.Event()
+    outcome: list[Any] = []
+
+    def bump(transaction: Any) -> None:
+        n = int((ref.get(transaction=transaction).to_dict() or {}).get("n", 0))
+        read.set()
+        written.wait(timeout=3)  # Firestore holds the write until this commit
+        transaction.set(ref, {"n": n + 1})
+
+    def write() -> None:
+        read.wait(timeout=30)
+        try:
+            ledger._merge("counters", "lost", {"n": 100})
+            outcome.append("written")
+        except LedgerError as exc:
+            outcome.append(exc)
+        written.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    ledger._transaction(bump)
+    writer.join(timeout=60)
+    final = ledger._get("counters", "lost")
+    if outcome == ["written"]:
+        assert final in ({"n": 100}, {"n": 101})
+    else:
+        assert len(outcome) == 1 and isinstance(outcome[0], LedgerError), outcome
+        assert final == {"n": 1}
+
+
 def test_a_transaction_that_raises_writes_nothing(ledger: Ledger) -> None:
     ref = ledger._doc("counters", "c2")
 
