@@ -128,10 +128,9 @@ def _transformed(current: Any, value: Any, commit_time: datetime) -> Any:
     if isinstance(value, transforms.Increment):
         step = value.value
         if isinstance(current, int | float) and not isinstance(current, bool):
-            # A non-number (or absent) field is set to the increment itself.
             total = current + step
             return float(total) if isinstance(current, float) or isinstance(step, float) else total
-        return step
+        return step  # a non-number (or absent) field is set to the increment itself
     if isinstance(value, transforms.ArrayUnion):
         base = list(current) if isinstance(current, list) else []
         for item in _stored(value.values):
@@ -145,6 +144,8 @@ def _transformed(current: Any, value: Any, commit_time: datetime) -> Any:
         raise NotImplementedError(f"{value!r} is not supported by the memory store")
     if isinstance(value, Mapping):
         # A map written whole: transforms inside it apply to absent fields.
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("Cannot convert to a Firestore Value", value, "Invalid key type")
         return {k: _transformed(_MISSING, v, commit_time) for k, v in value.items()}
     return _stored(value)
 
