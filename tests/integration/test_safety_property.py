@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -301,20 +300,6 @@ def world(kube_env: KubeApiServer) -> World:
     return World(kube_env, Ledger(client=MemoryFirestore()))
 
 
-@pytest.fixture(scope="module")
-def emulator_world(emulators, kube_env: KubeApiServer) -> Iterator[World]:
-    """A smaller search on the Firestore emulator: the same checks, Firestore underneath."""
-    mp = pytest.MonkeyPatch()
-    for key, value in emulators.env().items():
-        mp.setenv(key, value)
-    reset_settings()
-    try:
-        yield World(kube_env, Ledger())
-    finally:
-        mp.undo()
-        reset_settings()
-
-
 def on_emulator(examples: int, floor: int) -> int:
     """How many of a property's examples also run on the emulator."""
     return min(examples, max(floor, examples // 10))
@@ -517,20 +502,6 @@ def test_no_unsafe_write_whatever_happens(world: World, spec: Spec, alert_name: 
     check_world(world, spec, alert_name, steps)
 
 
-@pytest.mark.timeout(max(300, int(on_emulator(EXAMPLES, 50) * 0.5)))
-@settings(
-    max_examples=on_emulator(EXAMPLES, 50),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
-@given(spec=specs, alert_name=st.sampled_from(ALERTS), steps=events)
-def test_no_unsafe_write_whatever_happens_on_the_emulator(
-    emulator_world: World, spec: Spec, alert_name: str, steps
-) -> None:
-    check_world(emulator_world, spec, alert_name, steps)
-
-
 # Owner-managed worlds where a write is otherwise allowed (app images, opted in, CPU or down
 # alerts): in the general search above they are a fraction of a percent of the examples.
 owned_specs = st.builds(
@@ -564,24 +535,6 @@ OWNED_EXAMPLES = max(40, EXAMPLES // 40)
 )
 def test_no_write_an_owner_reverts(world: World, spec: Spec, alert_name: str, steps) -> None:
     check_world(world, spec, alert_name, steps)
-
-
-@pytest.mark.timeout(max(300, on_emulator(OWNED_EXAMPLES, 10) * 4))
-@settings(
-    max_examples=on_emulator(OWNED_EXAMPLES, 10),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
-@given(
-    spec=owned_specs,
-    alert_name=st.sampled_from(("HighCPUUsage", "KubeHpaMaxedOut", "ApplicationDown")),
-    steps=events,
-)
-def test_no_write_an_owner_reverts_on_the_emulator(
-    emulator_world: World, spec: Spec, alert_name: str, steps
-) -> None:
-    check_world(emulator_world, spec, alert_name, steps)
 
 
 def check_world(world: World, spec: Spec, alert_name: str, steps: list[Event]) -> None:
@@ -792,20 +745,6 @@ def test_no_rollback_writes_an_unsafe_template_or_settles_wrong(
     world: World, old: OldRevision
 ) -> None:
     check_rollback(world, old)
-
-
-@pytest.mark.timeout(300)
-@settings(
-    max_examples=on_emulator(ROLLBACK_EXAMPLES, 10),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    derandomize=True,
-)
-@given(old=old_revisions)
-def test_no_rollback_writes_an_unsafe_template_or_settles_wrong_on_the_emulator(
-    emulator_world: World, old: OldRevision
-) -> None:
-    check_rollback(emulator_world, old)
 
 
 def check_rollback(world: World, old: OldRevision) -> None:
