@@ -16,9 +16,14 @@ log = get_logger(__name__)
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
-    from shared.clusters import RoutingProblem
+    from shared.clusters.routing import (
+        RoutingProblem,
+        cluster_for,
+        kube_factory,
+        prometheus_client,
+        unrouted,
+    )
     from shared.investigation import investigate as run_investigation
-    from shared.routing import cluster_for, kube_factory, prometheus_client, unrouted
 
     cluster = cluster_for(run)
     if isinstance(cluster, RoutingProblem):

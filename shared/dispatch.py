@@ -30,9 +30,9 @@ def new_run_for(
 ) -> NewRun:
     """`resolver`: how a pod/service/app label is resolved to its owning workload (default:
     the routed cluster's API; shared.incident_workload)."""
+    from shared.clusters.routing import dispatch_route
     from shared.incident_workload import cluster_resolver, incident_workload
     from shared.ledger.correlation import correlation_key
-    from shared.routing import dispatch_route
 
     alert_type, entry = policy.resolve(msg.alert.name)
     cluster, problem = dispatch_route(msg.alert.labels)

@@ -106,7 +106,7 @@ def cluster_resolver(cluster: str) -> Resolver | None:
     """Resolve through the named cluster's API with dispatch's own read-only identity (None: no
     such cluster in the table). Each call is capped by ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS:
     dispatch is durable-first, so a slow cluster means the label fallback, not a slow intake."""
-    from shared.clusters import ClusterConfigError, cluster_table
+    from shared.clusters.table import ClusterConfigError, cluster_table
 
     try:
         entry = cluster_table().clusters.get(cluster) if cluster else None
@@ -117,7 +117,7 @@ def cluster_resolver(cluster: str) -> Resolver | None:
 
     def resolve(labels: dict[str, str]) -> WorkloadRef | None:
         from shared import envvars
-        from shared.cluster_clients import kube_clients_for
+        from shared.clusters.clients import kube_clients_for
         from shared.k8s.settings import k8s_settings
         from shared.k8s.workload import resolve_workload
 

@@ -20,8 +20,8 @@ from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.stack import Stack, kubeconfigs_of, rbac_sandbox, sandbox_identities
 from shared.bus import Bus
-from shared.cluster_clients import clear_caches, kube_clients_for
-from shared.clusters import ClusterEntry, cluster_table
+from shared.clusters.clients import clear_caches, kube_clients_for
+from shared.clusters.table import ClusterEntry, cluster_table
 from shared.config import settings
 from shared.dispatch import dispatch_alert
 from shared.envelope import utcnow
