@@ -39,7 +39,7 @@ def _handle(run: Run) -> Finding:
 def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
     """The workload's earlier incidents; none when the ledger cannot say (never fatal)."""
     from shared.ledger.correlation import correlation_key
-    from shared.workload_labels import workload_from_labels
+    from shared.workload.labels import workload_from_labels
 
     workload = workload_from_labels(run.alert.labels)
     key = correlation_key(run.cluster, workload.namespace, workload.name)

@@ -90,7 +90,7 @@ def prometheus_factory(entry: ClusterEntry) -> Callable[[], PrometheusClient]:
 def clear_caches() -> None:
     """Forget every cached client, and the answers they gave (tests; a changed identity)."""
     from shared.clusters import gke
-    from shared.incident_workload import clear_pod_cache
+    from shared.workload.incident import clear_pod_cache
 
     with _lock:
         for clients in _kube.values():

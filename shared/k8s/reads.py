@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sApiError, K8sError, K8sForbidden, K8sNotFound
-from shared.k8s.workload import WorkloadRef, controller_of
+from shared.workload.resolve import WorkloadRef, controller_of
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
@@ -645,7 +645,7 @@ def get_deployment_scale(clients: KubeClients, namespace: str, name: str) -> dic
 
 def pods_of(clients: KubeClients, workload: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods a workload's selector matches (empty without a selector: never everything)."""
-    from shared.k8s.workload import selector_string
+    from shared.workload.resolve import selector_string
 
     meta = workload.get("metadata") or {}
     namespace = str(meta.get("namespace", ""))

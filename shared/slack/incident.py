@@ -28,7 +28,7 @@ from shared.slack.blocks import (
     truncate,
 )
 from shared.untrusted import for_mrkdwn, for_plain_text, link_or_text
-from shared.workload_labels import workload_from_labels
+from shared.workload.labels import workload_from_labels
 
 STAGE_TITLES = {
     "investigate": "Investigation",

@@ -219,7 +219,7 @@ def test_dispatch_resolves_a_pod_as_its_own_google_identity(
 ) -> None:
     """GKE: dispatch's service account (roles/container.clusterViewer, ClusterRole
     alertloop-resolve) walks a pod to its Deployment on the routed cluster, and may not write."""
-    from shared.incident_workload import cluster_resolver, incident_workload
+    from shared.workload.incident import cluster_resolver, incident_workload
 
     use_identity(monkeypatch, world.md, "dispatch")
     pod = next(

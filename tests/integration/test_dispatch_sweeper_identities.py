@@ -25,12 +25,12 @@ from shared.clusters.table import ClusterEntry, cluster_table
 from shared.config import settings
 from shared.dispatch import dispatch_alert
 from shared.envelope import utcnow
-from shared.incident_workload import cluster_resolver
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
 from shared.ledger import Ledger
 from shared.outcomes.probes import pods_ready
 from shared.policy import cached_policy
+from shared.workload.incident import cluster_resolver
 from tests.conftest import reset_settings
 from tests.seed import intake, make_alert
 
