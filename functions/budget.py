@@ -14,8 +14,7 @@ from shared.stage import StageRunner
 def _handle(run: Run) -> Finding:
     # Imported on first use: the analysis pulls in requests and the Prometheus client.
     from shared.budget import analyse
-    from shared.clusters import RoutingProblem
-    from shared.routing import cluster_for, prometheus_client, unrouted
+    from shared.clusters.routing import RoutingProblem, cluster_for, prometheus_client, unrouted
 
     cluster = cluster_for(run)
     if isinstance(cluster, RoutingProblem):

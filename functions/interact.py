@@ -16,10 +16,10 @@ import flask
 import functions_framework
 
 from shared import envvars
-from shared.approval.slack_request import SignatureError, verify_signature
 from shared.config import settings
 from shared.log import event, get_logger
 from shared.responses import json_error, json_reply
+from shared.slack.signing import SignatureError, verify_signature
 
 log = get_logger("alertloop.interact")
 
@@ -47,7 +47,7 @@ def _bus() -> Any:
 def _groups() -> Any:
     if _Clients.groups is None:
         from shared.interaction.permissions import SlackGroups
-        from shared.interaction.slack_io import web_client
+        from shared.slack.client import web_client
 
         _Clients.groups = SlackGroups(lambda timeout: web_client(settings(), timeout))
     return _Clients.groups
@@ -163,7 +163,7 @@ def _publish(interaction: Any) -> bool:
 
 def _tell(response_url: str, error: str) -> None:
     """The click was not queued: say so through response_url (Slack ignores our body)."""
-    from shared.interaction.slack_io import respond
+    from shared.slack.response_url import respond
 
     respond(
         settings(),

@@ -16,9 +16,14 @@ log = get_logger(__name__)
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
-    from shared.clusters import RoutingProblem
+    from shared.clusters.routing import (
+        RoutingProblem,
+        cluster_for,
+        kube_factory,
+        prometheus_client,
+        unrouted,
+    )
     from shared.investigation import investigate as run_investigation
-    from shared.routing import cluster_for, kube_factory, prometheus_client, unrouted
 
     cluster = cluster_for(run)
     if isinstance(cluster, RoutingProblem):
@@ -34,7 +39,7 @@ def _handle(run: Run) -> Finding:
 def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
     """The workload's earlier incidents; none when the ledger cannot say (never fatal)."""
     from shared.ledger.correlation import correlation_key
-    from shared.workload_labels import workload_from_labels
+    from shared.workload.labels import workload_from_labels
 
     workload = workload_from_labels(run.alert.labels)
     key = correlation_key(run.cluster, workload.namespace, workload.name)

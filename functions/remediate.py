@@ -13,9 +13,8 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: remediation pulls in the kubernetes client and Firestore.
-    from shared.clusters import RoutingProblem
+    from shared.clusters.routing import RoutingProblem, cluster_for, kube_factory
     from shared.remediation import remediate as run_remediation
-    from shared.routing import cluster_for, kube_factory
 
     cluster = cluster_for(run)
     if isinstance(cluster, RoutingProblem):

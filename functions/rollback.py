@@ -14,9 +14,8 @@ from shared.stage import StageRunner
 
 def _handle(run: Run) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
-    from shared.clusters import RoutingProblem
+    from shared.clusters.routing import RoutingProblem, cluster_for, kube_factory, prometheus_client
     from shared.rollback import rollback as run_rollback
-    from shared.routing import cluster_for, kube_factory, prometheus_client
 
     cluster = cluster_for(run)
     if isinstance(cluster, RoutingProblem):

@@ -42,7 +42,7 @@ from sandbox.stack import (
 )
 from shared.policy import load_policy
 from shared.remediation.settings import parse_namespaces
-from shared.slack_render import blocks_as_text
+from shared.slack.blocks import blocks_as_text
 
 WORKDIR = ROOT / ".stack"
 

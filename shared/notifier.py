@@ -18,14 +18,14 @@ from shared.config import Settings
 from shared.deps import Deps
 from shared.envelope import Finding
 from shared.interaction.links import console_url
-from shared.interaction.render import render_controls, render_swept
 from shared.ledger import Ledger
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage
 from shared.policy import cached_policy
 from shared.run import Run
-from shared.slack import Poster, SlackPermanentError, make_poster
-from shared.slack_render import (
+from shared.slack.client import Poster, SlackPermanentError, make_poster
+from shared.slack.controls import render_controls, render_swept
+from shared.slack.incident import (
     RunView,
     finding_text,
     parent_text,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from shared.investigation.k8s_evidence import K8sEvidence
     from shared.k8s.client import KubeClients
     from shared.k8s.settings import K8sSettings
-    from shared.k8s.workload import Resolution
+    from shared.workload.resolve import Resolution
 
 MAX_UPSTREAMS = 3
 MAX_NODES = 2
@@ -289,8 +289,8 @@ def service_of(host: str, namespace: str) -> tuple[str, str] | None:
 def _upstreams(
     diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients, ns: str
 ) -> dict[str, dict[str, Any]]:
-    from shared.k8s.workload import selector_string
     from shared.remediation.workload_safety import classify
+    from shared.workload.resolve import selector_string
 
     out: dict[str, dict[str, Any]] = {}
     lines = host_lines(ev.logs)

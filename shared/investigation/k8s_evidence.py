@@ -21,14 +21,14 @@ from shared.k8s.errors import (
     K8sUnreachable,
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
-from shared.k8s.workload import (
+from shared.untrusted import redact, redact_lines
+from shared.workload.resolve import (
     Resolution,
     WorkloadRef,
     controller_of,
     list_pods,
     resolve_workload,
 )
-from shared.untrusted import redact, redact_lines
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2

@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sApiError, K8sError, K8sForbidden, K8sNotFound
-from shared.k8s.workload import WorkloadRef, controller_of
+from shared.workload.resolve import WorkloadRef, controller_of, list_pods
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
@@ -313,14 +313,8 @@ def ready_endpoints(slices: list[dict[str, Any]]) -> tuple[int, int]:
     return ready, total
 
 
-def list_pods_selected(clients: KubeClients, namespace: str, selector: str) -> list[dict[str, Any]]:
-    data = clients.call(
-        "list",
-        "pods",
-        namespace,
-        lambda **kw: clients.core.list_namespaced_pod(namespace, label_selector=selector, **kw),
-    )
-    return list(data.get("items") or [])
+# The pods a label selector selects: one implementation, the workload resolver's.
+list_pods_selected = list_pods
 
 
 def get_node(clients: KubeClients, name: str) -> dict[str, Any]:
@@ -674,7 +668,7 @@ def get_deployment_scale(clients: KubeClients, namespace: str, name: str) -> dic
 
 def pods_of(clients: KubeClients, workload: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods a workload's selector matches (empty without a selector: never everything)."""
-    from shared.k8s.workload import selector_string
+    from shared.workload.resolve import selector_string
 
     meta = workload.get("metadata") or {}
     namespace = str(meta.get("namespace", ""))

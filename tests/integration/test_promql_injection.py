@@ -30,10 +30,10 @@ from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.investigation.analysis import query, request_selector
 from shared.k8s.client import load_clients
-from shared.k8s.workload import WorkloadRef
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.rollback import canary
 from shared.run import Run
+from shared.workload.resolve import WorkloadRef
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 

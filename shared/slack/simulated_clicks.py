@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from shared.approval.slack_request import form_body, sign
+from shared.slack.signing import form_body, sign
 
 
 def find_button(

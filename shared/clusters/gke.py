@@ -31,7 +31,7 @@ from shared import envvars
 from shared.k8s.errors import K8sConfigError
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry
+    from shared.clusters.table import ClusterEntry
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 USERINFO_EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"

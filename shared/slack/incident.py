@@ -13,18 +13,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from shared import limits
 from shared.envelope import Alert, Finding
-from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit, link_or_text
-from shared.workload_labels import workload_from_labels
-
-HEADER_MAX = limits.SLACK_HEADER_TEXT
-SECTION_MAX = limits.SLACK_SECTION_TEXT
-FIELD_MAX = limits.SLACK_SECTION_FIELD_TEXT
-BUTTON_URL_MAX = limits.SLACK_BUTTON_URL
+from shared.slack.blocks import (
+    FIELD_MAX,
+    HEADER_MAX,
+    SECTION_MAX,
+    duration,
+    mrkdwn,
+    plain,
+    safe_url,
+    slack_date,
+    truncate,
+)
+from shared.untrusted import for_mrkdwn, for_plain_text, link_or_text
+from shared.workload.labels import workload_from_labels
 
 STAGE_TITLES = {
     "investigate": "Investigation",
@@ -48,29 +52,6 @@ def escape(text: Any) -> str:
     return for_mrkdwn(text, SECTION_MAX)
 
 
-def truncate(text: str, max_len: int) -> str:
-    """Our own text, limited (outside text is limited by the untrusted renderer)."""
-    return limit(text, max_len)
-
-
-def safe_url(url: str) -> str:
-    """Only http(s) URLs become buttons (no javascript:, no slack:// deep links), and none with
-    invisible or control characters (a bidi override can disguise where a link goes)."""
-    url = str(url).strip()
-    if re.match(r"^https?://[^\s<>|]+$", url) and len(url) <= BUTTON_URL_MAX and clean(url) == url:
-        return url
-    return ""
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    """A mrkdwn text object; verbatim: Slack adds no links or mentions of its own."""
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": False}
-
-
 @dataclass
 class RunView:
     run_id: str
@@ -88,20 +69,6 @@ class RunView:
     link_hosts: tuple[str, ...] = ()
     flap_count: int = 0
     cluster: str = ""  # the cluster the run was routed to (empty: the one default cluster)
-
-
-def _duration(seconds: float) -> str:
-    minutes = round(seconds / 60)
-    if seconds < 90:
-        return f"{int(seconds)} s"
-    if minutes < 90:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
-
-
-def _slack_date(ts: datetime) -> str:
-    fallback = ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(ts.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _emoji(view: RunView) -> str:
@@ -159,19 +126,19 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
     alert = view.alert
     state = _state_title(view, for_plain_text(view.state.upper(), 40))
     if view.state == "resolved" and view.mttr_seconds is not None:
-        state = f"RESOLVED after {_duration(view.mttr_seconds)}"
+        state = f"RESOLVED after {duration(view.mttr_seconds)}"
     dry = " [dry-run]" if view.dry_run else ""
     flap = f" [flapping x{view.flap_count + 1}]" if view.flap_count else ""
     room = HEADER_MAX - len(state) - len(dry) - len(flap) - 2
     header = truncate(f"{state}: {for_plain_text(alert.name, max(room, 1))}{dry}{flap}", HEADER_MAX)
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain(header)}]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(header)}]
     summary = alert.annotations.get("summary") or alert.annotations.get("message") or ""
     description = alert.annotations.get("description", "")
     # Our bold around the summary; the summary itself cannot open or close markup.
     body = f"{_emoji(view)} *{for_mrkdwn(summary or alert.name, 1000)}*"
     if description:
         body += f"\n{for_mrkdwn(description, SECTION_MAX - len(body) - 1)}"
-    blocks.append({"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))})
+    blocks.append({"type": "section", "text": mrkdwn(truncate(body, SECTION_MAX))})
     titled = [
         ("Severity", alert.severity),
         ("Namespace", alert.labels.get("namespace", "—")),
@@ -188,8 +155,8 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
     fields = [
         f"*{title}*\n{for_mrkdwn(value, FIELD_MAX - len(title) - 3)}" for title, value in titled
     ]
-    fields.insert(4 if view.cluster else 3, f"*Started*\n{_slack_date(alert.starts_at)}")
-    blocks.append({"type": "section", "fields": [_mrkdwn(truncate(f, FIELD_MAX)) for f in fields]})
+    fields.insert(4 if view.cluster else 3, f"*Started*\n{slack_date(alert.starts_at)}")
+    blocks.append({"type": "section", "fields": [mrkdwn(truncate(f, FIELD_MAX)) for f in fields]})
     done = {f.stage: f for f in view.findings}
     steps = []
     for stage in view.plan:
@@ -201,7 +168,7 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         {
             "type": "context",
             "elements": [
-                _mrkdwn(
+                mrkdwn(
                     f"{context} · alert type `{for_mrkdwn(view.alert_type, 200)}` · "
                     f"run `{for_mrkdwn(view.run_id, 100)}`"
                 )
@@ -220,7 +187,7 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
             buttons.append(
                 {
                     "type": "button",
-                    "text": _plain(label),
+                    "text": plain(label),
                     "url": safe_url(url),
                     "action_id": f"link_{label.lower()[:6]}",
                 }
@@ -228,7 +195,7 @@ def render_parent(view: RunView) -> list[dict[str, Any]]:
         elif text:  # not an allowed host: inert text, never a link
             shown.append(f"{label}: {for_mrkdwn(text, 400)}")
     if shown:
-        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(shown))]})
+        blocks.append({"type": "context", "elements": [mrkdwn(" · ".join(shown))]})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     return blocks
@@ -259,7 +226,7 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
     # The summary quotes logs, events and object names: all of it is outside text.
     body = f"{head}\n{for_mrkdwn(finding.summary, SECTION_MAX - len(head) - 1)}"
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}
+        {"type": "section", "text": mrkdwn(truncate(body, SECTION_MAX))}
     ]
     approval_id = finding.details.get("approval_id")
     proposed = finding.details.get("action")
@@ -276,14 +243,14 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
                 "elements": [
                     {
                         "type": "button",
-                        "text": _plain(label),
+                        "text": plain(label),
                         "style": "primary",
                         "action_id": "approve_rollback",
                         "value": approval_id,
                     },
                     {
                         "type": "button",
-                        "text": _plain("Reject"),
+                        "text": plain("Reject"),
                         "action_id": "reject_rollback",
                         "value": approval_id,
                     },
@@ -294,11 +261,11 @@ def render_finding(finding: Finding) -> list[dict[str, Any]]:
 
 
 def render_resolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
-    took = f" after {_duration(view.mttr_seconds)}" if view.mttr_seconds is not None else ""
+    took = f" after {duration(view.mttr_seconds)}" if view.mttr_seconds is not None else ""
     text = (
         f":large_green_circle: Resolved{took}. {for_mrkdwn(view.alert.name, 500)} stopped firing."
     )
-    return text, [{"type": "section", "text": _mrkdwn(text)}]
+    return text, [{"type": "section", "text": mrkdwn(text)}]
 
 
 def render_reopened(view: RunView, previous_run: str = "") -> tuple[str, list[dict[str, Any]]]:
@@ -310,7 +277,7 @@ def render_reopened(view: RunView, previous_run: str = "") -> tuple[str, list[di
     text = f":repeat: {what}. Run `{for_mrkdwn(view.run_id, 100)}` continues in this thread."
     if previous_run:
         text += f" (previous run `{for_mrkdwn(previous_run, 100)}`)"
-    return text, [{"type": "section", "text": _mrkdwn(text)}]
+    return text, [{"type": "section", "text": mrkdwn(text)}]
 
 
 def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
@@ -338,11 +305,11 @@ def render_digest(group: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         "rate limit still apply); this digest replaces one message per alert."
     )
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(header)},
-        {"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))},
+        {"type": "header", "text": plain(header)},
+        {"type": "section", "text": mrkdwn(truncate(body, SECTION_MAX))},
         {
             "type": "context",
-            "elements": [_mrkdwn(f"group `{for_mrkdwn(group.get('group_key', ''), 200)}`")],
+            "elements": [mrkdwn(f"group `{for_mrkdwn(group.get('group_key', ''), 200)}`")],
         },
     ]
     return header, blocks
@@ -362,25 +329,6 @@ def _counted(items: Any, max_items: int = 20) -> str:
     return shown + (f", and {len(pairs) - max_items} more" if len(pairs) > max_items else "")
 
 
-_SLACK_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
-
-
-def blocks_as_text(blocks: list[dict[str, Any]]) -> str:
-    """A readable plain rendering of blocks, for logs and the local demo."""
-    lines: list[str] = []
-    for b in blocks:
-        if b["type"] in ("header", "section") and "text" in b:
-            lines.append(b["text"]["text"])
-        for f in b.get("fields", []):
-            lines.append("  " + f["text"].replace("\n", ": ", 1))
-        for e in b.get("elements", []):
-            if e.get("type") == "button":
-                lines.append(f"  [{e['text']['text']}] {e.get('url', '')}".rstrip())
-            elif "text" in e:
-                lines.append(e["text"] if isinstance(e["text"], str) else e["text"]["text"])
-    return _SLACK_DATE.sub(r"\1", "\n".join(lines))
-
-
 def render_incident_runs(views: list[RunView]) -> list[dict[str, Any]]:
     """The alerts of a multi-alert incident (flap chain, or alerts about one workload)."""
     lines = []
@@ -388,14 +336,14 @@ def render_incident_runs(views: list[RunView]) -> list[dict[str, Any]]:
         mark = ":large_green_circle:" if v.state == "resolved" else ":red_circle:"
         lines.append(
             f"{mark} {for_mrkdwn(v.alert.name, 200)} — {for_mrkdwn(v.state, 40)} since "
-            f"{_slack_date(v.alert.starts_at)} · run `{v.run_id}`"
+            f"{slack_date(v.alert.starts_at)} · run `{v.run_id}`"
         )
     more = len(views) - 15
     head = f"*Alerts in this incident* ({len(views)})"
     if more > 0:
         head += f", the last 15 of {len(views)}"
     text = truncate(head + "\n" + "\n".join(lines), SECTION_MAX)
-    return [{"type": "section", "text": _mrkdwn(text)}]
+    return [{"type": "section", "text": mrkdwn(text)}]
 
 
 def render_unresolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
@@ -404,12 +352,12 @@ def render_unresolved(view: RunView) -> tuple[str, list[dict[str, Any]]]:
         f"{for_mrkdwn(view.alert.name, 300)} active again with the same start time (it was "
         "resolved); the incident is open."
     )
-    return text, [{"type": "section", "text": _mrkdwn(text)}]
+    return text, [{"type": "section", "text": mrkdwn(text)}]
 
 
 def render_notice(text: str) -> list[dict[str, Any]]:
     """A message of our own (its outside parts already rendered by the caller)."""
-    return [{"type": "section", "text": _mrkdwn(truncate(text, SECTION_MAX))}]
+    return [{"type": "section", "text": mrkdwn(truncate(text, SECTION_MAX))}]
 
 
 def render_rollup(counts: dict[str, int], shown: int) -> tuple[str, list[dict[str, Any]]]:
@@ -434,4 +382,4 @@ def render_outcome_line(text: str) -> list[dict[str, Any]]:
     text: everything but our own mentions goes through the untrusted-text renderer."""
     parts = _OUR_MENTION.split(text) if text.startswith("Brake:") else [text]
     body = "".join(p if _OUR_MENTION.fullmatch(p) else for_mrkdwn(p, SECTION_MAX) for p in parts)
-    return [{"type": "section", "text": _mrkdwn(truncate(body, SECTION_MAX))}]
+    return [{"type": "section", "text": mrkdwn(truncate(body, SECTION_MAX))}]

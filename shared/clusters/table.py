@@ -1,4 +1,4 @@
-"""The cluster table (data, not code) and routing an alert to one of its clusters.
+"""The cluster table (data, not code): which clusters alertloop may act on, and how to reach each.
 
 Which Kubernetes clusters alertloop may act on, how to reach each, and optionally its own
 Prometheus. One document, from ``ALERTLOOP_CLUSTERS_FILE`` (a YAML or JSON file: the primary
@@ -31,14 +31,15 @@ Credentials); a `kubeconfig_context` one with the kubeconfig as before. With no 
 implicit cluster reaches Kubernetes exactly as before (KUBECONFIG, KUBE_CONFIG_DATA or
 in-cluster), named by ``ALERTLOOP_DEFAULT_CLUSTER_NAME`` (default ``default``).
 
-Routing (`route`) is pure: the cluster comes from the first alert labels named in
-``ALERTLOOP_CLUSTER_LABELS`` (default ``cluster``; e.g. ``cluster,k8s_cluster``). With exactly
-one cluster configured it is the default when no such label is present. Anything else that is
-not one known cluster — no label among several clusters, an unknown name, labels that disagree —
-is a `RoutingProblem`: no action, never a silent fallback.
+Routing (shared.clusters.routing.route) is pure: the cluster comes from the first alert labels
+named in ``ALERTLOOP_CLUSTER_LABELS`` (default ``cluster``; e.g. ``cluster,k8s_cluster``). With
+exactly one cluster configured it is the default when no such label is present. Anything else
+that is not one known cluster — no label among several clusters, an unknown name, labels that
+disagree — is a `RoutingProblem`: no action, never a silent fallback.
 
 ``ALERTLOOP_IDENTITY_INVESTIGATE`` / ``_REMEDIATE`` / ``_ROLLBACK`` set (or override) the
-identities. Nothing here imports kubernetes or Google clients (`shared.cluster_clients` does).
+identities. Nothing here imports kubernetes or Google clients (shared.clusters.clients and
+shared.clusters.gke do).
 """
 
 from __future__ import annotations
@@ -432,96 +433,3 @@ def cluster_table() -> ClusterTable:
     except OSError:
         mtime = -1.0  # unreadable: load_table says why
     return _cached(key, mtime)
-
-
-# --------------------------------------------------------------------------- routing
-
-MAX_LABELS_NAMED = 20
-
-
-@dataclass(frozen=True)
-class Route:
-    """The alert's cluster, and which label chose it (None: the only configured cluster)."""
-
-    cluster: ClusterEntry
-    label: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.cluster.name
-
-
-@dataclass(frozen=True)
-class RoutingProblem:
-    """No cluster for this alert: take no action and say why (names only, plus the values of
-    the cluster labels — never other label values)."""
-
-    reason: Literal["no_label", "unknown", "conflict", "config"]
-    message: str
-    labels_seen: tuple[str, ...] = ()
-    cluster_labels: tuple[tuple[str, str], ...] = ()
-    configured: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _names(values: Sequence[str]) -> str:
-    shown = ", ".join(values[:MAX_LABELS_NAMED])
-    more = len(values) - MAX_LABELS_NAMED
-    return shown + (f" (+{more} more)" if more > 0 else "") if values else "none"
-
-
-def route(labels: Mapping[str, str], table: ClusterTable) -> Route | RoutingProblem:
-    """The one cluster the alert's labels name, or why there is none. Pure."""
-    found = tuple(
-        (name, str(labels[name]).strip())
-        for name in table.labels
-        if str(labels.get(name, "")).strip()
-    )
-    seen = tuple(sorted(labels))
-    configured = table.names
-
-    def problem(reason: Literal["no_label", "unknown", "conflict"], why: str) -> RoutingProblem:
-        message = (
-            f"{why}; configured clusters: {_names(configured)}; alert labels: {_names(seen)}. "
-            "No action taken on any cluster."
-        )
-        return RoutingProblem(reason, message, seen, found, configured)
-
-    tried = ", ".join(table.labels)
-    if not found:
-        if len(configured) == 1:
-            return Route(table.clusters[configured[0]], None)
-        return problem(
-            "no_label",
-            f"the alert has no cluster label (tried: {tried}) and {len(configured)} clusters "
-            "are configured, so it cannot be routed; add the label to the alert rule or to "
-            "Prometheus' external_labels",
-        )
-    entries = {value: table.lookup(value) for _, value in found}
-    unknown = [v for v, e in entries.items() if e is None]
-    if unknown:
-        named = ", ".join(f"{k}={v!r}" for k, v in found if v in unknown)
-        return problem(
-            "unknown",
-            f"the alert names a cluster that is not configured ({named}); add it to the "
-            "cluster table (or as an alias)",
-        )
-    chosen = {e.name for e in entries.values() if e is not None}
-    if len(chosen) > 1:
-        named = ", ".join(f"{k}={v!r}" for k, v in found)
-        return problem("conflict", f"the alert's cluster labels disagree ({named})")
-    label, value = found[0]
-    entry = entries[value]
-    assert entry is not None
-    return Route(entry, label)
-
-
-def route_alert(labels: Mapping[str, str]) -> Route | RoutingProblem:
-    """`route` against the process's table; a broken table is a RoutingProblem too."""
-    try:
-        table = cluster_table()
-    except ClusterConfigError as exc:
-        return RoutingProblem("config", f"the cluster table is invalid: {exc}")
-    return route(labels, table)

@@ -1,4 +1,6 @@
-"""Posting to Slack: slack_sdk's WebClient with its retry handlers, or the log without a token."""
+"""The Slack Web API: slack_sdk's WebClient, built in one place; the poster notify and act use
+(with retry handlers), or the log without a token. Replies through a click's response_url are
+shared.slack.response_url."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any, Protocol
 
 from shared.config import Settings, settings
 from shared.log import event, get_logger
-from shared.slack_render import blocks_as_text
+from shared.slack.blocks import blocks_as_text
 
 log = get_logger(__name__)
 
@@ -28,6 +30,34 @@ PERMANENT_SLACK_ERRORS = {
     "cant_update_message",
     "restricted_action",
 }
+
+
+def web_client(cfg: Settings, timeout: float, *, retries: bool = False) -> Any:
+    """A Web API client with the bot token. With `retries`, connection errors, rate limits
+    (honouring Retry-After) and 5xx are retried; without, slack_sdk's default (one retry of a
+    connection error): a user-group lookup on interact's 3-second path cannot wait."""
+    from slack_sdk import WebClient
+
+    if not retries:
+        return WebClient(
+            token=cfg.slack_token, base_url=cfg.slack_api_url, timeout=int(timeout) or 1
+        )
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
+
+    return WebClient(
+        token=cfg.slack_token,
+        base_url=cfg.slack_api_url,
+        timeout=int(timeout) or 1,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=3),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
 
 
 class SlackPermanentError(RuntimeError):
@@ -74,23 +104,7 @@ class SlackPoster:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from slack_sdk import WebClient
-            from slack_sdk.http_retry.builtin_handlers import (
-                ConnectionErrorRetryHandler,
-                RateLimitErrorRetryHandler,
-                ServerErrorRetryHandler,
-            )
-
-            self._client = WebClient(
-                token=self._cfg.slack_token,
-                base_url=self._cfg.slack_api_url,
-                timeout=15,
-                retry_handlers=[
-                    ConnectionErrorRetryHandler(max_retry_count=3),
-                    RateLimitErrorRetryHandler(max_retry_count=5),
-                    ServerErrorRetryHandler(max_retry_count=3),
-                ],
-            )
+            self._client = web_client(self._cfg, timeout=15, retries=True)
         return self._client
 
     def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 A label that names a pod (kube-prometheus `KubePodCrashLooping` carries `pod=` only), a service
 or an app is not the workload: the pod's name changes after every restart. Such alerts are
 resolved against the cluster (ownerReferences: pod -> ReplicaSet -> Deployment;
-shared.k8s.workload) so that alerts on different pods of one Deployment share one incident, one
+shared.workload.resolve) so that alerts on different pods of one Deployment share one incident, one
 thread and one set of caps. A label naming a Deployment/StatefulSet/DaemonSet/Job is the workload
 itself: no API call. When the cluster cannot be read the label's own name is used, and the run
 says so (`note`): never a silent fallback.
@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared.k8s.workload import WORKLOAD_KINDS, WorkloadRef
 from shared.log import event, get_logger
-from shared.workload_labels import workload_from_labels
+from shared.workload.labels import workload_from_labels
+from shared.workload.resolve import WORKLOAD_KINDS, WorkloadRef
 
 log = get_logger(__name__)
 
@@ -106,7 +106,7 @@ def cluster_resolver(cluster: str) -> Resolver | None:
     """Resolve through the named cluster's API with dispatch's own read-only identity (None: no
     such cluster in the table). Each call is capped by ALERTLOOP_DISPATCH_K8S_TIMEOUT_SECONDS:
     dispatch is durable-first, so a slow cluster means the label fallback, not a slow intake."""
-    from shared.clusters import ClusterConfigError, cluster_table
+    from shared.clusters.table import ClusterConfigError, cluster_table
 
     try:
         entry = cluster_table().clusters.get(cluster) if cluster else None
@@ -117,9 +117,9 @@ def cluster_resolver(cluster: str) -> Resolver | None:
 
     def resolve(labels: dict[str, str]) -> WorkloadRef | None:
         from shared import envvars
-        from shared.cluster_clients import kube_clients_for
+        from shared.clusters.clients import kube_clients_for
         from shared.k8s.settings import k8s_settings
-        from shared.k8s.workload import resolve_workload
+        from shared.workload.resolve import resolve_workload
 
         default_ns = k8s_settings().default_namespace
         wl = workload_from_labels(labels)

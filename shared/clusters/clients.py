@@ -1,7 +1,7 @@
 """Clients for one entry of the cluster table, created once per cluster per process.
 
-    from shared.clusters import route_alert, RoutingProblem
-    from shared.cluster_clients import client_factory, prometheus_for
+    from shared.clusters.routing import route_alert, RoutingProblem
+    from shared.clusters.clients import client_factory, prometheus_for
 
     routed = route_alert(envelope.alert.labels)
     if isinstance(routed, RoutingProblem):
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from shared import envvars
-from shared.clusters import ClusterEntry
+from shared.clusters.table import ClusterEntry
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
 from shared.k8s.errors import K8sConfigError
 from shared.k8s.settings import k8s_settings
@@ -89,8 +89,8 @@ def prometheus_factory(entry: ClusterEntry) -> Callable[[], PrometheusClient]:
 
 def clear_caches() -> None:
     """Forget every cached client, and the answers they gave (tests; a changed identity)."""
-    from shared.incident_workload import clear_pod_cache
-    from shared.k8s import gke
+    from shared.clusters import gke
+    from shared.workload.incident import clear_pod_cache
 
     with _lock:
         for clients in _kube.values():

@@ -1,7 +1,7 @@
 """Slack interactivity requests: signature verification (and signing, for local tools).
 
 Pure functions (no clients, no I/O), unit tested without servers. The block_actions payload is
-parsed by shared.interaction.request.
+parsed by shared.interaction.request; shared.slack.simulated_clicks builds signed ones.
 
 Slack signs `v0:<timestamp>:<raw body>` with the app's signing secret (HMAC-SHA256) and sends
 it in X-Slack-Signature, the timestamp in X-Slack-Request-Timestamp. A request is accepted only
@@ -17,31 +17,13 @@ import json
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 MAX_AGE_SECONDS = 300
-APPROVE_ACTION = "approve_rollback"
-REJECT_ACTION = "reject_rollback"
 
 
 class SignatureError(Exception):
     """The request is not provably from Slack (401)."""
-
-
-@dataclass(frozen=True)
-class Action:
-    action_id: str  # approve_rollback | reject_rollback
-    approval_id: str
-    user_id: str
-    user_name: str = ""
-    channel: str = ""
-    message_ts: str = ""
-    response_url: str = ""
-
-    @property
-    def approve(self) -> bool:
-        return self.action_id == APPROVE_ACTION
 
 
 def verify_signature(

@@ -9,10 +9,9 @@ shared.untrusted.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from shared import limits
 from shared.interaction.actions import (
     ACKNOWLEDGE,
     RESUME,
@@ -24,18 +23,10 @@ from shared.interaction.actions import (
     VERDICT_PREFIX,
     VERDICT_TITLES,
 )
+from shared.slack.blocks import SECTION_MAX, duration, mrkdwn, plain, slack_date
 from shared.untrusted import for_mrkdwn, limit
 
 _USER = re.compile(r"^[UW][A-Z0-9]{1,31}$")
-SECTION_MAX = limits.SLACK_SECTION_TEXT
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text, "emoji": False}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def who(record: dict[str, Any]) -> str:
@@ -47,10 +38,10 @@ def who(record: dict[str, Any]) -> str:
 
 
 def when(value: Any) -> str:
+    """A Slack date for a ledger timestamp; `?` when there is none."""
     if not isinstance(value, datetime):
         return "?"
-    fallback = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(value.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return slack_date(value)
 
 
 def active_silences(incident: dict[str, Any]) -> list[dict[str, Any]]:
@@ -123,7 +114,7 @@ def human_lines(incident: dict[str, Any]) -> list[str]:
 def _button(text: str, action_id: str, value: str, style: str = "") -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
-        "text": _plain(text),
+        "text": plain(text),
         "action_id": action_id,
         "value": value,
     }
@@ -134,10 +125,10 @@ def _button(text: str, action_id: str, value: str, style: str = "") -> dict[str,
 
 def _confirm(title: str, text: str, yes: str) -> dict[str, Any]:
     return {
-        "title": _plain(title),
-        "text": _mrkdwn(text),
-        "confirm": _plain(yes),
-        "deny": _plain("Cancel"),
+        "title": plain(title),
+        "text": mrkdwn(text),
+        "confirm": plain(yes),
+        "deny": plain("Cancel"),
     }
 
 
@@ -147,7 +138,7 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
     blocks: list[dict[str, Any]] = []
     lines = human_lines(incident)
     if lines:
-        blocks.append({"type": "section", "text": _mrkdwn(limit("\n".join(lines), SECTION_MAX))})
+        blocks.append({"type": "section", "text": mrkdwn(limit("\n".join(lines), SECTION_MAX))})
     if not inc_id:
         return blocks
     open_ = incident.get("status") != "resolved"
@@ -203,7 +194,7 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
         verdicts.append(
             {
                 "type": "button",
-                "text": _plain("Console"),
+                "text": plain("Console"),
                 "url": console_url,
                 "action_id": "link_console",
             }
@@ -211,7 +202,7 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
     blocks.append(
         {
             "type": "context",
-            "elements": [_mrkdwn("Was this alert worth it? Your verdict feeds loop health.")],
+            "elements": [mrkdwn("Was this alert worth it? Your verdict feeds loop health.")],
         }
     )
     blocks.append({"type": "actions", "block_id": f"verdict:{inc_id}"[:255], "elements": verdicts})
@@ -220,23 +211,14 @@ def render_controls(incident: dict[str, Any], console_url: str = "") -> list[dic
 
 def render_swept(alert_name: str, mttr_seconds: float | None) -> tuple[str, list[dict[str, Any]]]:
     """The thread reply for a run the sweeper resolved."""
-    took = f" after {_duration(mttr_seconds)}" if mttr_seconds is not None else ""
+    took = f" after {duration(mttr_seconds)}" if mttr_seconds is not None else ""
     text = (
         f":large_green_circle: Resolved{took} — seen by the sweeper; Alertmanager sent no "
         f"resolve. {for_mrkdwn(alert_name, 500)} is no longer in Alertmanager."
     )
-    return text, [{"type": "section", "text": _mrkdwn(text)}]
+    return text, [{"type": "section", "text": mrkdwn(text)}]
 
 
 def render_decision(text: str) -> dict[str, Any]:
     """What replaces clicked buttons: the decision, who made it and when."""
-    return {"type": "context", "elements": [_mrkdwn(limit(text, SECTION_MAX))]}
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{int(seconds)} s"
-    minutes = round(seconds / 60)
-    if minutes < 90:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
+    return {"type": "context", "elements": [mrkdwn(limit(text, SECTION_MAX))]}

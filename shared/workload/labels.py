@@ -2,7 +2,7 @@
 
 Used everywhere a workload is named from an alert before the cluster is asked: the storm digest,
 Slack's parent message, guardrail targets, incident correlation. Investigation then resolves the
-same labels against the API (shared.k8s.workload), in the same order.
+same labels against the API (shared.workload.resolve), in the same order.
 """
 
 from __future__ import annotations

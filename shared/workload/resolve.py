@@ -14,7 +14,7 @@ from typing import Any
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotFound
 from shared.k8s.names import is_label_value, validate_name, validate_namespace
-from shared.workload_labels import IGNORED_VALUES, LABEL_KINDS
+from shared.workload.labels import IGNORED_VALUES, LABEL_KINDS
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 

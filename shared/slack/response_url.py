@@ -1,4 +1,4 @@
-"""Talking back to Slack about a click: the `response_url` reply and a Web API client.
+"""Talking back to Slack about a click: the `response_url` reply.
 
 A response_url comes inside the signed payload, so it is Slack's; it is still checked before
 alertloop posts to it (https://hooks.slack.com/, or the host of SLACK_API_URL for the local Slack
@@ -8,7 +8,6 @@ server): a mistake elsewhere must not turn the worker into a request forwarder.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
 
 from shared.config import Settings
 from shared.log import event, get_logger
@@ -63,10 +62,3 @@ def respond(
         event(log, "response_url reply refused", 40, status=resp.status_code, body=resp.body[:200])
         return False
     return True
-
-
-def web_client(cfg: Settings, timeout: float) -> Any:
-    """A Web API client with the bot token (user group lookups)."""
-    from slack_sdk import WebClient
-
-    return WebClient(token=cfg.slack_token, base_url=cfg.slack_api_url, timeout=int(timeout) or 1)
