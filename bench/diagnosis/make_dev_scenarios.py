@@ -1927,7 +1927,7 @@ def aiohttp_timeout_healthy_pods() -> Built:
             p["metadata"]["name"],
             "fx-quoter",
             [
-                "INFO:     10.8.0.1:50312 - \"GET /quote?pair=EURUSD HTTP/1.1\" 200 OK",
+                'INFO:     10.8.0.1:50312 - "GET /quote?pair=EURUSD HTTP/1.1" 200 OK',
                 "2026-06-12 09:58:12,004 ERROR fx_quoter.rates: refreshing rates failed",
                 "Traceback (most recent call last):",
                 '  File "/app/fx_quoter/rates.py", line 61, in refresh',

@@ -593,13 +593,13 @@ class _Fill(dict[str, Any]):
 
     def __init__(self, captures: Capture) -> None:
         super().__init__(captures)
-        self.values: list[str] = []
+        self.captured: list[str] = []
 
     def __getitem__(self, key: str) -> str:
         for alt in key.split("|"):
             if dict.__contains__(self, alt):
-                self.values.append(str(dict.__getitem__(self, alt)))
-                return f"\x01{len(self.values) - 1}\x02"
+                self.captured.append(str(dict.__getitem__(self, alt)))
+                return f"\x01{len(self.captured) - 1}\x02"
             if len(alt) >= 2 and alt[0] == alt[-1] == "'":
                 return alt[1:-1]
         return _GAP
@@ -632,7 +632,7 @@ def fill(template: str, captures: Capture) -> str:
     mapping = _Fill({k: v for k, v in captures.items() if v not in (None, "")})
     text = _drop_gaps(template.format_map(mapping))
     text = re.sub(r"\s{2,}", " ", text).replace("( ", "(").replace(" )", ")").strip()
-    return _VALUE.sub(lambda m: mapping.values[int(m[1])], text)
+    return _VALUE.sub(lambda m: mapping.captured[int(m[1])], text)
 
 
 @dataclass

@@ -226,7 +226,7 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
                 )
             ]
         ),
-        ev(logs=[L("PHP Warning:  Undefined array key \"locale\" in /var/www/index.php on line 9")]),
+        ev(logs=[L('PHP Warning:  Undefined array key "locale" in /var/www/index.php on line 9')]),
     ),
     "ruby-exception": (
         ev(
@@ -2099,7 +2099,7 @@ PYTHON_SHAPES = [
         [
             '{"event": "worker crashed", "level": "critical", "exception": "Traceback (most '
             'recent call last):\\n  File \\"/app/w.py\\", line 9, in main\\nsqlalchemy.exc.'
-            "ProgrammingError: (psycopg.errors.UndefinedTable) relation \\\"jobs\\\" does not "
+            'ProgrammingError: (psycopg.errors.UndefinedTable) relation \\"jobs\\" does not '
             'exist\\n"}',
         ],
         "sqlalchemy.exc.ProgrammingError",
@@ -2159,7 +2159,7 @@ NODE_SHAPES = [
         [
             "node:internal/process/promises:289",
             "            triggerUncaughtException(err, true /* fromPromise */);",
-            '[UnhandledPromiseRejection: This error originated either by throwing inside of an '
+            "[UnhandledPromiseRejection: This error originated either by throwing inside of an "
             "async function without a catch block, or by rejecting a promise which was not "
             'handled with .catch(). The promise rejected with the reason "queue name missing".] '
             "{",
@@ -2169,7 +2169,7 @@ NODE_SHAPES = [
     (
         "ts-node compile error",
         [
-            "TSError: ⨯ Unable to compile TypeScript:",
+            "TSError: \u2a2f Unable to compile TypeScript:",
             "src/routes/orders.ts(42,17): error TS2339: Property 'totl' does not exist on type "
             "'Order'.",
         ],
@@ -2255,7 +2255,10 @@ TLS_FORMS = [
     ),
     (
         "Node leaf",
-        ["Error: unable to verify the first certificate", "  code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'"],
+        [
+            "Error: unable to verify the first certificate",
+            "  code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'",
+        ],
         "tls-unknown-authority",
         "",
     ),
@@ -2291,7 +2294,7 @@ def test_the_rust_panic_message_on_the_next_line_is_captured() -> None:
             logs=[
                 L(
                     "thread 'main' panicked at src/style/loader.rs:112:38:",
-                    "called `Result::unwrap()` on an `Err` value: Error(\"unknown variant\")",
+                    'called `Result::unwrap()` on an `Err` value: Error("unknown variant")',
                     "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
                 )
             ]
