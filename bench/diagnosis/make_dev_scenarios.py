@@ -2055,6 +2055,34 @@ def rust_worker_panic_next_line() -> Built:
     )
 
 
+@scenario
+def workload_identity_denied_after_rollout() -> Built:
+    """A rollout moved the exporter to a new Kubernetes service account that is not bound to
+    its Google service account: the token exchange is refused (getAccessToken), the pods crash."""
+    sc, _ = crash_app(
+        "billing-exporter",
+        [
+            "2026-06-12T09:58:40Z INFO exporter: starting, project=acme-billing",
+            "Traceback (most recent call last):",
+            '  File "/app/exporter/main.py", line 22, in <module>',
+            "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+            '\'{\\n  "error": {\\n    "code": 403,\\n    "message": "Permission '
+            "\\'iam.serviceAccounts.getAccessToken\\' denied on resource (or it may not exist).\",\\n"
+            '    "status": "PERMISSION_DENIED"\\n  }\\n}\\n\')',
+        ],
+        image_age=8,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "billing-exporter"),
+        expect(
+            "gcp-permission-denied",
+            ["iam.serviceAccounts.getAccessToken"],
+            "Workload Identity: the new KSA is not allowed to impersonate the GSA",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -606,18 +606,30 @@ class _Fill(dict[str, Any]):
 
 
 # The clause around a missing field: a parenthesis holding it, else the ": …" / ", …" / " at …"
-# tail it stands in. A clause with nothing else captured is dropped whole ("(?)" never shows);
-# one that still says something captured loses only the missing field.
-_GAP_CLAUSES = (
-    re.compile(r"\s*\([^()]*\x00[^()]*\)"),
-    re.compile(r"(?::|,|;| at| in| of| with| on| from| for)\s+[^:,;()\x00]*\x00[^:,;()]*"),
-)
+# tail it stands in (from the nearest separator before it to the next bound). A clause with
+# nothing else captured is dropped whole ("(?)" never shows); one that still says something
+# captured loses only the missing field.
+_GAP_PAREN = re.compile(r"\s*\([^()]*\x00[^()]*\)")
+_SEPARATOR = re.compile(r"(?::|,|;| at| in| of| with| on| from| for)\s")
+_BOUND = re.compile(r"[:,;()]")
+
+
+def _cut(clause: str) -> str:
+    return clause.replace(_GAP, "") if "\x01" in clause else ""
 
 
 def _drop_gaps(text: str) -> str:
-    for clause in _GAP_CLAUSES:
-        text = clause.sub(lambda m: m[0].replace(_GAP, "") if "\x01" in m[0] else "", text)
-    return text.replace(_GAP, "")
+    text = _GAP_PAREN.sub(lambda m: _cut(m[0]), text)
+    while (gap := text.find(_GAP)) >= 0:
+        seps = list(_SEPARATOR.finditer(text, 0, gap))
+        if not seps:  # in the sentence's first clause: only the field goes
+            text = text.replace(_GAP, "", 1)
+            continue
+        start = seps[-1].start()
+        bound = _BOUND.search(text, gap + 1)
+        end = bound.start() if bound else len(text)
+        text = text[:start] + _cut(text[start:end]) + " " + text[end:]
+    return text
 
 
 def _derived(caps: Capture) -> None:
@@ -631,7 +643,7 @@ def fill(template: str, captures: Capture) -> str:
     """The template with its captures; a clause whose field nothing captured is left out."""
     mapping = _Fill({k: v for k, v in captures.items() if v not in (None, "")})
     text = _drop_gaps(template.format_map(mapping))
-    text = re.sub(r"\s{2,}", " ", text).replace("( ", "(").replace(" )", ")").strip()
+    text = re.sub(r"\s+(?=[:,;)])|(?<=\()\s+", "", re.sub(r"\s{2,}", " ", text)).strip()
     return _VALUE.sub(lambda m: mapping.captured[int(m[1])], text)
 
 

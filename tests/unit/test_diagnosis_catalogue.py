@@ -247,6 +247,17 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
             ]
         ),
     ),
+    "gcp-permission-denied": (
+        ev(
+            logs=[
+                L(
+                    "Error 403: Permission 'secretmanager.versions.access' denied on resource "
+                    "'projects/acme/secrets/stripe-key/versions/latest' (or it may not exist)."
+                )
+            ]
+        ),
+        ev(logs=[L("INFO auth: permission cache refreshed (412 entries)")]),
+    ),
     "config-missing-env": (
         ev(logs=[L('FATAL config: environment variable "PAYMENTS_API_URL" is not set')]),
         ev(logs=[L("INFO environment variable PAYMENTS_API_URL set from ConfigMap")]),
@@ -885,6 +896,10 @@ def test_fill_alternatives_and_missing() -> None:
         ("evicted: node {node} low on {r}", {"r": "disk"}, "evicted: node low on disk"),
         ("at {where}: {panic}", {"where": "a.rs:1:2", "panic": "x: y"}, "at a.rs:1:2: x: y"),
         ("all {a} here ({b})", {"a": "x", "b": "y"}, "all x here (y)"),
+        # in the first clause only the field goes; the nearest separator bounds a tail clause
+        ("node {node} is NotReady: gone", {}, "node is NotReady: gone"),
+        ("missing on {r} (principal {p})", {"p": "sa@x"}, "missing (principal sa@x)"),
+        ("x: {a} is missing on {r}", {"r": "p1"}, "x: is missing on p1"),
     ],
 )
 def test_a_clause_whose_field_is_missing_is_dropped_never_a_question_mark(
@@ -2343,3 +2358,90 @@ def test_a_recovered_go_http_panic_in_a_healthy_pod_is_not_a_crash() -> None:
     r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
     assert r.best is not None and r.best.entry.id == "go-panic"
     assert "recovered" in r.best.cause and r.best.confidence != "high"
+
+
+GRPC_ENVOY = [
+    (
+        'details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.4.7.12:50051:'
+        ' Failed to connect to remote host: Connection refused"',
+        "dependency-refused",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "failed to connect to all addresses; last error: UNAVAILABLE: '
+        'ipv4:10.4.7.12:50051: Failed to connect to remote host: Timeout occurred: FD Shutdown"',
+        "dependency-timeout",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "DNS resolution failed for ledger.payments.svc:50051: C-ares status is not '
+        'ARES_SUCCESS qtype=A name=ledger.payments.svc is_balancer=0: Domain name not found"',
+        "dependency-dns",
+        "ledger.payments.svc",
+    ),
+    (
+        '[2026-06-12T09:58:41.001Z] "POST /v1/reserve HTTP/1.1" 503 UF upstream connect error or '
+        "disconnect/reset before headers. reset reason: connection failure, transport failure "
+        'reason: delayed connect error: 111 "-" outbound|8080||stock.shop.svc.cluster.local',
+        "dependency-refused",
+        "stock.shop.svc.cluster.local",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "entry_id", "specific"), GRPC_ENVOY)
+def test_grpc_and_envoy_name_the_target(line: str, entry_id: str, specific: str) -> None:
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == entry_id, r.lines()
+    assert specific in r.best.cause
+
+
+def test_otel_export_noise_names_no_dependency() -> None:
+    line = (
+        "2026-06-12T09:58:50Z WARNING opentelemetry.exporter.otlp.proto.grpc.exporter: Transient "
+        "error StatusCode.UNAVAILABLE encountered while exporting metrics to "
+        "otel-collector.observability.svc.cluster.local:4317, retrying in 2s."
+    )
+    assert ids(ev(logs=[L(line, source="current")], containers=[_running()])) == []
+
+
+GCP_DENIED = [
+    (
+        "Workload Identity",
+        "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+        '\'{"error": {"code": 403, "message": "Permission '
+        "\\'iam.serviceAccounts.getAccessToken\\' denied on resource (or it may not exist).\", "
+        '"status": "PERMISSION_DENIED"}}\')',
+        "iam.serviceAccounts.getAccessToken",
+    ),
+    (
+        "Cloud SQL Auth Proxy",
+        "2026/06/12 09:58:40 [shop:europe-west1:orders] failed to connect to instance: failed to "
+        'get instance: Refresh error: failed to get instance metadata (connection name = "shop:'
+        'europe-west1:orders"): googleapi: Error 403: boss::NOT_AUTHORIZED: Not authorized to '
+        "access resource. Possibly missing permission cloudsql.instances.get on resource "
+        "instances/orders., forbidden",
+        "cloudsql.instances.get",
+    ),
+    (
+        "GCS",
+        "google.api_core.exceptions.Forbidden: 403 GET https://storage.googleapis.com/download/"
+        "storage/v1/b/acme-models/o/model.bin?alt=media: exporter@acme-prod.iam.gserviceaccount"
+        ".com does not have storage.objects.get access to the Google Cloud Storage object.",
+        "storage.objects.get",
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "line", "permission"), GCP_DENIED)
+def test_a_google_api_refusing_the_identity_names_the_permission(
+    api: str, line: str, permission: str
+) -> None:
+    r = diagnose(ev(logs=[L(line)], containers=[C()]))
+    assert r.best is not None and r.best.entry.id == "gcp-permission-denied", (api, r.lines())
+    assert permission in r.best.cause and "?" not in r.best.cause
+
+
+def test_a_permission_word_in_an_app_message_is_not_iam() -> None:
+    line = "WARN orders: user 8812 lacks permission orders.refund (403 returned to client)"
+    assert "gcp-permission-denied" not in ids(ev(logs=[L(line, source="current")]))
