@@ -2067,7 +2067,8 @@ def workload_identity_denied_after_rollout() -> Built:
             '  File "/app/exporter/main.py", line 22, in <module>',
             "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
             '\'{\\n  "error": {\\n    "code": 403,\\n    "message": "Permission '
-            "\\'iam.serviceAccounts.getAccessToken\\' denied on resource (or it may not exist).\",\\n"
+            "\\'iam.serviceAccounts.getAccessToken\\' denied on resource "
+            "(or it may not exist).\",\\n"
             '    "status": "PERMISSION_DENIED"\\n  }\\n}\\n\')',
         ],
         image_age=8,
