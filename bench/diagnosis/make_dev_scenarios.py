@@ -2068,7 +2068,7 @@ def workload_identity_denied_after_rollout() -> Built:
             "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
             '\'{\\n  "error": {\\n    "code": 403,\\n    "message": "Permission '
             "\\'iam.serviceAccounts.getAccessToken\\' denied on resource "
-            "(or it may not exist).\",\\n"
+            '(or it may not exist).",\\n'
             '    "status": "PERMISSION_DENIED"\\n  }\\n}\\n\')',
         ],
         image_age=8,
