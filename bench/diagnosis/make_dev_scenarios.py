@@ -1909,6 +1909,181 @@ def sibling_job_crash_unknown() -> Built:
     )
 
 
+# --------------------------------------------------------------------------- fix round 4
+
+
+@scenario
+def aiohttp_timeout_healthy_pods() -> Built:
+    """An error-rate alert on a healthy Deployment (running, ready, no restart): an aiohttp
+    client logs a handled ServerTimeoutError traceback naming the partner host. The cause is the
+    unreachable dependency, not "the application crashes"."""
+    sc = Scenario("aiohttptimeout")
+    _d, _rs, pods = add_app(
+        sc, "fx-quoter", [(f"{REG}/fx-quoter:2.4.0", 60 * 24 * 4)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    for p in pods:
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "fx-quoter",
+            [
+                'INFO:     10.8.0.1:50312 - "GET /quote?pair=EURUSD HTTP/1.1" 200 OK',
+                "2026-06-12 09:58:12,004 ERROR fx_quoter.rates: refreshing rates failed",
+                "Traceback (most recent call last):",
+                '  File "/app/fx_quoter/rates.py", line 61, in refresh',
+                "    async with session.get(RATES_URL, timeout=ClientTimeout(connect=3)) as resp:",
+                '  File "/usr/local/lib/python3.12/site-packages/aiohttp/client.py", line 703, in '
+                "_request",
+                "aiohttp.client_exceptions.ServerTimeoutError: Connection timeout to host "
+                "https://rates.fxprovider.example/v1/latest",
+                'INFO:     10.8.0.1:50318 - "GET /quote?pair=EURGBP HTTP/1.1" 502 Bad Gateway',
+            ],
+        )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("FxQuoterErrorRateHigh", "fx-quoter", severity="warning"),
+        expect(
+            "dependency-timeout",
+            ["rates.fxprovider.example"],
+            "connections to the rates provider time out; the pods are healthy (handled error)",
+        ),
+    )
+
+
+@scenario
+def json_traceback_after_rollout() -> Built:
+    """A worker rolled out 7 min before crash loops; structlog writes the traceback as one JSON
+    line (the final exception line inside an escaped field)."""
+    sc, _ = crash_app(
+        "risk-batch",
+        [
+            '{"event": "starting risk-batch", "level": "info", "version": "4.2.0"}',
+            '{"event": "worker crashed", "level": "critical", "exception": "Traceback (most '
+            'recent call last):\\n  File \\"/app/risk/model.py\\", line 18, in <module>\\n    '
+            "DTYPE = np.float\\n          ^^^^^^^^\\nAttributeError: module 'numpy' has no "
+            "attribute 'float'.\\n\"}",
+        ],
+        image_age=7,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "risk-batch"),
+        expect(
+            "python-exception",
+            ["AttributeError", "numpy"],
+            "numpy 1.24+ in the new image removed np.float; the rollout is the context",
+        ),
+    )
+
+
+@scenario
+def node_esm_missing_package() -> Built:
+    sc, _ = crash_app(
+        "webhooks-out",
+        [
+            "node:internal/modules/esm/resolve:838",
+            "  throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);",
+            "        ^",
+            "",
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'pino-pretty' imported from "
+            "/app/dist/logger.js",
+            "    at packageResolve (node:internal/modules/esm/resolve:838:9)",
+            "    at moduleResolve (node:internal/modules/esm/resolve:907:20)",
+            "",
+            "Node.js v20.11.1",
+        ],
+        image_age=5,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "webhooks-out"),
+        expect(
+            "node-exception",
+            ["pino-pretty"],
+            "the new image lacks a package the logger imports (a devDependency in production)",
+        ),
+    )
+
+
+@scenario
+def dotnet_tls_not_time_valid() -> Built:
+    """A .NET service crash loops: its call to a partner fails TLS validation because the
+    partner certificate expired (NotTimeValid); the exception is unhandled, the cause is TLS."""
+    sc, _ = crash_app(
+        "settlement-sync",
+        [
+            "info: SettlementSync.Worker[0] polling partner settlements",
+            "Unhandled exception. System.Net.Http.HttpRequestException: The SSL connection could "
+            "not be established, see inner exception.",
+            " ---> System.Security.Authentication.AuthenticationException: The remote certificate"
+            " is invalid because of errors in the certificate chain: NotTimeValid",
+            "   at System.Net.Security.SslStream.SendAuthResetSignal(ProtocolToken message, "
+            "ExceptionDispatchInfo exception)",
+        ],
+        exit_code=134,
+        image_age=60 * 24 * 9,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "settlement-sync"),
+        expect("tls-expired", ["expired"], "the partner certificate expired (NotTimeValid)"),
+    )
+
+
+@scenario
+def rust_worker_panic_next_line() -> Built:
+    sc, _ = crash_app(
+        "geo-indexer",
+        [
+            "2026-06-12T09:58:40.104512Z  INFO geo_indexer: starting version=2.1.0",
+            "thread 'tokio-runtime-worker' panicked at src/shard/router.rs:77:14:",
+            "shard 12 has no owner in the ring",
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+        ],
+        exit_code=101,
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "geo-indexer"),
+        expect(
+            "rust-panic",
+            ["src/shard/router.rs:77", "no owner in the ring"],
+            "the panic message is on the line under its location (Rust >= 1.73)",
+        ),
+    )
+
+
+@scenario
+def workload_identity_denied_after_rollout() -> Built:
+    """A rollout moved the exporter to a new Kubernetes service account that is not bound to
+    its Google service account: the token exchange is refused (getAccessToken), the pods crash."""
+    sc, _ = crash_app(
+        "billing-exporter",
+        [
+            "2026-06-12T09:58:40Z INFO exporter: starting, project=acme-billing",
+            "Traceback (most recent call last):",
+            '  File "/app/exporter/main.py", line 22, in <module>',
+            "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+            '\'{\\n  "error": {\\n    "code": 403,\\n    "message": "Permission '
+            "\\'iam.serviceAccounts.getAccessToken\\' denied on resource "
+            '(or it may not exist).",\\n'
+            '    "status": "PERMISSION_DENIED"\\n  }\\n}\\n\')',
+        ],
+        image_age=8,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "billing-exporter"),
+        expect(
+            "gcp-permission-denied",
+            ["iam.serviceAccounts.getAccessToken"],
+            "Workload Identity: the new KSA is not allowed to impersonate the GSA",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -65,6 +65,8 @@ class EventMatch(_Strict):
 class LogMatch(_Strict):
     pattern: str  # regex on one log line (named groups are captured)
     source: LogSource = "any"
+    # lines searched together (joined with "\n") for a record that spans lines
+    span: int = Field(default=1, ge=1, le=5)
 
     _re = field_validator("pattern")(_compile)
 
@@ -166,6 +168,9 @@ class Entry(_Strict):
     any: list[Matcher] = Field(default_factory=list)
     none: list[Matcher] = Field(default_factory=list)  # any of these vetoes the entry
     cause: str
+    # The cause said instead when the exception was handled: its line is in the current log of
+    # a container running, ready and never restarted (then the strength is lowered too)
+    handled_cause: str | None = None
     fix: str
     # Invites a change to the workload (roll back, scale): never offered for database class.
     changes_workload: bool = False

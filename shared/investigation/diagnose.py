@@ -111,10 +111,14 @@ class Evidence:
             from shared.investigation.trend import human_bytes
 
             ev.prom["memory_verdict"] = trend["verdict"]
-            ev.prom["memory_pod"] = trend.get("pod") or "?"
-            ev.prom["memory_growth"] = human_bytes(trend.get("growth_bytes_per_hour"))
-            ev.prom["memory_now"] = human_bytes(trend.get("current_bytes"))
-            ev.prom["memory_limit"] = human_bytes(trend.get("limit_bytes"))
+            ev.prom["memory_pod"] = trend.get("pod") or ""
+            for key, field_ in (
+                ("memory_growth", "growth_bytes_per_hour"),
+                ("memory_now", "current_bytes"),
+                ("memory_limit", "limit_bytes"),
+            ):
+                if trend.get(field_) is not None:  # unknown: its clause is left out
+                    ev.prom[key] = human_bytes(trend[field_])
         ev.changes = list(diag.get("changes") or [])
         rd = details.get("recent_deploy") or {}
         if rd.get("window_minutes") is not None:
@@ -172,6 +176,7 @@ def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[st
         "init": init,
         "node": pod.get("node") or "",
         "restarts": c.get("restart_count", 0),
+        "ready": bool(c.get("ready")),
         "waiting_reason": c.get("waiting_reason") or "",
         "waiting_message": c.get("waiting_message") or "",
         "terminated_reason": c.get("terminated_reason") or last.get("reason") or "",
@@ -298,13 +303,17 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             continue
         lines = entry["lines"]
         for i in range(len(lines) - 1, -1, -1):  # the last occurrence is closest to the failure
-            found = rx.search(lines[i])
+            # a record may span lines (Rust prints a panic's message under its location)
+            text = "\n".join(lines[i : i + spec.span]) if spec.span > 1 else lines[i]
+            found = rx.search(text)
             if found:
                 yield {
                     "pod": entry["pod"],
                     "container": entry["container"],
+                    "log_source": entry["source"],
                     **_groups(found),
-                    "_quote": f"{entry['pod']} {entry['source']} log: {lines[i].strip()}",
+                    "_quote": f"{entry['pod']} {entry['source']} log: "
+                    + " ".join(x.strip() for x in text.splitlines()),
                     "_at": _log_time(lines, i),
                 }
                 break
@@ -479,7 +488,7 @@ def _change_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             continue
         yield {
             "change": ch.get("what", ""),
-            "change_minutes": ch.get("minutes_before", "?"),
+            "change_minutes": ch.get("minutes_before"),
             **{k: v for k, v in (ch.get("fields") or {}).items()},
             "_quote": f"{ch.get('what')} {ch.get('minutes_before')} min before the alert",
         }
@@ -573,15 +582,54 @@ def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | Non
     return None
 
 
+_GAP = "\x00"  # stands for a field nothing captured, until its clause is dropped
+_VALUE = re.compile(r"\x01(\d+)\x02")  # stands for a captured value while clauses are cut
+
+
 class _Fill(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        # `{a|b}`: the first of the alternatives that was captured; `{a|'text'}`: else the text
+    """Fills `{a|b}` (the first alternative captured) and `{a|'text'}` (else the text) with
+    markers: captured values as \\x01N\\x02 (kept aside, so that their own colons and commas
+    never look like clause bounds), missing fields as _GAP."""
+
+    def __init__(self, captures: Capture) -> None:
+        super().__init__(captures)
+        self.captured: list[str] = []
+
+    def __getitem__(self, key: str) -> str:
         for alt in key.split("|"):
-            if alt in self:
-                return str(self[alt])
+            if dict.__contains__(self, alt):
+                self.captured.append(str(dict.__getitem__(self, alt)))
+                return f"\x01{len(self.captured) - 1}\x02"
             if len(alt) >= 2 and alt[0] == alt[-1] == "'":
                 return alt[1:-1]
-        return "?"
+        return _GAP
+
+
+# The clause around a missing field: a parenthesis holding it, else the ": …" / ", …" / " at …"
+# tail it stands in (from the nearest separator before it to the next bound). A clause with
+# nothing else captured is dropped whole ("(?)" never shows); one that still says something
+# captured loses only the missing field.
+_GAP_PAREN = re.compile(r"\s*\([^()]*\x00[^()]*\)")
+_SEPARATOR = re.compile(r"(?::|,|;| at| in| of| with| on| from| for)\s")
+_BOUND = re.compile(r"[:,;()]")
+
+
+def _cut(clause: str) -> str:
+    return clause.replace(_GAP, "") if "\x01" in clause else ""
+
+
+def _drop_gaps(text: str) -> str:
+    text = _GAP_PAREN.sub(lambda m: _cut(m[0]), text)
+    while (gap := text.find(_GAP)) >= 0:
+        seps = list(_SEPARATOR.finditer(text, 0, gap))
+        if not seps:  # in the sentence's first clause: only the field goes
+            text = text.replace(_GAP, "", 1)
+            continue
+        start = seps[-1].start()
+        bound = _BOUND.search(text, gap + 1)
+        end = bound.start() if bound else len(text)
+        text = text[:start] + _cut(text[start:end]) + " " + text[end:]
+    return text
 
 
 def _derived(caps: Capture) -> None:
@@ -592,7 +640,11 @@ def _derived(caps: Capture) -> None:
 
 
 def fill(template: str, captures: Capture) -> str:
-    return template.format_map(_Fill({k: v for k, v in captures.items() if v not in (None, "")}))
+    """The template with its captures; a clause whose field nothing captured is left out."""
+    mapping = _Fill({k: v for k, v in captures.items() if v not in (None, "")})
+    text = _drop_gaps(template.format_map(mapping))
+    text = re.sub(r"\s+(?=[:,;)])|(?<=\()\s+", "", re.sub(r"\s{2,}", " ", text)).strip()
+    return _VALUE.sub(lambda m: mapping.captured[int(m[1])], text)
 
 
 @dataclass
@@ -603,9 +655,12 @@ class Hypothesis:
     evidence: list[str]
     captures: dict[str, Any]
 
+    # points taken off the entry's strength (an exception handled by a healthy pod)
+    penalty: int = 0
+
     @property
     def strength(self) -> int:
-        return self.entry.strength
+        return self.entry.strength - self.penalty
 
     @property
     def confidence(self) -> str:
@@ -721,7 +776,12 @@ def diagnose(
             fix = fill(entry.fix, caps).split(";")[0] + (
                 f"; {caps.get('upstream')} is a database-class workload: ops handle it"
             )
-        found.append(Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps))
+        cause, penalty = entry.cause, 0
+        if entry.handled_cause and _handled(caps, ev):
+            cause, penalty = entry.handled_cause, HANDLED_PENALTY
+        found.append(
+            Hypothesis(entry, redact(fill(cause, caps)), redact(fix), quotes, caps, penalty)
+        )
     # A generic entry (a correlation such as "a rollout happened", or a symptom such as "exit
     # code 1", "readiness failing") never outranks a specific cause found in the evidence (a
     # named exception, a missing variable, a refused dependency): the specific one is the cause,
@@ -736,6 +796,33 @@ def diagnose(
     )
     history = [h for h in ev.history if not _explains(h, found)]
     return Diagnosis(found, _checked(ev), _change_context(ev), database, history)
+
+
+# A logged exception whose pod keeps running, ready and without a restart was handled: it may
+# explain an error rate, but it is no crash, and weaker evidence than one that killed the process.
+HANDLED_PENALTY = 15
+
+
+def _handled(caps: Capture, ev: Evidence) -> bool:
+    """True when the exception line is in the current log of a container that is running,
+    ready and has never restarted (nothing says the process died of it)."""
+    if caps.get("log_source") != "current":
+        return False
+    c = next(
+        (
+            c
+            for c in ev.containers
+            if c["pod"] == caps.get("pod") and c["container"] == caps.get("container")
+        ),
+        None,
+    )
+    return bool(
+        c is not None
+        and c.get("ready")
+        and not c.get("restarts")
+        and not c.get("waiting_reason")
+        and not c.get("terminated_reason")
+    )
 
 
 def _explains(item: str, found: list[Hypothesis]) -> bool:

@@ -196,6 +196,68 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ),
         ev(logs=[L("INFO worker thread 'main' started at src/main.rs:42:10")]),
     ),
+    "dotnet-exception": (
+        ev(
+            logs=[
+                L(
+                    "Unhandled exception. System.InvalidOperationException: Unable to resolve "
+                    "service for type 'Shop.IPriceClient' while attempting to activate "
+                    "'Shop.CartService'.",
+                    "   at Microsoft.Extensions.DependencyInjection.ServiceLookup.CallSiteFactory",
+                )
+            ]
+        ),
+        # a dependency's failure, however unhandled, is the dependency's entry
+        ev(
+            logs=[
+                L(
+                    "Unhandled exception. System.Net.Http.HttpRequestException: Connection "
+                    "refused (prices.shop.svc:8080)"
+                )
+            ]
+        ),
+    ),
+    "php-fatal": (
+        ev(
+            logs=[
+                L(
+                    'PHP Fatal error:  Uncaught Error: Class "Redis" not found in '
+                    "/var/www/src/Cache.php:14"
+                )
+            ]
+        ),
+        ev(logs=[L('PHP Warning:  Undefined array key "locale" in /var/www/index.php on line 9')]),
+    ),
+    "ruby-exception": (
+        ev(
+            logs=[
+                L(
+                    "/app/config/initializers/stripe.rb:3:in `<main>': uninitialized constant "
+                    "Stripe (NameError)"
+                )
+            ]
+        ),
+        ev(
+            logs=[
+                L(
+                    "/usr/local/lib/ruby/3.3.0/net/http.rb:1603:in `initialize': Failed to open "
+                    "TCP connection to api.stripe.com:443 (getaddrinfo: Name or service not "
+                    "known) (SocketError)"
+                )
+            ]
+        ),
+    ),
+    "gcp-permission-denied": (
+        ev(
+            logs=[
+                L(
+                    "Error 403: Permission 'secretmanager.versions.access' denied on resource "
+                    "'projects/acme/secrets/stripe-key/versions/latest' (or it may not exist)."
+                )
+            ]
+        ),
+        ev(logs=[L("INFO auth: permission cache refreshed (412 entries)")]),
+    ),
     "config-missing-env": (
         ev(logs=[L('FATAL config: environment variable "PAYMENTS_API_URL" is not set')]),
         ev(logs=[L("INFO environment variable PAYMENTS_API_URL set from ConfigMap")]),
@@ -819,7 +881,39 @@ def test_quoted_evidence_is_redacted() -> None:
 
 
 def test_fill_alternatives_and_missing() -> None:
-    assert fill("{a|b}/{c}", {"b": "x"}) == "x/?"
+    assert fill("{a|b}/{c}", {"b": "x"}) == "x/"
+
+
+@pytest.mark.parametrize(
+    ("template", "captures", "text"),
+    [
+        # the parenthesis holding a missing field goes, the rest stays
+        ("the probe fails and restarts it ({detail})", {}, "the probe fails and restarts it"),
+        ("panics at {where}: {panic}", {"where": "src/a.rs:1:2"}, "panics at src/a.rs:1:2"),
+        ("expired (not after {expiry}): refused", {}, "expired: refused"),
+        ("crashes with {exception}: {detail}", {"exception": "E"}, "crashes with E"),
+        ("pods evicted: node {node} was low", {}, "pods evicted"),
+        ("evicted: node {node} low on {r}", {"r": "disk"}, "evicted: node low on disk"),
+        ("at {where}: {panic}", {"where": "a.rs:1:2", "panic": "x: y"}, "at a.rs:1:2: x: y"),
+        ("all {a} here ({b})", {"a": "x", "b": "y"}, "all x here (y)"),
+        # in the first clause only the field goes; the nearest separator bounds a tail clause
+        ("node {node} is NotReady: gone", {}, "node is NotReady: gone"),
+        ("missing on {r} (principal {p})", {"p": "sa@x"}, "missing (principal sa@x)"),
+        ("x: {a} is missing on {r}", {"r": "p1"}, "x: is missing on p1"),
+    ],
+)
+def test_a_clause_whose_field_is_missing_is_dropped_never_a_question_mark(
+    template: str, captures: dict[str, str], text: str
+) -> None:
+    assert fill(template, captures) == text
+
+
+def test_no_named_cause_prints_a_question_mark_for_a_missing_capture() -> None:
+    liveness = ev(events=[E("Killing", "Container api failed liveness probe, will be restarted")])
+    rust = ev(logs=[L("thread 'main' panicked at src/main.rs:42:10:")])
+    for e in (liveness, rust):
+        r = diagnose(e)
+        assert r.best is not None and "?" not in r.best.cause and "\x00" not in r.best.cause
 
 
 def test_catalogue_validation_refuses_bad_data() -> None:
@@ -1830,3 +1924,524 @@ def test_pods_of_another_workload_matching_the_selector_are_not_its_evidence() -
     assert not _owned_by(pod("StatefulSet", "db-replica"), "StatefulSet", "db")
     assert _owned_by(pod(None), "Deployment", "reports-api"), "no owner: nothing says not ours"
     assert _owned_by(pod("Job", "x"), "Service", "reports-api"), "a Service's pods are all kept"
+
+
+# ---------------------------------------------------------------- fix round 4 (holdout3 classes)
+
+
+def _running(restarts: int = 0) -> dict[str, Any]:
+    """The app container running and ready (a handled exception's pod)."""
+    return {**C(reason="", exit_code=None, restarts=restarts), "ready": restarts == 0}
+
+
+# A client exception naming a connect timeout / refusal / DNS / TLS failure: the dependency's
+# cause (with its host) whatever the runtime, never "the application crashes with …".
+DEPENDENCY_EXCEPTIONS = [
+    (
+        "requests ConnectTimeout",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/relay/delivery.py", line 44, in deliver',
+            "requests.exceptions.ConnectTimeout: HTTPSConnectionPool(host='hooks.partner.io', "
+            "port=443): Max retries exceeded with url: /v1/events (Caused by "
+            "ConnectTimeoutError(<urllib3.connection.HTTPSConnection object at 0x7f3a>, "
+            "'Connection to hooks.partner.io timed out. (connect timeout=5)'))",
+        ],
+        "dependency-timeout",
+        "hooks.partner.io",
+    ),
+    (
+        "urllib3 ConnectTimeoutError alone",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "urllib3.exceptions.ConnectTimeoutError: (<urllib3.connection.HTTPSConnection "
+            "object at 0x7f>, 'Connection to api.billing.example timed out. (connect timeout=3)')",
+        ],
+        "dependency-timeout",
+        "api.billing.example",
+    ),
+    (
+        "requests NewConnectionError refused",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "requests.exceptions.ConnectionError: HTTPConnectionPool(host='search.shop.svc', "
+            "port=9200): Max retries exceeded with url: / (Caused by NewConnectionError('<urllib3"
+            ".connection.HTTPConnection object at 0x7f>: Failed to establish a new connection: "
+            "[Errno 111] Connection refused'))",
+        ],
+        "dependency-refused",
+        "search.shop.svc",
+    ),
+    (
+        "urllib3 2 NameResolutionError",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.stripe.invalid', "
+            "port=443): Max retries exceeded with url: /v1 (Caused by NameResolutionError("
+            '"<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve '
+            "'api.stripe.invalid' ([Errno -2] Name or service not known)\"))",
+        ],
+        "dependency-dns",
+        "api.stripe.invalid",
+    ),
+    (
+        "aiohttp connect timeout",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "aiohttp.client_exceptions.ServerTimeoutError: Connection timeout to host "
+            "https://geo.partner.net/v2/lookup",
+        ],
+        "dependency-timeout",
+        "geo.partner.net",
+    ),
+    (
+        "Node undici fetch",
+        [
+            "TypeError: fetch failed",
+            "    at node:internal/deps/undici/undici:12502:13",
+            "  [cause]: ConnectTimeoutError: Connect Timeout Error (attempted address: "
+            "push.vendor.com:443, timeout: 10000ms)",
+        ],
+        "dependency-timeout",
+        "push.vendor.com",
+    ),
+    (
+        "Apache HttpClient",
+        [
+            "Caused by: org.apache.http.conn.ConnectTimeoutException: Connect to "
+            "ledger.bank.example:443 [ledger.bank.example/10.2.3.4] failed: connect timed out",
+        ],
+        "dependency-timeout",
+        "ledger.bank.example",
+    ),
+    (
+        "OkHttp",
+        [
+            "java.net.SocketTimeoutException: failed to connect to maps.vendor.io/34.1.2.3 "
+            "(port 443) from /10.8.0.12 (port 41822) after 10000ms",
+        ],
+        "dependency-timeout",
+        "maps.vendor.io",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "lines", "entry_id", "host"), DEPENDENCY_EXCEPTIONS)
+def test_an_exception_naming_a_connection_failure_is_the_dependency(
+    client: str, lines: list[str], entry_id: str, host: str
+) -> None:
+    for logs in ([L(*lines)], [L(*lines, source="current")]):
+        r = diagnose(ev(logs=logs, containers=[_running()]))
+        assert r.best is not None and r.best.entry.id == entry_id, (client, r.lines())
+        assert host in r.best.cause
+        assert "crashes" not in r.best.cause
+
+
+def test_a_handled_exception_in_a_healthy_pod_is_said_handled_and_weaker() -> None:
+    lines = [
+        "[2026-06-12 09:58:00,680] ERROR app.views: export failed",
+        "Traceback (most recent call last):",
+        '  File "/app/export.py", line 12, in run',
+        "ValueError: invalid literal for int() with base 10: 'n/a'",
+    ]
+    handled = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running()]))
+    best = handled.best
+    assert best is not None and best.entry.id == "python-exception"
+    assert "crashes" not in best.cause and "handled" in best.cause
+    assert best.strength < cat.HIGH and best.confidence == "medium"
+    # the same traceback in the log of a container that restarts is a crash, stated high
+    crashed = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running(restarts=4)]))
+    assert crashed.best is not None and "crashes with ValueError" in crashed.best.cause
+    assert crashed.best.confidence == "high"
+    previous = diagnose(ev(logs=[L(*lines)], containers=[_running()]))
+    assert previous.best is not None and "crashes with ValueError" in previous.best.cause
+
+
+# The final exception line of a traceback under a framework's own log lines.
+PYTHON_SHAPES = [
+    (
+        "celery, tail cut the header off",
+        [
+            '  File "/app/invoices/pdf/render.py", line 4, in <module>',
+            "    from weasyprint import CSS, HTML",
+            "ModuleNotFoundError: No module named 'weasyprint'",
+        ],
+        "ModuleNotFoundError",
+        "weasyprint",
+    ),
+    (
+        "celery unrecoverable",
+        [
+            "[2026-06-12 09:59:01,100: CRITICAL/MainProcess] Unrecoverable error: "
+            "ImportError(\"cannot import name 'Sequence' from 'collections'\")",
+            "Traceback (most recent call last):",
+        ],
+        "ImportError",
+        "Sequence",
+    ),
+    (
+        "gunicorn worker boot",
+        [
+            "[2026-06-12 09:59:00 +0000] [7] [ERROR] Exception in worker process",
+            "Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/gunicorn/arbiter.py", line 609',
+            "django.core.exceptions.ImproperlyConfigured: SECRET_KEY setting must not be empty.",
+            "[2026-06-12 09:59:00 +0000] [7] [INFO] Worker exiting (pid: 7)",
+        ],
+        "django.core.exceptions.ImproperlyConfigured",
+        "SECRET_KEY setting",
+    ),
+    (
+        "chained, during handling",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/a.py", line 3, in <module>',
+            "KeyError: 'x'",
+            "During handling of the above exception, another exception occurred:",
+            "Traceback (most recent call last):",
+            '  File "/app/a.py", line 5, in <module>',
+            "RuntimeError: feature flags unreadable",
+        ],
+        "RuntimeError",
+        "feature flags unreadable",
+    ),
+    (
+        "structlog JSON field",
+        [
+            '{"event": "worker crashed", "level": "critical", "exception": "Traceback (most '
+            'recent call last):\\n  File \\"/app/w.py\\", line 9, in main\\nsqlalchemy.exc.'
+            'ProgrammingError: (psycopg.errors.UndefinedTable) relation \\"jobs\\" does not '
+            'exist\\n"}',
+        ],
+        "sqlalchemy.exc.ProgrammingError",
+        "UndefinedTable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "lines", "exception", "detail"), PYTHON_SHAPES)
+def test_python_traceback_final_line_in_framework_logs(
+    shape: str, lines: list[str], exception: str, detail: str
+) -> None:
+    r = diagnose(ev(logs=[L(*lines)], containers=[C()], changes=[ROLLOUT]))
+    assert r.best is not None and r.best.entry.id == "python-exception", (shape, r.lines())
+    assert r.best.captures["exception"] == exception
+    assert detail in r.best.cause
+
+
+def test_python_look_alikes_are_not_a_traceback() -> None:
+    # a warning's file:line prefix, and an exception name in a message without a traceback
+    lines = [
+        "/usr/local/lib/python3.11/site-packages/celery/platforms.py:829: SecurityWarning: "
+        "You're running the worker with superuser privileges",
+        "ERROR app: ValueError: bad input from client 10.0.0.4",
+    ]
+    assert "python-exception" not in ids(ev(logs=[L(*lines)]))
+
+
+NODE_SHAPES = [
+    (
+        "NestJS DI",
+        [
+            "[Nest] 1  - 06/12/2026, 9:58:32 AM   ERROR [ExceptionHandler] Nest can't resolve "
+            "dependencies of the MailerService (ConfigService, ?). Please make sure that the "
+            'argument "SMTP_TRANSPORT" at index [1] is available in the MailModule context.',
+            "Error: Nest can't resolve dependencies of the MailerService (ConfigService, ?). "
+            'Please make sure that the argument "SMTP_TRANSPORT" at index [1] is available in '
+            "the MailModule context.",
+            "    at Injector.lookupComponentInParentModules (/app/node_modules/@nestjs/core/"
+            "injector/injector.js:262:19)",
+        ],
+        "MailerService",
+    ),
+    (
+        "ESM module not found",
+        [
+            "node:internal/modules/esm/resolve:838",
+            "  throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);",
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'pino-pretty' imported from "
+            "/app/dist/log.js",
+            "    at packageResolve (node:internal/modules/esm/resolve:838:9)",
+        ],
+        "pino-pretty",
+    ),
+    (
+        "unhandled rejection",
+        [
+            "node:internal/process/promises:289",
+            "            triggerUncaughtException(err, true /* fromPromise */);",
+            "[UnhandledPromiseRejection: This error originated either by throwing inside of an "
+            "async function without a catch block, or by rejecting a promise which was not "
+            'handled with .catch(). The promise rejected with the reason "queue name missing".] '
+            "{",
+        ],
+        "queue name missing",
+    ),
+    (
+        "ts-node compile error",
+        [
+            "TSError: \u2a2f Unable to compile TypeScript:",
+            "src/routes/orders.ts(42,17): error TS2339: Property 'totl' does not exist on type "
+            "'Order'.",
+        ],
+        "totl",
+    ),
+    (
+        "express listen",
+        [
+            "Error: listen EADDRINUSE: address already in use :::3000",
+            "    at Server.setupListenHandle [as _listen2] (node:net:1872:16)",
+        ],
+        "EADDRINUSE",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "lines", "specific"), NODE_SHAPES)
+def test_node_errors_of_each_shape_are_named(shape: str, lines: list[str], specific: str) -> None:
+    r = diagnose(ev(logs=[L(*lines)], containers=[C()], changes=[ROLLOUT]))
+    assert r.best is not None and r.best.entry.id == "node-exception", (shape, r.lines())
+    assert specific in r.best.cause
+
+
+def test_node_look_alikes() -> None:
+    # an error line with no stack, a refused connection (the dependency's), a Java frame
+    assert "node-exception" not in ids(ev(logs=[L("Error: something odd, retrying")]))
+    refused = ev(
+        logs=[
+            L(
+                "Error: connect ECONNREFUSED 10.4.0.9:6379",
+                "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16)",
+            )
+        ]
+    )
+    assert ids(refused)[0] == "dependency-refused"
+
+
+TLS_FORMS = [
+    (
+        "Java PKIX validity",
+        [
+            "Caused by: sun.security.validator.ValidatorException: PKIX path validation failed: "
+            "java.security.cert.CertPathValidatorException: validity check failed",
+            "Caused by: java.security.cert.CertificateExpiredException: NotAfter: Sun Jun 11 "
+            "23:59:59 UTC 2026",
+        ],
+        "tls-expired",
+        "Jun 11 23:59:59 UTC 2026",
+    ),
+    (
+        "Python ssl",
+        [
+            "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: certificate has expired (_ssl.c:1006)"
+        ],
+        "tls-expired",
+        "expired",
+    ),
+    ("Node", ["Error: certificate has expired", "  code: 'CERT_HAS_EXPIRED'"], "tls-expired", ""),
+    (
+        "curl",
+        ["curl: (60) SSL certificate problem: certificate has expired"],
+        "tls-expired",
+        "",
+    ),
+    (
+        ".NET",
+        [
+            "System.Security.Authentication.AuthenticationException: The remote certificate is "
+            "invalid because of errors in the certificate chain: NotTimeValid"
+        ],
+        "tls-expired",
+        "",
+    ),
+    (
+        "Java unknown authority",
+        [
+            "Caused by: sun.security.provider.certpath.SunCertPathBuilderException: unable to "
+            "find valid certification path to requested target"
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+    (
+        "Node leaf",
+        [
+            "Error: unable to verify the first certificate",
+            "  code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'",
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+    (
+        ".NET untrusted root",
+        [
+            "The remote certificate is invalid because of errors in the certificate chain: "
+            "UntrustedRoot"
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("runtime", "lines", "entry_id", "specific"), TLS_FORMS)
+def test_tls_failures_of_each_runtime(
+    runtime: str, lines: list[str], entry_id: str, specific: str
+) -> None:
+    r = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == entry_id, (runtime, r.lines())
+    assert specific in r.best.cause and "?" not in r.best.cause
+
+
+def test_tls_look_alikes() -> None:
+    renewed = ev(logs=[L("INFO cert-manager: certificate will expire in 29 days, renewing")])
+    assert not {"tls-expired", "tls-unknown-authority"} & set(ids(renewed))
+
+
+def test_the_rust_panic_message_on_the_next_line_is_captured() -> None:
+    r = diagnose(
+        ev(
+            logs=[
+                L(
+                    "thread 'main' panicked at src/style/loader.rs:112:38:",
+                    'called `Result::unwrap()` on an `Err` value: Error("unknown variant")',
+                    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+                )
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "rust-panic"
+    assert r.best.cause.startswith("the application panics at src/style/loader.rs:112:38: called")
+    old = diagnose(ev(logs=[L("thread 'main' panicked at 'index out of bounds', src/a.rs:3:5")]))
+    assert old.best is not None and "src/a.rs:3:5: index out of bounds" in old.best.cause
+
+
+def test_the_liveness_cause_names_the_probe_detail_not_the_kill() -> None:
+    r = diagnose(
+        ev(
+            events=[
+                E("Killing", "Container api failed liveness probe, will be restarted"),
+                E(
+                    "Unhealthy",
+                    'Liveness probe failed: Get "http://10.4.0.7:8080/healthz": context deadline '
+                    "exceeded (Client.Timeout exceeded while awaiting headers)",
+                ),
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "liveness-probe-restarts"
+    assert "/healthz" in r.best.cause and "context deadline exceeded" in r.best.cause
+
+
+GO_SHAPES = [
+    ("panic: assignment to entry in nil map", "goroutine 1 [running]:", "nil map"),
+    ("fatal error: concurrent map writes", "goroutine 41 [running]:", "concurrent map writes"),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "specific"), GO_SHAPES)
+def test_go_panics_and_fatal_errors(first: str, second: str, specific: str) -> None:
+    r = diagnose(ev(logs=[L(first, second)]))
+    assert r.best is not None and r.best.entry.id == "go-panic" and specific in r.best.cause
+
+
+def test_a_recovered_go_http_panic_in_a_healthy_pod_is_not_a_crash() -> None:
+    line = (
+        "2026/06/12 09:58:00 http: panic serving 10.4.0.1:51234: runtime error: index out of "
+        "range [3] with length 3"
+    )
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == "go-panic"
+    assert "recovered" in r.best.cause and r.best.confidence != "high"
+
+
+GRPC_ENVOY = [
+    (
+        'details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.4.7.12:50051:'
+        ' Failed to connect to remote host: Connection refused"',
+        "dependency-refused",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "failed to connect to all addresses; last error: UNAVAILABLE: '
+        'ipv4:10.4.7.12:50051: Failed to connect to remote host: Timeout occurred: FD Shutdown"',
+        "dependency-timeout",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "DNS resolution failed for ledger.payments.svc:50051: C-ares status is not '
+        'ARES_SUCCESS qtype=A name=ledger.payments.svc is_balancer=0: Domain name not found"',
+        "dependency-dns",
+        "ledger.payments.svc",
+    ),
+    (
+        '[2026-06-12T09:58:41.001Z] "POST /v1/reserve HTTP/1.1" 503 UF upstream connect error or '
+        "disconnect/reset before headers. reset reason: connection failure, transport failure "
+        'reason: delayed connect error: 111 "-" outbound|8080||stock.shop.svc.cluster.local',
+        "dependency-refused",
+        "stock.shop.svc.cluster.local",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "entry_id", "specific"), GRPC_ENVOY)
+def test_grpc_and_envoy_name_the_target(line: str, entry_id: str, specific: str) -> None:
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == entry_id, r.lines()
+    assert specific in r.best.cause
+
+
+def test_otel_export_noise_names_no_dependency() -> None:
+    line = (
+        "2026-06-12T09:58:50Z WARNING opentelemetry.exporter.otlp.proto.grpc.exporter: Transient "
+        "error StatusCode.UNAVAILABLE encountered while exporting metrics to "
+        "otel-collector.observability.svc.cluster.local:4317, retrying in 2s."
+    )
+    assert ids(ev(logs=[L(line, source="current")], containers=[_running()])) == []
+
+
+GCP_DENIED = [
+    (
+        "Workload Identity",
+        "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+        '\'{"error": {"code": 403, "message": "Permission '
+        "\\'iam.serviceAccounts.getAccessToken\\' denied on resource (or it may not exist).\", "
+        '"status": "PERMISSION_DENIED"}}\')',
+        "iam.serviceAccounts.getAccessToken",
+    ),
+    (
+        "Cloud SQL Auth Proxy",
+        "2026/06/12 09:58:40 [shop:europe-west1:orders] failed to connect to instance: failed to "
+        'get instance: Refresh error: failed to get instance metadata (connection name = "shop:'
+        'europe-west1:orders"): googleapi: Error 403: boss::NOT_AUTHORIZED: Not authorized to '
+        "access resource. Possibly missing permission cloudsql.instances.get on resource "
+        "instances/orders., forbidden",
+        "cloudsql.instances.get",
+    ),
+    (
+        "GCS",
+        "google.api_core.exceptions.Forbidden: 403 GET https://storage.googleapis.com/download/"
+        "storage/v1/b/acme-models/o/model.bin?alt=media: exporter@acme-prod.iam.gserviceaccount"
+        ".com does not have storage.objects.get access to the Google Cloud Storage object.",
+        "storage.objects.get",
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "line", "permission"), GCP_DENIED)
+def test_a_google_api_refusing_the_identity_names_the_permission(
+    api: str, line: str, permission: str
+) -> None:
+    r = diagnose(ev(logs=[L(line)], containers=[C()]))
+    assert r.best is not None and r.best.entry.id == "gcp-permission-denied", (api, r.lines())
+    assert permission in r.best.cause and "?" not in r.best.cause
+
+
+def test_a_permission_word_in_an_app_message_is_not_iam() -> None:
+    line = "WARN orders: user 8812 lacks permission orders.refund (403 returned to client)"
+    assert "gcp-permission-denied" not in ids(ev(logs=[L(line, source="current")]))
