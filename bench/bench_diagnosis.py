@@ -43,6 +43,7 @@ SPLITS = {
     "holdout": HERE / "diagnosis" / "holdout",
     "holdout2": HERE / "diagnosis" / "holdout2",
     "holdout3": HERE / "diagnosis" / "holdout3",
+    "holdout4": HERE / "diagnosis" / "holdout4",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"
