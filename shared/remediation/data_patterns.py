@@ -62,11 +62,10 @@ FLAVOUR_SUFFIXES: Final = frozenset(TABLES.flavour_suffixes)
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
 # Build, OS and distribution suffixes as a class (postgresql-15-c9s, postgresql-12-centos7,
 # postgres-16-jammy, redis-7-el9, mysql-80-rhel8, ...): a distribution name with an optional
-# version, CentOS Stream's c9s, release candidates and builds, a commit hash.
+# version (the table's distro_names), CentOS Stream's c9s, release candidates and builds, a
+# commit hash.
 _DISTRO_WORD = re.compile(
-    r"^(?:centos|rhel|el|ubi|fedora|rocky|rockylinux|alma|almalinux|alpine|debian|ubuntu"
-    r"|amzn|amazonlinux|al|ol|oraclelinux|sles|suse|opensuse|leap|photon|mariner|azurelinux"
-    r"|wolfi|chainguard|windowsservercore|nanoserver|ltsc)\d*$"
+    rf"^(?:{'|'.join(map(re.escape, TABLES.distro_names))})\d*$"
     r"|^c\d+s$|^(?:rc|beta|alpha|build|b|r|p)\d+$|^\d+[a-z]+\d*$|^(?=[0-9a-f]*\d)[0-9a-f]{7,40}$"
 )
 # Ubuntu and Debian release code names used as image suffixes.

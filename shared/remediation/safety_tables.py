@@ -67,6 +67,7 @@ class WorkloadSafetyTables(WorkloadSafety):
     data_image_paths: dict[str, str]
     vendor_prefixes: list[str]
     flavour_suffixes: list[str]
+    distro_names: list[str]  # with an optional version: centos7, el9
     distro_codenames: list[str]
     # app.kubernetes.io/component values of data workloads (lowercase).
     data_components: list[str]
@@ -104,7 +105,7 @@ class WorkloadSafetyTables(WorkloadSafety):
             out[key] = _family(family)
         return out
 
-    @field_validator("vendor_prefixes", "flavour_suffixes", "distro_codenames")
+    @field_validator("vendor_prefixes", "flavour_suffixes", "distro_names", "distro_codenames")
     @classmethod
     def _words(cls, values: list[str]) -> list[str]:
         return _checked(
