@@ -578,32 +578,6 @@ def statefulset(
     }
 
 
-def pvc(ns: str, name: str, *, created: str, size: str = "20Gi") -> dict[str, Any]:
-    return {
-        "kind": "PersistentVolumeClaim",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "uid": _uid("persistentvolumeclaims", ns, name),
-            "creationTimestamp": created,
-            "finalizers": ["kubernetes.io/pvc-protection"],
-        },
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": size}},
-            "storageClassName": "standard-rwo",
-            "volumeMode": "Filesystem",
-            "volumeName": f"pvc-{_uid('pv', ns, name)}",
-        },
-        "status": {
-            "phase": "Bound",
-            "accessModes": ["ReadWriteOnce"],
-            "capacity": {"storage": size},
-        },
-    }
-
-
 # --------------------------------------------------------------------------- app helper
 
 
