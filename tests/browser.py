@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sandbox.procs import wait_until
+
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -65,11 +67,13 @@ class Chromium:
             stderr=subprocess.STDOUT,
         )
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chromium did not start; see {self.workdir / 'chromium.log'}")
-            time.sleep(0.1)
+        wait_until(
+            lambda: port_file.exists() and len(port_file.read_text().splitlines()) >= 2,
+            30,
+            f"chromium (see {self.workdir / 'chromium.log'})",
+            interval=0.1,
+            proc=self.proc,
+        )
         port, path = port_file.read_text().splitlines()[:2]
         self.ws = websocket.create_connection(
             f"ws://127.0.0.1:{port}{path}", timeout=30, suppress_origin=True

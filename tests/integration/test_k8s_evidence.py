@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.kube_scenarios import CRASH_SECRETS
+from sandbox.procs import wait_until
 from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import load_clients
@@ -232,9 +232,7 @@ def test_slow_api_times_out_quickly(
     assert "did not answer within 0.3s" in f.summary
     assert "ALERTLOOP_K8S_TIMEOUT_SECONDS" in f.summary
     # One timeout, no retries: the delayed request reaches the log once it has been answered.
-    deadline = time.monotonic() + 10
-    while srv.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not srv.in_flight(), 10, "the delayed request answered", interval=0.05)
     assert len(srv.requests_matching("GET", "/deployments/api")) == 1
 
 

@@ -30,6 +30,7 @@ fingerprint (a new incident: a flap past every window), and where a person resum
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from hypothesis import strategies as st
 
 from sandbox.kube_api import Fault, KubeApiServer, Scenario
 from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
+from sandbox.procs import wait_until
 from shared import envvars
 from shared.envelope import utcnow
 from shared.ledger import Ledger, NewRun
@@ -436,8 +438,6 @@ class ChangeAfterRead:
     appears), while the pod list that follows is held back by a delay fault."""
 
     def __init__(self, kube: KubeApiServer, name: str) -> None:
-        import threading
-
         self.kube, self.name = kube, name
         self.start_at = kube.request_count()  # only newer requests are looked at
         self.changed_at: float | None = None
@@ -452,12 +452,17 @@ class ChangeAfterRead:
         )
 
     def _run(self) -> None:
-        while not self.done.is_set():
+        read = threading.Event()
+
+        def ready() -> bool:
             if self._read():
-                self.kube.mutate("deployments", NS, self.name, _add_claim)
-                self.changed_at = time.time()
-                return
-            time.sleep(0.01)
+                read.set()
+            return read.is_set() or self.done.is_set()
+
+        wait_until(ready, 3600, "the read to react to", interval=0.01)
+        if read.is_set():
+            self.kube.mutate("deployments", NS, self.name, _add_claim)
+            self.changed_at = time.time()
 
     def start(self) -> None:
         self.thread.start()
@@ -484,9 +489,7 @@ def applied_patches(kube: KubeApiServer, name: str) -> int:
 
 def settle_in_flight(kube: KubeApiServer) -> None:
     """Wait for delayed (lost-response) requests to reach the server's request log."""
-    deadline = time.monotonic() + 3
-    while kube.in_flight() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not kube.in_flight(), 10, "delayed requests answered", interval=0.01)
 
 
 # The whole search is one test: its time grows with the examples (~0.16 s each on 2 cores).

@@ -5,7 +5,7 @@ was classified."""
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer
+from sandbox.procs import wait_until
 from shared.envelope import utcnow
 from shared.k8s.writes import RESTARTED_AT_ANNOTATION, WRITE_ID_ANNOTATION
 from shared.ledger import Ledger
@@ -21,6 +22,16 @@ from shared.remediation import remediate
 from shared.run import Run
 from tests.conftest import reset_settings as reset
 from tests.seed import make_alert, seed_run
+
+
+def when(condition: Callable[[], bool], done: threading.Event) -> bool:
+    """Whether `condition` came true before `done` was set (what a person reacts to)."""
+    try:
+        wait_until(lambda: condition() or done.is_set(), 60, "the condition", interval=0.005)
+    except TimeoutError:
+        return False
+    return condition()
+
 
 pytestmark = pytest.mark.integration
 
@@ -74,16 +85,14 @@ def test_a_lost_restart_overwritten_by_a_person_is_still_settled_applied(
     done = threading.Event()
 
     def person_restarts() -> None:
-        while not done.is_set():  # as soon as our patch is stored, a person restarts too
-            if WRITE_ID_ANNOTATION in template_annotations(kube, "api"):
+        # As soon as our patch is stored, a person restarts too.
+        if when(lambda: WRITE_ID_ANNOTATION in template_annotations(kube, "api"), done):
 
-                def restart(d: dict[str, Any]) -> None:
-                    meta = d["spec"]["template"]["metadata"]
-                    meta["annotations"][RESTARTED_AT_ANNOTATION] = "2099-01-01T00:00:00Z"
+            def restart(d: dict[str, Any]) -> None:
+                meta = d["spec"]["template"]["metadata"]
+                meta["annotations"][RESTARTED_AT_ANNOTATION] = "2099-01-01T00:00:00Z"
 
-                kube.mutate("deployments", "shop", "api", restart)
-                return
-            time.sleep(0.01)
+            kube.mutate("deployments", "shop", "api", restart)
 
     person = threading.Thread(target=person_restarts, daemon=True)
     person.start()
@@ -112,17 +121,14 @@ def test_an_hpa_write_is_bound_to_the_deployment_that_was_classified(
     done = threading.Event()
 
     def person_adds_a_claim() -> None:
-        while not done.is_set():
-            if kube.requests_matching("GET", "horizontalpodautoscalers"):
+        if when(lambda: bool(kube.requests_matching("GET", "horizontalpodautoscalers")), done):
 
-                def claim(d: dict[str, Any]) -> None:
-                    d["spec"]["template"]["spec"]["volumes"] = [
-                        {"name": "data", "persistentVolumeClaim": {"claimName": "search-index"}}
-                    ]
+            def claim(d: dict[str, Any]) -> None:
+                d["spec"]["template"]["spec"]["volumes"] = [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": "search-index"}}
+                ]
 
-                kube.mutate("deployments", "shop", "search", claim)
-                return
-            time.sleep(0.01)
+            kube.mutate("deployments", "shop", "search", claim)
 
     person = threading.Thread(target=person_adds_a_claim, daemon=True)
     person.start()
@@ -155,11 +161,8 @@ def test_a_resend_after_a_conflict_rechecks_the_ledger(
     done = threading.Event()
 
     def resolves() -> None:  # the alert resolves while the first patch is answered 409
-        while not done.is_set():
-            if fault.times == 0:
-                resolve_run(store, run)
-                return
-            time.sleep(0.005)
+        if when(lambda: fault.times == 0, done):
+            resolve_run(store, run)
 
     resolver = threading.Thread(target=resolves, daemon=True)
     resolver.start()
