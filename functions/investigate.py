@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
+from shared.consumer import on_cluster
 from shared.envelope import Finding
 from shared.log import get_logger
 from shared.run import Run
 from shared.stage import StageRunner
 
+if TYPE_CHECKING:
+    from shared.clusters import ClusterEntry
+
 log = get_logger(__name__)
 
 
-def _handle(run: Run) -> Finding:
+def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
-    from shared.clusters import RoutingProblem
     from shared.investigation import investigate as run_investigation
-    from shared.routing import cluster_for, kube_factory, prometheus_client, unrouted
+    from shared.routing import kube_factory, prometheus_client
 
-    cluster = cluster_for(run)
-    if isinstance(cluster, RoutingProblem):
-        return unrouted("investigate", cluster)
     return run_investigation(
         run,
         k8s_factory=kube_factory(cluster),
@@ -45,6 +45,7 @@ def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
         return []
 
 
+_handle = on_cluster("investigate", _work)
 _runner = StageRunner("investigate", _handle)
 
 

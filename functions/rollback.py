@@ -3,24 +3,24 @@ check. Fed only by the approve function (the `rollback` topic); reports to notif
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
+from shared.consumer import on_cluster
 from shared.envelope import Finding
 from shared.run import Run
 from shared.stage import StageRunner
 
+if TYPE_CHECKING:
+    from shared.clusters import ClusterEntry, RoutingProblem
 
-def _handle(run: Run) -> Finding:
+
+def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
-    from shared.clusters import RoutingProblem
     from shared.rollback import rollback as run_rollback
-    from shared.routing import cluster_for, kube_factory, prometheus_client
+    from shared.routing import kube_factory, prometheus_client
 
-    cluster = cluster_for(run)
-    if isinstance(cluster, RoutingProblem):
-        return run_rollback(run, routing_problem=str(cluster))
     return run_rollback(
         run,
         k8s_factory=kube_factory(cluster),
@@ -28,6 +28,14 @@ def _handle(run: Run) -> Finding:
     )
 
 
+def _refuse(run: Run, problem: RoutingProblem) -> Finding:
+    # The rollback records (and audits) its own refusal.
+    from shared.rollback import rollback as run_rollback
+
+    return run_rollback(run, routing_problem=str(problem))
+
+
+_handle = on_cluster("rollback", _work, _refuse)
 # "rollback" is never in a plan (no automatic rollback): the runner forwards to notify only.
 _runner = StageRunner("rollback", _handle)
 

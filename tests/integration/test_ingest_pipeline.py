@@ -26,7 +26,7 @@ AUTH = {"Authorization": "Bearer test-token"}
 def client(topics):
     import functions.ingest as ingest_mod
 
-    ingest_mod._bus = None  # a fresh publisher for this test's topic prefix
+    ingest_mod._ingest.bus = None  # a fresh publisher for this test's topic prefix
     return create_app("ingest", str(ROOT / "main.py"), "http").test_client()
 
 

@@ -56,7 +56,7 @@ def env(topics: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 def bus(env: None, topics: Any) -> Intake:
     import functions.ingest as ingest_mod
 
-    ingest_mod._bus = None  # a fresh publisher for this test's topic prefix
+    ingest_mod._ingest.bus = None  # a fresh publisher for this test's topic prefix
     return Intake(topics)
 
 
