@@ -32,6 +32,7 @@ from shared.approval import (
     publish_decision,
     refuse_decision,
 )
+from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
 from shared.consumer import DROP, Consumer, Delivery
@@ -56,7 +57,6 @@ from shared.lazy import lazy
 from shared.ledger import HumanChange, Ledger, LedgerError
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage
-from shared.remediation.records import Recorder
 from shared.run import Run
 from shared.slack import Poster, make_poster
 from shared.untrusted import for_mrkdwn

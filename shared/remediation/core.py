@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.audit import Recorder
 from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
@@ -27,7 +28,6 @@ from shared.policy import AlertPolicy, OwnerPolicy, PolicyError, cached_policy
 from shared.remediation import act, decide, prose, verify
 from shared.remediation.decide import Plan, Target
 from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal, Reservation
-from shared.remediation.records import Recorder
 from shared.remediation.settings import RemediationSettings, remediation_settings
 from shared.remediation.target import TargetFinder
 from shared.remediation.workload_safety import NOT_LOOKED_UP

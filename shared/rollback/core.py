@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.audit import Recorder
 from shared.config import settings
 from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
@@ -38,7 +39,6 @@ from shared.policy import PolicyError, cached_policy
 from shared.remediation import act
 from shared.remediation.decide import Plan, Target
 from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal
-from shared.remediation.records import Recorder
 from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
 from shared.rollback.plan import (

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from sandbox.slack_api import SlackApiServer
+from shared.audit import Recorder
 from shared.envelope import Finding
 from shared.interaction.payload import block_actions_payload, signed_request
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
 from shared.notifier import Notifier
-from shared.remediation.records import Recorder
 from shared.run import Run
 from tests import clicks
 from tests.clicks import (

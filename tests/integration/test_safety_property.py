@@ -690,8 +690,8 @@ def approve_rollback(world: World, run: Run, name: str, old_rs: str, old_image: 
     """An approved proposal to roll the deployment back from revision 2 to 1, as remediation
     records it and the worker leaves it (written here: a config-only rollback keeps the
     images, which the planner does not propose by itself)."""
+    from shared.audit import Recorder
     from shared.remediation.decide import Target
-    from shared.remediation.records import Recorder
 
     target = Target("Deployment", NS, name)
     recorder = Recorder(world.ledger, "alertloop-remediate", run.run_id, run.alert_type)

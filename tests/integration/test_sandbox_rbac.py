@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from sandbox.kube.rbac import function_user, function_users
 from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
+from shared.audit import Recorder
 from shared.envelope import Finding
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
@@ -32,7 +33,6 @@ from shared.k8s.workload import selector_string
 from shared.ledger import Ledger
 from shared.remediation import remediate
 from shared.remediation.decide import plan_rollback
-from shared.remediation.records import Recorder
 from shared.rollback import rollback
 from shared.run import Run
 from tests.conftest import reset_settings
