@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import functions_framework
 
 from shared.consumer import on_cluster
-from shared.envelope import Finding
+from shared.model import Finding
 from shared.run import Run
 from shared.stage import StageRunner
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import functions_framework
 
-from shared.deadletters import DeadLetterConsumer
+from shared.dead_lettering import DeadLetterConsumer
 
 _consumer = DeadLetterConsumer()
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 import functions_framework
 
 from shared.consumer import on_cluster
-from shared.envelope import Finding
 from shared.log import get_logger
+from shared.model import Finding
 from shared.run import Run
 from shared.stage import StageRunner
 

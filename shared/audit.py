@@ -18,8 +18,8 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.envelope import utcnow
 from shared.ledger import Ledger
+from shared.model import utcnow
 
 
 class Recorder:

@@ -26,7 +26,7 @@ from shared.messages import BadMessage, message_data
 
 if TYPE_CHECKING:
     from shared.clusters import ClusterEntry, RoutingProblem
-    from shared.envelope import Finding
+    from shared.model import Finding
     from shared.run import Run
 
 log = get_logger(__name__)
@@ -74,7 +74,7 @@ class Consumer(Deps, Generic[M]):
 
     def bad_message(self, cloud_event: Any, exc: BadMessage) -> None:
         if self.on_bad_message == SET_ASIDE:
-            from shared.deadletters import set_aside
+            from shared.dead_lettering import set_aside
 
             set_aside(self.bus, self.name, cloud_event, str(exc))
         else:

@@ -17,13 +17,13 @@ from typing import Any
 from shared.config import Settings
 from shared.consumer import DROP, Consumer, Delivery
 from shared.deps import Deps
-from shared.envelope import Finding
 from shared.interaction.links import console_url
 from shared.interaction.render import render_controls, render_swept
 from shared.lazy import lazy
 from shared.ledger import Ledger
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage, parse_notify
+from shared.model import Finding
 from shared.policy import cached_policy
 from shared.run import Run
 from shared.slack import Poster, SlackPermanentError, make_poster

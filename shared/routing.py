@@ -13,8 +13,8 @@ from shared.clusters import (
     route,
     route_alert,
 )
-from shared.envelope import Finding, utcnow
 from shared.k8s.client import ClientFactory
+from shared.model import Finding, utcnow
 from shared.run import Run
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import limits
-from shared.envelope import Alert, Finding
+from shared.model import Alert, Finding
 from shared.untrusted import clean, for_mrkdwn, for_plain_text, limit, link_or_text
 from shared.workload_labels import workload_from_labels
 

@@ -17,11 +17,11 @@ from typing import Any
 from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
 from shared.consumer import Consumer, Delivery
-from shared.deadletters import dead_letter
-from shared.envelope import Finding, utcnow
+from shared.dead_lettering import dead_letter
 from shared.ledger import Ledger
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage, StageMessage, parse_stage
+from shared.model import Finding, utcnow
 from shared.run import Run
 
 log = get_logger(__name__)

@@ -35,12 +35,12 @@ from shared.alertmanager import (
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
 from shared.deps import Deps
-from shared.envelope import Alert, utcnow
 from shared.lazy import lazy
 from shared.ledger import Ledger, NewRun
 from shared.ledger.base import as_dt
 from shared.log import event, get_logger
 from shared.messages import IntakeAlert, NotifyMessage
+from shared.model import Alert, utcnow
 
 log = get_logger(__name__)
 

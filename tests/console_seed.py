@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from shared.audit import Recorder
-from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger, Reserved, WriteRequest
+from shared.model import Finding, utcnow
 from shared.run import Run
 from tests.seed import make_alert, resolve_run, seed_run
 

@@ -19,11 +19,11 @@ from shared.approval.settings import ApprovalSettings
 from shared.approval.slack_request import Action
 from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
-from shared.envelope import Stage, utcnow
 from shared.ledger import Ledger, LedgerError
 from shared.ledger.approvals import PROPOSED
 from shared.log import event, get_logger
 from shared.messages import StageMessage
+from shared.model import Stage, utcnow
 from shared.untrusted import for_mrkdwn
 
 log = get_logger(__name__)

@@ -23,10 +23,10 @@ from shared.console import auth, pages
 from shared.console.data import SnapshotCache
 from shared.console.metrics import exposition
 from shared.console.settings import ConsoleSettings, console_settings
-from shared.envelope import utcnow
 from shared.lazy import lazy
 from shared.ledger import Ledger, LedgerError, document_id_ok
 from shared.log import event, get_logger
+from shared.model import utcnow
 from shared.policy import cached_policy
 
 log = get_logger("alertloop.console")

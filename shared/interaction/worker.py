@@ -36,7 +36,6 @@ from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
 from shared.consumer import DROP, Consumer, Delivery
-from shared.envelope import utcnow
 from shared.interaction.actions import (
     ACKNOWLEDGE,
     RESUME,
@@ -57,6 +56,7 @@ from shared.lazy import lazy
 from shared.ledger import HumanChange, Ledger, LedgerError
 from shared.log import event, get_logger
 from shared.messages import NotifyMessage
+from shared.model import utcnow
 from shared.run import Run
 from shared.slack import Poster, make_poster
 from shared.untrusted import for_mrkdwn

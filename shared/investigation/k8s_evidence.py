@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from shared.envelope import Alert
 from shared.investigation import diagnosis_reads
 from shared.k8s import reads
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
@@ -22,6 +21,7 @@ from shared.k8s.errors import (
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
 from shared.k8s.workload import Resolution, WorkloadRef, list_pods, resolve_workload
+from shared.model import Alert
 from shared.untrusted import redact, redact_lines
 
 PartStatus = Literal["ok", "skipped", "error"]

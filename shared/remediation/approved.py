@@ -20,8 +20,8 @@ from typing import Any
 
 from shared.approval.core import CHANGE_ACTIONS
 from shared.audit import Recorder
-from shared.envelope import utcnow
 from shared.ledger import Ledger, LedgerError
+from shared.model import utcnow
 from shared.remediation.core import Outcome
 from shared.remediation.decide import Plan
 from shared.rollback.settings import rollback_settings

@@ -14,10 +14,10 @@ import pytest
 
 from sandbox.slack_api import SlackApiServer
 from shared.audit import Recorder
-from shared.envelope import Finding
 from shared.interaction.payload import block_actions_payload, signed_request
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
+from shared.model import Finding
 from shared.notifier import Notifier
 from shared.run import Run
 from tests import clicks

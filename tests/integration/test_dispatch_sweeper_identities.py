@@ -24,11 +24,11 @@ from shared.cluster_clients import clear_caches, kube_clients_for
 from shared.clusters import ClusterEntry, cluster_table
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import utcnow
 from shared.incident_workload import cluster_resolver
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
 from shared.ledger import Ledger
+from shared.model import utcnow
 from shared.outcomes.probes import pods_ready
 from shared.policy import cached_policy
 from tests.conftest import reset_settings

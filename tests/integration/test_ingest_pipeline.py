@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from shared.envelope import fingerprint_for, utcnow
 from shared.ledger import Ledger
+from shared.model import fingerprint_for, utcnow
 from tests.pipeline import dispatch_all, intake_messages, notify_messages, stage_messages
 
 pytestmark = pytest.mark.integration

@@ -17,9 +17,9 @@ from functions_framework import create_app
 
 from shared.bus import Outgoing
 from shared.config import settings
-from shared.envelope import valid_fingerprint
 from shared.intake import intake_messages
 from shared.messages import IntakeGroup
+from shared.model import valid_fingerprint
 from shared.webhook import BadRequest, parse_body
 
 pytestmark = pytest.mark.integration

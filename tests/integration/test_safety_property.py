@@ -42,9 +42,9 @@ from hypothesis import strategies as st
 from sandbox.kube_api import Fault, KubeApiServer, Scenario
 from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
 from shared import envvars
-from shared.envelope import utcnow
 from shared.ledger import Ledger, NewRun
 from shared.ledger.outcomes import brake_id
+from shared.model import utcnow
 from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.remediation import remediate
 from shared.run import Run

@@ -22,7 +22,6 @@ from sandbox.kube.rbac import function_user, function_users
 from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
 from shared.audit import Recorder
-from shared.envelope import Finding
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.errors import K8sError, K8sForbidden
@@ -31,6 +30,7 @@ from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.settings import K8sSettings
 from shared.k8s.workload import selector_string
 from shared.ledger import Ledger
+from shared.model import Finding
 from shared.remediation import remediate
 from shared.remediation.decide import plan_rollback
 from shared.rollback import rollback

@@ -19,8 +19,8 @@ from shared.approval.slack_request import (
     sign,
     verify_signature,
 )
-from shared.envelope import Finding
 from shared.interaction.request import PayloadError, parse_interaction
+from shared.model import Finding
 from shared.slack_render import blocks_as_text, render_finding
 
 ROOT = Path(__file__).resolve().parents[2]

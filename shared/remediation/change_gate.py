@@ -31,10 +31,10 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from shared.audit import Recorder
-from shared.envelope import utcnow
 from shared.k8s.names import validate_name, validate_namespace
 from shared.ledger import Denied, Earlier, Ledger, LedgerError, Reserved, WriteRequest
 from shared.ledger.guardrails import Outcome
+from shared.model import utcnow
 from shared.policy import AlertPolicy, WorkloadSafety, default_policy_data
 from shared.remediation.decide import Plan, Target
 from shared.remediation.settings import RemediationSettings

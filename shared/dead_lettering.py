@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus, Outgoing
 from shared.consumer import DROP, Consumer, Delivery
-from shared.envelope import Finding, Stage, utcnow
 from shared.lazy import lazy
 from shared.log import event, get_logger
 from shared.messages import (
@@ -28,6 +27,7 @@ from shared.messages import (
     parse_intake,
     parse_stage,
 )
+from shared.model import Finding, Stage, utcnow
 from shared.untrusted import for_mrkdwn
 
 if TYPE_CHECKING:
