@@ -493,7 +493,7 @@ class _Flow:
         if isinstance(reserved, EarlierWrite):
             return self._earlier(clients, workload, plan, reserved)
         who = approval.get("approved_by")
-        self.ledger.update_audit(
+        guard.recorder.update_audit(
             reserved.audit_id,
             {
                 "approval_id": self.run.approval_id,
@@ -553,7 +553,7 @@ class _Flow:
                 )
             except K8sError:
                 outcome = "unknown"
-            self.ledger.update_audit(
+            self.guard.recorder.update_audit(
                 earlier.request.audit_id,
                 {"outcome": outcome, "settled_by": "a redelivery of the stage (read back)"},
             )
@@ -683,7 +683,7 @@ class _Flow:
                 out,
             )
         result = self._verify(clients, workload, plan)
-        self.ledger.update_audit(reserved.audit_id, {"verification": result})
+        guard.recorder.update_audit(reserved.audit_id, {"verification": result})
         check = self._schedule_outcome(reserved, workload, plan)
         out.update(
             verification=result,
