@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# Test files run in parallel (pytest-xdist, one file per worker at a time so module fixtures are
+# built once): most of the suite waits on emulators and servers, not on the CPU. 0 = serial.
+PYTEST_JOBS ?= 4
+XDIST = $(if $(filter 0,$(PYTEST_JOBS)),,-n $(PYTEST_JOBS) --dist loadfile)
 
 .PHONY: help setup system-deps browser-deps run demo test test-fast test-unit check lint fmt typecheck bundle bench bench-console bench-diagnosis tf-fmt tf-check registry clean
 
@@ -81,14 +85,14 @@ typecheck: $(STAMP)
 
 # Everything, every example; the ten slowest tests are listed at the end.
 test: setup browser-deps check tf-check
-	$(BIN)/pytest -q --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) --durations=10 $(PYTEST_ARGS)
 
 # The inner loop (CONTRIBUTING.md): the emulators but no functions-framework stack, no Prometheus
 # or Chromium; the safety property searches 200 examples instead of 2,000 (same assertions).
 FAST_MARKERS := not e2e and not prometheus and not browser
 test-fast: $(STAMP)
 	ALERTLOOP_PROPERTY_EXAMPLES=$${ALERTLOOP_PROPERTY_EXAMPLES:-200} \
-	  $(BIN)/pytest -q --durations=10 -m "$(FAST_MARKERS)" tests/unit tests/integration $(PYTEST_ARGS)
+	  $(BIN)/pytest -q $(XDIST) --durations=10 -m "$(FAST_MARKERS)" tests/unit tests/integration $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)

@@ -42,6 +42,8 @@ SPLITS = {
     "dev": HERE / "diagnosis" / "scenarios",
     "holdout": HERE / "diagnosis" / "holdout",
     "holdout2": HERE / "diagnosis" / "holdout2",
+    "holdout3": HERE / "diagnosis" / "holdout3",
+    "holdout4": HERE / "diagnosis" / "holdout4",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox.emulators import Emulators
 from sandbox.procs import Proc, free_port
-from shared.interaction.payload import block_actions_payload, signed_request
+from shared.slack.simulated_clicks import block_actions_payload, signed_request
 
 PROJECT = "alertloop-bench"
 SECRET = "bench-signing-secret"

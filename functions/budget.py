@@ -12,13 +12,13 @@ from shared.run import Run
 from shared.stage import StageRunner
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry
+    from shared.clusters.table import ClusterEntry
 
 
 def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: the analysis pulls in requests and the Prometheus client.
     from shared.budget import analyse
-    from shared.routing import prometheus_client
+    from shared.clusters.routing import prometheus_client
 
     return analyse(run, client=prometheus_client(cluster))
 

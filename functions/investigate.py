@@ -13,15 +13,15 @@ from shared.run import Run
 from shared.stage import StageRunner
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry
+    from shared.clusters.table import ClusterEntry
 
 log = get_logger(__name__)
 
 
 def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
+    from shared.clusters.routing import kube_factory, prometheus_client
     from shared.investigation import investigate as run_investigation
-    from shared.routing import kube_factory, prometheus_client
 
     return run_investigation(
         run,
@@ -34,7 +34,7 @@ def _work(run: Run, cluster: ClusterEntry) -> Finding:
 def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
     """The workload's earlier incidents; none when the ledger cannot say (never fatal)."""
     from shared.ledger.correlation import correlation_key
-    from shared.workload_labels import workload_from_labels
+    from shared.workload.labels import workload_from_labels
 
     workload = workload_from_labels(run.alert.labels)
     key = correlation_key(run.cluster, workload.namespace, workload.name)

@@ -12,13 +12,14 @@ from shared.run import Run
 from shared.stage import StageRunner
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry, RoutingProblem
+    from shared.clusters.routing import RoutingProblem
+    from shared.clusters.table import ClusterEntry
 
 
 def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: remediation pulls in the kubernetes client and Firestore.
+    from shared.clusters.routing import kube_factory
     from shared.remediation import remediate as run_remediation
-    from shared.routing import kube_factory
 
     return run_remediation(run, k8s_factory=kube_factory(cluster))
 

@@ -13,13 +13,14 @@ from shared.run import Run
 from shared.stage import StageRunner
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry, RoutingProblem
+    from shared.clusters.routing import RoutingProblem
+    from shared.clusters.table import ClusterEntry
 
 
 def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
+    from shared.clusters.routing import kube_factory, prometheus_client
     from shared.rollback import rollback as run_rollback
-    from shared.routing import kube_factory, prometheus_client
 
     return run_rollback(
         run,

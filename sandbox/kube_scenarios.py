@@ -15,7 +15,8 @@ Scenarios (namespace "shop" unless said):
   metrics-server-down as no-metrics-server but the APIService exists with Available=False
   database            data/postgres StatefulSet: postgres-0 not ready (readiness probe failing)
   service             frontend Service selecting the web pods (service -> selector resolution)
-  demo                checkout (HighErrorRate, recent deploy), payments (ErrorBudgetExhausted,
+  demo                `make run`'s cluster, loaded from sandbox/demo/dump.yaml (+ dump.logs.yaml):
+                      checkout (HighErrorRate, recent deploy), payments (ErrorBudgetExhausted,
                       HPA), cart (HighMemoryUsage, growing memory), data/postgres, and the
                       database-like Deployments shop/postgres (PVC postgres-data) and
                       shop/redis (one replica, no HPA) that remediation must refuse
@@ -27,14 +28,18 @@ import copy
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from sandbox.kube.dump import load_dump
 from sandbox.kube.resources import REVISION_ANNOTATION
 from sandbox.kube.scenario import Scenario
 from sandbox.kube.store import object_uid as _uid
 from sandbox.kube.store import template_hash
 
 NS = "shop"
+# `make run`'s demo cluster, a dump in the format `make run SCENARIO=` reads (logs beside it).
+DEMO_DUMP = Path(__file__).resolve().parent / "demo" / "dump.yaml"
 
 
 def iso(t: datetime) -> str:
@@ -573,96 +578,6 @@ def statefulset(
     }
 
 
-def pvc(ns: str, name: str, *, created: str, size: str = "20Gi") -> dict[str, Any]:
-    return {
-        "kind": "PersistentVolumeClaim",
-        "apiVersion": "v1",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "uid": _uid("persistentvolumeclaims", ns, name),
-            "creationTimestamp": created,
-            "finalizers": ["kubernetes.io/pvc-protection"],
-        },
-        "spec": {
-            "accessModes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": size}},
-            "storageClassName": "standard-rwo",
-            "volumeMode": "Filesystem",
-            "volumeName": f"pvc-{_uid('pv', ns, name)}",
-        },
-        "status": {
-            "phase": "Bound",
-            "accessModes": ["ReadWriteOnce"],
-            "capacity": {"storage": size},
-        },
-    }
-
-
-def _postgres_template(claim: str) -> Callable[[dict[str, Any]], None]:
-    """A Deployment running PostgreSQL on a PersistentVolumeClaim (Recreate: one writer)."""
-
-    def customize(dep: dict[str, Any]) -> None:
-        spec = dep["spec"]["template"]["spec"]
-        c = spec["containers"][0]
-        c["ports"] = [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}]
-        c["readinessProbe"] = {
-            "exec": {"command": ["pg_isready", "-U", "postgres"]},
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "successThreshold": 1,
-            "failureThreshold": 6,
-        }
-        c["env"] = [{"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}]
-        c["volumeMounts"] = [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]
-        spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
-        dep["spec"]["strategy"] = {"type": "Recreate"}
-
-    return customize
-
-
-def _redis_template(dep: dict[str, Any]) -> None:
-    c = dep["spec"]["template"]["spec"]["containers"][0]
-    c["ports"] = [{"name": "redis", "containerPort": 6379, "protocol": "TCP"}]
-    c["args"] = ["--appendonly", "yes"]
-    c["readinessProbe"] = {
-        "exec": {"command": ["redis-cli", "ping"]},
-        "periodSeconds": 10,
-        "timeoutSeconds": 1,
-        "successThreshold": 1,
-        "failureThreshold": 3,
-    }
-
-
-def add_databases(sc: Scenario, now: datetime, ns: str = NS) -> None:
-    """Database-like Deployments alertloop must refuse to change: `postgres` (PostgreSQL on a
-    PVC) and `redis` (one replica, no HPA)."""
-    created = ago(now, 60000)
-    sc.add(pvc(ns, "postgres-data", created=created))
-    add_app(
-        sc,
-        "postgres",
-        [("postgres:16.3", 60000)],
-        now=now,
-        ns=ns,
-        replicas=1,
-        mem_limit="2Gi",
-        customize=_postgres_template("postgres-data"),
-    )
-    add_app(
-        sc,
-        "redis",
-        [("redis:7.2.5", 45000)],
-        now=now,
-        ns=ns,
-        replicas=1,
-        mem_limit="1Gi",
-        customize=_redis_template,
-    )
-    sc.add(service(ns, "postgres", {"app": "postgres"}, created=created))
-    sc.add(service(ns, "redis", {"app": "redis"}, created=created))
-
-
 # --------------------------------------------------------------------------- app helper
 
 
@@ -1080,78 +995,11 @@ def with_service(now: datetime | None = None) -> Scenario:
 
 
 def demo(now: datetime | None = None) -> Scenario:
-    n = _now(now)
-    sc = Scenario("demo", description="checkout / payments / cart in shop, postgres in data")
-    add_app(
-        sc,
-        "checkout",
-        [
-            ("registry.example.com/shop/checkout:1.4.1", 9000),
-            ("registry.example.com/shop/checkout:1.4.2", 2900),
-            ("registry.example.com/shop/checkout:1.5.0", 12),
-        ],
-        now=n,
-        replicas=3,
-    )
-    _pay_dep, _rs, pay_pods = add_app(
-        sc, "payments", [("registry.example.com/shop/payments:2.0.3", 30000)], now=n, replicas=4
-    )
-    sc.add(
-        hpa(
-            NS,
-            "payments",
-            created=ago(n, 30000),
-            min_replicas=2,
-            max_replicas=8,
-            current=4,
-            desired=4,
-            cpu_utilization=64,
-        )
-    )
-    sc.add(
-        event(
-            pay_pods[0],
-            "Unhealthy",
-            "Readiness probe failed: HTTP probe failed with statuscode: 503",
-            now=n,
-            minutes_ago=3,
-            count=12,
-            field_path="spec.containers{payments}",
-        )
-    )
-    _cart, _rs2, _cart_pods = add_app(
-        sc,
-        "cart",
-        [("registry.example.com/shop/cart:3.1.0", 20000)],
-        now=n,
-        replicas=2,
-        pod_kwargs=[
-            {
-                "restarts": 1,
-                "last_terminated": terminated("OOMKilled", 137, ago(n, 180), ago(n, 900)),
-            },
-            {},
-        ],
-    )
-    sc.add(
-        hpa(
-            NS,
-            "cart",
-            created=ago(n, 20000),
-            min_replicas=2,
-            max_replicas=6,
-            current=2,
-            desired=2,
-            cpu_utilization=30,
-        )
-    )
-    # Outcome paths (issue 20): search keeps crashing after a restart, catalog recovers.
-    for app in ("search", "catalog"):
-        add_app(sc, app, [(f"registry.example.com/shop/{app}:1.0.0", 25000)], now=n, replicas=2)
-    add_databases(sc, n)
-    sc.extend(database(n))
-    sc.add(service(NS, "checkout", {"app": "checkout"}, created=ago(n, 30000)))
-    sc.add(metrics_apiservice(True, now=n))
+    """`make run`'s cluster: data, not code (sandbox/demo/dump.yaml and its logs), replayed as
+    of `now` like any annotated dump."""
+    sc = load_dump(DEMO_DUMP, now=now)
+    sc.name, sc.description = "demo", "checkout / payments / cart in shop, postgres in data"
+    sc.notes.clear()  # "pod logs from …": ours, not a user's dump
     return sc
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sandbox.demo_data import prepare_tsdb
 from sandbox.kube.dump import KUBECTL_DUMP, DumpError, dump_namespaces, load_dump
+from sandbox.kube_scenarios import DEMO_DUMP
 from sandbox.monitoring import Monitoring, rule
 from sandbox.procs import Proc, free_port
 from sandbox.slack_api import ResponsePost, SlackMessage
@@ -42,7 +43,7 @@ from sandbox.stack import (
 )
 from shared.policy import load_policy
 from shared.remediation.settings import parse_namespaces
-from shared.slack_render import blocks_as_text
+from shared.slack.blocks import blocks_as_text
 
 WORKDIR = ROOT / ".stack"
 
@@ -341,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
             allowed = env["ALERTLOOP_REMEDIATE_NAMESPACES"]
             stack.function_overrides.update(sandbox_identities(start_kube_sandbox(stack, allowed)))
             sandbox_notes.append(
-                "Kubernetes is a SANDBOX API server (scenario 'demo'), not a real cluster; "
+                "Kubernetes is a SANDBOX API server (the demo cluster, sandbox/demo/dump.yaml), "
+                "not a real cluster; "
                 "set KUBECONFIG to investigate yours (read-only unless you allow namespaces)"
             )
         if stack.function_overrides:
@@ -439,12 +441,13 @@ def _interrupt(*_: object) -> None:
 def start_kube_sandbox(
     stack: Stack, allowed_namespaces: str, dump: DumpPlan | None = None
 ) -> dict[str, str]:
-    """The sandbox Kubernetes API (the same server the tests use), seeded with broken apps or
-    serving the user's cluster dump, enforcing deploy/rbac.yaml with its namespaced Roles in
-    the allow-list. Returns function -> kubeconfig of that function's own identity."""
+    """The sandbox Kubernetes API (the same server the tests use), serving the demo cluster
+    (sandbox/demo/dump.yaml: broken apps, replayed as of now) or the user's cluster dump,
+    enforcing deploy/rbac.yaml with its namespaced Roles in the allow-list. Returns function ->
+    kubeconfig of that function's own identity."""
     kubeconfigs = WORKDIR / "kubeconfigs"
     _rmtree(kubeconfigs)
-    which = ["--scenario", "demo"]
+    which = ["--scenario-file", str(DEMO_DUMP)]  # the demo cluster is a dump too
     if dump is not None:
         which = ["--scenario-file", str(dump.path)]
         if dump.logs is not None:

@@ -128,7 +128,7 @@ class SlackApiServer:
         self, action_id: str, value: str | None = None, ts: str | None = None
     ) -> tuple[SlackMessage, str, dict[str, Any]] | None:
         """The newest message showing that button (on message `ts` only, when given)."""
-        from shared.interaction.payload import find_button
+        from shared.slack.simulated_clicks import find_button
 
         with self._lock:
             candidates = [m for m in reversed(self.messages) if ts is None or m.ts == ts]
@@ -155,7 +155,7 @@ class SlackApiServer:
         user_name: str = "",
     ) -> tuple[bytes, dict[str, str]]:
         """The signed request Slack would send for this click (LookupError: no such button)."""
-        from shared.interaction.payload import block_actions_payload, signed_request
+        from shared.slack.simulated_clicks import block_actions_payload, signed_request
 
         found = self.find_button(action_id, value, ts)
         if found is None:

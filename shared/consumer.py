@@ -25,7 +25,8 @@ from shared.log import event, get_logger
 from shared.messages import BadMessage, message_data
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry, RoutingProblem
+    from shared.clusters.routing import RoutingProblem
+    from shared.clusters.table import ClusterEntry
     from shared.model import Finding
     from shared.run import Run
 
@@ -92,8 +93,7 @@ def on_cluster(stage: str, work: Work, refuse: Refuse | None = None) -> Callable
     is heavy and cold start stays cheap."""
 
     def handle(run: Run) -> Finding:
-        from shared.clusters import RoutingProblem
-        from shared.routing import cluster_for, unrouted
+        from shared.clusters.routing import RoutingProblem, cluster_for, unrouted
 
         cluster = cluster_for(run)
         if isinstance(cluster, RoutingProblem):

@@ -21,7 +21,7 @@ from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessag
 from shared.policy import Policy
 
 if TYPE_CHECKING:
-    from shared.incident_workload import Resolver
+    from shared.workload.incident import Resolver
 
 log = get_logger(__name__)
 
@@ -30,10 +30,10 @@ def new_run_for(
     msg: IntakeAlert, policy: Policy, cfg: Settings, resolver: Resolver | None = None
 ) -> NewRun:
     """`resolver`: how a pod/service/app label is resolved to its owning workload (default:
-    the routed cluster's API; shared.incident_workload)."""
-    from shared.incident_workload import cluster_resolver, incident_workload
+    the routed cluster's API; shared.workload.incident)."""
+    from shared.clusters.routing import dispatch_route
     from shared.ledger.correlation import correlation_key
-    from shared.routing import dispatch_route
+    from shared.workload.incident import cluster_resolver, incident_workload
 
     alert_type, entry = policy.resolve(msg.alert.name)
     cluster, problem = dispatch_route(msg.alert.labels)

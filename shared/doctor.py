@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from shared import envvars
-from shared.clusters import ClusterConfigError, ClusterEntry, ClusterTable, load_table
+from shared.clusters.table import ClusterConfigError, ClusterEntry, ClusterTable, load_table
 from shared.doctor_identity import TOKENINFO_URL, IdentityCheck, check_identity
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sError
@@ -199,7 +199,7 @@ def run_doctor(
     tokeninfo_url: str = TOKENINFO_URL,
 ) -> DoctorReport:
     if clients_for is None:
-        from shared.cluster_clients import kube_clients_for
+        from shared.clusters.clients import kube_clients_for
 
         clients_for = kube_clients_for
     identities = table.identities.as_dict()

@@ -115,7 +115,8 @@ def check_identity(clients: KubeClients, tokeninfo_url: str = TOKENINFO_URL) -> 
         )
         out.fix = (
             "request the scopes cloud-platform and userinfo.email for GKE tokens "
-            "(shared/k8s/gke.py GKE_SCOPES does; an older build or a custom credential may not)"
+            "(shared/clusters/gke.py GKE_SCOPES does; an older build or a custom credential may "
+            "not)"
         )
     elif out.seen_as and out.seen_as != out.token_email:
         out.problem = (

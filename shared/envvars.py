@@ -205,7 +205,7 @@ VARS: tuple[Var, ...] = (
     Var("ALERTLOOP_K8S_EVENT_WINDOW_MINUTES", "60", "older Warning events are ignored",
         "kubernetes", K8S),
     Var("ALERTLOOP_K8S_MAX_PODS", "10", "pods summarised per workload", "kubernetes", K8S),
-    # ---- clusters: shared/clusters.py
+    # ---- clusters: shared/clusters/table.py
     Var("ALERTLOOP_CLUSTERS", "", "the cluster table as inline JSON (what Terraform renders); "
         "not with ALERTLOOP_CLUSTERS_FILE", "clusters", ROUTED, deployed=True),
     Var("ALERTLOOP_CLUSTER_LABELS", "cluster", "alert labels naming the cluster, tried in "

@@ -22,7 +22,7 @@ from shared.messages import GroupSnapshot, IntakeAlert, IntakeGroup
 from shared.model import Alert, run_id_for, utcnow
 from shared.webhook import Parsed, parse_body
 from shared.webhook_tokens import webhook_tokens
-from shared.workload_labels import workload_from_labels
+from shared.workload.labels import workload_from_labels
 
 log = get_logger(__name__)
 

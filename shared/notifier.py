@@ -18,7 +18,6 @@ from shared.config import Settings
 from shared.consumer import DROP, Consumer, Delivery
 from shared.deps import Deps
 from shared.interaction.links import console_url
-from shared.interaction.render import render_controls, render_swept
 from shared.lazy import lazy
 from shared.ledger import Ledger
 from shared.log import event, get_logger
@@ -26,8 +25,9 @@ from shared.messages import NotifyMessage, parse_notify
 from shared.model import Finding
 from shared.policy import cached_policy
 from shared.run import Run
-from shared.slack import Poster, SlackPermanentError, make_poster
-from shared.slack_render import (
+from shared.slack.client import Poster, SlackPermanentError, make_poster
+from shared.slack.controls import render_controls, render_swept
+from shared.slack.incident import (
     RunView,
     finding_text,
     parent_text,

@@ -317,7 +317,7 @@ def cmd_preflight(
         print(f"alertloop doctor --project: no Google credentials: {exc}", file=sys.stderr)
         print("  fix: gcloud auth application-default login", file=sys.stderr)
         return 1
-    from shared.clusters import ClusterConfigError, load_table
+    from shared.clusters.table import ClusterConfigError, load_table
 
     try:
         gke = any(e.kind == "gke" for e in load_table().clusters.values())

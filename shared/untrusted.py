@@ -15,7 +15,7 @@ Each is pure (no I/O), total (any str; anything else is str()-ed; never raises) 
 past MAX_CHARS is cut first, which bounds the time any text can take.
 
 Deliberately left as they are: Unicode emoji (content, and a fake status line still cannot be
-bold); bare domains without `scheme://` or `www.` (slack_render marks mrkdwn objects
+bold); bare domains without `scheme://` or `www.` (shared.slack marks mrkdwn objects
 `verbatim`, so Slack does not auto-link them); public IP addresses (evidence, not secrets).
 """
 

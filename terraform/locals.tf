@@ -282,7 +282,7 @@ locals {
     ALERTLOOP_WEBHOOK_TOKEN_FILES  = local.webhook_token_files
   }
 
-  # The cluster table (shared/clusters.py) as inline JSON, with the functions' identities for
+  # The cluster table (shared/clusters/table.py) as inline JSON, with the functions' identities for
   # `alertloop doctor`. Empty without clusters: the functions use KUBE_CONFIG_DATA as before.
   identities = {
     for fn in ["investigate", "remediate", "rollback", "dispatch", "sweeper"] :

@@ -12,9 +12,9 @@ import pytest
 from functions_framework import create_app
 
 from sandbox.slack_api import SlackApiServer
-from shared.approval.slack_request import sign
 from shared.interaction.request import parse_message
 from shared.interaction.worker import Outcome, Worker
+from shared.slack.signing import sign
 from tests.pipeline import cloud_event
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1724,6 +1724,366 @@ def migration_django_missing_table() -> Built:
 # --------------------------------------------------------------------------- writing
 
 
+# --------------------------------------------------------------------------- fix round 3 (#19)
+# One per class of error holdout2 showed, each in another shape than the holdout's incident.
+
+
+@scenario
+def stale_eviction_disk_unknown() -> Built:
+    """An error-rate alert; a replica evicted for ephemeral storage seven hours earlier (its pod
+    object left Failed, the event long expired) is earlier history, not the cause."""
+    sc = Scenario("staleevict")
+    _d, _rs, pods = add_app(
+        sc, "search-api", [(f"{REG}/search-api:4.2.0", 60 * 24 * 6)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    evicted = copy.deepcopy(pods[0])
+    evicted["metadata"]["name"] = pods[0]["metadata"]["name"][:-5] + "q7w2k"
+    msg = "Pod ephemeral local storage usage exceeds the total limit of containers 2Gi. "
+    evicted["status"] = {
+        "phase": "Failed",
+        "reason": "Evicted",
+        "message": msg,
+        "startTime": ago(NOW, 60 * 24 * 6),
+        "conditions": [
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "TerminationByKubelet",
+                "message": msg,
+                "lastTransitionTime": ago(NOW, 60 * 7),
+            },
+            {"type": "Ready", "status": "False", "lastTransitionTime": ago(NOW, 60 * 7)},
+        ],
+        "containerStatuses": [
+            {
+                "name": "search-api",
+                "image": f"{REG}/search-api:4.2.0",
+                "ready": False,
+                "restartCount": 0,
+                "state": {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "ContainerStatusUnknown",
+                        "message": "The container could not be located when the pod was terminated",
+                        "finishedAt": ago(NOW, 60 * 7),
+                        "startedAt": ago(NOW, 60 * 24 * 6),
+                    }
+                },
+            }
+        ],
+    }
+    sc.add(evicted)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("SearchApiHigh5xxRate", "search-api", severity="warning"),
+        expect("unknown", [], "an eviction seven hours ago does not explain today's 5xx"),
+    )
+
+
+@scenario
+def readiness_blip_unknown() -> Built:
+    """A latency alert; three 503 readiness failures 35 minutes before it, all pods ready since:
+    a probe failure that has stopped is not the cause."""
+    sc = Scenario("readyblip")
+    _d, _rs, pods = add_app(
+        sc, "catalog", [(f"{REG}/catalog:2.9.1", 60 * 24 * 4)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    sc.add(
+        event(
+            pods[1],
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            now=NOW,
+            minutes_ago=38,
+            count=3,
+            field_path="spec.containers{catalog}",
+        )
+    )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("CatalogP99LatencyHigh", "catalog", severity="warning"),
+        expect("unknown", [], "a readiness blip that stopped half an hour ago explains nothing"),
+    )
+
+
+@scenario
+def spring_json_root_cause_after_rollout() -> Built:
+    """A rollout 8 min before; Spring Boot logs its failure as one JSON line (logstash encoder)
+    with the stack inside: the root "Caused by" is the cause, the rollout its context."""
+    sc, _ = crash_app(
+        "booking",
+        [
+            '{"@timestamp":"2026-06-12T09:58:02.113Z","level":"INFO","logger_name":"c.e.booking.'
+            'BookingApplication","message":"Starting BookingApplication v7.3.0 using Java 21"}',
+            '{"@timestamp":"2026-06-12T09:58:06.940Z","level":"ERROR","logger_name":"org.spring'
+            'framework.boot.SpringApplication","message":"Application run failed","stack_trace":'
+            '"org.springframework.beans.factory.BeanCreationException: Error creating bean with '
+            "name 'slotPolicy' defined in class path resource [com/example/booking/PolicyConfig."
+            "class]: Failed to instantiate [com.example.booking.SlotPolicy]\\n\\tat org.spring"
+            "framework.beans.factory.support.ConstructorResolver.instantiate(ConstructorResolver"
+            ".java:657)\\nCaused by: java.time.format.DateTimeParseException: Text '25:00' could"
+            " not be parsed: Invalid value for HourOfDay (valid values 0 - 23): 25\\n\\tat java."
+            'base/java.time.format.DateTimeFormatter.createError(DateTimeFormatter.java:2108)"}',
+        ],
+        image_age=8,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "booking"),
+        expect(
+            "java-exception",
+            ["DateTimeParseException", "25:00"],
+            "a bad opening-hours value in 7.3.0; the rollout is the context, not the cause",
+        ),
+    )
+
+
+@scenario
+def asyncpg_refused_private_ip() -> Built:
+    """A FastAPI service crash loops: asyncpg's connection to a managed PostgreSQL at a private
+    IP (outside the cluster) is refused; the traceback is Python's, the cause the database."""
+    sc, _ = crash_app(
+        "quotes-api",
+        [
+            "INFO:     Started server process [1]",
+            "INFO:     Waiting for application startup.",
+            "ERROR:    Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/starlette/routing.py", line 693, in '
+            "lifespan",
+            '  File "/usr/local/lib/python3.12/site-packages/asyncpg/connect_utils.py", line 1049,'
+            " in _create_ssl_connection",
+            "ConnectionRefusedError: [Errno 111] Connect call failed ('10.30.0.5', 5432)",
+            "",
+            "ERROR:    Application startup failed. Exiting.",
+        ],
+        image_age=60 * 24 * 3,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "quotes-api"),
+        expect(
+            "dependency-refused",
+            ["10.30.0.5", "5432"],
+            "the managed PostgreSQL at a private IP refuses connections; the image is 3 days old",
+        ),
+    )
+
+
+@scenario
+def sibling_job_crash_unknown() -> Built:
+    """A 5xx alert on a healthy Deployment whose selector also matches a backfill Job's pods
+    (same app label): the Job's OOMKills are another workload's, not this one's evidence."""
+    sc = Scenario("siblingjob")
+    _d, rs, _pods = add_app(
+        sc, "reports-api", [(f"{REG}/reports-api:3.4.0", 60 * 24 * 5)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    job = {
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": {"name": "reports-api-backfill-29121", "namespace": NS, "uid": "job-29121"},
+    }
+    oom = {
+        "ready": False,
+        "restarts": 4,
+        "waiting": ("CrashLoopBackOff", "back-off 1m20s restarting failed container"),
+        "last_terminated": terminated("OOMKilled", 137, ago(NOW, 2), ago(NOW, 4)),
+    }
+    backfill = pod_for(
+        {**rs, "metadata": {**rs["metadata"], **job["metadata"]}},
+        now=NOW,
+        index=7,
+        name="reports-api-backfill-29121-x8k2p",
+        **oom,
+    )
+    backfill["metadata"]["ownerReferences"][0].update(apiVersion="batch/v1", kind="Job")
+    sc.add(backfill)
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("ReportsApiHigh5xxRate", "reports-api", severity="warning"),
+        expect(
+            "unknown", [], "the OOMKilled pods are a backfill Job's (same labels), not the API's"
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- fix round 4
+
+
+@scenario
+def aiohttp_timeout_healthy_pods() -> Built:
+    """An error-rate alert on a healthy Deployment (running, ready, no restart): an aiohttp
+    client logs a handled ServerTimeoutError traceback naming the partner host. The cause is the
+    unreachable dependency, not "the application crashes"."""
+    sc = Scenario("aiohttptimeout")
+    _d, _rs, pods = add_app(
+        sc, "fx-quoter", [(f"{REG}/fx-quoter:2.4.0", 60 * 24 * 4)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    for p in pods:
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "fx-quoter",
+            [
+                'INFO:     10.8.0.1:50312 - "GET /quote?pair=EURUSD HTTP/1.1" 200 OK',
+                "2026-06-12 09:58:12,004 ERROR fx_quoter.rates: refreshing rates failed",
+                "Traceback (most recent call last):",
+                '  File "/app/fx_quoter/rates.py", line 61, in refresh',
+                "    async with session.get(RATES_URL, timeout=ClientTimeout(connect=3)) as resp:",
+                '  File "/usr/local/lib/python3.12/site-packages/aiohttp/client.py", line 703, in '
+                "_request",
+                "aiohttp.client_exceptions.ServerTimeoutError: Connection timeout to host "
+                "https://rates.fxprovider.example/v1/latest",
+                'INFO:     10.8.0.1:50318 - "GET /quote?pair=EURGBP HTTP/1.1" 502 Bad Gateway',
+            ],
+        )
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("FxQuoterErrorRateHigh", "fx-quoter", severity="warning"),
+        expect(
+            "dependency-timeout",
+            ["rates.fxprovider.example"],
+            "connections to the rates provider time out; the pods are healthy (handled error)",
+        ),
+    )
+
+
+@scenario
+def json_traceback_after_rollout() -> Built:
+    """A worker rolled out 7 min before crash loops; structlog writes the traceback as one JSON
+    line (the final exception line inside an escaped field)."""
+    sc, _ = crash_app(
+        "risk-batch",
+        [
+            '{"event": "starting risk-batch", "level": "info", "version": "4.2.0"}',
+            '{"event": "worker crashed", "level": "critical", "exception": "Traceback (most '
+            'recent call last):\\n  File \\"/app/risk/model.py\\", line 18, in <module>\\n    '
+            "DTYPE = np.float\\n          ^^^^^^^^\\nAttributeError: module 'numpy' has no "
+            "attribute 'float'.\\n\"}",
+        ],
+        image_age=7,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "risk-batch"),
+        expect(
+            "python-exception",
+            ["AttributeError", "numpy"],
+            "numpy 1.24+ in the new image removed np.float; the rollout is the context",
+        ),
+    )
+
+
+@scenario
+def node_esm_missing_package() -> Built:
+    sc, _ = crash_app(
+        "webhooks-out",
+        [
+            "node:internal/modules/esm/resolve:838",
+            "  throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);",
+            "        ^",
+            "",
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'pino-pretty' imported from "
+            "/app/dist/logger.js",
+            "    at packageResolve (node:internal/modules/esm/resolve:838:9)",
+            "    at moduleResolve (node:internal/modules/esm/resolve:907:20)",
+            "",
+            "Node.js v20.11.1",
+        ],
+        image_age=5,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "webhooks-out"),
+        expect(
+            "node-exception",
+            ["pino-pretty"],
+            "the new image lacks a package the logger imports (a devDependency in production)",
+        ),
+    )
+
+
+@scenario
+def dotnet_tls_not_time_valid() -> Built:
+    """A .NET service crash loops: its call to a partner fails TLS validation because the
+    partner certificate expired (NotTimeValid); the exception is unhandled, the cause is TLS."""
+    sc, _ = crash_app(
+        "settlement-sync",
+        [
+            "info: SettlementSync.Worker[0] polling partner settlements",
+            "Unhandled exception. System.Net.Http.HttpRequestException: The SSL connection could "
+            "not be established, see inner exception.",
+            " ---> System.Security.Authentication.AuthenticationException: The remote certificate"
+            " is invalid because of errors in the certificate chain: NotTimeValid",
+            "   at System.Net.Security.SslStream.SendAuthResetSignal(ProtocolToken message, "
+            "ExceptionDispatchInfo exception)",
+        ],
+        exit_code=134,
+        image_age=60 * 24 * 9,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "settlement-sync"),
+        expect("tls-expired", ["expired"], "the partner certificate expired (NotTimeValid)"),
+    )
+
+
+@scenario
+def rust_worker_panic_next_line() -> Built:
+    sc, _ = crash_app(
+        "geo-indexer",
+        [
+            "2026-06-12T09:58:40.104512Z  INFO geo_indexer: starting version=2.1.0",
+            "thread 'tokio-runtime-worker' panicked at src/shard/router.rs:77:14:",
+            "shard 12 has no owner in the ring",
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+        ],
+        exit_code=101,
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "geo-indexer"),
+        expect(
+            "rust-panic",
+            ["src/shard/router.rs:77", "no owner in the ring"],
+            "the panic message is on the line under its location (Rust >= 1.73)",
+        ),
+    )
+
+
+@scenario
+def workload_identity_denied_after_rollout() -> Built:
+    """A rollout moved the exporter to a new Kubernetes service account that is not bound to
+    its Google service account: the token exchange is refused (getAccessToken), the pods crash."""
+    sc, _ = crash_app(
+        "billing-exporter",
+        [
+            "2026-06-12T09:58:40Z INFO exporter: starting, project=acme-billing",
+            "Traceback (most recent call last):",
+            '  File "/app/exporter/main.py", line 22, in <module>',
+            "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+            '\'{\\n  "error": {\\n    "code": 403,\\n    "message": "Permission '
+            "\\'iam.serviceAccounts.getAccessToken\\' denied on resource "
+            '(or it may not exist).",\\n'
+            '    "status": "PERMISSION_DENIED"\\n  }\\n}\\n\')',
+        ],
+        image_age=8,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "billing-exporter"),
+        expect(
+            "gcp-permission-denied",
+            ["iam.serviceAccounts.getAccessToken"],
+            "Workload Identity: the new KSA is not allowed to impersonate the GSA",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -22,13 +22,20 @@ previous container's log, what `kubectl logs --previous` shows) to the log text:
 
 Kinds the sandbox does not serve are skipped with a note (Secrets always are); anything else
 that is wrong raises `DumpError` saying which item and why.
+
+A dump whose List carries the annotation `alertloop.io/dumped-at: <RFC 3339 time>` (the demo
+cluster, sandbox/demo/dump.yaml) is replayed as if taken now: every RFC 3339 timestamp in its
+objects and logs moves by (now - dumped-at), so a rollout "12 minutes ago" stays 12 minutes ago.
+`kubectl` never writes that annotation: a user's own dump is served with its times as given.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,9 @@ KUBECTL_DUMP = (
 SERVED_KINDS = {res.kind: res for res in RESOURCES.values()}
 NEVER_LOADED = {"Secret"}
 DROPPED_METADATA = ("managedFields", "resourceVersion", "selfLink")
+DUMPED_AT = "alertloop.io/dumped-at"
+# RFC 3339 as the API server writes Time and MicroTime (and log lines start with).
+_TIMESTAMP = re.compile(r"\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)\b")
 
 
 class DumpError(ValueError):
@@ -56,22 +66,35 @@ def logs_path_for(dump: Path) -> Path:
     return dump.with_name(f"{dump.stem}.logs{dump.suffix or '.yaml'}")
 
 
-def load_dump(path: str | Path, logs: str | Path | None = None) -> Scenario:
-    """A Scenario from a `kubectl get … -A -o yaml` List (and its pod logs, if any)."""
+def load_dump(
+    path: str | Path, logs: str | Path | None = None, *, now: datetime | None = None
+) -> Scenario:
+    """A Scenario from a `kubectl get … -A -o yaml` List (and its pod logs, if any); a dump
+    annotated with DUMPED_AT is moved to `now` (default: the current time)."""
     dump = Path(path)
     if not dump.is_file():
         raise DumpError(f"{dump}: no such file (make one with: {KUBECTL_DUMP})")
-    sc = parse_dump(dump.read_text(), name=f"dump:{dump.name}", source=str(dump))
+    sc = parse_dump(dump.read_text(), name=f"dump:{dump.name}", source=str(dump), now=now)
     logs_file = Path(logs) if logs else logs_path_for(dump)
     if logs and not logs_file.is_file():
         raise DumpError(f"{logs_file}: no such logs file")
     if logs_file.is_file():
-        sc.logs.update(parse_logs(logs_file.read_text(), sc, source=str(logs_file)))
+        found = parse_logs(logs_file.read_text(), sc, source=str(logs_file))
+        sc.logs.update(
+            {
+                key: [shift_timestamps(line, sc.time_shift) for line in lines]
+                for key, lines in found.items()
+            }
+            if sc.time_shift
+            else found
+        )
         sc.notes.append(f"pod logs from {logs_file} ({len(sc.logs)} container logs)")
     return sc
 
 
-def parse_dump(text: str, *, name: str = "dump", source: str = "the dump") -> Scenario:
+def parse_dump(
+    text: str, *, name: str = "dump", source: str = "the dump", now: datetime | None = None
+) -> Scenario:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -85,6 +108,12 @@ def parse_dump(text: str, *, name: str = "dump", source: str = "the dump") -> Sc
     if not isinstance(items, list) or not items:
         raise DumpError(f"{source} holds no objects (`items` is empty)")
     sc = Scenario(name, description=f"cluster dump {source}")
+    dumped_at = _dumped_at(doc, source)
+    if dumped_at is not None:
+        # whole seconds: the API's Time has no fraction, so "12 minutes ago" stays exact
+        at = (now or datetime.now(UTC)).replace(microsecond=0)
+        sc.time_shift = at - dumped_at
+        items = [_shifted(item, sc.time_shift) for item in items]
     skipped: Counter[str] = Counter()
     seen: dict[tuple[str, str, str], int] = {}
     for i, item in enumerate(items):
@@ -111,6 +140,52 @@ def parse_dump(text: str, *, name: str = "dump", source: str = "the dump") -> Sc
     for ns in sorted({o["metadata"].get("namespace") for o in sc.objects} - declared - {None}):
         sc.add(_namespace(ns))
     return sc
+
+
+def _dumped_at(doc: dict[str, Any], source: str) -> datetime | None:
+    meta = doc.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    raw = annotations.get(DUMPED_AT) if isinstance(annotations, dict) else None
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(str(raw))
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise DumpError(
+            f"{source}: annotation {DUMPED_AT} must be an RFC 3339 time with its zone "
+            f"(2026-01-01T12:00:00Z), not {raw!r}"
+        )
+    return at
+
+
+def shift_timestamps(text: str, by: timedelta) -> str:
+    """`text` with every RFC 3339 timestamp in it moved by `by` (format and zone kept)."""
+
+    def moved(m: re.Match[str]) -> str:
+        whole, fraction, zone = m.group(1), m.group(2) or "", m.group(3)
+        try:
+            t = datetime.fromisoformat(f"{whole}{fraction}{zone}") + by
+        except ValueError:  # 2026-13-40T...: not a time, left as written
+            return m.group(0)
+        out = t.strftime("%Y-%m-%dT%H:%M:%S")
+        if fraction:
+            out += "." + f"{t.microsecond:06d}"[: len(fraction) - 1].ljust(len(fraction) - 1, "0")
+        return out + zone
+
+    return _TIMESTAMP.sub(moved, text)
+
+
+def _shifted(value: Any, by: timedelta) -> Any:
+    """Every string in an object that is a timestamp, moved by `by`."""
+    if isinstance(value, dict):
+        return {k: _shifted(v, by) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v, by) for v in value]
+    if isinstance(value, str) and _TIMESTAMP.fullmatch(value):
+        return shift_timestamps(value, by)
+    return value
 
 
 def _item(item: Any, i: int, source: str) -> dict[str, Any]:
@@ -259,6 +334,7 @@ def dump_namespaces(sc: Scenario) -> list[str]:
 
 
 __all__ = [
+    "DUMPED_AT",
     "KUBECTL_DUMP",
     "DumpError",
     "dump_namespaces",
@@ -266,4 +342,5 @@ __all__ = [
     "logs_path_for",
     "parse_dump",
     "parse_logs",
+    "shift_timestamps",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sandbox.kube.store import LogKey
@@ -18,6 +19,8 @@ class Scenario:
     logs: dict[LogKey, list[str]] = field(default_factory=dict)
     description: str = ""
     notes: list[str] = field(default_factory=list)  # what a loader skipped or assumed
+    # How far a loader moved a dump's timestamps to replay it as of now (sandbox.kube.dump).
+    time_shift: timedelta = timedelta(0)
 
     def add(self, *objs: dict[str, Any]) -> Scenario:
         self.objects.extend(objs)

@@ -4,13 +4,14 @@ scale changes (decided by the interactions worker, `act`)."""
 from shared.approval.core import (
     CHANGE_ACTIONS,
     ROLLBACK_ACTIONS,
+    Action,
     Decision,
     decide,
     publish_decision,
     refuse_decision,
 )
 from shared.approval.settings import ApprovalSettings, approval_settings
-from shared.approval.slack_request import Action, SignatureError, verify_signature
+from shared.slack.signing import SignatureError, verify_signature
 
 __all__ = [
     "CHANGE_ACTIONS",

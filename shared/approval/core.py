@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.approval.settings import ApprovalSettings
-from shared.approval.slack_request import Action
 from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
+from shared.interaction.actions import APPROVE_ROLLBACK
 from shared.ledger import Ledger, LedgerError
 from shared.ledger.approvals import PROPOSED
 from shared.log import event, get_logger
@@ -34,6 +34,23 @@ ROLLBACK_ACTIONS = ("rollback", "propose_rollback")
 # Changes remediation proposes in `approve` autonomy mode; an approval sends them back to the
 # remediate stage, which re-runs every guardrail and writes only the approved change.
 CHANGE_ACTIONS = ("restart", "scale_deployment", "raise_hpa_max", "raise_keda_max")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A person's approve or reject click on a proposal, as the decision needs it."""
+
+    action_id: str  # approve_rollback | reject_rollback
+    approval_id: str
+    user_id: str
+    user_name: str = ""
+    channel: str = ""
+    message_ts: str = ""
+    response_url: str = ""
+
+    @property
+    def approve(self) -> bool:
+        return self.action_id == APPROVE_ROLLBACK
 
 
 @dataclass

@@ -22,7 +22,7 @@ from shared.health import (
     loop_health,
 )
 from shared.ledger import IncidentFilter, IncidentPage, IncidentRecord
-from shared.slack_render import safe_url
+from shared.slack.blocks import safe_url
 from shared.untrusted import for_html, link_or_text
 
 SINCE_CHOICES = (("", "any time"), ("1h", "last hour"), ("24h", "last 24 h"),

@@ -18,7 +18,7 @@ from typing import Any
 
 from shared.health import as_time
 from shared.ledger import IncidentRecord
-from shared.slack_render import STAGE_TITLES
+from shared.slack.incident import STAGE_TITLES
 
 CHANGE_OUTCOMES = {"applied", "not_applied", "unknown", "in_progress", "dry_run"}
 DECISION_OUTCOMES = {"approved", "rejected", "expired"}

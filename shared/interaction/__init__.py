@@ -2,5 +2,5 @@
 
 interact (HTTP) verifies and queues a click within Slack's 3 seconds (shared.interaction.request,
 .permissions); the `act` worker does it (shared.interaction.worker), the parent shows it
-(shared.interaction.render). Modules are imported where used: interact's cold start stays small.
+(shared.slack.controls). Modules are imported where used: interact's cold start stays small.
 """

@@ -36,7 +36,7 @@ def cmd_click(args: argparse.Namespace) -> int:
     import requests
 
     from shared.interaction.actions import ACTIONS
-    from shared.interaction.payload import block_actions_payload, signed_request
+    from shared.slack.simulated_clicks import block_actions_payload, signed_request
 
     local = _local()
     interact_url = args.url or local.get("interact_url", "")

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import flask
 
 from shared import envvars
-from shared.approval.slack_request import SignatureError, verify_signature
 from shared.config import settings
 from shared.lazy import lazy
 from shared.log import event, get_logger
 from shared.responses import json_error, json_reply
+from shared.slack.signing import SignatureError, verify_signature
 
 if TYPE_CHECKING:
     from shared.bus import Bus
@@ -42,7 +42,7 @@ def _new_bus(_: Any) -> Bus:
 
 def _new_groups(_: Any) -> SlackGroups:
     from shared.interaction.permissions import SlackGroups
-    from shared.interaction.slack_io import web_client
+    from shared.slack.client import web_client
 
     return SlackGroups(lambda timeout: web_client(settings(), timeout))
 
@@ -163,7 +163,7 @@ def _publish(interaction: Any, bus: Bus) -> bool:
 
 def _tell(response_url: str, error: str) -> None:
     """The click was not queued: say so through response_url (Slack ignores our body)."""
-    from shared.interaction.slack_io import respond
+    from shared.slack.response_url import respond
 
     respond(
         settings(),

@@ -2,7 +2,7 @@
 `interact`, published to the `interactions` topic, acted on by the `act` worker.
 
 Pure (no clients, no I/O). The signature is checked before parsing
-(shared.approval.slack_request.verify_signature); the payload is then taken apart defensively:
+(shared.slack.signing.verify_signature); the payload is then taken apart defensively:
 only our own buttons are accepted, ids are validated before they name a document.
 """
 

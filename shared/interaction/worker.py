@@ -48,9 +48,7 @@ from shared.interaction.actions import (
 )
 from shared.interaction.links import incident_link
 from shared.interaction.permissions import Check, SlackGroups, permissions
-from shared.interaction.render import active_silences, latest_end, render_decision, when
 from shared.interaction.request import Interaction, parse_message
-from shared.interaction.slack_io import respond, web_client
 from shared.interaction.teams import expected_teams, team_problem
 from shared.lazy import lazy
 from shared.ledger import HumanChange, Ledger, LedgerError
@@ -58,7 +56,9 @@ from shared.log import event, get_logger
 from shared.messages import NotifyMessage
 from shared.model import utcnow
 from shared.run import Run
-from shared.slack import Poster, make_poster
+from shared.slack.client import Poster, make_poster, web_client
+from shared.slack.controls import active_silences, latest_end, render_decision, when
+from shared.slack.response_url import respond
 from shared.untrusted import for_mrkdwn
 
 log = get_logger(__name__)
@@ -578,7 +578,7 @@ class Worker(Consumer[Interaction]):
         self, it: Interaction, approval: dict[str, Any], record: dict[str, Any]
     ) -> None:
         """chat.update the proposal: its Approve/Reject buttons become the decision."""
-        from shared.slack_render import finding_text, render_finding
+        from shared.slack.incident import finding_text, render_finding
 
         run = self.ledger.load_run(str(approval.get("run_id", "")))
         finding = None

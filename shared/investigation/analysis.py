@@ -27,7 +27,7 @@ from shared.investigation.trend import (
     overall_verdict,
     parse_quantity,
 )
-from shared.k8s.workload import WorkloadRef
+from shared.workload.resolve import WorkloadRef
 
 PartStatus = Literal["ok", "skipped", "error"]
 

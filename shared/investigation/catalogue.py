@@ -55,6 +55,9 @@ class EventMatch(_Strict):
     message: str | None = None  # regex on the event message (named groups are captured)
     object: str | None = None  # regex on "kind/name" of the involved object
     type: Literal["Warning", "Normal"] | None = None
+    # transient evidence (a readiness probe failing): it counts only while it goes on, i.e. seen
+    # within diagnose.ONGOING of the incident's start or after it
+    ongoing: bool = False
 
     _re = field_validator("reason", "message", "object")(_compile)
 
@@ -62,6 +65,8 @@ class EventMatch(_Strict):
 class LogMatch(_Strict):
     pattern: str  # regex on one log line (named groups are captured)
     source: LogSource = "any"
+    # lines searched together (joined with "\n") for a record that spans lines
+    span: int = Field(default=1, ge=1, le=5)
 
     _re = field_validator("pattern")(_compile)
 
@@ -163,9 +168,15 @@ class Entry(_Strict):
     any: list[Matcher] = Field(default_factory=list)
     none: list[Matcher] = Field(default_factory=list)  # any of these vetoes the entry
     cause: str
+    # The cause said instead when the exception was handled: its line is in the current log of
+    # a container running, ready and never restarted (then the strength is lowered too)
+    handled_cause: str | None = None
     fix: str
     # Invites a change to the workload (roll back, scale): never offered for database class.
     changes_workload: bool = False
+    # A correlation ("a rollout happened") or a symptom ("exit code 1", "readiness failing")
+    # rather than a cause: ranked below every specific cause that is named.
+    generic: bool = False
 
     @model_validator(mode="after")
     def _needs_evidence(self) -> Entry:

@@ -28,9 +28,19 @@ from shared.untrusted import redact
 MAX_QUOTE = 180
 MAX_CANDIDATES = 4  # items of one kind tried per matcher (first match wins)
 RUNNER_UP_GAP = 15  # a runner-up is shown when this close to the best
-# A container that last died this long before the incident (and is running again) did not
-# cause it: an OOMKill of last week is not today's latency.
-STALE_TERMINATION = timedelta(hours=6)
+# The time rule. Evidence with a time (an event's last sighting, a container's or a finished
+# pod's end, a timestamped log line) that ended more than STALE before the incident began is
+# earlier history: it is shown as such and never names the cause (an eviction of two days ago is
+# not today's latency). One hour is the API server's default event TTL (--event-ttl=1h: older
+# events are gone from a real cluster anyway) and the longest change window. Evidence that is
+# still true (a container waiting in CrashLoopBackOff, a pod Pending, an event seen up to now)
+# is current whatever its first timestamp.
+STALE = timedelta(hours=1)
+# Transient evidence (a failing readiness probe stops when the pod recovers) must also be seen
+# within ONGOING of the start, or after it: kubelet repeats a failing probe every periodSeconds
+# (10 s by default) and its event's lastTimestamp with it, so 15 quiet minutes mean it stopped.
+ONGOING = timedelta(minutes=15)
+MAX_HISTORY = 2  # earlier-history items shown
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -60,6 +70,8 @@ class Evidence:
     quotas: list[dict[str, Any]] = field(default_factory=list)
     incident_start: datetime | None = None
     change_window: float | None = None  # ALERTLOOP_RECENT_DEPLOY_MINUTES: caps every change window
+    # evidence left out by the time rule, as "what (how long before the alert)": earlier history
+    history: list[str] = field(default_factory=list)
 
     @classmethod
     def from_details(cls, details: dict[str, Any], incident_start: datetime | None) -> Evidence:
@@ -99,10 +111,14 @@ class Evidence:
             from shared.investigation.trend import human_bytes
 
             ev.prom["memory_verdict"] = trend["verdict"]
-            ev.prom["memory_pod"] = trend.get("pod") or "?"
-            ev.prom["memory_growth"] = human_bytes(trend.get("growth_bytes_per_hour"))
-            ev.prom["memory_now"] = human_bytes(trend.get("current_bytes"))
-            ev.prom["memory_limit"] = human_bytes(trend.get("limit_bytes"))
+            ev.prom["memory_pod"] = trend.get("pod") or ""
+            for key, field_ in (
+                ("memory_growth", "growth_bytes_per_hour"),
+                ("memory_now", "current_bytes"),
+                ("memory_limit", "limit_bytes"),
+            ):
+                if trend.get(field_) is not None:  # unknown: its clause is left out
+                    ev.prom[key] = human_bytes(trend[field_])
         ev.changes = list(diag.get("changes") or [])
         rd = details.get("recent_deploy") or {}
         if rd.get("window_minutes") is not None:
@@ -160,6 +176,7 @@ def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[st
         "init": init,
         "node": pod.get("node") or "",
         "restarts": c.get("restart_count", 0),
+        "ready": bool(c.get("ready")),
         "waiting_reason": c.get("waiting_reason") or "",
         "waiting_message": c.get("waiting_message") or "",
         "terminated_reason": c.get("terminated_reason") or last.get("reason") or "",
@@ -167,7 +184,10 @@ def _container(pod: dict[str, Any], c: dict[str, Any], *, init: bool) -> dict[st
         if c.get("terminated_reason")
         else last.get("exit_code"),
         "terminated_message": c.get("terminated_message") or last.get("message") or "",
-        "finished_at": last.get("finished_at") if not c.get("terminated_reason") else None,
+        # when it last stopped: its current termination if it is terminated now, else the last
+        "finished_at": c.get("terminated_finished_at")
+        if c.get("terminated_reason")
+        else last.get("finished_at"),
         "memory_limit": limits.get("memory") or "no limit",
         "cpu_limit": limits.get("cpu") or "no limit",
     }
@@ -207,8 +227,6 @@ def _container_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
     for c in ev.containers:
         if spec.init is not None and c["init"] != spec.init:
             continue
-        if _stale(c, ev.incident_start):
-            continue
         if c["restarts"] < spec.min_restarts:
             continue
         reasons = [r for r in (c["waiting_reason"], c["terminated_reason"]) if r]
@@ -247,14 +265,9 @@ def _container_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             **_groups(reason_m),
             **_groups(msg_m),
             "_quote": f"pod {c['pod']}: {quote}",
+            # waiting now (CrashLoopBackOff …): current; otherwise as old as its last stop
+            "_at": None if c["waiting_reason"] else _parse_time(c.get("finished_at")),
         }
-
-
-def _stale(c: dict[str, Any], start: datetime | None) -> bool:
-    finished = _parse_time(c.get("finished_at"))
-    if c["waiting_reason"] or finished is None or start is None:
-        return False
-    return finished < start - STALE_TERMINATION
 
 
 def _event_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
@@ -277,6 +290,7 @@ def _event_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             **_groups(msg),
             "_quote": f"{e.get('reason')} on {e.get('object')} (x{e.get('count', 1)}): "
             f"{e.get('message', '')}",
+            "_at": _parse_time(e.get("last_seen")),
         }
 
 
@@ -287,16 +301,50 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
     for entry in ev.logs:
         if spec.source != "any" and entry["source"] != spec.source:
             continue
-        for line in reversed(entry["lines"]):  # the last occurrence is closest to the failure
-            found = rx.search(line)
+        lines = entry["lines"]
+        for i in range(len(lines) - 1, -1, -1):  # the last occurrence is closest to the failure
+            # a record may span lines (Rust prints a panic's message under its location)
+            text = "\n".join(lines[i : i + spec.span]) if spec.span > 1 else lines[i]
+            found = rx.search(text)
             if found:
                 yield {
                     "pod": entry["pod"],
                     "container": entry["container"],
+                    "log_source": entry["source"],
                     **_groups(found),
-                    "_quote": f"{entry['pod']} {entry['source']} log: {line.strip()}",
+                    "_quote": f"{entry['pod']} {entry['source']} log: "
+                    + " ".join(x.strip() for x in text.splitlines()),
+                    "_at": _log_time(lines, i),
                 }
                 break
+
+
+# An ISO-8601 / RFC 3339 time near the start of a log line (most loggers put it first; Ruby's
+# Logger writes "I, [2026-12-03T06:48:00.462 #1]"). A time without a zone may be local: it is
+# taken as the latest UTC it can be (zones run from UTC-12 to UTC+14), so that a local clock
+# never makes current evidence look old.
+_UNZONED_SLACK = timedelta(hours=12)
+_LINE_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[.,]\d+)?\s?(Z|[+-]\d{2}:?\d{2})?"
+)
+_LOOK_BACK = 40  # lines of a stack trace searched upwards for the time of its header
+# A record's time starts within this many characters ('{"@timestamp":"', 'I, [', 'level=error
+# ts='); a date further on is part of the message (a certificate's expiry)
+_HEADER = 32
+
+
+def _log_time(lines: list[str], i: int) -> datetime | None:
+    """The time of line i: its own timestamp, else that of the nearest line above it (a stack
+    trace's frames carry none); None when the log has no timestamps there."""
+    for j in range(i, max(i - _LOOK_BACK, -1), -1):
+        m = _LINE_TIME.search(lines[j][:80])
+        if m and m.start() <= _HEADER:  # a record's own time, not a date in its message
+            zone = m.group(3) or "Z"
+            if zone != "Z" and ":" not in zone:
+                zone = zone[:3] + ":" + zone[3:]
+            t = _parse_time(f"{m.group(1)}T{m.group(2)}{zone}")
+            return t + _UNZONED_SLACK if t is not None and not m.group(3) else t
+    return None
 
 
 def _pod_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
@@ -318,6 +366,8 @@ def _pod_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             **_groups(reason),
             **_groups(msg),
             "_quote": f"pod {p.get('name')}: {p.get('reason') or ''} {text}".strip(),
+            # a finished pod (evicted) is as old as its end; a live one (Pending) is current
+            "_at": _parse_time(p.get("ended_at")),
         }
 
 
@@ -377,15 +427,22 @@ def _hpa_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
 def _upstream_hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
     spec = m.upstream
     assert spec is not None
-    up = ev.upstreams.get(str(ctx.get("host", "")))
-    if not up or not re.search(spec.state, up.get("state", "")):
-        return
-    yield {
-        "upstream": up.get("target", ""),
-        "upstream_state": up.get("detail", up.get("state", "")),
-        "upstream_database": up.get("database", False),
-        "_quote": f"upstream {up.get('target')}: {up.get('detail', up.get('state'))}",
-    }
+    # the host an earlier matcher captured; without one, every host the logs failed to reach
+    # (diagnosis_reads found them with the catalogue's dependency patterns, and kept the line)
+    hosts = [str(ctx["host"])] if ctx.get("host") else list(ev.upstreams)
+    for host in hosts:
+        up = ev.upstreams.get(host)
+        if not up or not re.search(spec.state, up.get("state", "")):
+            continue
+        line = "" if ctx.get("host") else str(up.get("line") or "")
+        yield {
+            "host": host,
+            "upstream": up.get("target", ""),
+            "upstream_state": up.get("detail", up.get("state", "")),
+            "upstream_database": up.get("database", False),
+            "_pre": [f"log: {line.strip()}"] if line else [],
+            "_quote": f"upstream {up.get('target')}: {up.get('detail', up.get('state'))}",
+        }
 
 
 def _node_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
@@ -431,7 +488,7 @@ def _change_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             continue
         yield {
             "change": ch.get("what", ""),
-            "change_minutes": ch.get("minutes_before", "?"),
+            "change_minutes": ch.get("minutes_before"),
             **{k: v for k, v in (ch.get("fields") or {}).items()},
             "_quote": f"{ch.get('what')} {ch.get('minutes_before')} min before the alert",
         }
@@ -456,6 +513,43 @@ def change_fits(
 
 
 def _hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
+    """The matcher's hits that the time rule keeps; the others become earlier history."""
+    ongoing = m.event is not None and m.event.ongoing
+    for hit in _raw_hits(m, ev, ctx):
+        at = hit.pop("_at", None)
+        age = _age(at, ev.incident_start)
+        if age is None:
+            yield hit
+            continue
+        if age > STALE or (ongoing and age > ONGOING):
+            _remember(ev, f"{redact(hit['_quote'])[:MAX_QUOTE]} ({_human(age)} before the alert)")
+            continue
+        yield hit
+
+
+def _age(at: datetime | None, start: datetime | None) -> timedelta | None:
+    """How long before the incident's start the evidence was last seen (None: current or
+    unknown; negative: after the start)."""
+    if at is None or start is None:
+        return None
+    return start - at
+
+
+def _human(age: timedelta) -> str:
+    minutes = age.total_seconds() / 60
+    if minutes < 120:
+        return f"{round(minutes)} min"
+    if minutes < 48 * 60:
+        return f"{round(minutes / 60)} h"
+    return f"{round(minutes / 1440)} days"
+
+
+def _remember(ev: Evidence, item: str) -> None:
+    if item not in ev.history:
+        ev.history.append(item)
+
+
+def _raw_hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
     kind = m.kind
     if kind == "upstream":
         return _upstream_hits(m, ev, ctx)
@@ -479,7 +573,7 @@ def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | Non
     for i, hit in enumerate(_hits(head, ev, ctx)):
         if i >= MAX_CANDIDATES:
             break
-        quotes = [*ctx.get("_quotes", []), hit.pop("_quote")]
+        quotes = [*ctx.get("_quotes", []), *hit.pop("_pre", []), hit.pop("_quote")]
         merged = {**hit, **{k: v for k, v in ctx.items() if v not in (None, "")}}
         merged["_quotes"] = quotes
         done = _match(rest, ev, merged)
@@ -488,17 +582,69 @@ def _match(matchers: list[Matcher], ev: Evidence, ctx: Capture) -> Capture | Non
     return None
 
 
+_GAP = "\x00"  # stands for a field nothing captured, until its clause is dropped
+_VALUE = re.compile(r"\x01(\d+)\x02")  # stands for a captured value while clauses are cut
+
+
 class _Fill(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        # `{a|b}`: the first of the alternatives that was captured
+    """Fills `{a|b}` (the first alternative captured) and `{a|'text'}` (else the text) with
+    markers: captured values as \\x01N\\x02 (kept aside, so that their own colons and commas
+    never look like clause bounds), missing fields as _GAP."""
+
+    def __init__(self, captures: Capture) -> None:
+        super().__init__(captures)
+        self.captured: list[str] = []
+
+    def __getitem__(self, key: str) -> str:
         for alt in key.split("|"):
-            if alt in self:
-                return str(self[alt])
-        return "?"
+            if dict.__contains__(self, alt):
+                self.captured.append(str(dict.__getitem__(self, alt)))
+                return f"\x01{len(self.captured) - 1}\x02"
+            if len(alt) >= 2 and alt[0] == alt[-1] == "'":
+                return alt[1:-1]
+        return _GAP
+
+
+# The clause around a missing field: a parenthesis holding it, else the ": …" / ", …" / " at …"
+# tail it stands in (from the nearest separator before it to the next bound). A clause with
+# nothing else captured is dropped whole ("(?)" never shows); one that still says something
+# captured loses only the missing field.
+_GAP_PAREN = re.compile(r"\s*\([^()]*\x00[^()]*\)")
+_SEPARATOR = re.compile(r"(?::|,|;| at| in| of| with| on| from| for)\s")
+_BOUND = re.compile(r"[:,;()]")
+
+
+def _cut(clause: str) -> str:
+    return clause.replace(_GAP, "") if "\x01" in clause else ""
+
+
+def _drop_gaps(text: str) -> str:
+    text = _GAP_PAREN.sub(lambda m: _cut(m[0]), text)
+    while (gap := text.find(_GAP)) >= 0:
+        seps = list(_SEPARATOR.finditer(text, 0, gap))
+        if not seps:  # in the sentence's first clause: only the field goes
+            text = text.replace(_GAP, "", 1)
+            continue
+        start = seps[-1].start()
+        bound = _BOUND.search(text, gap + 1)
+        end = bound.start() if bound else len(text)
+        text = text[:start] + _cut(text[start:end]) + " " + text[end:]
+    return text
+
+
+def _derived(caps: Capture) -> None:
+    """Fields templates use that combine captures: `endpoint` = host[:port]."""
+    host, port = caps.get("host"), caps.get("port")
+    if host and "endpoint" not in caps:
+        caps["endpoint"] = f"{host}:{port}" if port and not str(host).endswith(f":{port}") else host
 
 
 def fill(template: str, captures: Capture) -> str:
-    return template.format_map(_Fill({k: v for k, v in captures.items() if v not in (None, "")}))
+    """The template with its captures; a clause whose field nothing captured is left out."""
+    mapping = _Fill({k: v for k, v in captures.items() if v not in (None, "")})
+    text = _drop_gaps(template.format_map(mapping))
+    text = re.sub(r"\s+(?=[:,;)])|(?<=\()\s+", "", re.sub(r"\s{2,}", " ", text)).strip()
+    return _VALUE.sub(lambda m: mapping.captured[int(m[1])], text)
 
 
 @dataclass
@@ -509,9 +655,12 @@ class Hypothesis:
     evidence: list[str]
     captures: dict[str, Any]
 
+    # points taken off the entry's strength (an exception handled by a healthy pod)
+    penalty: int = 0
+
     @property
     def strength(self) -> int:
-        return self.entry.strength
+        return self.entry.strength - self.penalty
 
     @property
     def confidence(self) -> str:
@@ -536,6 +685,7 @@ class Diagnosis:
     checked: list[str]
     change_context: str = ""
     database: bool = False
+    history: list[str] = field(default_factory=list)  # evidence older than the incident
 
     @property
     def best(self) -> Hypothesis | None:
@@ -567,11 +717,15 @@ class Diagnosis:
     def lines(self) -> list[str]:
         out = [self.likely_cause_line()]
         best = self.best
-        if best is None:
-            return out
-        out.extend(f"Evidence: {q}" for q in best.evidence[:2])
-        for h in self.runner_ups():
-            out.append(f"Also possible: {h.cause} [{h.entry.id}]")
+        if best is not None:
+            out.extend(f"Evidence: {q}" for q in best.evidence[:2])
+            for h in self.runner_ups():
+                out.append(f"Also possible: {h.cause} [{h.entry.id}]")
+        if self.history:
+            out.append(
+                "Earlier history (before this incident, not its cause): "
+                + "; ".join(self.history[:MAX_HISTORY])
+            )
         return out
 
     def fix(self) -> str:
@@ -587,6 +741,7 @@ class Diagnosis:
             "checked": self.checked,
             "change_context": self.change_context,
             "database": self.database,
+            "history": self.history,
         }
 
 
@@ -600,6 +755,7 @@ def diagnose(
 ) -> Diagnosis:
     """Every catalogue entry whose evidence is all present, strongest first."""
     cat = catalogue or default_catalogue()
+    ev.history.clear()
     found: list[Hypothesis] = []
     for entry in cat.entries:
         caps = _match(entry.all, ev, {})
@@ -614,14 +770,64 @@ def diagnose(
         if database and entry.changes_workload:
             continue  # never invite a change to a database-class workload
         quotes = [redact(q)[:MAX_QUOTE] for q in caps.pop("_quotes", [])]
+        _derived(caps)
         fix = DATABASE_FIX if database else fill(entry.fix, caps)
         if caps.get("upstream_database"):
             fix = fill(entry.fix, caps).split(";")[0] + (
                 f"; {caps.get('upstream')} is a database-class workload: ops handle it"
             )
-        found.append(Hypothesis(entry, redact(fill(entry.cause, caps)), redact(fix), quotes, caps))
-    found.sort(key=lambda h: (-h.strength, -len(h.entry.all) - bool(h.entry.any)))
-    return Diagnosis(found, _checked(ev), _change_context(ev), database)
+        cause, penalty = entry.cause, 0
+        if entry.handled_cause and _handled(caps, ev):
+            cause, penalty = entry.handled_cause, HANDLED_PENALTY
+        found.append(
+            Hypothesis(entry, redact(fill(cause, caps)), redact(fix), quotes, caps, penalty)
+        )
+    # A generic entry (a correlation such as "a rollout happened", or a symptom such as "exit
+    # code 1", "readiness failing") never outranks a specific cause found in the evidence (a
+    # named exception, a missing variable, a refused dependency): the specific one is the cause,
+    # the rollout its context ("began after revision N").
+    specific = any(not h.entry.generic and h.strength >= NAMED for h in found)
+    found.sort(
+        key=lambda h: (
+            specific and h.entry.generic,
+            -h.strength,
+            -len(h.entry.all) - bool(h.entry.any),
+        )
+    )
+    history = [h for h in ev.history if not _explains(h, found)]
+    return Diagnosis(found, _checked(ev), _change_context(ev), database, history)
+
+
+# A logged exception whose pod keeps running, ready and without a restart was handled: it may
+# explain an error rate, but it is no crash, and weaker evidence than one that killed the process.
+HANDLED_PENALTY = 15
+
+
+def _handled(caps: Capture, ev: Evidence) -> bool:
+    """True when the exception line is in the current log of a container that is running,
+    ready and has never restarted (nothing says the process died of it)."""
+    if caps.get("log_source") != "current":
+        return False
+    c = next(
+        (
+            c
+            for c in ev.containers
+            if c["pod"] == caps.get("pod") and c["container"] == caps.get("container")
+        ),
+        None,
+    )
+    return bool(
+        c is not None
+        and c.get("ready")
+        and not c.get("restarts")
+        and not c.get("waiting_reason")
+        and not c.get("terminated_reason")
+    )
+
+
+def _explains(item: str, found: list[Hypothesis]) -> bool:
+    """True when a named hypothesis quotes this item as its evidence (then it is not history)."""
+    return any(item.startswith(q[:60]) for h in found for q in h.evidence)
 
 
 def _change_context(ev: Evidence) -> str:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from shared.investigation.k8s_evidence import K8sEvidence
     from shared.k8s.client import KubeClients
     from shared.k8s.settings import K8sSettings
-    from shared.k8s.workload import Resolution
+    from shared.workload.resolve import Resolution
 
 MAX_UPSTREAMS = 3
 MAX_NODES = 2
@@ -245,7 +245,12 @@ def _host_patterns() -> list[re.Pattern[str]]:
 
 def hosts_in_logs(logs: list[dict[str, Any]]) -> list[str]:
     """Host names the logs fail to reach (from the catalogue's dependency patterns)."""
-    found: list[str] = []
+    return list(host_lines(logs))
+
+
+def host_lines(logs: list[dict[str, Any]]) -> dict[str, str]:
+    """Each host the logs fail to reach, with the (last) line that says so."""
+    found: dict[str, str] = {}
     patterns = _host_patterns()
     for entry in logs:
         for source in ("previous", "current", "init"):
@@ -255,8 +260,8 @@ def hosts_in_logs(logs: list[dict[str, Any]]) -> list[str]:
                     if not m:
                         continue
                     for k, v in m.groupdict().items():
-                        if k.startswith("host") and v and v not in found:
-                            found.append(v)
+                        if k.startswith("host") and v:
+                            found[v] = line
     return found
 
 
@@ -284,11 +289,13 @@ def service_of(host: str, namespace: str) -> tuple[str, str] | None:
 def _upstreams(
     diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients, ns: str
 ) -> dict[str, dict[str, Any]]:
-    from shared.k8s.workload import selector_string
     from shared.remediation.workload_safety import classify
+    from shared.workload.resolve import selector_string
 
     out: dict[str, dict[str, Any]] = {}
-    for host in hosts_in_logs(ev.logs)[:MAX_UPSTREAMS]:
+    lines = host_lines(ev.logs)
+    # only in-cluster names are looked up (an IP or an external host has no Service to read)
+    for host in [h for h in lines if service_of(h, ns) is not None][:MAX_UPSTREAMS]:
         svc_ns = service_of(host, ns)
         if svc_ns is None:
             continue
@@ -341,5 +348,11 @@ def _upstreams(
             state = "no-endpoints"
             detail = f"0 ready endpoints of {total_eps or len(pods)}"
         database = bool(pods) and classify(pods[0], pods=pods).data_class
-        out[host] = {"target": target, "state": state, "detail": detail, "database": database}
+        out[host] = {
+            "target": target,
+            "state": state,
+            "detail": detail,
+            "database": database,
+            "line": redact(lines[host])[:300],
+        }
     return out

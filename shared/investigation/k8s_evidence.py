@@ -20,9 +20,15 @@ from shared.k8s.errors import (
     K8sUnreachable,
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
-from shared.k8s.workload import Resolution, WorkloadRef, list_pods, resolve_workload
 from shared.model import Alert
 from shared.untrusted import redact, redact_lines
+from shared.workload.resolve import (
+    Resolution,
+    WorkloadRef,
+    controller_of,
+    list_pods,
+    resolve_workload,
+)
 
 PartStatus = Literal["ok", "skipped", "error"]
 MAX_LOG_PODS = 2
@@ -215,6 +221,15 @@ def _pods(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
         except K8sError as exc:
             _guard(ev, "listing pods", exc)
             pods = []
+        others = [p for p in pods if not _owned_by(p, res.workload.kind, res.workload.name)]
+        if others:
+            # An overlapping selector (a Job's or a sibling's pods with the same labels): their
+            # crashes are another workload's, never this one's evidence.
+            pods = [p for p in pods if p not in others]
+            owners = sorted({_owner_name(p) for p in others})
+            ev.lines.append(
+                f"{len(others)} pods matching the selector belong to {', '.join(owners)}: left out"
+            )
     summaries = [reads.pod_summary(p) for p in pods or []]
     # An object we cannot read is evidence, not an API error (a real API server may send
     # fields our summariser does not expect); the investigation goes on with the others.
@@ -236,6 +251,23 @@ def _pods(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
                 p[key] = redact(p[key])
 
 
+def _owned_by(pod: dict[str, Any], kind: str, name: str) -> bool:
+    """False only when the pod's controller is known to be another workload; a pod without an
+    owner reference is kept (nothing says it is not ours)."""
+    owner = controller_of(pod)
+    if owner is None or kind not in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        return True
+    o_kind, o_name = str(owner.get("kind", "")), str(owner.get("name", ""))
+    if kind == "Deployment":  # through its ReplicaSets, named <deployment>-<pod-template-hash>
+        return o_kind == "ReplicaSet" and o_name.startswith(f"{name}-")
+    return o_kind == kind and o_name == name
+
+
+def _owner_name(pod: dict[str, Any]) -> str:
+    owner = controller_of(pod) or {}
+    return f"{str(owner.get('kind', '')).lower()}/{owner.get('name', '')}"
+
+
 def _pick_container(pod: dict[str, Any], hint: str) -> dict[str, Any] | None:
     containers = pod["containers"]
     if not containers:
@@ -254,10 +286,15 @@ def _logs(ev: K8sEvidence, clients: KubeClients, res: Resolution, s: K8sSettings
     if not res.workload:
         return
     ns = res.workload.namespace
-    troubled = [p for p in ev.pods if reads.pod_severity(p) > 0]
-    candidates = troubled[:MAX_LOG_PODS] or ev.pods[:MAX_HEALTHY_LOG_PODS]
-    for pod in candidates:
-        if sum(1 for e in ev.logs if _has_lines(e)) >= MAX_LOG_PODS:
+    troubled = [p for p in ev.pods if reads.pod_severity(p) > 0][:MAX_LOG_PODS]
+    # the troubled pods first; when none of them has a log with lines (an evicted pod's log is
+    # gone), the other replicas: the errors are then in a live replica's log
+    others = [p for p in ev.pods if p not in troubled][:MAX_HEALTHY_LOG_PODS]
+    for pod in troubled + others:
+        with_lines = [e for e in ev.logs if _has_lines(e)]
+        if len(with_lines) >= MAX_LOG_PODS or (
+            pod in others and any(e["pod"] in {t["name"] for t in troubled} for e in with_lines)
+        ):
             break
         c = _pick_container(pod, res.container)
         if c is None:

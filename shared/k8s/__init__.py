@@ -1,4 +1,4 @@
-"""Kubernetes access shared by the stages: client factory, workload resolution, reads.
+"""Kubernetes access shared by the stages: client factory, errors, names, reads and writes.
 
 Import the submodules; nothing here imports the kubernetes package (cold start):
 
@@ -6,6 +6,8 @@ Import the submodules; nothing here imports the kubernetes package (cold start):
 - `shared.k8s.settings`: `k8s_settings`, `K8sSettings` (env vars)
 - `shared.k8s.errors`: `K8sError` and its subclasses
 - `shared.k8s.names`: DNS-1123 validation
-- `shared.k8s.workload`: `resolve_workload`, `candidates_from_labels`, `WorkloadRef`
 - `shared.k8s.reads`: pods, events, logs, rollout history, HPAs, metrics-server
+
+Which workload an alert is about (`resolve_workload`, `WorkloadRef`) is `shared.workload`;
+GKE credentials are `shared.clusters.gke`.
 """

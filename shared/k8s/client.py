@@ -1,10 +1,11 @@
 """The Kubernetes client factory and a call wrapper that turns failures into typed errors.
 
 `load_clients()` builds a `KubeClients` from the environment (KUBECONFIG, KUBE_CONFIG_DATA, or
-in-cluster); `load_clients(cluster=entry)` for one entry of the cluster table (shared.clusters:
-GKE with the process's Google identity, or a kubeconfig context). Code that needs the cluster
-takes a `ClientFactory` (any zero-argument callable returning `KubeClients`) so tests and other
-stages can inject their own (`shared.cluster_clients.client_factory(entry)` caches per cluster)::
+in-cluster); `load_clients(cluster=entry)` for one entry of the cluster table
+(shared.clusters.table: GKE with the process's Google identity, or a kubeconfig context). Code
+that needs the cluster takes a `ClientFactory` (any zero-argument callable returning
+`KubeClients`) so tests and other stages can inject their own
+(`shared.clusters.clients.client_factory(entry)` caches per cluster)::
 
     clients = load_clients()                      # or factory()
     pods = clients.call("list", "pods", "shop",
@@ -44,7 +45,7 @@ from shared.k8s.errors import (
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
 
 if TYPE_CHECKING:
-    from shared.clusters import ClusterEntry
+    from shared.clusters.table import ClusterEntry
 
 SANDBOX_MARKER = "alertloop-sandbox"
 
@@ -337,7 +338,7 @@ def load_clients(
     if cluster is not None and cluster.kind == "gke":
         from kubernetes import client as kclient
 
-        from shared.k8s.gke import gke_configuration
+        from shared.clusters.gke import gke_configuration
 
         gcfg, token_source = gke_configuration(cluster, s.timeout_seconds)
         gcfg.retries = False

@@ -96,8 +96,8 @@ ROLLBACK_ACCESS: tuple[Access, ...] = (
 )
 
 # Dispatch: resolve a pod-, service- or app-labelled alert to its owning workload before the
-# incident is chosen (shared.incident_workload -> shared.k8s.workload.resolve_workload): exactly
-# the reads that walk makes, in any namespace an alert names; no logs, events or history.
+# incident is chosen (shared.workload.incident -> shared.workload.resolve.resolve_workload):
+# exactly the reads that walk makes, in any namespace an alert names; no logs, events or history.
 RESOLVE_READS: tuple[Access, ...] = (
     _read("get", "pods", why="the alert's pod and its ownerReferences"),
     _read("list", "pods", why="the pods a service or an app label selects"),

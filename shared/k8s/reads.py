@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sApiError, K8sError, K8sForbidden, K8sNotFound
-from shared.k8s.workload import WorkloadRef, controller_of
+from shared.workload.resolve import WorkloadRef, controller_of, list_pods
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
@@ -40,6 +40,19 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def clip_log_line(line: str, limit: int = MAX_LOG_LINE) -> str:
+    """A log line within `limit`. A one-line stack trace (JSON loggers put the whole trace in
+    one field) keeps its head and its root cause, the last "Caused by:", which the plain head
+    would cut off."""
+    if len(line) <= limit:
+        return line
+    root = line.rfind("Caused by: ")
+    head = limit // 2
+    if root > head:
+        return line[:head] + " … " + _clip(line[root:], limit - head - 3)
+    return _clip(line, limit)
+
+
 # --------------------------------------------------------------------------- pods
 
 
@@ -62,6 +75,7 @@ def container_summary(cs: dict[str, Any]) -> dict[str, Any]:
         out["terminated_reason"] = term_now.get("reason")
         out["terminated_exit_code"] = term_now.get("exitCode")
         out["terminated_message"] = _clip(str(term_now.get("message") or ""), MAX_MESSAGE) or None
+        out["terminated_finished_at"] = iso(parse_time(term_now.get("finishedAt")))
     if last:
         out["last_termination"] = {
             "reason": last.get("reason"),
@@ -140,7 +154,22 @@ def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
             if (v.get("persistentVolumeClaim") or {}).get("claimName")
         ],
         "created": iso(parse_time(meta.get("creationTimestamp"))),
+        "ended_at": _ended_at(status),
     }
+
+
+def _ended_at(status: dict[str, Any]) -> str | None:
+    """When a finished pod (Failed/Succeeded: evicted, completed) ended: the latest of its
+    conditions' lastTransitionTime and its containers' finishedAt. None for a pod still live
+    (Pending, Running): its state is current, whatever its age."""
+    if status.get("phase") not in ("Failed", "Succeeded"):
+        return None
+    times = [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
+    for cs in status.get("containerStatuses") or []:
+        ended = ((cs.get("state") or {}).get("terminated") or {}).get("finishedAt")
+        times.append(parse_time(ended))
+    known = [t for t in times if t is not None]
+    return iso(max(known)) if known else None
 
 
 def pod_severity(summary: dict[str, Any]) -> int:
@@ -284,14 +313,8 @@ def ready_endpoints(slices: list[dict[str, Any]]) -> tuple[int, int]:
     return ready, total
 
 
-def list_pods_selected(clients: KubeClients, namespace: str, selector: str) -> list[dict[str, Any]]:
-    data = clients.call(
-        "list",
-        "pods",
-        namespace,
-        lambda **kw: clients.core.list_namespaced_pod(namespace, label_selector=selector, **kw),
-    )
-    return list(data.get("items") or [])
+# The pods a label selector selects: one implementation, the workload resolver's.
+list_pods_selected = list_pods
 
 
 def get_node(clients: KubeClients, name: str) -> dict[str, Any]:
@@ -371,7 +394,7 @@ def pod_log(
         raw=True,
     )
     lines = str(text or "").splitlines()[-tail_lines:]
-    return [_clip(line, MAX_LOG_LINE) for line in lines]
+    return [clip_log_line(line) for line in lines]
 
 
 # --------------------------------------------------------------------------- rollouts
@@ -645,7 +668,7 @@ def get_deployment_scale(clients: KubeClients, namespace: str, name: str) -> dic
 
 def pods_of(clients: KubeClients, workload: dict[str, Any]) -> list[dict[str, Any]]:
     """The pods a workload's selector matches (empty without a selector: never everything)."""
-    from shared.k8s.workload import selector_string
+    from shared.workload.resolve import selector_string
 
     meta = workload.get("metadata") or {}
     namespace = str(meta.get("namespace", ""))

@@ -1,4 +1,4 @@
-"""The run ledger on Firestore: the one truth every function reads and records to.
+"""The run ledger: the one truth every function reads and records to.
 
 Only this package touches Firestore collections (collection names are prefixed by
 ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
@@ -13,6 +13,11 @@ ALERTLOOP_COLLECTION_PREFIX). One class, assembled from one module per domain:
   interactions  interactions/, incidents' human state, verdicts   (shared.ledger.interactions)
   queries       read-only views for the console and /metrics      (shared.ledger.queries)
   outcomes      outcomes/, brakes/ (did the action work? the brake) (shared.ledger.outcomes)
+
+Each part has a typed interface (shared.ledger.parts) for callers that need only one. The
+storage is Firestore, or in tests the in-memory stand-in of the Firestore client
+(`Ledger(client=MemoryFirestore())`, shared.ledger.memory): the same ledger code runs on both,
+and tests/integration/test_ledger_contract.py holds both to one contract (docs/contracts.md).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class NewRun:
     # One incident per workload (shared.ledger.correlation): "" = this alert is not correlated.
     correlation_key: str = ""
     correlation_window: timedelta = timedelta(0)
-    # The owning workload as dispatch resolved it (shared.incident_workload); {} for resolves.
+    # The owning workload as dispatch resolved it (shared.workload.incident); {} for resolves.
     workload: dict[str, str] = field(default_factory=dict)
 
 

@@ -19,7 +19,7 @@ BASELINE_MIN_EPISODES = 3
 
 
 def _entry(check: dict[str, Any]) -> Any:
-    from shared.clusters import cluster_table
+    from shared.clusters.table import cluster_table
 
     try:
         return cluster_table().clusters.get(str(check.get("cluster") or ""))
@@ -31,7 +31,7 @@ def _prometheus(check: dict[str, Any]) -> Any:
     entry = _entry(check)
     if entry is None:
         return None
-    from shared.cluster_clients import prometheus_for
+    from shared.clusters.clients import prometheus_for
 
     try:
         prom = prometheus_for(entry)
@@ -64,7 +64,7 @@ def pods_ready(check: dict[str, Any]) -> tuple[bool, str] | None:
     entry = _entry(check)
     if entry is None or wl.get("kind") != "Deployment":
         return None
-    from shared.cluster_clients import kube_clients_for
+    from shared.clusters.clients import kube_clients_for
     from shared.k8s.reads import get_deployment
 
     try:

@@ -21,7 +21,6 @@ from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sError, K8sNotConfigured
 from shared.k8s.reads import iso
-from shared.k8s.workload import WorkloadRef
 from shared.ledger import Ledger, LedgerError
 from shared.model import Finding, FindingStatus, utcnow
 from shared.policy import AlertPolicy, OwnerPolicy, PolicyError, cached_policy
@@ -32,6 +31,7 @@ from shared.remediation.settings import RemediationSettings, remediation_setting
 from shared.remediation.target import TargetFinder
 from shared.remediation.workload_safety import NOT_LOOKED_UP
 from shared.run import Run
+from shared.workload.resolve import WorkloadRef
 
 STAGE = "remediate"
 
@@ -275,7 +275,7 @@ class _Flow:
             recent = inv.get("recent_deploy")
             revisions: dict[int, list[str]] | None = None
             if isinstance(recent, dict) and recent.get("recent"):
-                from shared.k8s.workload import selector_string
+                from shared.workload.resolve import selector_string
 
                 selector = selector_string((deploy.get("spec") or {}).get("selector"))
                 history = reads.rollout_history(clients, deploy, selector)

@@ -1,7 +1,8 @@
 """What a database / stateful-data workload looks like: images, labels, operator API groups.
 
-Pure data and matching, used by `shared.remediation.workload_safety`. The built-in patterns
-below cannot be switched off; a policy file's `workload_safety` section (shared.policy.
+Matching, used by `shared.remediation.workload_safety`; the built-in patterns are data
+(shared/remediation/workload_safety.yaml, loaded by shared.remediation.safety_tables) and
+cannot be switched off; a policy file's `workload_safety` section (shared.policy.
 WorkloadSafety) only adds to them (`patterns(extra)`).
 
 Images are matched on the repository NAME only: the registry (docker.io, quay.io,
@@ -43,165 +44,44 @@ from functools import lru_cache
 from typing import Final
 
 from shared.policy import WorkloadSafety
+from shared.remediation.safety_tables import TABLES
 
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
+# The tables are data: shared/remediation/workload_safety.yaml (shared.remediation.
+# safety_tables validates it with the policy section's model); these names are views of it.
 # Product family -> repository names that are that product's server (or its HA machinery).
 PRODUCTS: Final[Mapping[str, tuple[str, ...]]] = {
-    "PostgreSQL": _names("postgres postgresql postgis timescaledb pgvector spilo patroni citus"),
-    "MySQL/MariaDB": _names(
-        "mysql mariadb mariadb-galera percona-server percona-xtradb-cluster vttablet"
-    ),
-    "MongoDB": _names(
-        "mongo mongodb mongodb-enterprise-database mongodb-enterprise-appdb-database"
-    ),
-    "Redis/Valkey": _names(
-        "redis valkey keydb dragonfly redismod redisearch rejson redisgraph redistimeseries "
-        "redisbloom"
-    ),
-    "Cassandra/Scylla": _names("cassandra scylla scylladb dse cass-management-api"),
-    "Elasticsearch/OpenSearch": _names("elasticsearch opensearch"),
-    "Kafka": _names("kafka redpanda"),
-    "ZooKeeper": _names("zookeeper"),
-    "etcd": _names("etcd"),
-    "ClickHouse": _names("clickhouse clickhouse-keeper"),
-    "CockroachDB": _names("cockroach cockroachdb"),
-    "RabbitMQ": _names("rabbitmq"),
-    "ActiveMQ/Artemis": _names("activemq activemq-classic activemq-artemis artemis"),
-    "RocketMQ": _names("rocketmq"),
-    "MQTT brokers": _names("emqx mosquitto eclipse-mosquitto vernemq"),
-    "NATS": _names("nats nats-streaming"),
-    "Memcached": _names("memcached"),
-    # Beyond the usual suspects: other stores whose restart or scale-out can lose or split data.
-    "SQL Server": _names("mssql mssql-server mssql-server-linux azure-sql-edge"),
-    "Oracle Database": _names("oracle-xe oracle-free oracle-database"),
-    "IBM Db2": _names("db2"),
-    "TiDB/TiKV": _names("tidb tikv tiflash"),
-    "YugabyteDB": _names("yugabyte yugabytedb"),
-    "CouchDB/Couchbase": _names("couchdb couchbase"),
-    "Neo4j": _names("neo4j"),
-    "ArangoDB": _names("arangodb"),
-    "RethinkDB": _names("rethinkdb"),
-    "InfluxDB": _names("influxdb"),
-    "QuestDB": _names("questdb"),
-    "MinIO": _names("minio"),
-    "Pulsar/BookKeeper": _names("pulsar pulsar-all bookkeeper"),
-    "Hazelcast": _names("hazelcast"),
-    "Solr": _names("solr"),
-    "Vector databases": _names("qdrant milvus weaviate"),
-    "Aerospike": _names("aerospike"),
-    "FoundationDB": _names("foundationdb"),
-    "Apache Ignite": _names("ignite"),
-    "Tarantool": _names("tarantool"),
-    "HBase": _names("hbase"),
-    "Search engines": _names("typesense meilisearch"),
-    "Graph databases": _names("memgraph memgraph-mage"),
-    # Raft / consensus stores whose members keep their data on disk.
-    "Vault/OpenBao": _names("vault openbao"),
-    "Consul": _names("consul"),
-    "SurrealDB": _names("surrealdb"),
-    "RavenDB": _names("ravendb"),
-    "Time-series databases": _names("victoria-metrics vmstorage greptimedb"),
-    "OceanBase": _names("oceanbase"),
-    "SeaweedFS": _names("seaweedfs"),
+    family: tuple(names) for family, names in TABLES.products.items()
 }
 # Repositories matched by the end of their path: their last component alone says nothing.
-DATA_IMAGE_PATHS: Final[Mapping[str, str]] = {
-    "confluentinc/cp-server": "Kafka",
-    "confluentinc/cp-enterprise-kafka": "Kafka",
-    "vitess/lite": "MySQL/MariaDB",
-    "mysql/community-server": "MySQL/MariaDB",
-    "mysql/enterprise-server": "MySQL/MariaDB",
-    "mssql/server": "SQL Server",
-    "mssql/rhel/server": "SQL Server",
-    "database/enterprise": "Oracle Database",
-    "database/free": "Oracle Database",
-    "dgraph/dgraph": "Dgraph",
-    "couchbase/server": "CouchDB/Couchbase",
-    "pingcap/pd": "TiDB/TiKV",
-    "ceph/ceph": "Ceph",  # quay.io/ceph/ceph: mons and OSDs (not rook/ceph, the operator)
-}
+DATA_IMAGE_PATHS: Final[Mapping[str, str]] = dict(TABLES.data_image_paths)
 # Words that may precede the product: vendors, distributions, mirrors.
-VENDOR_PREFIXES: Final = frozenset(
-    _names(
-        "apache bitnami confluent cp crunchy distribution docker enterprise library mirrored "
-        "official percona rh rhel rhel8 rhel9 server ubi ubi8 ubi9"
-    )
-)
+VENDOR_PREFIXES: Final = frozenset(TABLES.vendor_prefixes)
 # Words that may follow the product: server flavours, HA/cluster variants, base images, and
 # the roles of a replicated store's members (redis-master, postgres-primary, elasticsearch-data).
-FLAVOUR_SUFFIXES: Final = frozenset(
-    _names(
-        "alpine arbiter bookworm broker bullseye buster ce cluster community data debian "
-        "distroless ee enterprise galera gis ha latest management master native node oss "
-        "platform primary replica replicaset repmgr rootless secondary sentinel server shard "
-        "sharded slave slim stack standalone ubi ubi8 ubi9 unstable"
-    )
-)
+FLAVOUR_SUFFIXES: Final = frozenset(TABLES.flavour_suffixes)
 _VERSION_WORD = re.compile(r"^v?\d+[a-z]?$")
 # Build, OS and distribution suffixes as a class (postgresql-15-c9s, postgresql-12-centos7,
 # postgres-16-jammy, redis-7-el9, mysql-80-rhel8, ...): a distribution name with an optional
-# version, CentOS Stream's c9s, release candidates and builds, a commit hash.
+# version (the table's distro_names), CentOS Stream's c9s, release candidates and builds, a
+# commit hash.
 _DISTRO_WORD = re.compile(
-    r"^(?:centos|rhel|el|ubi|fedora|rocky|rockylinux|alma|almalinux|alpine|debian|ubuntu"
-    r"|amzn|amazonlinux|al|ol|oraclelinux|sles|suse|opensuse|leap|photon|mariner|azurelinux"
-    r"|wolfi|chainguard|windowsservercore|nanoserver|ltsc)\d*$"
+    rf"^(?:{'|'.join(map(re.escape, TABLES.distro_names))})\d*$"
     r"|^c\d+s$|^(?:rc|beta|alpha|build|b|r|p)\d+$|^\d+[a-z]+\d*$|^(?=[0-9a-f]*\d)[0-9a-f]{7,40}$"
 )
 # Ubuntu and Debian release code names used as image suffixes.
-DISTRO_CODENAMES: Final = frozenset(
-    _names(
-        "bionic focal jammy noble xenial trusty lunar mantic oracular plucky stretch buster "
-        "bullseye bookworm trixie jessie sid minimal micro"
-    )
-)
+DISTRO_CODENAMES: Final = frozenset(TABLES.distro_codenames)
 
 COMPONENT_LABEL: Final = "app.kubernetes.io/component"
 # app.kubernetes.io/component values of data workloads (compared case-insensitively).
-DATA_COMPONENTS: Final = frozenset(
-    _names(
-        "broker cache database datastore data-store db key-value-store kv kv-store "
-        "message-broker message-queue persistence queue storage"
-    )
-)
+DATA_COMPONENTS: Final = frozenset(TABLES.data_components)
 # Labels whose value may name a product (same words rule as images). helm.sh/chart is
 # "<chart>-<version>": the version words are flavours, so postgresql-12.1.0 names PostgreSQL;
 # every workload of a database chart's release counts (a nameOverride does not hide it).
-NAME_LABELS: Final = (
-    "app.kubernetes.io/name",
-    "app",
-    "application",
-    "k8s-app",
-    "name",
-    "helm.sh/chart",
-)
+NAME_LABELS: Final = tuple(TABLES.name_labels)
 # Labels only database pods carry: operators' instance labels, StatefulSet pod labels.
-DATA_LABEL_KEYS: Final = _names(
-    "cnpg.io/cluster postgres-operator.crunchydata.com/cluster spilo-role "
-    "statefulset.kubernetes.io/pod-name apps.kubernetes.io/pod-index"
-)
+DATA_LABEL_KEYS: Final = tuple(TABLES.data_labels)
 # API groups of operators whose workloads are databases (subdomains match too).
-DATA_OPERATOR_GROUPS: Final = _names(
-    """
-    postgresql.cnpg.io acid.zalan.do postgres-operator.crunchydata.com pgv2.percona.com
-    pxc.percona.com psmdb.percona.com ps.percona.com mongodbcommunity.mongodb.com mongodb.com
-    kafka.strimzi.io core.strimzi.io elasticsearch.k8s.elastic.co opensearch.opster.io
-    cassandra.datastax.com k8ssandra.io scylla.scylladb.com rabbitmq.com
-    databases.spotahome.com redis.redis.opstreelabs.in app.redislabs.com
-    clickhouse.altinity.com clickhouse-keeper.altinity.com crdb.cockroachlabs.com
-    mysql.oracle.com mysql.presslabs.org moco.cybozu.com k8s.mariadb.com planetscale.com
-    etcd.database.coreos.com zookeeper.pravega.io nats.io kubedb.com minio.min.io
-    stackgres.io kubegres.reactive-tech.io mariadb.mmontes.io kubeblocks.io couchbase.com
-    yugabyte.com operator.yugabyte.io pingcap.com cluster.redpanda.com redpanda.vectorized.io
-    opensearch.org percona.com postgresql.k8s.enterprisedb.io platform.confluent.io
-    kafka.banzaicloud.io solr.apache.org dragonflydb.io database.arangodb.com
-    asdb.aerospike.com hazelcast.com database.oracle.com alloydbomni.dbadmin.goog
-    operator.etcd.io ceph.rook.io
-    """
-)
+DATA_OPERATOR_GROUPS: Final = tuple(TABLES.data_operator_groups)
 
 DOCKER_HUB: Final = "docker.io"
 DOCKER_HUB_ALIASES: Final = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
@@ -300,8 +180,8 @@ class Patterns:
         products = {"-".join(words(n)): fam for fam, names in PRODUCTS.items() for n in names}
         paths = {tuple(p.split("/")): family for p, family in DATA_IMAGE_PATHS.items()}
         values: dict[str, set[str]] = {}
-        keys = set(DATA_LABEL_KEYS)
-        groups = list(DATA_OPERATOR_GROUPS)
+        keys: set[str] = set()
+        groups: list[str] = []
         for entry in extra.data_images if extra else ():
             if "/" in entry:
                 path = entry.split("/")
@@ -309,13 +189,16 @@ class Patterns:
                 paths.setdefault(tuple(path), POLICY_SOURCE.format(entry))
             else:
                 products.setdefault("-".join(words(entry)), POLICY_SOURCE.format(entry))
-        for entry in extra.data_labels if extra else ():
+        # The built-in labels and groups are read exactly as a policy's are.
+        for entry in (*TABLES.data_labels, *(extra.data_labels if extra else ())):
             key, sep, value = entry.partition("=")
             if sep:
                 values.setdefault(key, set()).add(value.casefold())
             else:
                 keys.add(key)
-        groups += [g for g in (extra.data_operator_groups if extra else ()) if g not in groups]
+        for g in (*TABLES.data_operator_groups, *(extra.data_operator_groups if extra else ())):
+            if g not in groups:
+                groups.append(g)
         return cls(
             products=products,
             paths=paths,

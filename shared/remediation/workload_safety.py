@@ -100,6 +100,7 @@ from shared.remediation.data_patterns import (
     patterns,
     product_of,
 )
+from shared.remediation.safety_tables import TABLES
 from shared.remediation.settings import (
     OPT_OUT_ANNOTATION,
     OPT_OUT_VALUES,
@@ -366,75 +367,17 @@ class _Reader:
             )
 
 
+# The volume tables are data (shared/remediation/workload_safety.yaml); these names view them.
 # Pod volume sources that are storage outliving the pod (the in-tree persistent volume types).
-PERSISTENT_SOURCES: Final = (
-    "awsElasticBlockStore",
-    "azureDisk",
-    "azureFile",
-    "cephfs",
-    "cinder",
-    "fc",
-    "flexVolume",
-    "flocker",
-    "gcePersistentDisk",
-    "glusterfs",
-    "hostPath",
-    "iscsi",
-    "nfs",
-    "photonPersistentDisk",
-    "portworxVolume",
-    "quobyte",
-    "rbd",
-    "scaleIO",
-    "storageos",
-    "vsphereVolume",
-)
+PERSISTENT_SOURCES: Final = tuple(TABLES.persistent_sources)
 # Inline CSI drivers whose volumes are ephemeral by definition (secrets, certificates projected
-# per pod). Every other driver (nfs.csi.k8s.io, file.csi.azure.com, gcsfuse.csi.storage.gke.io,
-# ...) may mount storage that outlives the pod: data.
-EPHEMERAL_CSI_DRIVERS: Final = frozenset(
-    {
-        "secrets-store.csi.k8s.io",
-        "secrets-store.csi.x-k8s.io",
-        "csi.cert-manager.io",
-        "spiffe.csi.cert-manager.io",
-        "csi.spiffe.io",
-    }
-)
-# hostPath types that are not data: a socket (docker.sock) or a character device (/dev/fuse).
-# A BlockDevice is always data, wherever it lives.
-NOT_DATA_HOST_PATHS: Final = ("Socket", "CharDevice")
-# The node's own configuration and kernel interfaces, mounted by ordinary apps for the time zone,
-# CA certificates or metrics: not data (the path and everything under it).
-SYSTEM_HOST_PATHS: Final = (
-    "/etc/localtime",
-    "/etc/timezone",
-    "/usr/share/zoneinfo",
-    "/etc/ssl",
-    "/etc/pki",
-    "/etc/ca-certificates",
-    "/usr/share/ca-certificates",
-    "/etc/machine-id",
-    "/etc/os-release",
-    "/proc",
-    "/sys",
-    # /dev itself holds the node's disks (/dev/sda, /dev/disk/by-id/...): only these are not.
-    "/dev/fuse",
-    "/dev/null",
-    "/dev/zero",
-    "/dev/random",
-    "/dev/urandom",
-    "/dev/kmsg",
-    "/dev/log",
-    "/dev/shm",  # noqa: S108 (a path compared, not a file used)
-    "/dev/net/tun",
-    "/dev/dri",
-    "/dev/snd",
-    "/dev/pts",
-    "/dev/mqueue",
-    "/var/run/docker.sock",
-    "/run/containerd/containerd.sock",
-)
+# per pod). Every other driver may mount storage that outlives the pod: data.
+EPHEMERAL_CSI_DRIVERS: Final = frozenset(TABLES.ephemeral_csi_drivers)
+# hostPath types that are not data (a socket, a character device); a BlockDevice always is.
+NOT_DATA_HOST_PATHS: Final = tuple(TABLES.not_data_host_path_types)
+# The node's own configuration and kernel interfaces (time zone, CA certificates, /proc...):
+# not data (the path and everything under it).
+SYSTEM_HOST_PATHS: Final = tuple(TABLES.system_host_paths)
 
 
 def _system_path(path: str) -> bool:

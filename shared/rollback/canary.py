@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.k8s.client import KubeClients
-from shared.k8s.workload import WorkloadRef
 from shared.remediation import verify
+from shared.workload.resolve import WorkloadRef
 
 HEALTHY = "healthy"
 STILL_ERRORING = "still erroring"

@@ -30,7 +30,6 @@ from shared.config import settings
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sError, K8sNotConfigured, K8sNotFound
-from shared.k8s.workload import WorkloadRef
 from shared.k8s.writes import JSON_PATCH
 from shared.ledger import Ledger, LedgerError
 from shared.ledger.guardrails import Outcome as Outcome_
@@ -53,6 +52,7 @@ from shared.rollback.plan import (
 )
 from shared.rollback.settings import RollbackSettings, rollback_settings
 from shared.run import Run
+from shared.workload.resolve import WorkloadRef
 
 STAGE = "rollback"
 ACTION = "rollback"
@@ -135,7 +135,7 @@ def _find_replicaset(
     name = approval.get("to_replicaset")
     if isinstance(name, str) and name:
         return _get_replicaset(clients, ns, name)
-    from shared.k8s.workload import selector_string
+    from shared.workload.resolve import selector_string
 
     selector = selector_string((deploy.get("spec") or {}).get("selector"))
     for rev in reads.rollout_history(clients, deploy, selector):

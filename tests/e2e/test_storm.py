@@ -95,7 +95,8 @@ def test_a_thousand_alerts_one_digest_every_run_recorded(stack: Stack, runs) -> 
             1 for r in group_runs(runs, group) if (r.get("findings") or {}).get("investigate")
         )
 
-    wait_for(lambda: investigated() >= N, 300, f"all {N} runs investigated")
+    # Generous: with the suite running in parallel (PYTEST_JOBS) the 2 cores are shared.
+    wait_for(lambda: investigated() >= N, 600, f"all {N} runs investigated")
     assert len(digests(stack, "first")) == 1
     parent = digests(stack, "first")[0]
     assert parent.blocks[0]["text"]["text"] == f"ALERT STORM: {N} alerts in one group ({N} firing)"
@@ -106,7 +107,7 @@ def test_a_thousand_alerts_one_digest_every_run_recorded(stack: Stack, runs) -> 
     alerts = log_count(stack, "dispatch", "alert ", f"storm_group={group}")
     refreshed = log_count(stack, "dispatch", "alert storm: digest refreshed", f"group={group}")
     assert fire(stack.ingest_url, storm, timeout=120).status_code == 200
-    wait_for_log(stack, "dispatch", "alert ", f"storm_group={group}", count=alerts + N, timeout=300)
+    wait_for_log(stack, "dispatch", "alert ", f"storm_group={group}", count=alerts + N, timeout=600)
     wait_for_log(stack, "dispatch", "alert storm: digest refreshed", f"group={group}",
                  count=refreshed + 1)  # fmt: skip
     notify_caught_up(stack, NotifyMessage(kind="group", id=group).ordering_key)
@@ -189,5 +190,5 @@ def test_firestore_away_for_a_minute_alerts_wait_in_intake(stack: Stack, runs) -
         docs = group_runs(runs, group)
         return len(docs) == 50 and all((d.get("findings") or {}).get("investigate") for d in docs)
 
-    wait_for(all_investigated, 240, "every alert processed once Firestore is back")
+    wait_for(all_investigated, 600, "every alert processed once Firestore is back")
     assert len(digests(stack, "outage")) == 1

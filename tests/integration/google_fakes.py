@@ -24,7 +24,7 @@ import requests
 from sandbox.gke_api import ContainerApiServer
 from sandbox.kube_api import KubeApiServer
 from sandbox.metadata_server import MetadataServer
-from shared import cluster_clients
+from shared.clusters import clients as cluster_clients
 from shared.k8s.rbac_manifest import render
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,12 +14,12 @@ import pytest
 
 from sandbox.slack_api import SlackApiServer
 from shared.audit import Recorder
-from shared.interaction.payload import block_actions_payload, signed_request
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
 from shared.model import Finding
 from shared.notifier import Notifier
 from shared.run import Run
+from shared.slack.simulated_clicks import block_actions_payload, signed_request
 from tests import clicks
 from tests.clicks import (
     APPROVER,

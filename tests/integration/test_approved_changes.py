@@ -18,7 +18,7 @@ import yaml
 from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.slack_api import SlackApiServer
 from shared.bus import Bus
-from shared.cluster_clients import clear_caches
+from shared.clusters.clients import clear_caches
 from shared.config import settings
 from shared.dispatch import dispatch_alert
 from shared.ledger import Ledger

@@ -46,6 +46,42 @@ def test_bundle_holds_exactly_the_deployable_tree(bundle: Path) -> None:
     assert not list(bundle.rglob("__pycache__"))
 
 
+def test_bundle_leaves_out_operator_tools_and_stand_ins(bundle: Path) -> None:
+    """Only what the entry points import ships: tune, replay, doctor and the CLI run on an
+    operator's machine, and the in-memory ledger is for tests."""
+    shipped = {str(p.relative_to(bundle)) for p in bundle.rglob("*.py")}
+    for tool in ("shared/cli.py", "shared/doctor.py", "shared/ledger/memory.py"):
+        assert tool not in shipped
+    assert not [p for p in shipped if p.startswith(("shared/tune/", "shared/replay/"))]
+    assert "shared/ledger/runs.py" in shipped and "functions/interact.py" in shipped
+    assert (bundle / "shared" / "investigation" / "catalogue.yaml").exists()
+
+
+IMPORT_ALL = """
+import sys, pathlib
+root = pathlib.Path.cwd()
+sys.path.insert(0, str(root))
+for path in sorted(root.rglob("*.py")):
+    parts = path.relative_to(root).with_suffix("").parts
+    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    __import__(name)
+print("ok", "sandbox" in sys.modules)
+"""
+
+
+def test_every_shipped_module_imports_from_the_bundle_alone(bundle: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", IMPORT_ALL],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(bundle)},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["ok", "False"]
+
+
 def test_bundle_is_reproducible(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import cluster_clients
-from shared.cluster_clients import client_factory, kube_clients_for
-from shared.clusters import Route, RoutingProblem, route_alert
+from shared.clusters import clients as cluster_clients
+from shared.clusters.clients import client_factory, kube_clients_for
+from shared.clusters.routing import Route, RoutingProblem, route_alert
 from shared.investigation import investigate
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
@@ -148,7 +148,7 @@ def test_rollback_has_exactly_its_namespaced_role(
 
 
 def test_the_cluster_ca_is_verified(world: GkeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.clusters import ClusterEntry
+    from shared.clusters.table import ClusterEntry
     from shared.k8s.errors import K8sUnreachable
 
     use_identity(monkeypatch, world.md, "investigate")
@@ -170,7 +170,7 @@ def test_the_cluster_ca_is_verified(world: GkeWorld, monkeypatch: pytest.MonkeyP
 def test_an_identity_without_cluster_viewer_cannot_reach_any_cluster(
     world: GkeWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.k8s.gke import K8sCredentialsError
+    from shared.clusters.gke import K8sCredentialsError
 
     use_identity(monkeypatch, world.md, "budget")
     with pytest.raises(K8sCredentialsError, match=r"roles/container\.clusterViewer"):
@@ -200,8 +200,8 @@ def test_a_function_process_needs_nothing_but_its_environment(world: GkeWorld) -
         "remediate",
         """
 import json
-from shared.clusters import route_alert
-from shared.cluster_clients import kube_clients_for
+from shared.clusters.routing import route_alert
+from shared.clusters.clients import kube_clients_for
 from shared.k8s import reads
 c = kube_clients_for(route_alert({"cluster": "west"}).cluster)
 d = reads.get_deployment(c, "shop", "web")
@@ -219,7 +219,7 @@ def test_dispatch_resolves_a_pod_as_its_own_google_identity(
 ) -> None:
     """GKE: dispatch's service account (roles/container.clusterViewer, ClusterRole
     alertloop-resolve) walks a pod to its Deployment on the routed cluster, and may not write."""
-    from shared.incident_workload import cluster_resolver, incident_workload
+    from shared.workload.incident import cluster_resolver, incident_workload
 
     use_identity(monkeypatch, world.md, "dispatch")
     pod = next(

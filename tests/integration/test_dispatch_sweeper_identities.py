@@ -20,17 +20,17 @@ from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.stack import Stack, kubeconfigs_of, rbac_sandbox, sandbox_identities
 from shared.bus import Bus
-from shared.cluster_clients import clear_caches, kube_clients_for
-from shared.clusters import ClusterEntry, cluster_table
+from shared.clusters.clients import clear_caches, kube_clients_for
+from shared.clusters.table import ClusterEntry, cluster_table
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.incident_workload import cluster_resolver
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
 from shared.ledger import Ledger
 from shared.model import utcnow
 from shared.outcomes.probes import pods_ready
 from shared.policy import cached_policy
+from shared.workload.incident import cluster_resolver
 from tests.conftest import reset_settings
 from tests.seed import intake, make_alert
 

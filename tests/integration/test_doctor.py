@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from shared import cluster_clients
 from shared.cli import main
+from shared.clusters import clients as cluster_clients
 from shared.k8s.rbac_manifest import render
 from tests.integration.google_fakes import (
     ALLOWED_NAMESPACES,

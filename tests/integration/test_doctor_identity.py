@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from sandbox.metadata_server import CLOUD_PLATFORM, unique_id_for
-from shared import cluster_clients
 from shared.cli import main
-from shared.clusters import ClusterEntry, load_table
+from shared.clusters import clients as cluster_clients
+from shared.clusters.gke import gke_configuration
+from shared.clusters.table import ClusterEntry, load_table
 from shared.doctor import render, run_doctor
 from shared.doctor_identity import who_am_i
 from shared.k8s.client import KubeClients
-from shared.k8s.gke import gke_configuration
 from shared.k8s.settings import K8sSettings
 from tests.integration.google_fakes import (
     ALLOWED_NAMESPACES,

@@ -18,13 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.clusters import RoutingProblem
+from shared.clusters.routing import RoutingProblem, unrouted
 from shared.k8s.reads import pod_summary
 from shared.ledger import Ledger
 from shared.ledger.schema import DocumentRefused, check_fields, document_size
 from shared.messages import StageMessage
 from shared.model import Finding
-from shared.routing import unrouted
 from shared.stage import StageRunner
 from tests.pipeline import notify_messages
 from tests.seed import make_alert, seed_run

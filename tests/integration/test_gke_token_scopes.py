@@ -3,7 +3,7 @@
 https://cloud.google.com/kubernetes-engine/docs/how-to/role-based-access-control: a token without
 that scope is the account's numeric unique id, which deploy/rbac.yaml does not bind. The sandbox
 cluster follows that rule, so a cloud-platform-only token is refused as it would be on GKE, and
-alertloop's own credentials (shared.k8s.gke.GKE_SCOPES) still reach the cluster.
+alertloop's own credentials (shared.clusters.gke.GKE_SCOPES) still reach the cluster.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from sandbox.metadata_server import CLOUD_PLATFORM, USERINFO_EMAIL, unique_id_for
-from shared import cluster_clients
-from shared.cluster_clients import kube_clients_for
-from shared.clusters import Route, route_alert
-from shared.k8s import gke
+from shared.clusters import clients as cluster_clients
+from shared.clusters import gke
+from shared.clusters.clients import kube_clients_for
+from shared.clusters.routing import Route, route_alert
 from tests.integration.google_fakes import GkeWorld, gke_world, isolate_adc, sa, use_identity
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import requests
 
 from sandbox.gke_api import ContainerApiServer
 from sandbox.metadata_server import MetadataServer, remote_resolver
-from shared.clusters import ClusterEntry
-from shared.k8s import gke
-from shared.k8s.gke import K8sCredentialsError, fetch_endpoint, gke_configuration
+from shared.clusters import gke
+from shared.clusters.gke import K8sCredentialsError, fetch_endpoint, gke_configuration
+from shared.clusters.table import ClusterEntry
 from tests.integration.google_fakes import (
     PROJECT,
     fetch_token,

@@ -18,9 +18,9 @@ import pytest
 
 from functions.interact import _Clients
 from sandbox.slack_api import SlackApiServer
-from shared.approval.slack_request import form_body
 from shared.interaction.request import parse_message
 from shared.interaction.worker import Worker
+from shared.slack.signing import form_body
 from tests import clicks
 from tests.clicks import (
     INTRUDER,

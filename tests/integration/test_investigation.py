@@ -21,10 +21,10 @@ from sandbox.prometheus import (
 from shared.investigation import investigate
 from shared.investigation.analysis import errors_started, pod_regex
 from shared.investigation.trend import classify_memory, parse_quantity
-from shared.k8s.workload import WorkloadRef
 from shared.model import Alert, Finding
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.run import Run
+from shared.workload.resolve import WorkloadRef
 
 MI = 1024 * 1024
 HOUR = 3600.0

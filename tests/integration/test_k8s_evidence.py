@@ -20,9 +20,9 @@ from shared.investigation import investigate
 from shared.k8s.client import load_clients
 from shared.k8s.errors import K8sNotConfigured
 from shared.k8s.settings import k8s_settings
-from shared.k8s.workload import resolve_workload
 from shared.model import Alert, Finding
 from shared.run import Run
+from shared.workload.resolve import resolve_workload
 
 pytestmark = pytest.mark.integration
 

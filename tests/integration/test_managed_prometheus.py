@@ -13,8 +13,8 @@ import pytest
 from sandbox.gmp_proxy import ManagedPrometheusProxy
 from sandbox.metadata_server import MetadataServer
 from sandbox.prometheus import PrometheusSandbox, aligned_end, counter_series, sandbox_unavailable
-from shared.cluster_clients import prometheus_for
-from shared.clusters import ClusterEntry, load_table
+from shared.clusters.clients import prometheus_for
+from shared.clusters.table import ClusterEntry, load_table
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotConfigured

@@ -24,7 +24,7 @@ from shared.ledger import Ledger
 from shared.model import Finding
 from shared.remediation import remediate
 from shared.run import Run
-from shared.slack_render import render_finding
+from shared.slack.incident import render_finding
 from tests.conftest import reset_settings as reset
 from tests.seed import make_alert, seed_run
 

@@ -29,11 +29,11 @@ from shared.budget import queries
 from shared.investigation import investigate
 from shared.investigation.analysis import query, request_selector
 from shared.k8s.client import load_clients
-from shared.k8s.workload import WorkloadRef
 from shared.model import Alert
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.rollback import canary
 from shared.run import Run
+from shared.workload.resolve import WorkloadRef
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]
 

@@ -18,11 +18,11 @@ from shared.audit import Recorder
 from shared.k8s.client import load_clients
 from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, rollout_history
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
-from shared.k8s.workload import selector_string
 from shared.ledger import Ledger
 from shared.remediation.decide import plan_rollback
 from shared.rollback import rollback
 from shared.run import Run
+from shared.workload.resolve import selector_string
 from tests.conftest import reset_settings as reset
 from tests.seed import make_alert, resolve_run, seed_run
 

@@ -16,9 +16,9 @@ from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.errors import K8sApiError
 from shared.k8s.reads import get_deployment, rollout_history
 from shared.k8s.settings import K8sSettings
-from shared.k8s.workload import selector_string
 from shared.k8s.writes import JSON_PATCH, patch_deployment
 from shared.rollback.plan import paused_problem, undo_ops
+from shared.workload.resolve import selector_string
 
 pytestmark = pytest.mark.integration
 

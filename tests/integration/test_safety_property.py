@@ -2,7 +2,9 @@
 (kind, images, labels, volumes, owners, annotations, HPA or not), alerts (any type of the policy,
 aliases, unknown), interleavings (remediate, resolve, flap, redelivery, take over) and injected
 faults (a response lost after the server applied the patch, 409 conflicts), run through the real
-remediation code against the sandbox Kubernetes API and the Firestore emulator.
+remediation code against the sandbox Kubernetes API. Each property runs its full example count
+on the in-memory ledger (the same ledger code over shared.ledger.memory) and a tenth of them (at
+least a floor) on the Firestore emulator, with the same checks.
 
 For every example:
   1. no write reaches a database-class workload (judged by an oracle written here, from the
@@ -43,6 +45,7 @@ from sandbox.kube_api import Fault, KubeApiServer, Scenario
 from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
 from shared import envvars
 from shared.ledger import Ledger, NewRun
+from shared.ledger.memory import MemoryFirestore
 from shared.ledger.outcomes import brake_id
 from shared.model import utcnow
 from shared.outcomes.sweep import Probes, sweep_outcomes
@@ -258,14 +261,14 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(emulators, tmp_path_factory: pytest.TempPathFactory):
+def kube_env(tmp_path_factory: pytest.TempPathFactory):
+    """One sandbox API server and environment for both ledgers (KUBECONFIG is process-wide)."""
     mp = pytest.MonkeyPatch()
     sc = Scenario("property").add(namespace(NS))
     with KubeApiServer(sc, controller_delay=0.05) as kube:
         policy = tmp_path_factory.mktemp("policy") / "policy.yaml"
         policy.write_text(yaml.safe_dump(POLICY))
         for key, value in {
-            **emulators.env(),
             "GOOGLE_CLOUD_PROJECT": "alertloop-test",
             "ALERTLOOP_COLLECTION_PREFIX": f"prop{uuid.uuid4().hex[:6]}-",
             "KUBECONFIG": kube.kubeconfig_path,
@@ -283,10 +286,23 @@ def world(emulators, tmp_path_factory: pytest.TempPathFactory):
             mp.delenv(name, raising=False)
         reset_settings()
         try:
-            yield World(kube, Ledger())
+            yield kube
         finally:
             mp.undo()
             reset_settings()
+
+
+@pytest.fixture(scope="module")
+def world(kube_env: KubeApiServer) -> World:
+    """The full search runs on the in-memory ledger: the same ledger code, its storage in
+    memory (shared.ledger.memory, held to Firestore's behaviour by test_ledger_contract.py).
+    Every stage gets this ledger passed in; a write audited elsewhere would fail check 4."""
+    return World(kube_env, Ledger(client=MemoryFirestore()))
+
+
+def on_emulator(examples: int, floor: int) -> int:
+    """How many of a property's examples also run on the emulator."""
+    return min(examples, max(floor, examples // 10))
 
 
 def build(spec: Spec, name: str) -> list[dict[str, Any]]:
@@ -572,7 +588,7 @@ def check_world(world: World, spec: Spec, alert_name: str, steps: list[Event]) -
             closed = doc.get("status") == "resolved" or bool(inc.get("hands_off"))
             braked = any((ledger.get_brake(b) or {}).get("tripped") for b in bids)
             before = applied_patches(kube, name)
-            remediate(run)  # the run as the stage loaded it: possibly stale by now
+            remediate(run, ledger=ledger)  # the run as the stage loaded it: possibly stale by now
             settle_in_flight(kube)
             if changer is not None:
                 changer.stop()
@@ -714,9 +730,12 @@ def approve_rollback(world: World, run: Run, name: str, old_rs: str, old_image: 
     return aid
 
 
+ROLLBACK_EXAMPLES = max(20, EXAMPLES // 40)
+
+
 @pytest.mark.timeout(max(300, int(EXAMPLES * 0.5)))
 @settings(
-    max_examples=max(20, EXAMPLES // 40),
+    max_examples=ROLLBACK_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     derandomize=True,
@@ -725,6 +744,10 @@ def approve_rollback(world: World, run: Run, name: str, old_rs: str, old_image: 
 def test_no_rollback_writes_an_unsafe_template_or_settles_wrong(
     world: World, old: OldRevision
 ) -> None:
+    check_rollback(world, old)
+
+
+def check_rollback(world: World, old: OldRevision) -> None:
     """Classify what is written: a rollback to an old template that is data class (by its
     image, its volumes, or a claim added to its ReplicaSet after the approval) is never sent;
     a lost response is never settled "applied" unless the server applied the PATCH."""
@@ -766,7 +789,7 @@ def test_no_rollback_writes_an_unsafe_template_or_settles_wrong(
         kube.add_fault(Fault("error", verb="patch", name=name, times=1))
     elif old.fault == "delay_after":
         kube.add_fault(Fault("delay_after", verb="patch", name=name, seconds=0.4, times=1))
-    rollback(run.model_copy(update={"approval_id": aid}), sleep=lambda _s: None)
+    rollback(run.model_copy(update={"approval_id": aid}), ledger=ledger, sleep=lambda _s: None)
     settle_in_flight(kube)
     kube.clear_faults()
     applied = applied_patches(kube, name)

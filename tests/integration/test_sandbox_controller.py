@@ -229,7 +229,7 @@ def test_a_no_op_write_keeps_the_resource_version(srv: KubeApiServer, clients: K
 def test_the_demo_cluster_has_database_like_deployments() -> None:
     """`make run`'s cluster: PostgreSQL on a PVC and a single Redis, both plain Deployments."""
     from shared.k8s.reads import find_hpa
-    from shared.k8s.workload import WorkloadRef
+    from shared.workload.resolve import WorkloadRef
 
     with KubeApiServer("demo") as srv:
         c = load_clients(K8sSettings(kubeconfig=srv.kubeconfig_path))

@@ -26,9 +26,9 @@ from sandbox.run import dump_plan
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.settings import K8sSettings
-from shared.k8s.workload import resolve_workload
 from shared.model import Alert
 from shared.run import Run
+from shared.workload.resolve import resolve_workload
 
 pytestmark = pytest.mark.integration
 

@@ -28,13 +28,13 @@ from shared.k8s.errors import K8sError, K8sForbidden
 from shared.k8s.reads import get_deployment, rollout_history
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.settings import K8sSettings
-from shared.k8s.workload import selector_string
 from shared.ledger import Ledger
 from shared.model import Finding
 from shared.remediation import remediate
 from shared.remediation.decide import plan_rollback
 from shared.rollback import rollback
 from shared.run import Run
+from shared.workload.resolve import selector_string
 from tests.conftest import reset_settings
 from tests.seed import make_alert, seed_run
 

@@ -14,7 +14,7 @@ import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer
 from shared.bus import Bus
-from shared.cluster_clients import clear_caches
+from shared.clusters.clients import clear_caches
 from shared.config import settings
 from shared.console.timeline import build as build_timeline
 from shared.dispatch import dispatch_alert

@@ -12,8 +12,8 @@ from sandbox.kube_api import KubeApiServer
 from shared.k8s import reads
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.settings import k8s_settings
-from shared.k8s.workload import WorkloadRef, get_workload, list_pods, selector_string
 from shared.remediation.workload_safety import Classification, classify, may_write
+from shared.workload.resolve import WorkloadRef, get_workload, list_pods, selector_string
 from tests.unit.k8s_objects import deployment, owner_ref, pod, pvc_volume
 
 

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import clusters as cl
-from shared.clusters import (
-    ClusterConfigError,
-    Route,
-    RoutingProblem,
-    load_table,
-    parse_table,
-    route,
-)
+from shared.clusters import table as cl
+from shared.clusters.routing import Route, RoutingProblem, route, route_alert
+from shared.clusters.table import ClusterConfigError, load_table, parse_table
 
 CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
 EAST = "projects/acme/locations/europe-west1/clusters/east"
@@ -111,7 +105,7 @@ def test_implicit_table_routes_as_before_and_is_named() -> None:
 
 def test_route_alert_turns_a_broken_table_into_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALERTLOOP_CLUSTERS", "{not json")
-    got = cl.route_alert({"cluster": "east"})
+    got = route_alert({"cluster": "east"})
     assert isinstance(got, RoutingProblem) and got.reason == "config"
     assert "ALERTLOOP_CLUSTERS is not valid JSON" in str(got)
 
@@ -267,7 +261,7 @@ def test_the_process_table_is_reloaded_when_the_file_changes(
 def test_a_clusters_prometheus_overrides_the_global_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from shared.cluster_clients import prometheus_settings_for
+    from shared.clusters.clients import prometheus_settings_for
 
     monkeypatch.setenv("PROMETHEUS_URL", "http://global:9090")
     monkeypatch.setenv("PROMETHEUS_TIMEOUT_SECONDS", "7")
@@ -335,7 +329,8 @@ def test_the_cluster_modules_import_no_heavy_client() -> None:
     import sys
 
     code = (
-        "import sys, shared.clusters, shared.cluster_clients, shared.k8s.gke, shared.doctor\n"
+        "import sys, shared.clusters.table, shared.clusters.routing, shared.clusters.clients,"
+        " shared.clusters.gke, shared.doctor\n"
         "print([m for m in ('kubernetes', 'google.cloud.container_v1', 'google.auth', 'grpc')"
         " if m in sys.modules])"
     )

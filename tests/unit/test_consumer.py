@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from shared.clusters import ClusterEntry, RoutingProblem
+from shared.clusters.routing import RoutingProblem
+from shared.clusters.table import ClusterEntry
 from shared.consumer import DROP, Consumer, Delivery, on_cluster
 from shared.lazy import lazy
 from shared.messages import StageMessage, parse_stage

@@ -196,6 +196,68 @@ CASES: dict[str, tuple[Evidence, Evidence]] = {
         ),
         ev(logs=[L("INFO worker thread 'main' started at src/main.rs:42:10")]),
     ),
+    "dotnet-exception": (
+        ev(
+            logs=[
+                L(
+                    "Unhandled exception. System.InvalidOperationException: Unable to resolve "
+                    "service for type 'Shop.IPriceClient' while attempting to activate "
+                    "'Shop.CartService'.",
+                    "   at Microsoft.Extensions.DependencyInjection.ServiceLookup.CallSiteFactory",
+                )
+            ]
+        ),
+        # a dependency's failure, however unhandled, is the dependency's entry
+        ev(
+            logs=[
+                L(
+                    "Unhandled exception. System.Net.Http.HttpRequestException: Connection "
+                    "refused (prices.shop.svc:8080)"
+                )
+            ]
+        ),
+    ),
+    "php-fatal": (
+        ev(
+            logs=[
+                L(
+                    'PHP Fatal error:  Uncaught Error: Class "Redis" not found in '
+                    "/var/www/src/Cache.php:14"
+                )
+            ]
+        ),
+        ev(logs=[L('PHP Warning:  Undefined array key "locale" in /var/www/index.php on line 9')]),
+    ),
+    "ruby-exception": (
+        ev(
+            logs=[
+                L(
+                    "/app/config/initializers/stripe.rb:3:in `<main>': uninitialized constant "
+                    "Stripe (NameError)"
+                )
+            ]
+        ),
+        ev(
+            logs=[
+                L(
+                    "/usr/local/lib/ruby/3.3.0/net/http.rb:1603:in `initialize': Failed to open "
+                    "TCP connection to api.stripe.com:443 (getaddrinfo: Name or service not "
+                    "known) (SocketError)"
+                )
+            ]
+        ),
+    ),
+    "gcp-permission-denied": (
+        ev(
+            logs=[
+                L(
+                    "Error 403: Permission 'secretmanager.versions.access' denied on resource "
+                    "'projects/acme/secrets/stripe-key/versions/latest' (or it may not exist)."
+                )
+            ]
+        ),
+        ev(logs=[L("INFO auth: permission cache refreshed (412 entries)")]),
+    ),
     "config-missing-env": (
         ev(logs=[L('FATAL config: environment variable "PAYMENTS_API_URL" is not set')]),
         ev(logs=[L("INFO environment variable PAYMENTS_API_URL set from ConfigMap")]),
@@ -819,7 +881,39 @@ def test_quoted_evidence_is_redacted() -> None:
 
 
 def test_fill_alternatives_and_missing() -> None:
-    assert fill("{a|b}/{c}", {"b": "x"}) == "x/?"
+    assert fill("{a|b}/{c}", {"b": "x"}) == "x/"
+
+
+@pytest.mark.parametrize(
+    ("template", "captures", "text"),
+    [
+        # the parenthesis holding a missing field goes, the rest stays
+        ("the probe fails and restarts it ({detail})", {}, "the probe fails and restarts it"),
+        ("panics at {where}: {panic}", {"where": "src/a.rs:1:2"}, "panics at src/a.rs:1:2"),
+        ("expired (not after {expiry}): refused", {}, "expired: refused"),
+        ("crashes with {exception}: {detail}", {"exception": "E"}, "crashes with E"),
+        ("pods evicted: node {node} was low", {}, "pods evicted"),
+        ("evicted: node {node} low on {r}", {"r": "disk"}, "evicted: node low on disk"),
+        ("at {where}: {panic}", {"where": "a.rs:1:2", "panic": "x: y"}, "at a.rs:1:2: x: y"),
+        ("all {a} here ({b})", {"a": "x", "b": "y"}, "all x here (y)"),
+        # in the first clause only the field goes; the nearest separator bounds a tail clause
+        ("node {node} is NotReady: gone", {}, "node is NotReady: gone"),
+        ("missing on {r} (principal {p})", {"p": "sa@x"}, "missing (principal sa@x)"),
+        ("x: {a} is missing on {r}", {"r": "p1"}, "x: is missing on p1"),
+    ],
+)
+def test_a_clause_whose_field_is_missing_is_dropped_never_a_question_mark(
+    template: str, captures: dict[str, str], text: str
+) -> None:
+    assert fill(template, captures) == text
+
+
+def test_no_named_cause_prints_a_question_mark_for_a_missing_capture() -> None:
+    liveness = ev(events=[E("Killing", "Container api failed liveness probe, will be restarted")])
+    rust = ev(logs=[L("thread 'main' panicked at src/main.rs:42:10:")])
+    for e in (liveness, rust):
+        r = diagnose(e)
+        assert r.best is not None and "?" not in r.best.cause and "\x00" not in r.best.cause
 
 
 def test_catalogue_validation_refuses_bad_data() -> None:
@@ -1315,3 +1409,1039 @@ def test_a_migration_without_a_database_error_line_still_names_the_failure() -> 
     r = diagnose(e)
     assert r.best is not None and r.best.entry.id == "migration-failed"
     assert "Migration 42 failed: lock timeout" in r.best.cause
+
+
+# ----------------------------------------------------------------- the time rule
+
+
+def test_a_pod_evicted_days_before_the_incident_is_history_not_its_cause() -> None:
+    msg = (
+        "The node was low on resource: memory. Threshold quantity: 100Mi, available: 88412Ki. "
+        "Container api was using 1873204Ki, request is 1Gi, has larger consumption of memory."
+    )
+    old = {**P("Evicted", msg), "ended_at": at(60 * 48)}
+    r = diagnose(ev(pods=[old]))
+    assert r.best is None, r.likely_cause_line()
+    history = r.lines()[-1]
+    assert history.startswith("Earlier history (before this incident, not its cause): pod ")
+    assert "(2 days before the alert)" in history
+    recent = {**P("Evicted", msg), "ended_at": at(10)}
+    r = diagnose(ev(pods=[recent]))
+    assert r.best is not None and r.best.entry.id == "evicted-node-pressure"
+    assert not r.history, "evidence a named cause quotes is not history"
+
+
+def test_a_pod_still_pending_is_current_whatever_its_age() -> None:
+    pending = {
+        "name": "api-7c9f-x2x4k",
+        "unschedulable": True,
+        "scheduling_message": "0/3 nodes are available: 3 Insufficient memory.",
+        "ended_at": None,
+    }
+    e = ev(
+        pods=[pending],
+        events=[
+            {
+                **E("FailedScheduling", "0/3 nodes are available: 3 Insufficient memory."),
+                "last_seen": at(0.5),  # first seen hours ago, still repeated: count keeps rising
+            }
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "unschedulable-resources"
+
+
+def test_an_event_last_seen_over_an_hour_before_the_incident_is_history() -> None:
+    old = {**E("Killing", "Stopping container api", type_="Normal"), "last_seen": at(61)}
+    quota = {
+        **E(
+            "FailedCreate",
+            'Error creating: pods "api-x" is forbidden: exceeded quota: compute-quota, '
+            "requested: limits.memory=4Gi, used: limits.memory=14Gi, limited: limits.memory=16Gi",
+            obj="replicaset/api-7c9f",
+        ),
+        "last_seen": at(75),
+    }
+    r = diagnose(ev(events=[old, quota]))
+    assert "quota-exceeded" not in [h.entry.id for h in r.hypotheses]
+    assert any("75 min before the alert" in h for h in r.history)
+    quota["last_seen"] = at(50)
+    assert diagnose(ev(events=[quota])).best is not None
+
+
+READINESS = 'Readiness probe failed: Get "http://10.4.0.20:8080/healthz": context deadline exceeded'
+
+
+@pytest.mark.parametrize(
+    ("minutes_before", "named"), [(52, False), (16, False), (5, True), (-2, True)]
+)
+def test_a_readiness_failure_counts_only_while_it_goes_on(
+    minutes_before: float, named: bool
+) -> None:
+    blip = {**E("Unhealthy", READINESS), "count": 1, "last_seen": at(minutes_before)}
+    r = diagnose(ev(events=[blip]))
+    assert (r.best is not None and r.best.entry.id == "readiness-probe-timeout") is named
+    if not named:
+        assert r.best is None and "Readiness probe failed" in r.lines()[-1]
+
+
+def test_a_container_that_stopped_over_an_hour_before_is_history() -> None:
+    oom = {**C("OOMKilled", 137), "finished_at": at(90)}
+    r = diagnose(ev(containers=[oom]))
+    assert r.best is None and "(90 min before the alert)" in r.lines()[-1]
+    oom["finished_at"] = at(45)
+    assert diagnose(ev(containers=[oom])).best is not None
+
+
+def test_a_container_terminated_now_is_as_old_as_its_end() -> None:
+    """An evicted pod's container (state.terminated now, no lastState) carries its finishedAt."""
+    details = {
+        "pods": [
+            {
+                "name": "api-x",
+                "containers": [
+                    {
+                        "name": "api",
+                        "restart_count": 0,
+                        "terminated_reason": "OOMKilled",
+                        "terminated_exit_code": 137,
+                        "terminated_finished_at": at(60 * 30),
+                    }
+                ],
+            }
+        ]
+    }
+    r = diagnose(Evidence.from_details(details, START))
+    assert r.best is None and "(30 h before the alert)" in r.lines()[-1]
+
+
+def test_timestamped_log_lines_older_than_the_incident_are_history() -> None:
+    stamp = (START - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    old = L(
+        f"{stamp} ERROR boot failed",
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+        "goroutine 1 [running]:",
+        source="current",
+    )
+    r = diagnose(ev(logs=[old]))
+    assert r.best is None, r.likely_cause_line()
+    assert "(3 h before the alert)" in r.lines()[-1]
+    # Ruby's Logger layout, minutes before: current
+    recent = (START - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    line = f"E, [{recent} #1] ERROR -- : dial tcp 10.8.0.7:5432: connect: connection refused"
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    # a time without a zone may be local: 3 h is within a zone offset, 2 days is not
+    for hours, stale in ((3, False), (48, True)):
+        local = (START - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M:%S,%f")
+        r = diagnose(
+            ev(logs=[L(f"{local} ERROR dial tcp 10.8.0.7:5432: connect: connection refused")])
+        )
+        assert (r.best is None) is stale, (hours, r.likely_cause_line())
+    # a date inside the message is not the line's time
+    line = "Error: certificate has expired, notAfter 2026-05-01T23:59:59Z (CERT_HAS_EXPIRED)"
+    assert diagnose(ev(logs=[L(line)])).best is not None
+    # no timestamp at all: nothing says it is old
+    r = diagnose(ev(logs=[L("dial tcp 10.8.0.7:5432: connect: connection refused")]))
+    assert r.best is not None
+
+
+def test_from_details_reads_when_a_finished_pod_ended() -> None:
+    from shared.k8s.reads import pod_summary
+
+    raw = {
+        "metadata": {"name": "api-x", "creationTimestamp": at(60 * 80)},
+        "spec": {"nodeName": "n1", "containers": [{"name": "api"}]},
+        "status": {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory. ",
+            "conditions": [
+                {"type": "Ready", "status": "False", "lastTransitionTime": at(60 * 49)},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": at(60 * 80)},
+            ],
+            "containerStatuses": [
+                {
+                    "name": "api",
+                    "restartCount": 0,
+                    "state": {
+                        "terminated": {
+                            "exitCode": 137,
+                            "reason": "ContainerStatusUnknown",
+                            "finishedAt": at(60 * 48),
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    summary = pod_summary(raw)
+    assert summary["ended_at"] == at(60 * 48)
+    assert summary["containers"][0]["terminated_finished_at"] == at(60 * 48)
+    running = {**raw, "status": {**raw["status"], "phase": "Running"}}
+    assert pod_summary(running)["ended_at"] is None
+
+
+# ----------------------------------------------------------------- specific before generic
+
+
+SPRING_START_FAILURE = [
+    "2026-06-12T09:58:10.296+00:00 ERROR 1 --- [api] [main] o.s.boot.SpringApplication"
+    "               : Application run failed",
+    "",
+    "org.springframework.beans.factory.UnsatisfiedDependencyException: Error creating bean with "
+    "name 'pointsController': Unsatisfied dependency expressed through constructor parameter 0",
+    "\tat org.springframework.beans.factory.support.ConstructorResolver.createArgumentArray("
+    "ConstructorResolver.java:795)",
+    "Caused by: org.springframework.beans.factory.BeanCreationException: Error creating bean "
+    "with name 'tierCalculator': Failed to instantiate",
+    "\t... 21 common frames omitted",
+    "Caused by: java.lang.IllegalArgumentException: tier thresholds must be increasing",
+    "\tat com.example.tier.TierCalculator.<init>(TierCalculator.java:41)",
+    "\t... 23 common frames omitted",
+]
+
+
+def test_a_named_exception_outranks_the_rollout_that_brought_it() -> None:
+    e = ev(
+        containers=[C("Error", 1, waiting="CrashLoopBackOff")],
+        logs=[L(*SPRING_START_FAILURE)],
+        changes=[dict(ROLLOUT)],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "java-exception", r.likely_cause_line()
+    line = r.likely_cause_line()
+    assert "java.lang.IllegalArgumentException: tier thresholds must be increasing" in line
+    assert "began after revision 4 (image api:2.3.1) 6 min before the alert" in line
+    assert "bad-rollout" in ids(e), "the rollout is still a hypothesis, ranked below"
+
+
+def test_a_generic_entry_is_named_when_nothing_specific_is() -> None:
+    e = ev(containers=[C("Error", 1, waiting="CrashLoopBackOff")], changes=[dict(ROLLOUT)])
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "bad-rollout"
+
+
+def test_a_refused_dependency_outranks_exit_code_1() -> None:
+    e = ev(
+        containers=[C("Error", 1, waiting="CrashLoopBackOff")],
+        logs=[
+            L(
+                "Connection refused - connect(2) for 10.20.0.4:6379 (RedisClient::"
+                "CannotConnectError)"
+            )
+        ],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    assert "10.20.0.4:6379" in r.best.cause
+
+
+def test_a_readiness_probe_failing_because_of_a_dependency_names_the_dependency() -> None:
+    e = ev(
+        events=[{**E("Unhealthy", READINESS), "last_seen": at(1)}],
+        logs=[L("ERROR health: redis: dial tcp 10.8.0.9:6379: i/o timeout", source="current")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", r.likely_cause_line()
+    assert "10.8.0.9:6379" in r.best.cause
+
+
+def test_an_upstream_down_explains_the_refusals_without_a_log_matcher_of_its_own() -> None:
+    """upstream-down takes the host from diagnosis_reads (which kept the line naming it)."""
+    line = "Error connecting to Redis on sessions-redis:6379 (Errno::ECONNREFUSED)"
+    e = ev(
+        logs=[L(line)],
+        upstreams={
+            "sessions-redis": {
+                "target": "service shop/sessions-redis",
+                "state": "crash-looping",
+                "detail": "0 ready endpoints, its 1 pods are in CrashLoopBackOff",
+                "line": line,
+            }
+        },
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "upstream-down"
+    assert r.best.evidence[0] == f"log: {line}"
+    assert hosts_in_logs([{"previous": [line]}]) == ["sessions-redis"]
+
+
+# ----------------------------------------------------------------- the JVM's root cause
+
+
+def test_the_jvm_entry_names_the_root_caused_by_and_its_message() -> None:
+    r = diagnose(ev(logs=[L(*SPRING_START_FAILURE)]))
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert r.best.captures["exception"] == "java.lang.IllegalArgumentException"
+    assert r.best.captures["detail"] == "tier thresholds must be increasing"
+
+
+def test_a_spring_failure_analyzer_report_names_the_exception() -> None:
+    r = diagnose(
+        ev(
+            logs=[
+                L(
+                    "***************************",
+                    "APPLICATION FAILED TO START",
+                    "***************************",
+                    "Caused by: java.lang.IllegalStateException: No datasource url configured",
+                )
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert "IllegalStateException" in r.best.cause
+
+
+def test_a_one_line_json_stack_trace_names_its_last_caused_by() -> None:
+    line = (
+        '{"level":"ERROR","message":"Application run failed","stack_trace":"org.springframework.'
+        "beans.factory.BeanCreationException: Error creating bean\\n\\tat x.y(Z.java:1)\\nCaused"
+        ' by: java.lang.NumberFormatException: For input string: \\"30s\\"\\n\\tat x(Y.java:2)'
+        '"}'
+    )
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "java-exception"
+    assert r.best.captures["exception"] == "java.lang.NumberFormatException"
+
+
+def test_a_handled_java_exception_in_a_running_app_is_not_a_crash() -> None:
+    line = "WARN c.e.Api : retrying: Caused by: java.lang.IllegalStateException: pool busy"
+    assert "java-exception" not in ids(ev(logs=[L(line, source="current")]))
+
+
+def test_a_jvm_failing_to_connect_is_the_dependency_not_an_exception() -> None:
+    lines = [
+        "ERROR o.s.boot.SpringApplication : Application run failed",
+        "Caused by: org.postgresql.util.PSQLException: Connection to ledger-db:5432 refused. "
+        "Check that the hostname and port are correct and that the postmaster is accepting "
+        "TCP/IP connections.",
+        "Caused by: java.net.ConnectException: Connection refused",
+    ]
+    r = diagnose(ev(logs=[L(*lines)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", r.likely_cause_line()
+    assert "ledger-db:5432" in r.best.cause
+
+
+# ----------------------------------------------------------------- more clients' spellings
+
+MORE_REFUSED = [
+    (
+        "redis-client",
+        "Connection refused - connect(2) for 10.20.0.4:6379 (RedisClient::CannotConnectError)",
+        "10.20.0.4:6379",
+    ),
+    (
+        "redis-rb",
+        "Error connecting to Redis on 10.20.0.4:6379 (Errno::ECONNREFUSED)",
+        "10.20.0.4:6379",
+    ),
+    (
+        "redis-py",
+        "redis.exceptions.ConnectionError: Error 111 connecting to cache:6379. Connection refused.",
+        "cache:6379",
+    ),
+    (
+        "psycopg",
+        'psycopg.OperationalError: connection to server at "pg.internal" (10.0.0.1), '
+        "port 5432 failed: Connection refused",
+        "pg.internal:5432",
+    ),
+    (
+        "Go",
+        "failed to connect: dial tcp 10.0.0.1:5432: connect: connection refused",
+        "10.0.0.1:5432",
+    ),
+    ("Node", "Error: connect ECONNREFUSED 10.0.0.1:6379", "10.0.0.1:6379"),
+    (
+        "PgJDBC",
+        "org.postgresql.util.PSQLException: Connection to db:5432 refused. Check that "
+        "the hostname and port are correct",
+        "db:5432",
+    ),
+    (
+        "asyncio",
+        "OSError: Multiple exceptions: [Errno 111] Connect call failed ('10.0.0.5', "
+        "5432), [Errno 99] Cannot assign requested address",
+        "10.0.0.5:5432",
+    ),
+    (
+        "curl",
+        "curl: (7) Failed to connect to api.internal port 8080 after 0 ms: Connection refused",
+        "api.internal:8080",
+    ),
+    (
+        "pymongo",
+        "pymongo.errors.ServerSelectionTimeoutError: mongo-0:27017: [Errno 111] Connection refused",
+        "mongo-0:27017",
+    ),
+    (
+        "kombu",
+        "consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] "
+        "Connection refused.",
+        "rabbitmq:5672",
+    ),
+    (
+        "nginx",
+        "2026/06/12 09:58:00 [error] 22#22: *9 connect() failed (111: Connection refused)"
+        ' while connecting to upstream, client: 10.1.0.3, server: _, request: "GET / HTTP/1.1", '
+        'upstream: "http://10.4.0.7:8080/", host: "shop"',
+        "10.4.0.7:8080",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "line", "endpoint"), MORE_REFUSED)
+def test_more_clients_refused_name_the_endpoint(client: str, line: str, endpoint: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", client
+    assert f"connections to {endpoint} are refused" in r.best.cause, (client, r.best.cause)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ConnectionRefusedError: [Errno 111] Connection refused",
+        "java.net.ConnectException: Connection refused",
+        "SQLSTATE[HY000] [2002] Connection refused",
+    ],
+)
+def test_a_refusal_naming_no_host_is_still_named(line: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-refused"
+    assert "a dependency (the log line names no host)" in r.best.cause
+    assert "{" not in r.best.fix
+
+
+MORE_TIMEOUTS = [
+    ("Go", "dial tcp 10.0.0.1:5432: connect: connection timed out", "10.0.0.1:5432"),
+    (
+        "psycopg",
+        'connection to server at "pg" (10.0.0.1), port 5432 failed: Connection timed out',
+        "pg:5432",
+    ),
+    ("Node", "Error: connect ETIMEDOUT 10.0.0.1:443", "10.0.0.1:443"),
+    ("redis-py", "Error 110 connecting to cache:6379. Connection timed out.", "cache:6379"),
+    (
+        "Netty",
+        "io.netty.channel.ConnectTimeoutException: connection timed out: quotes/10.4.1.7:9090",
+        "quotes:9090",
+    ),
+    (
+        "Ruby",
+        "Failed to open TCP connection to api.partner.example:443 (execution expired)",
+        "api.partner.example:443",
+    ),
+    ("redis-client", "Timed out connecting to Redis on 10.20.0.4:6379", "10.20.0.4:6379"),
+    (
+        "curl",
+        "curl: (28) Failed to connect to api.internal port 443 after 130001 ms: Timeout "
+        "was reached",
+        "api.internal:443",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "line", "endpoint"), MORE_TIMEOUTS)
+def test_more_clients_timeouts_name_the_endpoint(client: str, line: str, endpoint: str) -> None:
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", client
+    assert f"connections to {endpoint} time out" in r.best.cause, (client, r.best.cause)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "INFO connect timeout is 5s, read timeout 30s",
+        "DEBUG ETIMEDOUT retries left: 3",
+        "INFO Timed out waiting for leader election, retrying",
+    ],
+)
+def test_timeout_look_alikes_do_not_match(line: str) -> None:
+    assert "dependency-timeout" not in ids(ev(logs=[L(line)]))
+
+
+def test_psycopg3_dns_failure_names_the_host() -> None:
+    line = (
+        "psycopg.OperationalError: failed to resolve host 'ledger-db': [Errno -2] Name or "
+        "service not known"
+    )
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-dns"
+    assert "ledger-db" in r.best.cause
+
+
+def test_fill_takes_a_quoted_default() -> None:
+    assert fill("to {endpoint|'a dependency'}", {}) == "to a dependency"
+    assert fill("to {endpoint|'a dependency'}", {"endpoint": "db:5432"}) == "to db:5432"
+
+
+def test_a_stronger_generic_entry_still_ranks_below_a_named_specific_cause() -> None:
+    """init-container-failing (80) is a symptom; the refused database in its log (74) is the
+    cause."""
+    e = ev(
+        containers=[C("Error", 1, init=True)],
+        logs=[L("psql: error: dial tcp 10.0.0.1:5432: connect: connection refused", source="init")],
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-refused", r.likely_cause_line()
+    assert r.hypotheses[1].entry.id == "init-container-failing"
+
+
+def test_a_long_one_line_stack_trace_keeps_its_root_cause() -> None:
+    from shared.k8s.reads import MAX_LOG_LINE, clip_log_line
+
+    frames = "\\n\\tat com.example.Frame.call(Frame.java:1)" * 30
+    line = (
+        '{"message":"Application run failed","stack_trace":"org.springframework.beans.'
+        "BeanCreationException: Error creating bean"
+        + frames
+        + "\\nCaused by: java.lang.IllegalStateException: bad tiers"
+        + frames
+        + '"}'
+    )
+    clipped = clip_log_line(line)
+    assert len(clipped) <= MAX_LOG_LINE
+    assert clipped.startswith('{"message":"Application run failed"')
+    assert "Caused by: java.lang.IllegalStateException: bad tiers" in clipped
+    assert clip_log_line("short line") == "short line"
+    plain = "x" * (MAX_LOG_LINE + 50)
+    assert clip_log_line(plain) == plain[: MAX_LOG_LINE - 1] + "…"
+
+
+def test_pods_of_another_workload_matching_the_selector_are_not_its_evidence() -> None:
+    from shared.investigation.k8s_evidence import _owned_by
+
+    def pod(kind: str | None, name: str = "") -> dict[str, Any]:
+        refs = [{"kind": kind, "name": name, "controller": True}] if kind else []
+        return {"metadata": {"name": "p", "ownerReferences": refs}}
+
+    assert _owned_by(pod("ReplicaSet", "reports-api-7c9f8d"), "Deployment", "reports-api")
+    assert not _owned_by(pod("Job", "reports-api-backfill-1"), "Deployment", "reports-api")
+    assert not _owned_by(pod("ReplicaSet", "billing-5d8f"), "Deployment", "reports-api")
+    assert _owned_by(pod("StatefulSet", "db"), "StatefulSet", "db")
+    assert not _owned_by(pod("StatefulSet", "db-replica"), "StatefulSet", "db")
+    assert _owned_by(pod(None), "Deployment", "reports-api"), "no owner: nothing says not ours"
+    assert _owned_by(pod("Job", "x"), "Service", "reports-api"), "a Service's pods are all kept"
+
+
+# ---------------------------------------------------------------- fix round 4 (holdout3 classes)
+
+
+def _running(restarts: int = 0) -> dict[str, Any]:
+    """The app container running and ready (a handled exception's pod)."""
+    return {**C(reason="", exit_code=None, restarts=restarts), "ready": restarts == 0}
+
+
+# A client exception naming a connect timeout / refusal / DNS / TLS failure: the dependency's
+# cause (with its host) whatever the runtime, never "the application crashes with …".
+DEPENDENCY_EXCEPTIONS = [
+    (
+        "requests ConnectTimeout",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/relay/delivery.py", line 44, in deliver',
+            "requests.exceptions.ConnectTimeout: HTTPSConnectionPool(host='hooks.partner.io', "
+            "port=443): Max retries exceeded with url: /v1/events (Caused by "
+            "ConnectTimeoutError(<urllib3.connection.HTTPSConnection object at 0x7f3a>, "
+            "'Connection to hooks.partner.io timed out. (connect timeout=5)'))",
+        ],
+        "dependency-timeout",
+        "hooks.partner.io",
+    ),
+    (
+        "urllib3 ConnectTimeoutError alone",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "urllib3.exceptions.ConnectTimeoutError: (<urllib3.connection.HTTPSConnection "
+            "object at 0x7f>, 'Connection to api.billing.example timed out. (connect timeout=3)')",
+        ],
+        "dependency-timeout",
+        "api.billing.example",
+    ),
+    (
+        "requests NewConnectionError refused",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "requests.exceptions.ConnectionError: HTTPConnectionPool(host='search.shop.svc', "
+            "port=9200): Max retries exceeded with url: / (Caused by NewConnectionError('<urllib3"
+            ".connection.HTTPConnection object at 0x7f>: Failed to establish a new connection: "
+            "[Errno 111] Connection refused'))",
+        ],
+        "dependency-refused",
+        "search.shop.svc",
+    ),
+    (
+        "urllib3 2 NameResolutionError",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='api.stripe.invalid', "
+            "port=443): Max retries exceeded with url: /v1 (Caused by NameResolutionError("
+            '"<urllib3.connection.HTTPSConnection object at 0x7f>: Failed to resolve '
+            "'api.stripe.invalid' ([Errno -2] Name or service not known)\"))",
+        ],
+        "dependency-dns",
+        "api.stripe.invalid",
+    ),
+    (
+        "aiohttp connect timeout",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/x.py", line 3, in <module>',
+            "aiohttp.client_exceptions.ServerTimeoutError: Connection timeout to host "
+            "https://geo.partner.net/v2/lookup",
+        ],
+        "dependency-timeout",
+        "geo.partner.net",
+    ),
+    (
+        "Node undici fetch",
+        [
+            "TypeError: fetch failed",
+            "    at node:internal/deps/undici/undici:12502:13",
+            "  [cause]: ConnectTimeoutError: Connect Timeout Error (attempted address: "
+            "push.vendor.com:443, timeout: 10000ms)",
+        ],
+        "dependency-timeout",
+        "push.vendor.com",
+    ),
+    (
+        "Apache HttpClient",
+        [
+            "Caused by: org.apache.http.conn.ConnectTimeoutException: Connect to "
+            "ledger.bank.example:443 [ledger.bank.example/10.2.3.4] failed: connect timed out",
+        ],
+        "dependency-timeout",
+        "ledger.bank.example",
+    ),
+    (
+        "OkHttp",
+        [
+            "java.net.SocketTimeoutException: failed to connect to maps.vendor.io/34.1.2.3 "
+            "(port 443) from /10.8.0.12 (port 41822) after 10000ms",
+        ],
+        "dependency-timeout",
+        "maps.vendor.io",
+    ),
+]
+
+
+@pytest.mark.parametrize(("client", "lines", "entry_id", "host"), DEPENDENCY_EXCEPTIONS)
+def test_an_exception_naming_a_connection_failure_is_the_dependency(
+    client: str, lines: list[str], entry_id: str, host: str
+) -> None:
+    for logs in ([L(*lines)], [L(*lines, source="current")]):
+        r = diagnose(ev(logs=logs, containers=[_running()]))
+        assert r.best is not None and r.best.entry.id == entry_id, (client, r.lines())
+        assert host in r.best.cause
+        assert "crashes" not in r.best.cause
+
+
+def test_a_handled_exception_in_a_healthy_pod_is_said_handled_and_weaker() -> None:
+    lines = [
+        "[2026-06-12 09:58:00,680] ERROR app.views: export failed",
+        "Traceback (most recent call last):",
+        '  File "/app/export.py", line 12, in run',
+        "ValueError: invalid literal for int() with base 10: 'n/a'",
+    ]
+    handled = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running()]))
+    best = handled.best
+    assert best is not None and best.entry.id == "python-exception"
+    assert "crashes" not in best.cause and "handled" in best.cause
+    assert best.strength < cat.HIGH and best.confidence == "medium"
+    # the same traceback in the log of a container that restarts is a crash, stated high
+    crashed = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running(restarts=4)]))
+    assert crashed.best is not None and "crashes with ValueError" in crashed.best.cause
+    assert crashed.best.confidence == "high"
+    previous = diagnose(ev(logs=[L(*lines)], containers=[_running()]))
+    assert previous.best is not None and "crashes with ValueError" in previous.best.cause
+
+
+# The final exception line of a traceback under a framework's own log lines.
+PYTHON_SHAPES = [
+    (
+        "celery, tail cut the header off",
+        [
+            '  File "/app/invoices/pdf/render.py", line 4, in <module>',
+            "    from weasyprint import CSS, HTML",
+            "ModuleNotFoundError: No module named 'weasyprint'",
+        ],
+        "ModuleNotFoundError",
+        "weasyprint",
+    ),
+    (
+        "celery unrecoverable",
+        [
+            "[2026-06-12 09:59:01,100: CRITICAL/MainProcess] Unrecoverable error: "
+            "ImportError(\"cannot import name 'Sequence' from 'collections'\")",
+            "Traceback (most recent call last):",
+        ],
+        "ImportError",
+        "Sequence",
+    ),
+    (
+        "gunicorn worker boot",
+        [
+            "[2026-06-12 09:59:00 +0000] [7] [ERROR] Exception in worker process",
+            "Traceback (most recent call last):",
+            '  File "/usr/local/lib/python3.12/site-packages/gunicorn/arbiter.py", line 609',
+            "django.core.exceptions.ImproperlyConfigured: SECRET_KEY setting must not be empty.",
+            "[2026-06-12 09:59:00 +0000] [7] [INFO] Worker exiting (pid: 7)",
+        ],
+        "django.core.exceptions.ImproperlyConfigured",
+        "SECRET_KEY setting",
+    ),
+    (
+        "chained, during handling",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/a.py", line 3, in <module>',
+            "KeyError: 'x'",
+            "During handling of the above exception, another exception occurred:",
+            "Traceback (most recent call last):",
+            '  File "/app/a.py", line 5, in <module>',
+            "RuntimeError: feature flags unreadable",
+        ],
+        "RuntimeError",
+        "feature flags unreadable",
+    ),
+    (
+        "structlog JSON field",
+        [
+            '{"event": "worker crashed", "level": "critical", "exception": "Traceback (most '
+            'recent call last):\\n  File \\"/app/w.py\\", line 9, in main\\nsqlalchemy.exc.'
+            'ProgrammingError: (psycopg.errors.UndefinedTable) relation \\"jobs\\" does not '
+            'exist\\n"}',
+        ],
+        "sqlalchemy.exc.ProgrammingError",
+        "UndefinedTable",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "lines", "exception", "detail"), PYTHON_SHAPES)
+def test_python_traceback_final_line_in_framework_logs(
+    shape: str, lines: list[str], exception: str, detail: str
+) -> None:
+    r = diagnose(ev(logs=[L(*lines)], containers=[C()], changes=[ROLLOUT]))
+    assert r.best is not None and r.best.entry.id == "python-exception", (shape, r.lines())
+    assert r.best.captures["exception"] == exception
+    assert detail in r.best.cause
+
+
+def test_python_look_alikes_are_not_a_traceback() -> None:
+    # a warning's file:line prefix, and an exception name in a message without a traceback
+    lines = [
+        "/usr/local/lib/python3.11/site-packages/celery/platforms.py:829: SecurityWarning: "
+        "You're running the worker with superuser privileges",
+        "ERROR app: ValueError: bad input from client 10.0.0.4",
+    ]
+    assert "python-exception" not in ids(ev(logs=[L(*lines)]))
+
+
+NODE_SHAPES = [
+    (
+        "NestJS DI",
+        [
+            "[Nest] 1  - 06/12/2026, 9:58:32 AM   ERROR [ExceptionHandler] Nest can't resolve "
+            "dependencies of the MailerService (ConfigService, ?). Please make sure that the "
+            'argument "SMTP_TRANSPORT" at index [1] is available in the MailModule context.',
+            "Error: Nest can't resolve dependencies of the MailerService (ConfigService, ?). "
+            'Please make sure that the argument "SMTP_TRANSPORT" at index [1] is available in '
+            "the MailModule context.",
+            "    at Injector.lookupComponentInParentModules (/app/node_modules/@nestjs/core/"
+            "injector/injector.js:262:19)",
+        ],
+        "MailerService",
+    ),
+    (
+        "ESM module not found",
+        [
+            "node:internal/modules/esm/resolve:838",
+            "  throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);",
+            "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'pino-pretty' imported from "
+            "/app/dist/log.js",
+            "    at packageResolve (node:internal/modules/esm/resolve:838:9)",
+        ],
+        "pino-pretty",
+    ),
+    (
+        "unhandled rejection",
+        [
+            "node:internal/process/promises:289",
+            "            triggerUncaughtException(err, true /* fromPromise */);",
+            "[UnhandledPromiseRejection: This error originated either by throwing inside of an "
+            "async function without a catch block, or by rejecting a promise which was not "
+            'handled with .catch(). The promise rejected with the reason "queue name missing".] '
+            "{",
+        ],
+        "queue name missing",
+    ),
+    (
+        "ts-node compile error",
+        [
+            "TSError: \u2a2f Unable to compile TypeScript:",
+            "src/routes/orders.ts(42,17): error TS2339: Property 'totl' does not exist on type "
+            "'Order'.",
+        ],
+        "totl",
+    ),
+    (
+        "express listen",
+        [
+            "Error: listen EADDRINUSE: address already in use :::3000",
+            "    at Server.setupListenHandle [as _listen2] (node:net:1872:16)",
+        ],
+        "EADDRINUSE",
+    ),
+]
+
+
+@pytest.mark.parametrize(("shape", "lines", "specific"), NODE_SHAPES)
+def test_node_errors_of_each_shape_are_named(shape: str, lines: list[str], specific: str) -> None:
+    r = diagnose(ev(logs=[L(*lines)], containers=[C()], changes=[ROLLOUT]))
+    assert r.best is not None and r.best.entry.id == "node-exception", (shape, r.lines())
+    assert specific in r.best.cause
+
+
+def test_node_look_alikes() -> None:
+    # an error line with no stack, a refused connection (the dependency's), a Java frame
+    assert "node-exception" not in ids(ev(logs=[L("Error: something odd, retrying")]))
+    refused = ev(
+        logs=[
+            L(
+                "Error: connect ECONNREFUSED 10.4.0.9:6379",
+                "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1595:16)",
+            )
+        ]
+    )
+    assert ids(refused)[0] == "dependency-refused"
+
+
+TLS_FORMS = [
+    (
+        "Java PKIX validity",
+        [
+            "Caused by: sun.security.validator.ValidatorException: PKIX path validation failed: "
+            "java.security.cert.CertPathValidatorException: validity check failed",
+            "Caused by: java.security.cert.CertificateExpiredException: NotAfter: Sun Jun 11 "
+            "23:59:59 UTC 2026",
+        ],
+        "tls-expired",
+        "Jun 11 23:59:59 UTC 2026",
+    ),
+    (
+        "Python ssl",
+        [
+            "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+            "failed: certificate has expired (_ssl.c:1006)"
+        ],
+        "tls-expired",
+        "expired",
+    ),
+    ("Node", ["Error: certificate has expired", "  code: 'CERT_HAS_EXPIRED'"], "tls-expired", ""),
+    (
+        "curl",
+        ["curl: (60) SSL certificate problem: certificate has expired"],
+        "tls-expired",
+        "",
+    ),
+    (
+        ".NET",
+        [
+            "System.Security.Authentication.AuthenticationException: The remote certificate is "
+            "invalid because of errors in the certificate chain: NotTimeValid"
+        ],
+        "tls-expired",
+        "",
+    ),
+    (
+        "Java unknown authority",
+        [
+            "Caused by: sun.security.provider.certpath.SunCertPathBuilderException: unable to "
+            "find valid certification path to requested target"
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+    (
+        "Node leaf",
+        [
+            "Error: unable to verify the first certificate",
+            "  code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'",
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+    (
+        ".NET untrusted root",
+        [
+            "The remote certificate is invalid because of errors in the certificate chain: "
+            "UntrustedRoot"
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("runtime", "lines", "entry_id", "specific"), TLS_FORMS)
+def test_tls_failures_of_each_runtime(
+    runtime: str, lines: list[str], entry_id: str, specific: str
+) -> None:
+    r = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == entry_id, (runtime, r.lines())
+    assert specific in r.best.cause and "?" not in r.best.cause
+
+
+def test_tls_look_alikes() -> None:
+    renewed = ev(logs=[L("INFO cert-manager: certificate will expire in 29 days, renewing")])
+    assert not {"tls-expired", "tls-unknown-authority"} & set(ids(renewed))
+
+
+def test_the_rust_panic_message_on_the_next_line_is_captured() -> None:
+    r = diagnose(
+        ev(
+            logs=[
+                L(
+                    "thread 'main' panicked at src/style/loader.rs:112:38:",
+                    'called `Result::unwrap()` on an `Err` value: Error("unknown variant")',
+                    "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace",
+                )
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "rust-panic"
+    assert r.best.cause.startswith("the application panics at src/style/loader.rs:112:38: called")
+    old = diagnose(ev(logs=[L("thread 'main' panicked at 'index out of bounds', src/a.rs:3:5")]))
+    assert old.best is not None and "src/a.rs:3:5: index out of bounds" in old.best.cause
+
+
+def test_the_liveness_cause_names_the_probe_detail_not_the_kill() -> None:
+    r = diagnose(
+        ev(
+            events=[
+                E("Killing", "Container api failed liveness probe, will be restarted"),
+                E(
+                    "Unhealthy",
+                    'Liveness probe failed: Get "http://10.4.0.7:8080/healthz": context deadline '
+                    "exceeded (Client.Timeout exceeded while awaiting headers)",
+                ),
+            ]
+        )
+    )
+    assert r.best is not None and r.best.entry.id == "liveness-probe-restarts"
+    assert "/healthz" in r.best.cause and "context deadline exceeded" in r.best.cause
+
+
+GO_SHAPES = [
+    ("panic: assignment to entry in nil map", "goroutine 1 [running]:", "nil map"),
+    ("fatal error: concurrent map writes", "goroutine 41 [running]:", "concurrent map writes"),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "specific"), GO_SHAPES)
+def test_go_panics_and_fatal_errors(first: str, second: str, specific: str) -> None:
+    r = diagnose(ev(logs=[L(first, second)]))
+    assert r.best is not None and r.best.entry.id == "go-panic" and specific in r.best.cause
+
+
+def test_a_recovered_go_http_panic_in_a_healthy_pod_is_not_a_crash() -> None:
+    line = (
+        "2026/06/12 09:58:00 http: panic serving 10.4.0.1:51234: runtime error: index out of "
+        "range [3] with length 3"
+    )
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == "go-panic"
+    assert "recovered" in r.best.cause and r.best.confidence != "high"
+
+
+GRPC_ENVOY = [
+    (
+        'details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.4.7.12:50051:'
+        ' Failed to connect to remote host: Connection refused"',
+        "dependency-refused",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "failed to connect to all addresses; last error: UNAVAILABLE: '
+        'ipv4:10.4.7.12:50051: Failed to connect to remote host: Timeout occurred: FD Shutdown"',
+        "dependency-timeout",
+        "10.4.7.12:50051",
+    ),
+    (
+        'details = "DNS resolution failed for ledger.payments.svc:50051: C-ares status is not '
+        'ARES_SUCCESS qtype=A name=ledger.payments.svc is_balancer=0: Domain name not found"',
+        "dependency-dns",
+        "ledger.payments.svc",
+    ),
+    (
+        '[2026-06-12T09:58:41.001Z] "POST /v1/reserve HTTP/1.1" 503 UF upstream connect error or '
+        "disconnect/reset before headers. reset reason: connection failure, transport failure "
+        'reason: delayed connect error: 111 "-" outbound|8080||stock.shop.svc.cluster.local',
+        "dependency-refused",
+        "stock.shop.svc.cluster.local",
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "entry_id", "specific"), GRPC_ENVOY)
+def test_grpc_and_envoy_name_the_target(line: str, entry_id: str, specific: str) -> None:
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == entry_id, r.lines()
+    assert specific in r.best.cause
+
+
+def test_otel_export_noise_names_no_dependency() -> None:
+    line = (
+        "2026-06-12T09:58:50Z WARNING opentelemetry.exporter.otlp.proto.grpc.exporter: Transient "
+        "error StatusCode.UNAVAILABLE encountered while exporting metrics to "
+        "otel-collector.observability.svc.cluster.local:4317, retrying in 2s."
+    )
+    assert ids(ev(logs=[L(line, source="current")], containers=[_running()])) == []
+
+
+GCP_DENIED = [
+    (
+        "Workload Identity",
+        "google.auth.exceptions.RefreshError: ('Unable to acquire impersonated credentials', "
+        '\'{"error": {"code": 403, "message": "Permission '
+        "\\'iam.serviceAccounts.getAccessToken\\' denied on resource (or it may not exist).\", "
+        '"status": "PERMISSION_DENIED"}}\')',
+        "iam.serviceAccounts.getAccessToken",
+    ),
+    (
+        "Cloud SQL Auth Proxy",
+        "2026/06/12 09:58:40 [shop:europe-west1:orders] failed to connect to instance: failed to "
+        'get instance: Refresh error: failed to get instance metadata (connection name = "shop:'
+        'europe-west1:orders"): googleapi: Error 403: boss::NOT_AUTHORIZED: Not authorized to '
+        "access resource. Possibly missing permission cloudsql.instances.get on resource "
+        "instances/orders., forbidden",
+        "cloudsql.instances.get",
+    ),
+    (
+        "GCS",
+        "google.api_core.exceptions.Forbidden: 403 GET https://storage.googleapis.com/download/"
+        "storage/v1/b/acme-models/o/model.bin?alt=media: exporter@acme-prod.iam.gserviceaccount"
+        ".com does not have storage.objects.get access to the Google Cloud Storage object.",
+        "storage.objects.get",
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "line", "permission"), GCP_DENIED)
+def test_a_google_api_refusing_the_identity_names_the_permission(
+    api: str, line: str, permission: str
+) -> None:
+    r = diagnose(ev(logs=[L(line)], containers=[C()]))
+    assert r.best is not None and r.best.entry.id == "gcp-permission-denied", (api, r.lines())
+    assert permission in r.best.cause and "?" not in r.best.cause
+
+
+def test_a_permission_word_in_an_app_message_is_not_iam() -> None:
+    line = "WARN orders: user 8812 lacks permission orders.refund (403 returned to client)"
+    assert "gcp-permission-denied" not in ids(ev(logs=[L(line, source="current")]))

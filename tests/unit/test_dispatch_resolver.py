@@ -1,4 +1,4 @@
-"""Dispatch's pod -> workload resolution settings and memory (shared.incident_workload): a bad
+"""Dispatch's pod -> workload resolution settings and memory (shared.workload.incident): a bad
 cap is a fallback the run states, never a failed dispatch; the per-process cache is bounded."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared import incident_workload as iw
-from shared.k8s.workload import WorkloadRef
+from shared.workload import incident as iw
+from shared.workload.resolve import WorkloadRef
 from tests.conftest import reset_settings
 
 

@@ -102,7 +102,7 @@ def test_names_read_by_the_settings_code_are_registered_at_runtime(
     clear(monkeypatch)
     from shared.approval.settings import approval_settings
     from shared.budget.settings import BudgetSettings
-    from shared.clusters import load_table
+    from shared.clusters.table import load_table
     from shared.config import settings
     from shared.investigation.analysis import DEFAULT_QUERIES, query, request_selector
     from shared.k8s.settings import k8s_settings
@@ -164,7 +164,7 @@ def test_terraform_function_table_is_the_registry() -> None:
 
 
 def test_entries_are_coherent() -> None:
-    from shared.clusters import FUNCTIONS_WITH_IDENTITY
+    from shared.clusters.table import FUNCTIONS_WITH_IDENTITY
     from shared.investigation.analysis import DEFAULT_QUERIES
 
     assert len(envvars.VARS) == len(envvars.BY_NAME), "a name registered twice"

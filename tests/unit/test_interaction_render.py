@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.alertmanager import exact_matchers
-from shared.interaction.payload import find_button
-from shared.interaction.render import human_lines, render_controls
-from shared.slack_render import blocks_as_text
+from shared.slack.blocks import blocks_as_text
+from shared.slack.controls import human_lines, render_controls
+from shared.slack.simulated_clicks import find_button
 
 AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 

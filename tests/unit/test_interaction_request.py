@@ -12,16 +12,17 @@ import pytest
 from functions_framework import create_app
 
 from shared.approval.settings import approval_settings, parse_approvers
-from shared.approval.slack_request import (
+from shared.interaction.request import PayloadError, parse_interaction
+from shared.model import Finding
+from shared.slack.blocks import blocks_as_text
+from shared.slack.incident import render_finding
+from shared.slack.signing import (
     MAX_AGE_SECONDS,
     SignatureError,
     form_body,
     sign,
     verify_signature,
 )
-from shared.interaction.request import PayloadError, parse_interaction
-from shared.model import Finding
-from shared.slack_render import blocks_as_text, render_finding
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

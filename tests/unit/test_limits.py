@@ -6,9 +6,9 @@ import ast
 import re
 from pathlib import Path
 
-from shared import bus, limits, slack_render
+from shared import bus, limits
 from shared.envvars import VARS
-from shared.interaction import render as interaction_render
+from shared.slack import blocks as slack_blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = ROOT / "shared" / "limits.py"
@@ -80,5 +80,5 @@ def test_the_code_uses_the_limits() -> None:
     assert int(body.default) == limits.CLOUD_RUN_REQUEST_BYTES
     assert bus.REQUEST_MAX_BYTES < limits.PUBSUB_PUBLISH_REQUEST_BYTES
     assert bus.REQUEST_MAX_MESSAGES == limits.PUBSUB_PUBLISH_REQUEST_MESSAGES
-    assert slack_render.SECTION_MAX == interaction_render.SECTION_MAX == limits.SLACK_SECTION_TEXT
-    assert slack_render.HEADER_MAX == limits.SLACK_HEADER_TEXT
+    assert slack_blocks.SECTION_MAX == limits.SLACK_SECTION_TEXT
+    assert slack_blocks.HEADER_MAX == limits.SLACK_HEADER_TEXT

@@ -13,7 +13,7 @@ from shared import promql
 from shared.budget import queries
 from shared.budget.settings import BudgetConfigError, BudgetSettings
 from shared.investigation.analysis import query, request_selector
-from shared.k8s.workload import WorkloadRef
+from shared.workload.resolve import WorkloadRef
 
 HOSTILE = 'x"} or vector(0) or {__name__="up'
 

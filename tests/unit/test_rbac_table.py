@@ -95,7 +95,7 @@ def test_dispatch_and_sweeper_only_read(docs: list[dict[str, Any]], fn: str) -> 
 
 
 def test_dispatch_reads_exactly_what_resolving_a_pod_reads() -> None:
-    # shared.k8s.workload.get_workload's readers, and list_pods (service / app label)
+    # shared.workload.resolve.get_workload's readers, and list_pods (service / app label)
     gets = {(a.resource, a.group) for a in NEEDS["dispatch"] if a.verb == "get"}
     assert gets == {("pods", ""), ("services", ""), ("replicasets", "apps"),
                     ("deployments", "apps"), ("statefulsets", "apps"), ("daemonsets", "apps"),

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from shared.model import Alert, Finding
-from shared.slack_render import (
+from shared.slack.blocks import blocks_as_text, safe_url
+from shared.slack.incident import (
     RunView,
-    blocks_as_text,
     escape,
     finding_text,
     parent_text,
@@ -16,7 +16,6 @@ from shared.slack_render import (
     render_parent,
     render_reopened,
     render_resolved,
-    safe_url,
 )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.k8s.names import is_dns1123_label, is_dns1123_subdomain
 from shared.k8s.reads import Revision, hpa_summary, pod_summary, recent_deploy
-from shared.k8s.workload import candidates_from_labels, controller_of, selector_string
+from shared.workload.resolve import candidates_from_labels, controller_of, selector_string
 
 
 def test_candidates_in_priority_order_and_namespace() -> None:
