@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sandbox.prometheus import PrometheusSandbox, aligned_end, budget_scenarios
 from shared.budget import BudgetSettings, analyse
-from shared.envelope import Alert
+from shared.model import Alert
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.run import Run
 

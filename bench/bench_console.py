@@ -36,8 +36,8 @@ TARGET_MS = 300.0
 
 
 def seed(n: int, threads: int) -> float:
-    from shared.envelope import Finding, utcnow
     from shared.ledger import Ledger
+    from shared.model import Finding, utcnow
     from tests.seed import make_alert, resolve_run, seed_run
 
     ledger = Ledger()
@@ -131,8 +131,8 @@ def main() -> None:
             )
             report("incident list, 30 days", timed(client, "/?since=30d", args.repeat, False))
             floor = []
-            from shared.envelope import utcnow
             from shared.ledger import Ledger
+            from shared.model import utcnow
 
             ledger = Ledger()
             for _ in range(5):

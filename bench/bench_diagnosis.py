@@ -75,8 +75,8 @@ def _time(value: Any) -> datetime:
 def run_one(folder: Path, split: str) -> Outcome:
     from sandbox.kube.dump import load_dump
     from sandbox.kube_api import KubeApiServer
-    from shared.envelope import Alert
     from shared.investigation import investigate
+    from shared.model import Alert
     from shared.run import Run
 
     al = yaml.safe_load((folder / "alert.yaml").read_text())

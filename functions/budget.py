@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
-from shared.envelope import Finding
+from shared.consumer import on_cluster
+from shared.model import Finding
 from shared.run import Run
 from shared.stage import StageRunner
 
+if TYPE_CHECKING:
+    from shared.clusters.table import ClusterEntry
 
-def _handle(run: Run) -> Finding:
+
+def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: the analysis pulls in requests and the Prometheus client.
     from shared.budget import analyse
-    from shared.clusters.routing import RoutingProblem, cluster_for, prometheus_client, unrouted
+    from shared.clusters.routing import prometheus_client
 
-    cluster = cluster_for(run)
-    if isinstance(cluster, RoutingProblem):
-        return unrouted("budget", cluster)
     return analyse(run, client=prometheus_client(cluster))
 
 
+_handle = on_cluster("budget", _work)
 _runner = StageRunner("budget", _handle)
 
 

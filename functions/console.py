@@ -8,20 +8,11 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared.console import handle
-from shared.ledger import Ledger
+from shared.console import Console
 
-_ledger: Ledger | None = None
-
-
-def _client() -> Ledger:
-    # Created once per instance, on first use: cold start stays cheap.
-    global _ledger
-    if _ledger is None:
-        _ledger = Ledger()
-    return _ledger
+_console = Console()
 
 
 @functions_framework.http
 def console(request: flask.Request) -> flask.Response:
-    return handle(request, _client())
+    return _console(request)

@@ -6,22 +6,11 @@ from typing import Any
 
 import functions_framework
 
-from shared.deadletters import handle_dead_letter, parse_dead_letter
-from shared.ledger import Ledger
-from shared.log import event, get_logger
-from shared.messages import BadMessage, message_data
-from shared.notifier import Notifier
+from shared.dead_lettering import DeadLetterConsumer
 
-log = get_logger("alertloop.deadletter")
-_ledger = Ledger()
-_notifier = Notifier(ledger=_ledger)
+_consumer = DeadLetterConsumer()
 
 
 @functions_framework.cloud_event
 def deadletter(cloud_event: Any) -> None:
-    try:
-        raw, attributes, message_id = message_data(cloud_event)
-    except BadMessage as exc:
-        event(log, "dead-letter message unreadable; dropped", 50, error=str(exc))
-        return
-    handle_dead_letter(parse_dead_letter(raw, attributes), message_id, _ledger, _notifier)
+    _consumer(cloud_event)

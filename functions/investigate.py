@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
-from shared.envelope import Finding
+from shared.consumer import on_cluster
 from shared.log import get_logger
+from shared.model import Finding
 from shared.run import Run
 from shared.stage import StageRunner
+
+if TYPE_CHECKING:
+    from shared.clusters.table import ClusterEntry
 
 log = get_logger(__name__)
 
 
-def _handle(run: Run) -> Finding:
+def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: the kubernetes client is heavy; cold start stays cheap.
-    from shared.clusters.routing import (
-        RoutingProblem,
-        cluster_for,
-        kube_factory,
-        prometheus_client,
-        unrouted,
-    )
+    from shared.clusters.routing import kube_factory, prometheus_client
     from shared.investigation import investigate as run_investigation
 
-    cluster = cluster_for(run)
-    if isinstance(cluster, RoutingProblem):
-        return unrouted("investigate", cluster)
     return run_investigation(
         run,
         k8s_factory=kube_factory(cluster),
@@ -50,6 +45,7 @@ def _earlier_incidents(run: Run) -> list[dict[str, Any]]:
         return []
 
 
+_handle = on_cluster("investigate", _work)
 _runner = StageRunner("investigate", _handle)
 
 

@@ -3,23 +3,25 @@ check. Fed only by the approve function (the `rollback` topic); reports to notif
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
-from shared.envelope import Finding
+from shared.consumer import on_cluster
+from shared.model import Finding
 from shared.run import Run
 from shared.stage import StageRunner
 
+if TYPE_CHECKING:
+    from shared.clusters.routing import RoutingProblem
+    from shared.clusters.table import ClusterEntry
 
-def _handle(run: Run) -> Finding:
+
+def _work(run: Run, cluster: ClusterEntry) -> Finding:
     # Imported on first use: rollback pulls in the kubernetes client and Firestore.
-    from shared.clusters.routing import RoutingProblem, cluster_for, kube_factory, prometheus_client
+    from shared.clusters.routing import kube_factory, prometheus_client
     from shared.rollback import rollback as run_rollback
 
-    cluster = cluster_for(run)
-    if isinstance(cluster, RoutingProblem):
-        return run_rollback(run, routing_problem=str(cluster))
     return run_rollback(
         run,
         k8s_factory=kube_factory(cluster),
@@ -27,6 +29,14 @@ def _handle(run: Run) -> Finding:
     )
 
 
+def _refuse(run: Run, problem: RoutingProblem) -> Finding:
+    # The rollback records (and audits) its own refusal.
+    from shared.rollback import rollback as run_rollback
+
+    return run_rollback(run, routing_problem=str(problem))
+
+
+_handle = on_cluster("rollback", _work, _refuse)
 # "rollback" is never in a plan (no automatic rollback): the runner forwards to notify only.
 _runner = StageRunner("rollback", _handle)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from shared import limits
 from shared.config import Settings, settings
-from shared.envelope import Stage
 from shared.log import event, get_logger
 from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessage
+from shared.model import Stage
 
 log = get_logger(__name__)
 

@@ -96,9 +96,9 @@ def cmd_fire(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from shared.envelope import utcnow
     from shared.health import loop_health, render
     from shared.ledger import Ledger, LedgerError
+    from shared.model import utcnow
     from shared.replay import ReplayError, load_stack_env
 
     try:

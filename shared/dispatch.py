@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
+from shared.consumer import Consumer, Delivery
 from shared.ledger import Dispatch, Ledger, NewRun
 from shared.log import event, get_logger
 from shared.messages import IntakeAlert, IntakeGroup, NotifyMessage, StageMessage
@@ -105,33 +106,37 @@ def dispatch_group(msg: IntakeGroup, ledger: Ledger, bus: Bus) -> None:
     )
 
 
-class _Clients:
-    """Created once per instance, on first use (cold start stays cheap)."""
+class Dispatcher(Consumer[IntakeAlert | IntakeGroup]):
+    """The dispatch function: an intake message it cannot read is set aside at once."""
 
-    ledger: Ledger | None = None
-    bus: Bus | None = None
+    name = "intake"
+
+    def parse(self, delivery: Delivery) -> IntakeAlert | IntakeGroup:
+        from shared.messages import parse_intake
+
+        return parse_intake(delivery.raw)
+
+    def handle(self, msg: IntakeAlert | IntakeGroup) -> None:
+        from shared.config import settings
+        from shared.policy import cached_policy
+
+        if isinstance(msg, IntakeGroup):
+            dispatch_group(msg, self.ledger, self.bus)
+            return
+        cfg = settings()
+        # An invalid policy file raises PolicyError: the alert waits in `intake` until it is fixed.
+        dispatch_alert(msg, cached_policy(cfg.policy_file), cfg, self.ledger, self.bus)
+
+
+_dispatcher = Dispatcher()
 
 
 def dispatch_message(
     cloud_event: Any, ledger: Ledger | None = None, bus: Bus | None = None
 ) -> None:
-    from shared.config import settings
-    from shared.deadletters import set_aside
-    from shared.messages import BadMessage, message_data, parse_intake
-    from shared.policy import cached_policy
-
-    ledger = ledger or _Clients.ledger or Ledger()
-    bus = bus or _Clients.bus or Bus()
-    _Clients.ledger, _Clients.bus = ledger, bus
-    try:
-        raw, _, _ = message_data(cloud_event)
-        msg = parse_intake(raw)
-    except BadMessage as exc:
-        set_aside(bus, "intake", cloud_event, str(exc))
-        return
-    if isinstance(msg, IntakeGroup):
-        dispatch_group(msg, ledger, bus)
-        return
-    cfg = settings()
-    # An invalid policy file raises PolicyError: the alert waits in `intake` until it is fixed.
-    dispatch_alert(msg, cached_policy(cfg.policy_file), cfg, ledger, bus)
+    """Dispatch one delivery with this instance's clients; given ones replace them."""
+    if ledger is not None:
+        _dispatcher.ledger = ledger
+    if bus is not None:
+        _dispatcher.bus = bus
+    _dispatcher(cloud_event)

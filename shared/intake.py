@@ -17,9 +17,9 @@ from typing import Any
 
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
-from shared.envelope import Alert, run_id_for, utcnow
 from shared.log import event, get_logger
 from shared.messages import GroupSnapshot, IntakeAlert, IntakeGroup
+from shared.model import Alert, run_id_for, utcnow
 from shared.webhook import Parsed, parse_body
 from shared.webhook_tokens import webhook_tokens
 from shared.workload.labels import workload_from_labels

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from shared.envelope import SCHEMA_VERSION, Alert, Source, utcnow
+from shared.model import SCHEMA_VERSION, Alert, Source, utcnow
 
 
 class BadMessage(ValueError):

@@ -15,12 +15,14 @@ import uuid
 from typing import Any
 
 from shared.config import Settings
+from shared.consumer import DROP, Consumer, Delivery
 from shared.deps import Deps
-from shared.envelope import Finding
 from shared.interaction.links import console_url
+from shared.lazy import lazy
 from shared.ledger import Ledger
 from shared.log import event, get_logger
-from shared.messages import NotifyMessage
+from shared.messages import NotifyMessage, parse_notify
+from shared.model import Finding
 from shared.policy import cached_policy
 from shared.run import Run
 from shared.slack.client import Poster, SlackPermanentError, make_poster
@@ -67,6 +69,8 @@ def storm_worthy(finding: Finding) -> bool:
 
 
 class Notifier(Deps):
+    poster = lazy(lambda self: make_poster(self.cfg))
+
     def __init__(
         self,
         cfg: Settings | None = None,
@@ -74,13 +78,7 @@ class Notifier(Deps):
         poster: Poster | None = None,
     ) -> None:
         super().__init__(cfg, ledger)
-        self._poster = poster
-
-    @property
-    def poster(self) -> Poster:
-        if self._poster is None:
-            self._poster = make_poster(self.cfg)
-        return self._poster
+        self.poster = poster
 
     def view(self, run: Run) -> RunView:
         policy = cached_policy(self.cfg.policy_file)
@@ -279,3 +277,20 @@ class Notifier(Deps):
                     f"slack.rollup.keys.{key}": True,
                 },
             )
+
+
+class NotifyConsumer(Consumer[NotifyMessage]):
+    """The notify function: a message it cannot read is dropped (nothing to notify about;
+    retrying cannot fix it)."""
+
+    name = "notify"
+    on_bad_message = DROP
+    logger = get_logger("alertloop.notify")
+    dropped = "dropped a malformed notify message"
+    notifier = lazy(lambda self: Notifier(self._cfg, self.ledger))
+
+    def parse(self, delivery: Delivery) -> NotifyMessage:
+        return parse_notify(delivery.raw)
+
+    def handle(self, msg: NotifyMessage) -> None:
+        self.notifier(msg)

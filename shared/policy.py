@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.envelope import PLAN_STAGES
+from shared.model import PLAN_STAGES
 
 Remediation = Literal["none", "restart", "scale", "propose_rollback"]
 # Which Prometheus analysis investigation runs for the alert type.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.envelope import Alert, Finding, Source, utcnow
+from shared.model import Alert, Finding, Source, utcnow
 
 Status = Literal["firing", "resolved"]
 

@@ -1,8 +1,8 @@
 """The stage runner: what every Pub/Sub-triggered stage does around its own work.
 
-decode the pointer -> load the run from the ledger -> guard against stale runs -> claim
-(run, stage) -> handler(run) -> record the finding in the ledger -> publish to notify and to the
-next stage of the plan -> mark forwarded.
+decode the pointer (shared.consumer: a bad one is set aside) -> load the run from the ledger ->
+guard against stale runs -> claim (run, stage) -> handler(run) -> record the finding in the
+ledger -> publish to notify and to the next stage of the plan -> mark forwarded.
 
 Raise to retry, return to acknowledge (python-docs-samples functions/v2). A stage that crashes is
 retried by Pub/Sub; after ALERTLOOP_MAX_STAGE_ATTEMPTS its pointer goes to the dead-letter topic.
@@ -16,12 +16,12 @@ from typing import Any
 
 from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
-from shared.deadletters import dead_letter, set_aside
-from shared.deps import Deps
-from shared.envelope import Finding, utcnow
+from shared.consumer import Consumer, Delivery
+from shared.dead_lettering import dead_letter
 from shared.ledger import Ledger
 from shared.log import event, get_logger
-from shared.messages import BadMessage, NotifyMessage, StageMessage, message_data, parse_stage
+from shared.messages import NotifyMessage, StageMessage, parse_stage
+from shared.model import Finding, utcnow
 from shared.run import Run
 
 log = get_logger(__name__)
@@ -33,12 +33,7 @@ class RetryLater(RuntimeError):
     """Another instance holds this (run, stage); raising makes Pub/Sub redeliver later."""
 
 
-def decode(cloud_event: Any) -> StageMessage:
-    raw, _, _ = message_data(cloud_event)
-    return parse_stage(raw)
-
-
-class StageRunner(Deps):
+class StageRunner(Consumer[StageMessage]):
     def __init__(
         self,
         stage: str,
@@ -48,15 +43,13 @@ class StageRunner(Deps):
         bus: Bus | None = None,
     ) -> None:
         super().__init__(cfg, ledger, bus)
-        self.stage = stage
+        self.name = self.stage = stage
         self.handler = handler
 
-    def __call__(self, cloud_event: Any) -> None:
-        try:
-            msg = decode(cloud_event)
-        except BadMessage as exc:
-            set_aside(self.bus, self.stage, cloud_event, str(exc))
-            return
+    def parse(self, delivery: Delivery) -> StageMessage:
+        return parse_stage(delivery.raw)
+
+    def handle(self, msg: StageMessage) -> None:
         self.run(msg)
 
     def run(self, msg: StageMessage) -> None:

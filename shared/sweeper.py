@@ -35,11 +35,12 @@ from shared.alertmanager import (
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
 from shared.deps import Deps
-from shared.envelope import Alert, utcnow
+from shared.lazy import lazy
 from shared.ledger import Ledger, NewRun
 from shared.ledger.base import as_dt
 from shared.log import event, get_logger
 from shared.messages import IntakeAlert, NotifyMessage
+from shared.model import Alert, utcnow
 
 log = get_logger(__name__)
 
@@ -69,6 +70,8 @@ class SweepReport:
 
 
 class Sweeper(Deps):
+    alertmanager = lazy(lambda self: Alertmanager())
+
     def __init__(
         self,
         cfg: Settings | None = None,
@@ -79,18 +82,14 @@ class Sweeper(Deps):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(cfg, ledger, bus)
-        self._alertmanager = alertmanager
+        self.alertmanager = alertmanager
         self.retry_delays = retry_delays
         self.sleep = sleep
         self.outcome_probes: Any = None  # shared.outcomes.sweep.Probes; None: the defaults
 
-    @property
-    def alertmanager(self) -> Alertmanager:
-        if self._alertmanager is None:
-            self._alertmanager = Alertmanager()
-        return self._alertmanager
-
     def __call__(self, cloud_event: Any) -> None:
+        # A scheduler tick, not a message: only its publish time is read (shared.consumer's
+        # decoding and bad-message policy do not apply).
         published = _publish_time(cloud_event)
         if published is not None and utcnow() - published > MAX_MESSAGE_AGE:
             event(log, "old sweep request skipped", published=published.isoformat())

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.envelope import Alert, fingerprint_for, utcnow, valid_fingerprint
+from shared.model import Alert, fingerprint_for, utcnow, valid_fingerprint
 
 MAX_LABEL_VALUE = 4096
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.envelope import Finding, utcnow
+from shared.audit import Recorder
 from shared.ledger import Ledger, Reserved, WriteRequest
-from shared.remediation.records import Recorder
+from shared.model import Finding, utcnow
 from shared.run import Run
 from tests.seed import make_alert, resolve_run, seed_run
 

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.envelope import Alert, Finding, fingerprint_for, run_id_for, utcnow
 from shared.ledger import Ledger, NewRun
 from shared.messages import IntakeAlert
+from shared.model import Alert, Finding, fingerprint_for, run_id_for, utcnow
 from shared.policy import load_policy
 from shared.run import Run
 

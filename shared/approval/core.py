@@ -4,7 +4,7 @@ approvals/{id} moves   proposed --approve--> approved   (approved_by, approved_a
                        proposed --reject---> rejected   (rejected_by, rejected_at)
 and nothing else: a second click, a replayed request or a click after `expires_at` finds the
 record no longer "proposed" (or expired) and is refused. Every decision and every refusal is
-written to `audit` (shared.remediation.records.Recorder). Nothing here touches the cluster: an
+written to `audit` (shared.audit.Recorder). Nothing here touches the cluster: an
 approval only publishes a pointer to the run (with `approval_id`) to the `rollback` topic; the
 rollback function re-checks everything before it acts.
 """
@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.approval.settings import ApprovalSettings
+from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
-from shared.envelope import Stage, utcnow
 from shared.interaction.actions import APPROVE_ROLLBACK
 from shared.ledger import Ledger, LedgerError
 from shared.ledger.approvals import PROPOSED
 from shared.log import event, get_logger
 from shared.messages import StageMessage
-from shared.remediation.records import Recorder
+from shared.model import Stage, utcnow
 from shared.untrusted import for_mrkdwn
 
 log = get_logger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shared.budget.analysis import analyse
 from shared.budget.settings import BudgetConfigError, BudgetSettings
-from shared.envelope import Finding
+from shared.model import Finding
 from shared.run import Run
 
 

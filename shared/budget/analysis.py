@@ -12,7 +12,7 @@ from typing import Any
 from shared import promql
 from shared.budget import burn, queries
 from shared.budget.settings import BudgetConfigError, BudgetSettings
-from shared.envelope import Finding, FindingStatus, utcnow
+from shared.model import Finding, FindingStatus, utcnow
 from shared.prometheus import (
     PrometheusAuthError,
     PrometheusClient,

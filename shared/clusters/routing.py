@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.clusters.table import ClusterConfigError, ClusterEntry, ClusterTable, cluster_table
-from shared.envelope import Finding, utcnow
+from shared.model import Finding, utcnow
 
 if TYPE_CHECKING:
     from shared.k8s.client import ClientFactory

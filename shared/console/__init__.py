@@ -9,7 +9,7 @@ metrics    Prometheus exposition computed from the ledger
 data       the ledger snapshot shared by /health and /metrics, cached briefly
 """
 
-from shared.console.app import handle
+from shared.console.app import Console, handle
 from shared.console.settings import ConsoleSettings, console_settings
 
-__all__ = ["ConsoleSettings", "console_settings", "handle"]
+__all__ = ["Console", "ConsoleSettings", "console_settings", "handle"]

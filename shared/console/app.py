@@ -23,9 +23,10 @@ from shared.console import auth, pages
 from shared.console.data import SnapshotCache
 from shared.console.metrics import exposition
 from shared.console.settings import ConsoleSettings, console_settings
-from shared.envelope import utcnow
+from shared.lazy import lazy
 from shared.ledger import Ledger, LedgerError, document_id_ok
 from shared.log import event, get_logger
+from shared.model import utcnow
 from shared.policy import cached_policy
 
 log = get_logger("alertloop.console")
@@ -159,3 +160,12 @@ def _incidents(request: flask.Request, ledger: Ledger, cfg: ConsoleSettings) -> 
     page = ledger.incidents_page(flt, cursor, cfg.page_size)
     types = list(cached_policy(settings().policy_file).alerts)
     return _html(pages.incidents_page(page, flt, since, cursor, types))
+
+
+class Console:
+    """The console function: `handle` with this instance's ledger (built on first use)."""
+
+    ledger = lazy(lambda _: Ledger())
+
+    def __call__(self, request: flask.Request) -> flask.Response:
+        return handle(request, self.ledger)

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.console.settings import ConsoleSettings
-from shared.envelope import utcnow
 from shared.health import HEALTH_FIELDS, as_time
 from shared.ledger import Ledger
+from shared.model import utcnow
 
 RUN_FIELDS: tuple[str, ...] = (*HEALTH_FIELDS, "failures", "updated_at")
 FULL_RELOAD_SECONDS = 300.0

@@ -22,7 +22,7 @@ from shared.slack.incident import STAGE_TITLES
 
 CHANGE_OUTCOMES = {"applied", "not_applied", "unknown", "in_progress", "dry_run"}
 DECISION_OUTCOMES = {"approved", "rejected", "expired"}
-# The only commands a timeline shows: what shared.deadletters.replay_command writes, with ids
+# The only commands a timeline shows: what shared.dead_lettering.replay_command writes, with ids
 # from our own alphabet. Anything else in the ledger is not offered for copy and paste into a
 # shell (no ;, |, $(…), newlines).
 REPLAY_LINE = re.compile(

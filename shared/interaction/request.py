@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.envelope import SCHEMA_VERSION, utcnow
 from shared.interaction.actions import ACTIONS, ActionSpec
 from shared.messages import BadMessage
+from shared.model import SCHEMA_VERSION, utcnow
 
 # Incident ids ("i" + hex), approval ids (hex), and older run-id incidents: never a path.
 _TARGET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -32,10 +32,10 @@ from shared.approval import (
     publish_decision,
     refuse_decision,
 )
+from shared.audit import Recorder
 from shared.bus import Bus, Outgoing, PublishError
 from shared.config import Settings
-from shared.deps import Deps
-from shared.envelope import utcnow
+from shared.consumer import DROP, Consumer, Delivery
 from shared.interaction.actions import (
     ACKNOWLEDGE,
     RESUME,
@@ -50,10 +50,11 @@ from shared.interaction.links import incident_link
 from shared.interaction.permissions import Check, SlackGroups, permissions
 from shared.interaction.request import Interaction, parse_message
 from shared.interaction.teams import expected_teams, team_problem
+from shared.lazy import lazy
 from shared.ledger import HumanChange, Ledger, LedgerError
 from shared.log import event, get_logger
-from shared.messages import BadMessage, NotifyMessage, message_data
-from shared.remediation.records import Recorder
+from shared.messages import NotifyMessage
+from shared.model import utcnow
 from shared.run import Run
 from shared.slack.client import Poster, make_poster, web_client
 from shared.slack.controls import active_silences, latest_end, render_decision, when
@@ -80,7 +81,18 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Worker(Deps):
+class Worker(Consumer[Interaction]):
+    """The act function. Only interact publishes to `interactions`: a message it cannot read
+    can never be acted on, and is dropped."""
+
+    name = "act"
+    on_bad_message = DROP
+    logger = log
+    dropped = "dropped a malformed interaction"
+    poster = lazy(lambda self: make_poster(self.cfg))
+    alertmanager = lazy(lambda self: Alertmanager())
+    groups = lazy(lambda self: SlackGroups(lambda timeout: web_client(self.cfg, timeout)))
+
     def __init__(
         self,
         cfg: Settings | None = None,
@@ -91,39 +103,14 @@ class Worker(Deps):
         groups: SlackGroups | None = None,
     ) -> None:
         super().__init__(cfg, ledger, bus)
-        self._poster = poster
-        self._alertmanager = alertmanager
-        self._groups = groups
-
-    @property
-    def poster(self) -> Poster:
-        if self._poster is None:
-            self._poster = make_poster(self.cfg)
-        return self._poster
-
-    @property
-    def alertmanager(self) -> Alertmanager:
-        if self._alertmanager is None:
-            self._alertmanager = Alertmanager()
-        return self._alertmanager
-
-    @property
-    def groups(self) -> SlackGroups:
-        if self._groups is None:
-            self._groups = SlackGroups(lambda timeout: web_client(self.cfg, timeout))
-        return self._groups
+        self.poster = poster
+        self.alertmanager = alertmanager
+        self.groups = groups
 
     # ---- entry points ---------------------------------------------------------------------------
 
-    def __call__(self, cloud_event: Any) -> None:
-        try:
-            raw, _, _ = message_data(cloud_event)
-            interaction = parse_message(raw)
-        except BadMessage as exc:
-            # Only interact publishes here; a message we cannot read can never be acted on.
-            event(log, "dropped a malformed interaction", 40, error=str(exc))
-            return
-        self.handle(interaction)
+    def parse(self, delivery: Delivery) -> Interaction:
+        return parse_message(delivery.raw)
 
     def handle(self, it: Interaction) -> Outcome | None:
         """Act once on an interaction; None when it was already handled (a redelivery)."""

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.config import settings
-from shared.envelope import Finding, FindingStatus, utcnow
 from shared.investigation import analysis, diagnose, k8s_evidence
 from shared.k8s.client import ClientFactory
 from shared.k8s.reads import parse_time as reads_time
+from shared.model import Finding, FindingStatus, utcnow
 from shared.policy import AlertPolicy, cached_policy
 from shared.run import Run
 from shared.untrusted import redact

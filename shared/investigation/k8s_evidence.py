@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from shared.envelope import Alert
 from shared.investigation import diagnosis_reads
 from shared.k8s import reads
 from shared.k8s.client import ClientFactory, KubeClients, load_clients
@@ -21,6 +20,7 @@ from shared.k8s.errors import (
     K8sUnreachable,
 )
 from shared.k8s.settings import HOW_TO_CONFIGURE, K8sSettings, k8s_settings
+from shared.model import Alert
 from shared.untrusted import redact, redact_lines
 from shared.workload.resolve import (
     Resolution,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, snap_dict
+from shared.model import utcnow
 
 PROPOSED = "proposed"
 DecideResult = Literal["ok", "status", "expired"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.autonomy import AutonomyState, ModeChange, OutcomeKind, step
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, snap_dict
+from shared.model import utcnow
 
 COLLECTION = "autonomy"
 # Outcome ids remembered per document (idempotency of redelivered outcome records).

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase
+from shared.model import utcnow
 
 
 class DeadLettersLedger(LedgerBase):

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
 from shared.ledger.outcomes import FLEET_BRAKE, brake_id, brake_problem
 from shared.ledger.schema import escaped_keys, unescaped_keys
+from shared.model import utcnow
 
 RATE_DOC = "remediate-changes"
 RATE_WINDOW = timedelta(hours=1)

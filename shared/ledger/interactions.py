@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
 from shared.ledger.schema import CheckedWrites
+from shared.model import utcnow
 
 ClaimOutcome = Literal["started", "completed", "in_progress"]
 Change = Literal["changed", "unchanged", "unknown"]

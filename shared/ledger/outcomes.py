@@ -17,8 +17,8 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, snap_dict
+from shared.model import utcnow
 
 FLEET_BRAKE = "fleet"
 FLEET_TALLY = "fleet-tally"

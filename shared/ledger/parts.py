@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.autonomy import AutonomyState, OutcomeKind
-from shared.envelope import Finding
 from shared.ledger.approvals import DecideResult
 from shared.ledger.autonomy import AutonomyUpdate
 from shared.ledger.guardrails import Denied, Earlier, Outcome, Reserved, WriteRequest
@@ -21,6 +20,7 @@ from shared.ledger.queries import IncidentFilter, IncidentPage, IncidentRecord
 from shared.ledger.runs import Dispatch, NewRun
 from shared.ledger.stages import Claim
 from shared.messages import GroupSnapshot, IntakeAlert
+from shared.model import Finding
 from shared.run import Run
 
 

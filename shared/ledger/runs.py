@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from shared.envelope import Finding, utcnow
 from shared.ledger.base import LedgerBase, LedgerError, as_dt, nest, snap_dict
 from shared.ledger.correlation import joinable, workload_doc_id
 from shared.ledger.guardrails import fingerprint_key
 from shared.ledger.schema import storable_finding
 from shared.messages import GroupSnapshot, IntakeAlert
+from shared.model import Finding, utcnow
 from shared.run import Run
 
 DispatchOutcome = Literal["accepted", "duplicate", "resolved", "reopened", "redispatch"]

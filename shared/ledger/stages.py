@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from shared.envelope import utcnow
 from shared.ledger.base import LedgerBase, as_dt, snap_dict
 from shared.ledger.runs import completed_record
+from shared.model import utcnow
 
 BeginOutcome = Literal["started", "completed", "in_progress"]
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import envvars
-from shared.envelope import utcnow
 from shared.log import event, get_logger
+from shared.model import utcnow
 from shared.policy import AlertPolicy
 
 log = get_logger(__name__)

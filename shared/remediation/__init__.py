@@ -4,9 +4,9 @@
 
 - `settings`: environment settings (allowlist, rate limit, verification wait, approval TTL)
 - `decide`: pure decisions (restart / scale / raise HPA max / rollback proposal / nothing)
-- `guardrails`: the one module enforcing every guardrail (static and durable) and auditing
-  every refusal
-- `records`: the Firestore audit trail and approval proposals
+- `change_gate`: the one module deciding whether a change may reach the cluster (every
+  guardrail, static and durable) and auditing every refusal
+- the audit trail and approval proposals are `shared.audit`'s
 - `verify`: bounded wait for a change to take effect
 - `core`: the flow
 """

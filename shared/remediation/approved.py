@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.approval.core import CHANGE_ACTIONS
-from shared.envelope import utcnow
+from shared.audit import Recorder
 from shared.ledger import Ledger, LedgerError
+from shared.model import utcnow
 from shared.remediation.core import Outcome
 from shared.remediation.decide import Plan
-from shared.remediation.records import Recorder
 from shared.rollback.settings import rollback_settings
 from shared.run import Run
 

@@ -2,7 +2,7 @@
 
 Never raises for expected failures: no kubeconfig -> a skipped finding saying how to configure
 it; API or Firestore errors -> an error finding naming the permission/resource. The pipeline
-goes on either way. Every write goes through the guardrails (shared.remediation.guardrails):
+goes on either way. Every write goes through the guardrails (shared.remediation.change_gate):
 the target workload is classified from the objects just read, and the run is re-checked in the
 ledger inside the transaction that reserves the write.
 """
@@ -15,18 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.audit import Recorder
 from shared.config import settings
-from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sError, K8sNotConfigured
 from shared.k8s.reads import iso
 from shared.ledger import Ledger, LedgerError
+from shared.model import Finding, FindingStatus, utcnow
 from shared.policy import AlertPolicy, OwnerPolicy, PolicyError, cached_policy
 from shared.remediation import act, decide, prose, verify
+from shared.remediation.change_gate import EarlierWrite, Guardrails, Refusal, Reservation
 from shared.remediation.decide import Plan, Target
-from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal, Reservation
-from shared.remediation.records import Recorder
 from shared.remediation.settings import RemediationSettings, remediation_settings
 from shared.remediation.target import TargetFinder
 from shared.remediation.workload_safety import NOT_LOOKED_UP
@@ -493,7 +493,7 @@ class _Flow:
         if isinstance(reserved, EarlierWrite):
             return self._earlier(clients, workload, plan, reserved)
         who = approval.get("approved_by")
-        self.ledger.update_audit(
+        guard.recorder.update_audit(
             reserved.audit_id,
             {
                 "approval_id": self.run.approval_id,
@@ -553,7 +553,7 @@ class _Flow:
                 )
             except K8sError:
                 outcome = "unknown"
-            self.ledger.update_audit(
+            self.guard.recorder.update_audit(
                 earlier.request.audit_id,
                 {"outcome": outcome, "settled_by": "a redelivery of the stage (read back)"},
             )
@@ -683,7 +683,7 @@ class _Flow:
                 out,
             )
         result = self._verify(clients, workload, plan)
-        self.ledger.update_audit(reserved.audit_id, {"verification": result})
+        guard.recorder.update_audit(reserved.audit_id, {"verification": result})
         check = self._schedule_outcome(reserved, workload, plan)
         out.update(
             verification=result,

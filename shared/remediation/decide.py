@@ -3,7 +3,7 @@ the objects read from the cluster (no API calls, no Firestore; unit tested witho
 
 A `Plan` is a change (restart, scale_deployment, raise_hpa_max), a proposal (propose_rollback,
 or a change that needs approval) or nothing (HPA is scaling, no rollback indicated...). The
-guardrails (`shared.remediation.guardrails`) then allow, clamp or refuse it.
+guardrails (`shared.remediation.change_gate`) then allow, clamp or refuse it.
 """
 
 from __future__ import annotations

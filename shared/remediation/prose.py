@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.remediation.change_gate import Refusal
 from shared.remediation.decide import Plan
-from shared.remediation.guardrails import Refusal
 
 NEXT_CHECKS = {
     "restart": "watch the new pods become Ready and the alert resolve; if they crash again, "

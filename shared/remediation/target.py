@@ -8,8 +8,8 @@ from typing import Any
 
 from shared.k8s.client import KubeClients
 from shared.k8s.settings import k8s_settings
+from shared.remediation.change_gate import Guardrails, Refusal
 from shared.remediation.decide import Target
-from shared.remediation.guardrails import Guardrails, Refusal
 from shared.run import Run
 from shared.workload.labels import workload_from_labels
 from shared.workload.resolve import WorkloadRef, candidates_from_labels, resolve_workload

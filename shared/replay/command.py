@@ -1,7 +1,7 @@
 """`alertloop replay`: put a run, the dead letters, or a subscription's backlog back in flight.
 
   alertloop replay RUN_ID [--from STAGE] [--force]          (shared.replay.runs)
-  alertloop replay --dead-letters [--limit N] [--dry-run]   (shared.replay.deadletters)
+  alertloop replay --dead-letters [--limit N] [--dry-run]   (shared.replay.dead_letter_replay)
   alertloop replay --list-dead-letters
   alertloop replay --seek SUB (--to-time ISO8601 | --to-snapshot NAME)   (shared.replay.seek)
   alertloop replay --create-snapshot NAME --subscription SUB
@@ -20,7 +20,11 @@ from typing import Any, TextIO
 from shared.bus import Bus, PublishError
 from shared.config import settings
 from shared.ledger import Ledger, LedgerError
-from shared.replay.deadletters import drain_dead_letters, list_dead_letters, subscriber_client
+from shared.replay.dead_letter_replay import (
+    drain_dead_letters,
+    list_dead_letters,
+    subscriber_client,
+)
 from shared.replay.errors import NOTHING, OK, USAGE, ReplayError
 from shared.replay.runs import REPLAYABLE, replay_run
 from shared.replay.seek import create_snapshot, seek

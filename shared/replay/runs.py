@@ -13,9 +13,9 @@ from typing import Any, TextIO
 
 from shared.bus import Bus, Outgoing
 from shared.config import Settings
-from shared.envelope import PLAN_STAGES, Stage, utcnow
 from shared.ledger import Ledger
 from shared.messages import StageMessage
+from shared.model import PLAN_STAGES, Stage, utcnow
 from shared.replay.errors import OK, USAGE, ReplayError
 from shared.run import Run
 from shared.stage import notify_for

@@ -6,7 +6,7 @@
    no longer approved: single use);
 3. the remediation guardrails, again: database never, names, namespace allowlist (kube-system
    never), kind, opt-out annotation, dry-run, then cooldown/attempts/fleet rate limit reserved
-   atomically (shared.remediation.guardrails);
+   atomically (shared.remediation.change_gate);
 4. the live deployment must still be at the approved `from_revision` (never roll back over a
    newer deploy) and the target ReplicaSet must still be the approved revision;
 5. one JSON patch of spec.template (kubectl rollout undo) with the resourceVersion precondition,
@@ -25,19 +25,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.audit import Recorder
 from shared.config import settings
-from shared.envelope import Finding, FindingStatus, utcnow
 from shared.k8s import reads, writes
 from shared.k8s.client import ClientFactory, KubeClients, default_factory
 from shared.k8s.errors import K8sError, K8sNotConfigured, K8sNotFound
 from shared.k8s.writes import JSON_PATCH
 from shared.ledger import Ledger, LedgerError
 from shared.ledger.guardrails import Outcome as Outcome_
+from shared.model import Finding, FindingStatus, utcnow
 from shared.policy import PolicyError, cached_policy
 from shared.remediation import act
+from shared.remediation.change_gate import EarlierWrite, Guardrails, Refusal
 from shared.remediation.decide import Plan, Target
-from shared.remediation.guardrails import EarlierWrite, Guardrails, Refusal
-from shared.remediation.records import Recorder
 from shared.remediation.settings import remediation_settings
 from shared.rollback import canary as canary_mod
 from shared.rollback.plan import (

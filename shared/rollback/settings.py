@@ -10,7 +10,7 @@ Names, defaults and meanings: shared/envvars.py.
   the investigation).
 
 The namespace allowlist, opt-out annotation, cooldown, attempts, rate limit and dry-run are the
-remediation guardrails (shared.remediation.settings / guardrails), applied again here.
+remediation guardrails (shared.remediation.settings / change_gate), applied again here.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.envelope import Alert, Finding
+from shared.model import Alert, Finding
 from shared.slack.blocks import (
     FIELD_MAX,
     HEADER_MAX,

@@ -17,7 +17,7 @@ from sandbox.kube_api import KubeApiServer, function_user
 from sandbox.kube_remediation_scenarios import remediation
 from sandbox.slack_api import SlackMessage
 from sandbox.stack import Stack, fire, kubeconfigs_of, rbac_sandbox, sandbox_identities, wait_for
-from shared.envelope import utcnow
+from shared.model import utcnow
 from tests.stack_logs import log_count, wait_for_log
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import Stack, fire, wait_for
-from shared.envelope import utcnow
 from shared.ledger import Ledger
+from shared.model import utcnow
 
 pytestmark = pytest.mark.e2e
 

@@ -25,9 +25,9 @@ from sandbox.stack import (
     wait_for,
 )
 from shared.bus import Bus, Outgoing
-from shared.envelope import utcnow
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage, StageMessage
+from shared.model import utcnow
 from tests.stack_logs import log_count, notify_caught_up, wait_for_log
 
 pytestmark = pytest.mark.e2e

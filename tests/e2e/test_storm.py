@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from sandbox.stack import Stack, fire, wait_for
-from shared.envelope import utcnow
 from shared.messages import NotifyMessage
+from shared.model import utcnow
 from tests.stack_logs import log_count, notify_caught_up, wait_for_log
 
 # 1,000-alert storms through the whole stack on 2 cores take minutes, not the default 300 s.

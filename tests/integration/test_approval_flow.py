@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from sandbox.slack_api import SlackApiServer
-from shared.envelope import Finding
+from shared.audit import Recorder
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
+from shared.model import Finding
 from shared.notifier import Notifier
-from shared.remediation.records import Recorder
 from shared.run import Run
 from shared.slack.simulated_clicks import block_actions_payload, signed_request
 from tests import clicks

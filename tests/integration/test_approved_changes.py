@@ -21,9 +21,9 @@ from shared.bus import Bus
 from shared.clusters.clients import clear_caches
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import Alert, Finding, utcnow
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
+from shared.model import Alert, Finding, utcnow
 from shared.notifier import Notifier
 from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.policy import cached_policy

@@ -33,7 +33,7 @@ from sandbox.prometheus import (
 )
 from shared.budget import BudgetSettings, analyse, analyse_budget
 from shared.budget.burn import window_seconds
-from shared.envelope import Alert, Finding
+from shared.model import Alert, Finding
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.run import Run
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from sandbox.kube_api import KubeApiServer
-from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import load_clients
 from shared.ledger import Ledger
+from shared.model import Alert, Finding
 from shared.remediation import remediate
 from shared.run import Run
 from tests.conftest import reset_settings

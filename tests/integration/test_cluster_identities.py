@@ -17,10 +17,10 @@ import pytest
 from shared.clusters import clients as cluster_clients
 from shared.clusters.clients import client_factory, kube_clients_for
 from shared.clusters.routing import Route, RoutingProblem, route_alert
-from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
+from shared.model import Alert
 from shared.run import Run
 from tests.integration.google_fakes import (
     GkeWorld,

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.console import app as console_app
 from shared.console.auth import COOKIE
-from shared.envelope import utcnow
 from shared.ledger import IncidentFilter, Ledger
+from shared.model import utcnow
 from tests.conftest import reset_settings
 from tests.console_seed import (
     EXPECTED_EXECUTION_RATIO,

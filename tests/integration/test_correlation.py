@@ -15,8 +15,8 @@ import yaml
 from shared.bus import Bus
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import Alert, utcnow
 from shared.ledger import Dispatch, Ledger
+from shared.model import Alert, utcnow
 from shared.policy import cached_policy
 from tests.conftest import reset_settings
 from tests.pipeline import notify_all

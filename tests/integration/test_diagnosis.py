@@ -14,8 +14,8 @@ import yaml
 
 from sandbox.kube.dump import load_dump
 from sandbox.kube_api import KubeApiServer
-from shared.envelope import Alert, Finding
 from shared.investigation import investigate
+from shared.model import Alert, Finding
 from shared.run import Run
 
 pytestmark = pytest.mark.integration

@@ -24,10 +24,10 @@ from shared.clusters.clients import clear_caches, kube_clients_for
 from shared.clusters.table import ClusterEntry, cluster_table
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import utcnow
 from shared.k8s import reads, writes
 from shared.k8s.errors import K8sForbidden
 from shared.ledger import Ledger
+from shared.model import utcnow
 from shared.outcomes.probes import pods_ready
 from shared.policy import cached_policy
 from shared.workload.incident import cluster_resolver

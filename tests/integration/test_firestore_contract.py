@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.clusters.routing import RoutingProblem, unrouted
-from shared.envelope import Finding
 from shared.k8s.reads import pod_summary
 from shared.ledger import Ledger
 from shared.ledger.schema import DocumentRefused, check_fields, document_size
 from shared.messages import StageMessage
+from shared.model import Finding
 from shared.stage import StageRunner
 from tests.pipeline import notify_messages
 from tests.seed import make_alert, seed_run

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from shared.cli import main
-from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
+from shared.model import Finding, utcnow
 from shared.run import Run
 from tests.seed import make_alert, resolve_run, seed_run
 

@@ -14,10 +14,10 @@ import pytest
 
 from sandbox.slack_api import SlackApiServer, SlackMessage
 from shared.config import settings
-from shared.envelope import Alert, Finding, utcnow
 from shared.intake import group_id_for, group_snapshot
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage
+from shared.model import Alert, Finding, utcnow
 from shared.notifier import Notifier
 from shared.run import Run
 from tests.seed import seed_run

@@ -12,10 +12,10 @@ import pytest
 
 from shared.bus import Bus
 from shared.config import settings
-from shared.envelope import Finding, utcnow
 from shared.intake import accept
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage
+from shared.model import Finding, utcnow
 from shared.notifier import STORM_LINE_LIMIT, Notifier
 from tests.pipeline import dispatch_all, notify_all, notify_messages
 

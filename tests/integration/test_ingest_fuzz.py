@@ -73,7 +73,7 @@ class Ingest:
         self.sent = 0
 
     def isolate(self) -> None:
-        self.mod._bus = self.bus  # type: ignore[assignment]
+        self.mod._ingest.bus = self.bus  # type: ignore[assignment]
 
     def post(self, data: bytes, content_type: str = "application/json", **kw: Any) -> Any:
         self.sent += 1
@@ -101,9 +101,8 @@ def ingest() -> Iterator[Ingest]:
         mp.delenv("ALERTLOOP_POLICY_FILE", raising=False)
         reset_settings()
         app = Ingest()
-        saved = app.mod._bus
         yield app
-        app.mod._bus = saved
+        app.mod._ingest.bus = None  # the next user builds a publisher for its own settings
 
 
 @pytest.fixture
@@ -476,7 +475,7 @@ def test_valid_bodies_are_recorded_and_published(topics) -> None:
     from shared.ledger import Ledger
     from tests.pipeline import dispatch_all, stage_messages
 
-    ingest_mod._bus = None
+    ingest_mod._ingest.bus = None
     client = create_app("ingest", str(ROOT / "main.py"), "http").test_client()
     auth = {"Authorization": "Bearer test-token"}
     accepted: set[str] = set()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from functions_framework import create_app
 
-from shared.envelope import fingerprint_for, utcnow
 from shared.ledger import Ledger
+from shared.model import fingerprint_for, utcnow
 from tests.pipeline import dispatch_all, intake_messages, notify_messages, stage_messages
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,7 @@ AUTH = {"Authorization": "Bearer test-token"}
 def client(topics):
     import functions.ingest as ingest_mod
 
-    ingest_mod._bus = None  # a fresh publisher for this test's topic prefix
+    ingest_mod._ingest.bus = None  # a fresh publisher for this test's topic prefix
     return create_app("ingest", str(ROOT / "main.py"), "http").test_client()
 
 

@@ -17,9 +17,9 @@ from functions_framework import create_app
 
 from shared.bus import Outgoing
 from shared.config import settings
-from shared.envelope import valid_fingerprint
 from shared.intake import intake_messages
 from shared.messages import IntakeGroup
+from shared.model import valid_fingerprint
 from shared.webhook import BadRequest, parse_body
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,7 @@ def env(topics: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 def bus(env: None, topics: Any) -> Intake:
     import functions.ingest as ingest_mod
 
-    ingest_mod._bus = None  # a fresh publisher for this test's topic prefix
+    ingest_mod._ingest.bus = None  # a fresh publisher for this test's topic prefix
     return Intake(topics)
 
 

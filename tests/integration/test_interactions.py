@@ -15,12 +15,12 @@ import pytest
 from functions.interact import _Clients
 from sandbox.slack_api import SlackApiServer
 from shared.bus import Bus, Outgoing
-from shared.envelope import Finding, utcnow
 from shared.health import loop_health
 from shared.interaction.request import parse_message
 from shared.interaction.worker import Worker
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_stage
+from shared.model import Finding, utcnow
 from shared.notifier import Notifier
 from shared.run import Run
 from tests import clicks

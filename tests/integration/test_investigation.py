@@ -18,10 +18,10 @@ from sandbox.prometheus import (
     gauge_series,
     sandbox_unavailable,
 )
-from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.investigation.analysis import errors_started, pod_regex
 from shared.investigation.trend import classify_memory, parse_quantity
+from shared.model import Alert, Finding
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.run import Run
 from shared.workload.resolve import WorkloadRef

@@ -16,11 +16,11 @@ import pytest
 from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.kube_scenarios import CRASH_SECRETS
 from sandbox.procs import wait_until
-from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import load_clients
 from shared.k8s.errors import K8sNotConfigured
 from shared.k8s.settings import k8s_settings
+from shared.model import Alert, Finding
 from shared.run import Run
 from shared.workload.resolve import resolve_workload
 

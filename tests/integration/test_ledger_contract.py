@@ -18,11 +18,11 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
-from shared.envelope import utcnow
 from shared.ledger import Denied, Earlier, Ledger, LedgerError, Reserved, WriteRequest
 from shared.ledger.memory import MemoryFirestore
 from shared.ledger.queries import IncidentFilter
 from shared.ledger.schema import DocumentRefused
+from shared.model import utcnow
 from tests.conftest import PROJECT, reset_settings
 from tests.seed import seed_run
 

@@ -15,10 +15,10 @@ from sandbox.metadata_server import MetadataServer
 from sandbox.prometheus import PrometheusSandbox, aligned_end, counter_series, sandbox_unavailable
 from shared.clusters.clients import prometheus_for
 from shared.clusters.table import ClusterEntry, load_table
-from shared.envelope import Alert, Finding
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotConfigured
+from shared.model import Alert, Finding
 from shared.prometheus import GOOGLE_SCOPES, PrometheusAuthError
 from shared.run import Run
 from tests.integration.google_fakes import PROJECT, isolate_adc, no_identity, sa, use_identity

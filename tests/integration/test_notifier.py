@@ -10,9 +10,9 @@ import pytest
 from shared.bus import Bus
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
 from shared.messages import NotifyMessage
+from shared.model import Finding, utcnow
 from shared.notifier import Notifier
 from shared.policy import load_policy
 from shared.run import Run

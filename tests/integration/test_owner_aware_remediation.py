@@ -17,11 +17,11 @@ import yaml
 from sandbox.kube.rbac import function_users
 from sandbox.kube_api import KubeApiServer, RecordedRequest
 from sandbox.kube_remediation_scenarios import remediation
-from shared.envelope import Finding
 from shared.k8s.client import load_clients
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.reads import rollout_history
 from shared.ledger import Ledger
+from shared.model import Finding
 from shared.remediation import remediate
 from shared.run import Run
 from shared.slack.incident import render_finding

@@ -26,10 +26,10 @@ from sandbox.prometheus import (
     sandbox_unavailable,
 )
 from shared.budget import queries
-from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.investigation.analysis import query, request_selector
 from shared.k8s.client import load_clients
+from shared.model import Alert
 from shared.prometheus import PrometheusClient, PrometheusSettings
 from shared.rollback import canary
 from shared.run import Run

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer, ParsedRequest, RecordedRequest
-from shared.envelope import Finding
 from shared.k8s.client import load_clients
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.reads import rollout_history
 from shared.ledger import Ledger
+from shared.model import Finding
 from shared.remediation import remediate
 from shared.run import Run
 from tests.conftest import reset_settings as reset

@@ -15,12 +15,12 @@ import pytest
 from shared import cli
 from shared.bus import Bus
 from shared.config import settings
-from shared.deadletters import handle_dead_letter, parse_dead_letter
+from shared.dead_lettering import handle_dead_letter, parse_dead_letter
 from shared.dispatch import dispatch_alert
-from shared.envelope import Finding
 from shared.intake import accept
 from shared.ledger import Ledger
 from shared.messages import StageMessage, parse_intake, parse_notify, parse_stage
+from shared.model import Finding
 from shared.policy import load_policy
 from shared.replay import load_stack_env
 from shared.run import Run

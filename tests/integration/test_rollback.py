@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from sandbox.kube_api import KubeApiServer, RecordedRequest
+from shared.audit import Recorder
 from shared.k8s.client import load_clients
 from shared.k8s.reads import REVISION_ANNOTATION, get_deployment, rollout_history
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.ledger import Ledger
 from shared.remediation.decide import plan_rollback
-from shared.remediation.records import Recorder
 from shared.rollback import rollback
 from shared.run import Run
 from shared.workload.resolve import selector_string

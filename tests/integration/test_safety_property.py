@@ -46,10 +46,10 @@ from sandbox.kube_api import Fault, KubeApiServer, Scenario
 from sandbox.kube_scenarios import add_app, hpa, namespace, statefulset
 from sandbox.procs import wait_until
 from shared import envvars
-from shared.envelope import utcnow
 from shared.ledger import Ledger, NewRun
 from shared.ledger.memory import MemoryFirestore
 from shared.ledger.outcomes import brake_id
+from shared.model import utcnow
 from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.remediation import remediate
 from shared.run import Run
@@ -709,8 +709,8 @@ def approve_rollback(world: World, run: Run, name: str, old_rs: str, old_image: 
     """An approved proposal to roll the deployment back from revision 2 to 1, as remediation
     records it and the worker leaves it (written here: a config-only rollback keeps the
     images, which the planner does not propose by itself)."""
+    from shared.audit import Recorder
     from shared.remediation.decide import Target
-    from shared.remediation.records import Recorder
 
     target = Target("Deployment", NS, name)
     recorder = Recorder(world.ledger, "alertloop-remediate", run.run_id, run.alert_type)

@@ -23,10 +23,10 @@ import yaml
 from sandbox.kube.dump import KUBECTL_DUMP, DumpError, load_dump, parse_dump
 from sandbox.kube_api import KubeApiServer
 from sandbox.run import dump_plan
-from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.settings import K8sSettings
+from shared.model import Alert
 from shared.run import Run
 from shared.workload.resolve import resolve_workload
 

@@ -21,7 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from sandbox.kube.rbac import function_user, function_users
 from sandbox.kube_api import KubeApiServer
 from sandbox.kube_remediation_scenarios import remediation
-from shared.envelope import Finding
+from shared.audit import Recorder
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients, load_clients
 from shared.k8s.errors import K8sError, K8sForbidden
@@ -29,9 +29,9 @@ from shared.k8s.reads import get_deployment, rollout_history
 from shared.k8s.reads import recent_deploy as recent_deploy_detail
 from shared.k8s.settings import K8sSettings
 from shared.ledger import Ledger
+from shared.model import Finding
 from shared.remediation import remediate
 from shared.remediation.decide import plan_rollback
-from shared.remediation.records import Recorder
 from shared.rollback import rollback
 from shared.run import Run
 from shared.workload.resolve import selector_string

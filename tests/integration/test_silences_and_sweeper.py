@@ -16,8 +16,8 @@ import pytest
 
 from sandbox.alertmanager import LocalAlertmanager
 from sandbox.slack_api import SlackApiServer
-from shared.envelope import utcnow
 from shared.ledger import Ledger
+from shared.model import utcnow
 from shared.notifier import Notifier
 from shared.run import Run
 from shared.sweeper import Sweeper

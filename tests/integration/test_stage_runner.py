@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
 from shared.messages import StageMessage
+from shared.model import Finding, utcnow
 from shared.run import Run
 from shared.stage import RetryLater, StageRunner
 from tests.pipeline import notify_messages, stage_messages

@@ -15,8 +15,8 @@ from sandbox.kube_scenarios import add_app
 from shared.bus import Bus
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import Finding, utcnow
 from shared.ledger import Ledger
+from shared.model import Finding, utcnow
 from shared.policy import load_policy
 from shared.remediation import remediate
 from shared.run import Run

@@ -15,9 +15,9 @@ import yaml
 
 from sandbox.kube_api import Fault, KubeApiServer
 from sandbox.procs import wait_until
-from shared.envelope import utcnow
 from shared.k8s.writes import RESTARTED_AT_ANNOTATION, WRITE_ID_ANNOTATION
 from shared.ledger import Ledger
+from shared.model import utcnow
 from shared.remediation import remediate
 from shared.run import Run
 from tests.conftest import reset_settings as reset

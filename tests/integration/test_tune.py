@@ -44,8 +44,8 @@ from sandbox.prometheus import (
     sandbox_unavailable,
 )
 from shared.cli import main
-from shared.envelope import Alert
 from shared.ledger import Ledger
+from shared.model import Alert
 from tests.seed import resolve_run, seed_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.prometheus]

@@ -11,10 +11,10 @@ import pytest
 from shared.bus import Bus
 from shared.config import settings
 from shared.dispatch import dispatch_alert
-from shared.envelope import Finding, utcnow
 from shared.investigation.core import memory
 from shared.ledger import Ledger
 from shared.ledger.correlation import correlation_key
+from shared.model import Finding, utcnow
 from shared.policy import cached_policy
 from tests.seed import intake, make_alert
 

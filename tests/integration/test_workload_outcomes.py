@@ -18,9 +18,9 @@ from shared.clusters.clients import clear_caches
 from shared.config import settings
 from shared.console.timeline import build as build_timeline
 from shared.dispatch import dispatch_alert
-from shared.envelope import Alert, utcnow
 from shared.ledger import Dispatch, Ledger
 from shared.ledger.outcomes import brake_id
+from shared.model import Alert, utcnow
 from shared.outcomes.sweep import Probes, sweep_outcomes
 from shared.policy import cached_policy
 from shared.remediation import remediate

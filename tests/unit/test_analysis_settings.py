@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import Alert
 from shared.investigation import investigate
 from shared.k8s.client import KubeClients
 from shared.k8s.errors import K8sNotConfigured
+from shared.model import Alert
 from shared.run import Run
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

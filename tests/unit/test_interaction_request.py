@@ -12,8 +12,8 @@ import pytest
 from functions_framework import create_app
 
 from shared.approval.settings import approval_settings, parse_approvers
-from shared.envelope import Finding
 from shared.interaction.request import PayloadError, parse_interaction
+from shared.model import Finding
 from shared.slack.blocks import blocks_as_text
 from shared.slack.incident import render_finding
 from shared.slack.signing import (

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from shared.policy import PolicyError, load_policy
-from shared.remediation.guardrails import is_database_alert
+from shared.remediation.change_gate import is_database_alert
 
 
 def test_default_table_matches_the_reference_design() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared import registry
-from shared.envelope import Stage
+from shared.model import Stage
 
 ROOT = Path(__file__).resolve().parents[2]
 

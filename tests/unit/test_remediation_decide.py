@@ -14,11 +14,11 @@ import yaml
 from sandbox.kube_scenarios import deployment, hpa
 from shared import config as config_mod
 from shared import policy as policy_mod
-from shared.envelope import Alert
 from shared.k8s.writes import RESTARTED_AT_ANNOTATION, hpa_max_patch, restart_patch, scale_patch
+from shared.model import Alert
 from shared.policy import AlertPolicy, load_policy
 from shared.remediation import decide, remediate, verify
-from shared.remediation.guardrails import (
+from shared.remediation.change_gate import (
     ceiling_problem,
     database_alert_names,
     dry_run_sources,

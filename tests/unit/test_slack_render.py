@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from shared.envelope import Alert, Finding
+from shared.model import Alert, Finding
 from shared.slack.blocks import blocks_as_text, safe_url
 from shared.slack.incident import (
     RunView,

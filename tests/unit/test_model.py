@@ -4,7 +4,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.envelope import Alert, Finding, fingerprint_for, run_id_for, valid_fingerprint
 from shared.messages import (
     BadMessage,
     IntakeAlert,
@@ -14,6 +13,7 @@ from shared.messages import (
     parse_notify,
     parse_stage,
 )
+from shared.model import Alert, Finding, fingerprint_for, run_id_for, valid_fingerprint
 from shared.run import Run
 
 T = datetime(2026, 1, 1, tzinfo=UTC)

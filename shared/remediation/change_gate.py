@@ -30,13 +30,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from shared.envelope import utcnow
+from shared.audit import Recorder
 from shared.k8s.names import validate_name, validate_namespace
 from shared.ledger import Denied, Earlier, Ledger, LedgerError, Reserved, WriteRequest
 from shared.ledger.guardrails import Outcome
+from shared.model import utcnow
 from shared.policy import AlertPolicy, WorkloadSafety, default_policy_data
 from shared.remediation.decide import Plan, Target
-from shared.remediation.records import Recorder
 from shared.remediation.settings import RemediationSettings
 from shared.remediation.workload_safety import NOT_LOOKED_UP, classify, may_write
 from shared.run import Run

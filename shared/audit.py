@@ -1,10 +1,15 @@
-"""Audit records and proposals for one run, written through the ledger (shared.ledger):
+"""The audit trail, the domain side: what an audit record says, and building and settling the
+records of one run. Storage is the ledger's (shared.ledger: `audit`, `update_audit`,
+`get_audit`, `audit_for_run`); approval, interaction, rollback and remediation all write
+through here.
 
-audit/{id}        one per refusal, dry-run, proposal and human decision (cluster writes get
-                  theirs from the guardrail reservation, shared.ledger.guardrails):
-                  at, actor, identity, run_id, alert_type, action, target, before, after,
-                  dry_run, outcome, reason, guard, …
-approvals/{id}    proposals a later approve function binds an approval to
+audit/{id}        one per cluster write (created with the guardrail reservation in the same
+                  transaction, shared.ledger.guardrails, then settled: applied, not_applied,
+                  unknown, verification, approval), and one per refusal, dry-run, proposal and
+                  human decision (`Recorder.audit`). Fields: at, actor, identity, run_id,
+                  incident_id, alert_type, action, target, before, after, dry_run, outcome,
+                  reason, guard, …
+approvals/{id}    proposals a later approve function binds an approval to (`Recorder.propose`)
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.envelope import utcnow
 from shared.ledger import Ledger
+from shared.model import utcnow
 
 
 class Recorder:

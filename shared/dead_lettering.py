@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.bus import Bus, Outgoing
-from shared.envelope import Finding, Stage, utcnow
+from shared.consumer import DROP, Consumer, Delivery
+from shared.lazy import lazy
 from shared.log import event, get_logger
 from shared.messages import (
     BadMessage,
@@ -26,6 +27,7 @@ from shared.messages import (
     parse_intake,
     parse_stage,
 )
+from shared.model import Finding, Stage, utcnow
 from shared.untrusted import for_mrkdwn
 
 if TYPE_CHECKING:
@@ -191,3 +193,28 @@ def handle_dead_letter(
     ledger.record_failure(letter.run_id, stage, finding, letter.attempts, cmd)
     event(log, "stage dead-lettered", 40, run_id=letter.run_id, stage=stage)
     notifier.project_run(letter.run_id)
+
+
+def _notifier(consumer: DeadLetterConsumer) -> Notifier:
+    from shared.notifier import Notifier
+
+    return Notifier(consumer._cfg, consumer.ledger)
+
+
+class DeadLetterConsumer(Consumer[tuple[DeadLetter, str]]):
+    """The deadletter function. A dead letter it cannot even decode is dropped, loudly: the
+    dead-letter topic is the end of the line."""
+
+    name = "deadletter"
+    on_bad_message = DROP
+    logger = get_logger("alertloop.deadletter")
+    dropped = "dead-letter message unreadable; dropped"
+    drop_level = 50
+    notifier = lazy(_notifier)
+
+    def parse(self, delivery: Delivery) -> tuple[DeadLetter, str]:
+        return parse_dead_letter(delivery.raw, delivery.attributes), delivery.message_id
+
+    def handle(self, msg: tuple[DeadLetter, str]) -> None:
+        letter, message_id = msg
+        handle_dead_letter(letter, message_id, self.ledger, self.notifier)

@@ -14,9 +14,9 @@ from typing import Any, TextIO
 
 from shared.bus import Bus, PublishError
 from shared.config import Settings
-from shared.deadletters import parse_dead_letter
-from shared.envelope import Stage
+from shared.dead_lettering import parse_dead_letter
 from shared.ledger import Ledger
+from shared.model import Stage
 from shared.replay.errors import NOTHING, OK
 from shared.replay.runs import REPLAYABLE, mark_replayed
 from shared.replay.seek import subscription_path
