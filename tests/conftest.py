@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from sandbox.emulators import Emulators
 from sandbox.kube_api import KubeApiServer
@@ -24,6 +25,11 @@ from shared.ledger import Ledger
 from shared.registry import STAGE_TOPICS
 
 PROJECT = "alertloop-test"
+
+# Properties are judged by their assertions, never by how long an example takes: on a 2-core
+# machine shared by parallel test files a 200 ms per-example deadline fails at random.
+hypothesis_settings.register_profile("alertloop", deadline=None)
+hypothesis_settings.load_profile("alertloop")
 
 
 def reset_settings() -> None:
