@@ -177,6 +177,9 @@ class Entry(_Strict):
     # A correlation ("a rollout happened") or a symptom ("exit code 1", "readiness failing")
     # rather than a cause: ranked below every specific cause that is named.
     generic: bool = False
+    # A language runtime's crash report (an uncaught exception, a panic): it defers to any
+    # specific entry that matched in the same exception block (the text names the real cause)
+    language: bool = False
 
     @model_validator(mode="after")
     def _needs_evidence(self) -> Entry:

@@ -306,17 +306,67 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             # a record may span lines (Rust prints a panic's message under its location)
             text = "\n".join(lines[i : i + spec.span]) if spec.span > 1 else lines[i]
             found = rx.search(text)
-            if found:
+            if found and not _not_a_cause(lines, i):
                 yield {
                     "pod": entry["pod"],
                     "container": entry["container"],
                     "log_source": entry["source"],
+                    "_line": i,
                     **_groups(found),
                     "_quote": f"{entry['pod']} {entry['source']} log: "
                     + " ".join(x.strip() for x in text.splitlines()),
                     "_at": _log_time(lines, i),
                 }
                 break
+
+
+# The level rule. A record logged below error level (debug, info, notice, warn) is no cause:
+# "SYNC_INTERVAL not set, using default" at WARN is the app coping. Levels as loggers write them:
+# JSON/zap/GCP ("level"/"severity"/"lvl"), logfmt level=warn, klog "W1207 …", Ruby's Logger
+# "W, [", .NET console "warn:", "[WARN]", Python "WARNING:root:", "- WARNING -", and logback/log4j
+# "… WARN 1 --- [main]" near the start. A continuation line (indented: a .NET message, a stack
+# frame) has the level of the record header above it. Whatever the level, a line saying the app
+# falls back to a default is no cause either.
+_LOW = r"(?:trace|debug|info|notice|warn|warning)"
+_JSON_LEVEL = re.compile(rf'"(?:level|severity|lvl|log\.level)"\s*:\s*"(?i:{_LOW})"')
+_JSON_ANY_LEVEL = re.compile(r'"(?:level|severity|lvl|log\.level)"\s*:\s*"')
+_TEXT_LEVEL = re.compile(
+    rf"^(?:[IWD]\d{{4}} |[IWD], \[|(?i:{_LOW}):\s|(?i:{_LOW}):\w|.{{0,60}}?(?:"
+    rf"\blevel=(?i:{_LOW})\b|\[(?i:{_LOW})\]|(?<![\w-])(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING)"
+    r"(?![\w-])))"
+)
+_ERROR_LEVEL = re.compile(
+    r"^(?:[EF]\d{4} |[EF], \[|.{0,60}?(?:\blevel=(?i:error|fatal|crit\w*|panic)\b|"
+    r"\[(?i:error|fatal|crit\w*)\]|(?<![\w-])(?:ERROR|FATAL|CRITICAL|SEVERE|PANIC)(?![\w-])))"
+)
+_DEFAULTED = re.compile(
+    r"(?i)using (?:the )?default|falling back|fall(?:s|ing)? back to|defaulting to|"
+    r"not set, ignoring|ignoring (?:it|this)\b"
+)
+
+
+def _level_low(line: str) -> bool | None:
+    """True: the record is below error level; False: at error level or above; None: no level."""
+    if _JSON_ANY_LEVEL.search(line):
+        return bool(_JSON_LEVEL.search(line))
+    if _ERROR_LEVEL.search(line):
+        return False
+    if _TEXT_LEVEL.search(line):
+        return True
+    return None
+
+
+def _not_a_cause(lines: list[str], i: int) -> bool:
+    """The level rule: line i is a warning/info record, or says it falls back to a default."""
+    if _DEFAULTED.search(lines[i]):
+        return True
+    level = _level_low(lines[i])
+    if level is None and lines[i][:1].isspace():  # a continuation: its header's level
+        for j in range(i - 1, max(i - _LOOK_BACK, -1), -1):
+            if not lines[j][:1].isspace():
+                level = _level_low(lines[j])
+                break
+    return bool(level)
 
 
 # An ISO-8601 / RFC 3339 time near the start of a log line (most loggers put it first; Ruby's
@@ -657,6 +707,8 @@ class Hypothesis:
 
     # points taken off the entry's strength (an exception handled by a healthy pod)
     penalty: int = 0
+    # a language entry whose exception block also matched a specific entry: ranked below it
+    deferred: bool = False
 
     @property
     def strength(self) -> int:
@@ -787,9 +839,14 @@ def diagnose(
     # named exception, a missing variable, a refused dependency): the specific one is the cause,
     # the rollout its context ("began after revision N").
     specific = any(not h.entry.generic and h.strength >= NAMED for h in found)
+    # A language runtime's crash report ("Unhandled exception. System.UnauthorizedAccessException:
+    # Access to the path … is denied", "Psych::SyntaxError" while loading database.yml) is the
+    # fact; a specific entry matching the same exception block names its cause: it ranks first.
+    for h in found:
+        h.deferred = h.entry.language and any(_same_block(h, o) for o in found)
     found.sort(
         key=lambda h: (
-            specific and h.entry.generic,
+            specific and (h.entry.generic or h.deferred),
             -h.strength,
             -len(h.entry.all) - bool(h.entry.any),
         )
@@ -823,6 +880,23 @@ def _handled(caps: Capture, ev: Evidence) -> bool:
         and not c.get("waiting_reason")
         and not c.get("terminated_reason")
     )
+
+
+# Lines of one log around an exception searched for the specific cause it states (a .NET inner
+# exception, a Rails message above a Psych trace, a Spring "Caused by" further down)
+BLOCK = 25
+
+
+def _same_block(lang: Hypothesis, other: Hypothesis) -> bool:
+    """True when `other` is a specific (non-generic, non-language) cause found in the same log
+    within BLOCK lines of the language entry's exception."""
+    if other.entry.generic or other.entry.language or other.strength < NAMED:
+        return False
+    a, b = lang.captures, other.captures
+    if a.get("_line") is None or b.get("_line") is None:
+        return False
+    same_log = all(a.get(k) == b.get(k) for k in ("pod", "container", "log_source"))
+    return same_log and abs(int(a["_line"]) - int(b["_line"])) <= BLOCK
 
 
 def _explains(item: str, found: list[Hypothesis]) -> bool:
