@@ -67,6 +67,10 @@ class LogMatch(_Strict):
     source: LogSource = "any"
     # lines searched together (joined with "\n") for a record that spans lines
     span: int = Field(default=1, ge=1, le=5)
+    # The level rule (diagnose._not_a_cause): a record at debug/info level never counts, one at
+    # WARN only for evidence apps retry and log as warnings (a dependency that times out in a
+    # Sidekiq job); a missing setting logged at WARN is the app coping, not a cause.
+    warn: bool = False
 
     _re = field_validator("pattern")(_compile)
 

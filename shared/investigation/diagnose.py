@@ -306,7 +306,7 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             # a record may span lines (Rust prints a panic's message under its location)
             text = "\n".join(lines[i : i + spec.span]) if spec.span > 1 else lines[i]
             found = rx.search(text)
-            if found and not _not_a_cause(lines, i):
+            if found and not _not_a_cause(lines, i, warn_counts=spec.warn):
                 yield {
                     "pod": entry["pod"],
                     "container": entry["container"],
@@ -327,46 +327,56 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
 # "… WARN 1 --- [main]" near the start. A continuation line (indented: a .NET message, a stack
 # frame) has the level of the record header above it. Whatever the level, a line saying the app
 # falls back to a default is no cause either.
-_LOW = r"(?:trace|debug|info|notice|warn|warning)"
-_JSON_LEVEL = re.compile(rf'"(?:level|severity|lvl|log\.level)"\s*:\s*"(?i:{_LOW})"')
-_JSON_ANY_LEVEL = re.compile(r'"(?:level|severity|lvl|log\.level)"\s*:\s*"')
-_TEXT_LEVEL = re.compile(
-    rf"^(?:[IWD]\d{{4}} |[IWD], \[|(?i:{_LOW}):\s|(?i:{_LOW}):\w|.{{0,60}}?(?:"
-    rf"\blevel=(?i:{_LOW})\b|\[(?i:{_LOW})\]|(?<![\w-])(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING)"
-    r"(?![\w-])))"
+_INFO = r"(?:trace|debug|info|notice)"
+_WARN = r"(?:warn|warning)"
+_LEVEL_KEY = r'"(?:level|severity|lvl|log\.level)"\s*:\s*"'
+_JSON_LEVEL = re.compile(_LEVEL_KEY + r"(?P<level>\w+)\"")
+
+
+def _text_level(low: str, klog: str, upper: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^(?:{klog}\d{{4}} |{klog}, \[|(?i:{low}):(?:\s|\w)|.{{0,60}}?(?:\blevel=(?i:{low})\b|"
+        rf"\[(?i:{low})\]|(?<![\w-])(?:{upper})(?![\w-])))"
+    )
+
+
+_ERROR_LEVEL = _text_level(
+    r"(?:error|fail|fatal|crit\w*|panic)", "[EF]", "ERROR|FATAL|CRITICAL|SEVERE|PANIC"
 )
-_ERROR_LEVEL = re.compile(
-    r"^(?:[EF]\d{4} |[EF], \[|.{0,60}?(?:\blevel=(?i:error|fatal|crit\w*|panic)\b|"
-    r"\[(?i:error|fatal|crit\w*)\]|(?<![\w-])(?:ERROR|FATAL|CRITICAL|SEVERE|PANIC)(?![\w-])))"
-)
+_WARN_LEVEL = _text_level(_WARN, "W", "WARN|WARNING")
+_INFO_LEVEL = _text_level(_INFO, "[ID]", "TRACE|DEBUG|INFO|NOTICE")
 _DEFAULTED = re.compile(
     r"(?i)using (?:the )?default|falling back|fall(?:s|ing)? back to|defaulting to|"
-    r"not set, ignoring|ignoring (?:it|this)\b"
+    r"not set, ignoring"
 )
 
 
-def _level_low(line: str) -> bool | None:
-    """True: the record is below error level; False: at error level or above; None: no level."""
-    if _JSON_ANY_LEVEL.search(line):
-        return bool(_JSON_LEVEL.search(line))
-    if _ERROR_LEVEL.search(line):
-        return False
-    if _TEXT_LEVEL.search(line):
-        return True
+def _level(line: str) -> str | None:
+    """"info" (debug … notice), "warn", "error" (or above), or None when the line shows none."""
+    m = _JSON_LEVEL.search(line)
+    if m:
+        word = m["level"].lower()
+        if re.fullmatch(_INFO, word):
+            return "info"
+        return "warn" if re.fullmatch(_WARN, word) else "error"
+    for name, rx in (("error", _ERROR_LEVEL), ("warn", _WARN_LEVEL), ("info", _INFO_LEVEL)):
+        if rx.search(line):
+            return name
     return None
 
 
-def _not_a_cause(lines: list[str], i: int) -> bool:
-    """The level rule: line i is a warning/info record, or says it falls back to a default."""
+def _not_a_cause(lines: list[str], i: int, *, warn_counts: bool) -> bool:
+    """The level rule: line i is an info/debug record (or a warning, unless this evidence counts
+    at WARN), or it says the app falls back to a default."""
     if _DEFAULTED.search(lines[i]):
         return True
-    level = _level_low(lines[i])
+    level = _level(lines[i])
     if level is None and lines[i][:1].isspace():  # a continuation: its header's level
         for j in range(i - 1, max(i - _LOOK_BACK, -1), -1):
             if not lines[j][:1].isspace():
-                level = _level_low(lines[j])
+                level = _level(lines[j])
                 break
-    return bool(level)
+    return level == "info" or (level == "warn" and not warn_counts)
 
 
 # An ISO-8601 / RFC 3339 time near the start of a log line (most loggers put it first; Ruby's
@@ -843,7 +853,7 @@ def diagnose(
     # Access to the path … is denied", "Psych::SyntaxError" while loading database.yml) is the
     # fact; a specific entry matching the same exception block names its cause: it ranks first.
     for h in found:
-        h.deferred = h.entry.language and any(_same_block(h, o) for o in found)
+        h.deferred = h.entry.language and any(_same_block(h, o, ev) for o in found)
     found.sort(
         key=lambda h: (
             specific and (h.entry.generic or h.deferred),
@@ -887,16 +897,35 @@ def _handled(caps: Capture, ev: Evidence) -> bool:
 BLOCK = 25
 
 
-def _same_block(lang: Hypothesis, other: Hypothesis) -> bool:
-    """True when `other` is a specific (non-generic, non-language) cause found in the same log
-    within BLOCK lines of the language entry's exception."""
+def _same_block(lang: Hypothesis, other: Hypothesis, ev: Evidence) -> bool:
+    """True when `other` is a specific (non-generic, non-language) cause found in the same
+    record as the language entry's exception: the same log, within BLOCK lines, and no line in
+    between (nor the later one) is a record of its own (a timestamp or a level at its start). A
+    retry warning a few records before a panic is another story."""
     if other.entry.generic or other.entry.language or other.strength < NAMED:
         return False
     a, b = lang.captures, other.captures
     if a.get("_line") is None or b.get("_line") is None:
         return False
-    same_log = all(a.get(k) == b.get(k) for k in ("pod", "container", "log_source"))
-    return same_log and abs(int(a["_line"]) - int(b["_line"])) <= BLOCK
+    keys = ("pod", "container", "log_source")
+    if any(a.get(k) != b.get(k) for k in keys):
+        return False
+    lo, hi = sorted((int(a["_line"]), int(b["_line"])))
+    if hi - lo > BLOCK:
+        return False
+    log = next(
+        (x for x in ev.logs if (x["pod"], x["container"], x["source"]) == tuple(a[k] for k in keys)),
+        None,
+    )
+    if log is None:
+        return False
+    return not any(_own_record(line) for line in log["lines"][lo + 1 : hi + 1])
+
+
+def _own_record(line: str) -> bool:
+    """The line starts a record of its own: a time or a level at its start."""
+    time = _LINE_TIME.search(line[:80])
+    return bool(time and time.start() <= _HEADER) or _level(line) is not None
 
 
 def _explains(item: str, found: list[Hypothesis]) -> bool:
