@@ -67,10 +67,12 @@ class LogMatch(_Strict):
     source: LogSource = "any"
     # lines searched together (joined with "\n") for a record that spans lines
     span: int = Field(default=1, ge=1, le=5)
-    # The level rule (diagnose._not_a_cause): a record at debug/info level never counts, one at
-    # WARN only for evidence apps retry and log as warnings (a dependency that times out in a
-    # Sidekiq job); a missing setting logged at WARN is the app coping, not a cause.
-    warn: bool = False
+    # The level rule (diagnose._not_a_cause): the lowest log level at which a line counts. By
+    # default only error records (or lines without a level): a missing setting logged at WARN is
+    # the app coping. "warn": evidence apps retry and log as warnings (a dependency that times
+    # out in a Sidekiq job). "any": context, not the cause itself ("Running upgrade" says an
+    # init container runs a migration).
+    level: Literal["error", "warn", "any"] = "error"
 
     _re = field_validator("pattern")(_compile)
 
