@@ -352,7 +352,7 @@ _DEFAULTED = re.compile(
 
 
 def _level(line: str) -> str | None:
-    """"info" (debug … notice), "warn", "error" (or above), or None when the line shows none."""
+    """ "info" (debug … notice), "warn", "error" (or above), or None when the line shows none."""
     m = _JSON_LEVEL.search(line)
     if m:
         word = m["level"].lower()
@@ -914,7 +914,11 @@ def _same_block(lang: Hypothesis, other: Hypothesis, ev: Evidence) -> bool:
     if hi - lo > BLOCK:
         return False
     log = next(
-        (x for x in ev.logs if (x["pod"], x["container"], x["source"]) == tuple(a[k] for k in keys)),
+        (
+            x
+            for x in ev.logs
+            if (x["pod"], x["container"], x["source"]) == tuple(a[k] for k in keys)
+        ),
         None,
     )
     if log is None:
