@@ -336,7 +336,7 @@ _JSON_LEVEL = re.compile(_LEVEL_KEY + r"(?P<level>\w+)\"")
 def _text_level(low: str, klog: str, upper: str) -> re.Pattern[str]:
     return re.compile(
         rf"^(?:{klog}\d{{4}} |{klog}, \[|(?i:{low}):(?:\s|\w)|.{{0,60}}?(?:\blevel=(?i:{low})\b|"
-        rf"\[(?i:{low})\]|(?<![\w-])(?:{upper})(?![\w-])))"
+        rf"\[(?i:{low})\]|(?<![\w'\"-])(?:{upper})(?![\w'\"-])))"  # a quoted 'INFO' is data
     )
 
 

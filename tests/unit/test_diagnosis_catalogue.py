@@ -2538,6 +2538,7 @@ def test_a_warning_or_a_defaulted_setting_is_no_missing_variable(line: str) -> N
         '{"level":"error","ts":"2026-06-12T09:58:00Z","msg":"DATABASE_URL is not set"}',
         "E1207 09:58:00.000000       1 main.go:61] DATABASE_URL is not set",
         "DATABASE_URL is not set",
+        "KeyError: 'WARN'",  # a level word quoted in an error is data, not the line's level
     ],
 )
 def test_a_missing_variable_at_error_level_is_named(line: str) -> None:
