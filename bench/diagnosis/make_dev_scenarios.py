@@ -2084,6 +2084,82 @@ def workload_identity_denied_after_rollout() -> Built:
     )
 
 
+@scenario
+def java_access_denied_nonroot_uploads() -> Built:
+    sc, _ = crash_app(
+        "media-upload",
+        [
+            "2026-06-12T09:58:40.101Z  INFO 1 --- [main] c.e.media.MediaApplication : Starting",
+            "2026-06-12T09:58:42.310Z ERROR 1 --- [main] o.s.boot.SpringApplication : "
+            "Application run failed",
+            "java.lang.IllegalStateException: Failed to execute CommandLineRunner",
+            "Caused by: java.nio.file.AccessDeniedException: /data/uploads/tmp",
+            "\tat java.base/sun.nio.fs.UnixException.translateToIOException(UnixException.java:90)",
+            "\tat java.base/java.nio.file.Files.createDirectory(Files.java:700)",
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "media-upload"),
+        expect(
+            "permission-denied",
+            ["/data/uploads/tmp"],
+            "the JVM crash's root cause names the path the non-root user cannot create",
+        ),
+    )
+
+
+@scenario
+def python_yaml_config_scanner_error() -> Built:
+    sc, _ = crash_app(
+        "rules-engine",
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/rules/main.py", line 14, in <module>',
+            "    settings = yaml.safe_load(fh)",
+            "yaml.scanner.ScannerError: mapping values are not allowed here",
+            '  in "/etc/rules/settings.yaml", line 7, column 14',
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "rules-engine"),
+        expect(
+            "config-unparsable",
+            ["/etc/rules/settings.yaml"],
+            "PyYAML names the file on the line under its error: the ConfigMap has a bad line 7",
+        ),
+    )
+
+
+@scenario
+def logfmt_default_warning_then_tls_error() -> Built:
+    sc, _ = crash_app(
+        "ledger-export",
+        [
+            'time=2026-06-12T09:58:40Z level=info msg="ledger-export starting" version=3.2.0',
+            'time=2026-06-12T09:58:40Z level=warn msg="EXPORT_BATCH_SIZE is not set, using '
+            'default" default=500',
+            'time=2026-06-12T09:58:41Z level=error msg="upload failed" err="Post '
+            '\\"https://archive.internal:8443/v1/batches\\": tls: failed to verify certificate: '
+            'x509: certificate signed by unknown authority"',
+            'time=2026-06-12T09:58:41Z level=error msg="giving up"',
+        ],
+        image_age=20000,
+    )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "ledger-export"),
+        expect(
+            "tls-unknown-authority",
+            [],
+            "a setting with a default logged at WARN is no cause; the x509 error is",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

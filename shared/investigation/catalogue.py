@@ -67,6 +67,12 @@ class LogMatch(_Strict):
     source: LogSource = "any"
     # lines searched together (joined with "\n") for a record that spans lines
     span: int = Field(default=1, ge=1, le=5)
+    # The level rule (diagnose._not_a_cause): the lowest log level at which a line counts. By
+    # default only error records (or lines without a level): a missing setting logged at WARN is
+    # the app coping. "warn": evidence apps retry and log as warnings (a dependency that times
+    # out in a Sidekiq job). "any": context, not the cause itself ("Running upgrade" says an
+    # init container runs a migration).
+    level: Literal["error", "warn", "any"] = "error"
 
     _re = field_validator("pattern")(_compile)
 
@@ -177,6 +183,9 @@ class Entry(_Strict):
     # A correlation ("a rollout happened") or a symptom ("exit code 1", "readiness failing")
     # rather than a cause: ranked below every specific cause that is named.
     generic: bool = False
+    # A language runtime's crash report (an uncaught exception, a panic): it defers to any
+    # specific entry that matched in the same exception block (the text names the real cause)
+    language: bool = False
 
     @model_validator(mode="after")
     def _needs_evidence(self) -> Entry:

@@ -306,17 +306,77 @@ def _log_hits(m: Matcher, ev: Evidence) -> Iterator[Capture]:
             # a record may span lines (Rust prints a panic's message under its location)
             text = "\n".join(lines[i : i + spec.span]) if spec.span > 1 else lines[i]
             found = rx.search(text)
-            if found:
+            if found and (spec.level == "any" or not _not_a_cause(lines, i, spec.level)):
                 yield {
                     "pod": entry["pod"],
                     "container": entry["container"],
                     "log_source": entry["source"],
+                    "_line": i,
                     **_groups(found),
                     "_quote": f"{entry['pod']} {entry['source']} log: "
                     + " ".join(x.strip() for x in text.splitlines()),
                     "_at": _log_time(lines, i),
                 }
                 break
+
+
+# The level rule. A record logged below error level (debug, info, notice, warn) is no cause:
+# "SYNC_INTERVAL not set, using default" at WARN is the app coping. Levels as loggers write them:
+# JSON/zap/GCP ("level"/"severity"/"lvl"), logfmt level=warn, klog "W1207 …", Ruby's Logger
+# "W, [", .NET console "warn:", "[WARN]", Python "WARNING:root:", "- WARNING -", and logback/log4j
+# "… WARN 1 --- [main]" near the start. A continuation line (indented: a .NET message, a stack
+# frame) has the level of the record header above it. Whatever the level, a line saying the app
+# falls back to a default is no cause either.
+_INFO = r"(?:trace|debug|info|notice)"
+_WARN = r"(?:warn|warning)"
+_LEVEL_KEY = r'"(?:level|severity|lvl|log\.level)"\s*:\s*"'
+_JSON_LEVEL = re.compile(_LEVEL_KEY + r"(?P<level>\w+)\"")
+
+
+def _text_level(low: str, klog: str, upper: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"^(?:{klog}\d{{4}} |{klog}, \[|(?i:{low}):(?:\s|\w)|.{{0,60}}?(?:\blevel=(?i:{low})\b|"
+        rf"\[(?i:{low})\]|(?<![\w'\"-])(?:{upper})(?![\w'\"-])))"  # a quoted 'INFO' is data
+    )
+
+
+_ERROR_LEVEL = _text_level(
+    r"(?:error|fail|fatal|crit\w*|panic)", "[EF]", "ERROR|FATAL|CRITICAL|SEVERE|PANIC"
+)
+_WARN_LEVEL = _text_level(_WARN, "W", "WARN|WARNING")
+_INFO_LEVEL = _text_level(_INFO, "[ID]", "TRACE|DEBUG|INFO|NOTICE")
+_DEFAULTED = re.compile(
+    r"(?i)using (?:the )?default|falling back|fall(?:s|ing)? back to|defaulting to|"
+    r"not set, ignoring"
+)
+
+
+def _level(line: str) -> str | None:
+    """ "info" (debug … notice), "warn", "error" (or above), or None when the line shows none."""
+    m = _JSON_LEVEL.search(line)
+    if m:
+        word = m["level"].lower()
+        if re.fullmatch(_INFO, word):
+            return "info"
+        return "warn" if re.fullmatch(_WARN, word) else "error"
+    for name, rx in (("error", _ERROR_LEVEL), ("warn", _WARN_LEVEL), ("info", _INFO_LEVEL)):
+        if rx.search(line):
+            return name
+    return None
+
+
+def _not_a_cause(lines: list[str], i: int, lowest: str) -> bool:
+    """The level rule: line i is an info/debug record (or a warning, unless this evidence counts
+    at WARN), or it says the app falls back to a default."""
+    if _DEFAULTED.search(lines[i]):
+        return True
+    level = _level(lines[i])
+    if level is None and lines[i][:1].isspace():  # a continuation: its header's level
+        for j in range(i - 1, max(i - _LOOK_BACK, -1), -1):
+            if not lines[j][:1].isspace():
+                level = _level(lines[j])
+                break
+    return level == "info" or (level == "warn" and lowest != "warn")
 
 
 # An ISO-8601 / RFC 3339 time near the start of a log line (most loggers put it first; Ruby's
@@ -657,6 +717,8 @@ class Hypothesis:
 
     # points taken off the entry's strength (an exception handled by a healthy pod)
     penalty: int = 0
+    # a language entry whose exception block also matched a specific entry: ranked below it
+    deferred: bool = False
 
     @property
     def strength(self) -> int:
@@ -787,9 +849,14 @@ def diagnose(
     # named exception, a missing variable, a refused dependency): the specific one is the cause,
     # the rollout its context ("began after revision N").
     specific = any(not h.entry.generic and h.strength >= NAMED for h in found)
+    # A language runtime's crash report ("Unhandled exception. System.UnauthorizedAccessException:
+    # Access to the path … is denied", "Psych::SyntaxError" while loading database.yml) is the
+    # fact; a specific entry matching the same exception block names its cause: it ranks first.
+    for h in found:
+        h.deferred = h.entry.language and any(_same_block(h, o, ev) for o in found)
     found.sort(
         key=lambda h: (
-            specific and h.entry.generic,
+            specific and (h.entry.generic or h.deferred),
             -h.strength,
             -len(h.entry.all) - bool(h.entry.any),
         )
@@ -800,7 +867,7 @@ def diagnose(
 
 # A logged exception whose pod keeps running, ready and without a restart was handled: it may
 # explain an error rate, but it is no crash, and weaker evidence than one that killed the process.
-HANDLED_PENALTY = 15
+HANDLED_PENALTY = 14  # 79 - 14 = 65: a handled exception stays named, at medium confidence
 
 
 def _handled(caps: Capture, ev: Evidence) -> bool:
@@ -823,6 +890,46 @@ def _handled(caps: Capture, ev: Evidence) -> bool:
         and not c.get("waiting_reason")
         and not c.get("terminated_reason")
     )
+
+
+# Lines of one log around an exception searched for the specific cause it states (a .NET inner
+# exception, a Rails message above a Psych trace, a Spring "Caused by" further down)
+BLOCK = 25
+
+
+def _same_block(lang: Hypothesis, other: Hypothesis, ev: Evidence) -> bool:
+    """True when `other` is a specific (non-generic, non-language) cause found in the same
+    record as the language entry's exception: the same log, within BLOCK lines, and no line in
+    between (nor the later one) is a record of its own (a timestamp or a level at its start). A
+    retry warning a few records before a panic is another story."""
+    if other.entry.generic or other.entry.language or other.strength < NAMED:
+        return False
+    a, b = lang.captures, other.captures
+    if a.get("_line") is None or b.get("_line") is None:
+        return False
+    keys = ("pod", "container", "log_source")
+    if any(a.get(k) != b.get(k) for k in keys):
+        return False
+    lo, hi = sorted((int(a["_line"]), int(b["_line"])))
+    if hi - lo > BLOCK:
+        return False
+    log = next(
+        (
+            x
+            for x in ev.logs
+            if (x["pod"], x["container"], x["source"]) == tuple(a[k] for k in keys)
+        ),
+        None,
+    )
+    if log is None:
+        return False
+    return not any(_own_record(line) for line in log["lines"][lo + 1 : hi + 1])
+
+
+def _own_record(line: str) -> bool:
+    """The line starts a record of its own: a time or a level at its start."""
+    time = _LINE_TIME.search(line[:80])
+    return bool(time and time.start() <= _HEADER) or _level(line) is not None
 
 
 def _explains(item: str, found: list[Hypothesis]) -> bool:

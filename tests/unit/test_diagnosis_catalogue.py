@@ -2053,10 +2053,11 @@ def test_a_handled_exception_in_a_healthy_pod_is_said_handled_and_weaker() -> No
     assert best is not None and best.entry.id == "python-exception"
     assert "crashes" not in best.cause and "handled" in best.cause
     assert best.strength < cat.HIGH and best.confidence == "medium"
-    # the same traceback in the log of a container that restarts is a crash, stated high
+    # the same traceback in the log of a container that restarts is a crash: a fact, but as a
+    # root cause medium (the exception does not say why), and stronger than the handled one
     crashed = diagnose(ev(logs=[L(*lines, source="current")], containers=[_running(restarts=4)]))
     assert crashed.best is not None and "crashes with ValueError" in crashed.best.cause
-    assert crashed.best.confidence == "high"
+    assert crashed.best.confidence == "medium" and crashed.best.strength > best.strength
     previous = diagnose(ev(logs=[L(*lines)], containers=[_running()]))
     assert previous.best is not None and "crashes with ValueError" in previous.best.cause
 
@@ -2445,3 +2446,110 @@ def test_a_google_api_refusing_the_identity_names_the_permission(
 def test_a_permission_word_in_an_app_message_is_not_iam() -> None:
     line = "WARN orders: user 8812 lacks permission orders.refund (403 returned to client)"
     assert "gcp-permission-denied" not in ids(ev(logs=[L(line, source="current")]))
+
+
+# Fix round 5: a language exception defers to the specific cause its own text states; warnings
+# and defaulted settings are no cause; a language crash alone is medium confidence.
+DEFERS = [
+    (
+        [
+            "Unhandled exception. System.UnauthorizedAccessException: Access to the path "
+            "'/var/lib/keys' is denied.",
+            " ---> System.IO.IOException: Permission denied",
+        ],
+        "permission-denied",
+        "/var/lib/keys",
+    ),
+    (
+        [
+            "/app/boot.rb:3:in `mkdir': Permission denied @ dir_s_mkdir - /srv/cache "
+            "(Errno::EACCES)",
+        ],
+        "permission-denied",
+        "/srv/cache",
+    ),
+    (
+        [
+            "/usr/local/bundle/gems/railties-7.1.3.4/lib/rails/application/configuration.rb:510:"
+            "in `rescue in database_configuration': YAML syntax error occurred while parsing "
+            "/rails/config/database.yml. Tabs are not allowed. (RuntimeError)",
+            "\tfrom /rails/config/environment.rb:5:in `<main>'",
+            "/usr/local/lib/ruby/3.3.0/psych/parser.rb:62:in `_native_parse': (<unknown>): found "
+            "character that cannot start any token (Psych::SyntaxError)",
+        ],
+        "config-unparsable",
+        "config/database.yml",
+    ),
+    (
+        [
+            "Traceback (most recent call last):",
+            '  File "/app/main.py", line 9, in <module>',
+            "yaml.scanner.ScannerError: mapping values are not allowed here",
+            '  in "/etc/app/config.yaml", line 3, column 8',
+        ],
+        "config-unparsable",
+        "/etc/app/config.yaml",
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "entry_id", "specific"), DEFERS)
+def test_a_language_exception_defers_to_the_cause_its_text_states(
+    lines: list[str], entry_id: str, specific: str
+) -> None:
+    r = diagnose(ev(logs=[L(*lines)], containers=[C("Error", 1)]))
+    assert r.best is not None and r.best.entry.id == entry_id, r.lines()
+    assert specific in r.best.cause
+
+
+def test_a_retry_warning_records_before_a_panic_does_not_take_its_place() -> None:
+    lines = [
+        'time=2026-06-12T09:58:00Z level=WARN msg="db not reachable, retrying" '
+        'err="dial tcp 10.0.0.5:5432: connect: connection refused"',
+        'time=2026-06-12T09:58:01Z level=INFO msg="connected"',
+        "panic: runtime error: invalid memory address or nil pointer dereference",
+    ]
+    r = diagnose(ev(logs=[L(*lines)], containers=[C("Error", 2)]))
+    assert r.best is not None and r.best.entry.id == "go-panic", r.lines()
+    assert r.best.confidence == "medium"  # the panic is a fact; it does not say why
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"level":"warn","ts":"2026-06-12T09:58:00Z","msg":"SYNC_INTERVAL not set, using default"}',
+        "W1207 09:58:00.000000       1 main.go:61] CACHE_DIR is not set",
+        'time=2026-06-12T09:58:00Z level=warn msg="REDIS_URL is not set"',
+        "W, [2026-06-12T09:58:00.000 #1]  WARN -- : SMTP_HOST is not set",
+        "[WARN] FEATURE_FLAGS is not set",
+        "WARNING:root:LOG_FORMAT not set",
+        "2026-06-12 09:58:00 ERROR TIMEOUT_MS not set, falling back to 30s",
+        '{"severity":"INFO","message":"missing environment variable: TRACE_RATIO"}',
+    ],
+)
+def test_a_warning_or_a_defaulted_setting_is_no_missing_variable(line: str) -> None:
+    r = diagnose(ev(logs=[L(line)], containers=[C("Error", 1)]))
+    assert r.best is None or r.best.entry.id != "config-missing-env", r.lines()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"level":"error","ts":"2026-06-12T09:58:00Z","msg":"DATABASE_URL is not set"}',
+        "E1207 09:58:00.000000       1 main.go:61] DATABASE_URL is not set",
+        "DATABASE_URL is not set",
+        "KeyError: 'WARN'",  # a level word quoted in an error is data, not the line's level
+    ],
+)
+def test_a_missing_variable_at_error_level_is_named(line: str) -> None:
+    r = diagnose(ev(logs=[L(line)], containers=[C("Error", 1)]))
+    assert r.best is not None and r.best.entry.id == "config-missing-env", r.lines()
+
+
+def test_a_dependency_failure_logged_as_a_retry_warning_still_counts() -> None:
+    line = (
+        "2026-06-12T09:58:00.127Z pid=1 tid=2lqf WARN: Net::OpenTimeout: Failed to open TCP "
+        "connection to api.carrier.io:443 (execution expired)"
+    )
+    r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", r.lines()
