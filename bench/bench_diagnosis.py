@@ -44,6 +44,7 @@ SPLITS = {
     "holdout2": HERE / "diagnosis" / "holdout2",
     "holdout3": HERE / "diagnosis" / "holdout3",
     "holdout4": HERE / "diagnosis" / "holdout4",
+    "holdout5": HERE / "diagnosis" / "holdout5",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"
