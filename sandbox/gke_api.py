@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sandbox.http_serve import Listener, Reply, Request
+from sandbox.http_serve import LocalServer, Reply, Request
 from sandbox.metadata_server import TokenResolver
 
 _GET = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/clusters/[^/:]+)$")
@@ -55,14 +55,16 @@ def _error(code: int, status: str, message: str) -> Reply:
     return Reply.json(code, {"error": {"code": code, "message": message, "status": status}})
 
 
-class ContainerApiServer:
+class ContainerApiServer(LocalServer):
+    listener_name = "gke-api"
+
     def __init__(self, resolve: TokenResolver, *, viewers: Iterable[str] = ()) -> None:
+        super().__init__()
         self.resolve = resolve
         self.viewers = set(viewers)  # e-mails holding container.clusters.get
         self.clusters: dict[str, GkeCluster] = {}
         self.calls: list[tuple[str, int]] = []  # (path, status)
         self._lock = threading.Lock()
-        self._listener: Listener | None = None
 
     def add_cluster(
         self, name: str, endpoint: str, ca_pem: str, private_endpoint: str = ""
@@ -70,26 +72,6 @@ class ContainerApiServer:
         cluster = GkeCluster(name, endpoint, ca_pem, private_endpoint)
         self.clusters[name] = cluster
         return cluster
-
-    def start(self) -> ContainerApiServer:
-        self._listener = Listener(self._handle, "gke-api")
-        return self
-
-    def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
-
-    def __enter__(self) -> ContainerApiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._listener is not None, "server not started"
-        return self._listener.url
 
     def _handle(self, req: Request) -> Reply:
         reply = self._answer(req)

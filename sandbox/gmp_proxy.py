@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import requests
 
-from sandbox.http_serve import Listener, Reply, Request
+from sandbox.http_serve import LocalServer, Reply, Request
 from sandbox.metadata_server import TokenResolver
 
 MONITORING_SCOPES = (
@@ -31,7 +31,9 @@ def _error(code: int, status: str, message: str) -> Reply:
     return Reply.json(code, {"error": {"code": code, "message": message, "status": status}})
 
 
-class ManagedPrometheusProxy:
+class ManagedPrometheusProxy(LocalServer):
+    listener_name = "gmp-proxy"
+
     def __init__(
         self,
         upstream: str,
@@ -40,13 +42,13 @@ class ManagedPrometheusProxy:
         readers: Iterable[str] = (),
         project: str = "alertloop-local",
     ) -> None:
+        super().__init__()
         self.upstream = upstream.rstrip("/")
         self.resolve = resolve
         self.readers = set(readers)  # e-mails holding monitoring.timeSeries.list
         self.project = project
         self.calls: list[tuple[str, str, int]] = []  # (identity e-mail or "", path, status)
         self._lock = threading.Lock()
-        self._listener: Listener | None = None
 
     @property
     def prefix(self) -> str:
@@ -56,21 +58,6 @@ class ManagedPrometheusProxy:
     def url(self) -> str:
         assert self._listener is not None, "proxy not started"
         return self._listener.url + self.prefix
-
-    def start(self) -> ManagedPrometheusProxy:
-        self._listener = Listener(self._handle, "gmp-proxy")
-        return self
-
-    def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
-
-    def __enter__(self) -> ManagedPrometheusProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _handle(self, req: Request) -> Reply:
         who, reply = self._answer(req)

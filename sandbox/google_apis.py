@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.http_serve import Listener, Reply, Request
+from sandbox.http_serve import LocalServer, Reply, Request
 from sandbox.metadata_server import TokenResolver
 
 PAGE = 200
@@ -44,33 +44,15 @@ class GoogleProject:
     allowed_domains: list[str] = field(default_factory=list)  # empty: constraint not set
 
 
-class GoogleApisServer:
+class GoogleApisServer(LocalServer):
+    listener_name = "google-apis"
+
     def __init__(self, resolve: TokenResolver, project: GoogleProject) -> None:
+        super().__init__()
         self.resolve = resolve
         self.project = project
         self.forbidden: set[str] = set()  # path substrings answered with 403
         self.calls: list[tuple[str, str, int]] = []
-        self._listener: Listener | None = None
-
-    def start(self) -> GoogleApisServer:
-        self._listener = Listener(self._handle, "google-apis")
-        return self
-
-    def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
-
-    def __enter__(self) -> GoogleApisServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._listener is not None, "server not started"
-        return self._listener.url
 
     def _handle(self, req: Request) -> Reply:
         reply = self._answer(req)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -125,3 +125,36 @@ class Listener:
             h.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class LocalServer:
+    """A fake service served by one Listener: start/stop, a context manager, its URL.
+    Subclasses answer in `_handle` and name themselves in `listener_name`."""
+
+    listener_name = "local"
+
+    def __init__(self) -> None:
+        self._listener: Listener | None = None
+
+    def start(self) -> Self:
+        self._listener = Listener(self._handle, self.listener_name)
+        return self
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._listener is not None, "server not started"
+        return self._listener.url
+
+    def _handle(self, req: Request) -> Reply:
+        raise NotImplementedError
