@@ -1514,6 +1514,51 @@ def sidecar_app_panic() -> Built:
 
 
 @scenario
+def native_sidecar_tls_proxy() -> Built:
+    # The app only sees its local TLS proxy (a native sidecar: an init container with
+    # restartPolicy: Always) refuse it; the proxy's own log states why: the upstream's chain.
+    sc, pods = crash_app(
+        "session-api",
+        [
+            "2026-06-12T09:58:40Z INFO session-api starting",
+            "Error: connect ECONNREFUSED 127.0.0.1:6380",
+            "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1555:16)",
+        ],
+        image_age=20000,
+    )
+    for p in pods:
+        proxy = {
+            "name": "redis-tls-proxy",
+            "image": "docker.io/library/stunnel:5.72",
+            "restartPolicy": "Always",
+        }
+        p["spec"]["initContainers"] = [proxy]
+        p["status"]["initContainerStatuses"] = [
+            container_status(proxy["name"], proxy["image"], started=ago(NOW, 600))
+        ]
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            proxy["name"],
+            [
+                "2026.06.12 09:58:39 LOG5[0]: Service [redis] accepted connection from 127.0.0.1",
+                "2026.06.12 09:58:39 LOG3[0]: SSL_connect: ssl/statem/statem_clnt.c:1889: "
+                "error:0A000086:SSL routines::certificate verify failed: x509: certificate "
+                "signed by unknown authority (sessions-redis.cache.internal:6378)",
+            ],
+        )
+    return (
+        sc,
+        alert("KubePodCrashLooping", "session-api"),
+        expect(
+            "tls-unknown-authority",
+            ["unknown authority"],
+            "the app's refused call to 127.0.0.1 is its native sidecar proxy failing TLS",
+        ),
+    )
+
+
+@scenario
 def statefulset_bad_config() -> Built:
     sc = Scenario("sts")
     sts = statefulset(

@@ -72,6 +72,8 @@ class Evidence:
     change_window: float | None = None  # ALERTLOOP_RECENT_DEPLOY_MINUTES: caps every change window
     # evidence left out by the time rule, as "what (how long before the alert)": earlier history
     history: list[str] = field(default_factory=list)
+    # (pod, container) of the sidecars whose logs were read (a proxy beside the app)
+    sidecars: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
     def from_details(cls, details: dict[str, Any], incident_start: datetime | None) -> Evidence:
@@ -87,6 +89,8 @@ class Evidence:
         for entry in details.get("logs") or []:
             for source in ("previous", "current", "init"):
                 lines = entry.get(source)
+                if entry.get("sidecar"):
+                    ev.sidecars.add((entry.get("pod", ""), entry.get("container", "")))
                 if lines:
                     ev.logs.append(
                         {
@@ -719,6 +723,8 @@ class Hypothesis:
     penalty: int = 0
     # a language entry whose exception block also matched a specific entry: ranked below it
     deferred: bool = False
+    # found in a sidecar's log (a proxy beside the app), not the app's own
+    sidecar: bool = False
 
     @property
     def strength(self) -> int:
@@ -854,15 +860,34 @@ def diagnose(
     # fact; a specific entry matching the same exception block names its cause: it ranks first.
     for h in found:
         h.deferred = h.entry.language and any(_same_block(h, o, ev) for o in found)
+        h.sidecar = (h.captures.get("pod"), h.captures.get("container")) in ev.sidecars
+    # A sidecar (a Cloud SQL proxy, an Envoy) stating a specific cause explains an app that only
+    # logs an exception or a failed call to localhost (the sidecar's port); the app's own
+    # specific cause toward anything else wins over a sidecar's log (Envoy's resets are noise).
+    own = any(not h.sidecar and _specific(h) and not _local(h) for h in found)
+    side = not own and any(h.sidecar and _specific(h) for h in found)
     found.sort(
         key=lambda h: (
             specific and (h.entry.generic or h.deferred),
+            h.sidecar if own else side and not (h.sidecar and _specific(h)),
             -h.strength,
             -len(h.entry.all) - bool(h.entry.any),
         )
     )
     history = [h for h in ev.history if not _explains(h, found)]
     return Diagnosis(found, _checked(ev), _change_context(ev), database, history)
+
+
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def _specific(h: Hypothesis) -> bool:
+    return not h.entry.generic and not h.entry.language and h.strength >= NAMED
+
+
+def _local(h: Hypothesis) -> bool:
+    """The cause is a call to this pod's own loopback: a sidecar's port."""
+    return str(h.captures.get("host") or "").lower() in _LOCAL_HOSTS
 
 
 # A logged exception whose pod keeps running, ready and without a restart was handled: it may

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 MAX_UPSTREAMS = 3
 MAX_NODES = 2
 MAX_INIT_LOG_PODS = 2
+MAX_SIDECAR_LOG_PODS = 2
+MAX_SIDECARS = 3  # per pod
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CONFIG_ANNOTATION = re.compile(r"(?i)checksum|config|secret")
 _SCALED_DOWN = re.compile(r"Scaled down replica set (?P<rs>\S+) (?:to|from \d+ to) (?P<to>\d+)")
@@ -106,6 +108,7 @@ def _collect(
         e["message"] = redact(e["message"])
     diag["events"] = events
     _init_logs(diag, ev, clients, ns, s)
+    _sidecar_logs(diag, ev, clients, ns, s)
     diag["changes"] = _changes(history, events)
     diag["nodes"] = _nodes(diag, ev, clients)
     if any(e["reason"] == "FailedCreate" and "quota" in e["message"] for e in events):
@@ -158,6 +161,56 @@ def _init_logs(
             }
         )
         done += 1
+
+
+def _sidecar_logs(
+    diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients, ns: str, s: K8sSettings
+) -> None:
+    """Every other container of the pods whose app log was read: sidecars (a Cloud SQL proxy,
+    an Envoy) and native sidecars (init containers with restartPolicy: Always). A proxy's log
+    may state the cause ("403 … cloudsql.instances.get") the app only sees as a failed call to
+    localhost."""
+    read = {(e["pod"], e["container"]) for e in ev.logs}
+    app_pods = list(dict.fromkeys(e["pod"] for e in ev.logs if not e.get("init_container")))
+    for p in [p for p in ev.pods if p["name"] in app_pods][:MAX_SIDECAR_LOG_PODS]:
+        others = [
+            c
+            for c in p["containers"]
+            + [c for c in p.get("init_containers") or [] if c.get("sidecar")]
+            if (p["name"], c["name"]) not in read
+        ]
+        for c in others[:MAX_SIDECARS]:
+            entry: dict[str, Any] = {"pod": p["name"], "container": c["name"], "sidecar": True}
+            what = f"reading the log of {p['name']}/{c['name']}"
+            entry["current"] = redact_lines(
+                _read(
+                    diag,
+                    what,
+                    reads.pod_log,
+                    clients,
+                    ns,
+                    p["name"],
+                    c["name"],
+                    tail_lines=s.log_tail_lines,
+                )
+                or []
+            )
+            if c["restart_count"] > 0:
+                entry["previous"] = redact_lines(
+                    _read(
+                        diag,
+                        what,
+                        reads.pod_log,
+                        clients,
+                        ns,
+                        p["name"],
+                        c["name"],
+                        tail_lines=s.log_tail_lines,
+                        previous=True,
+                    )
+                    or []
+                )
+            ev.logs.append(entry)
 
 
 def _changes(history: list[reads.Revision], events: list[dict[str, Any]]) -> list[dict[str, Any]]:

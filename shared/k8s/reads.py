@@ -131,6 +131,15 @@ def _pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
     resources = _spec_resources(spec)
     for c in containers + init:
         c["resources"] = resources.get(c["name"], {"limits": {}, "requests": {}})
+    # a native sidecar: an init container with restartPolicy: Always (Kubernetes 1.28+, KEP-753)
+    native = {
+        c.get("name")
+        for c in spec.get("initContainers") or []
+        if c.get("restartPolicy") == "Always"
+    }
+    for c in init:
+        if c["name"] in native:
+            c["sidecar"] = True
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
     scheduled: dict[str, Any] = next(
         (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {}

@@ -111,6 +111,22 @@ def test_init_container_log_is_read(served: Any) -> None:
     assert "migrate" in likely(finding)
 
 
+def test_a_native_sidecar_log_is_read_and_its_cause_named(served: Any) -> None:
+    srv, finding, _ = served("native-sidecar-tls-proxy")
+    side = [e for e in finding.details["logs"] if e.get("sidecar")]
+    assert {e["container"] for e in side} == {"redis-tls-proxy"}
+    assert any("unknown authority" in line for e in side for line in e["current"])
+    assert finding.details["diagnosis"]["best"] == "tls-unknown-authority"
+    assert finding.details["diagnosis_evidence"]["notes"] == []  # RBAC allowed every read
+    assert all(r.method == "GET" for r in srv.requests)  # read-only
+
+
+def test_a_healthy_sidecar_does_not_outrank_the_apps_own_cause(served: Any) -> None:
+    _srv, finding, _ = served("sidecar-app-panic")
+    assert any(e.get("container") == "istio-proxy" for e in finding.details["logs"])
+    assert finding.details["diagnosis"]["best"] == "go-panic"
+
+
 def test_weak_evidence_says_unknown(served: Any) -> None:
     _srv, finding, _ = served("healthy-unknown")
     assert likely(finding).startswith("Likely cause: unknown — checked ")

@@ -2553,3 +2553,79 @@ def test_a_dependency_failure_logged_as_a_retry_warning_still_counts() -> None:
     )
     r = diagnose(ev(logs=[L(line, source="current")], containers=[_running()]))
     assert r.best is not None and r.best.entry.id == "dependency-timeout", r.lines()
+
+
+# Fix round 6: a sidecar's log (a Cloud SQL proxy, an Envoy) is read beside the app's.
+def S(*lines: str, container: str = "cloud-sql-proxy") -> dict[str, Any]:
+    return {
+        "pod": "api-7c9f-x2x4k",
+        "container": container,
+        "source": "current",
+        "lines": list(lines),
+    }
+
+
+PROXY_403 = (
+    '{"severity":"ERROR","message":"[acme:europe-west1:orders-pg] failed to connect to instance: '
+    "Error 403: Permission 'cloudsql.instances.get' denied on resource "
+    "'projects/acme/instances/orders-pg' (or it may not exist)., forbidden\"}"
+)
+
+
+def test_a_sidecar_cause_explains_an_app_failing_toward_localhost() -> None:
+    # the app's refused call to 127.0.0.1 (74) is the proxy's failure (72): the proxy's is named
+    app = L(
+        'ERROR sqlalchemy: connection to server at "127.0.0.1", port 5432 failed: '
+        "Connection refused",
+        source="current",
+    )
+    proxy = S(
+        "2026/12/07 06:00:01 failed to get instance metadata: Get "
+        '"https://sqladmin.googleapis.com/sql/v1beta4/projects/acme/instances/orders-pg/'
+        'connectSettings": dial tcp 199.36.153.8:443: i/o timeout'
+    )
+    e = ev(logs=[app, proxy], sidecars={("api-7c9f-x2x4k", "cloud-sql-proxy")})
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", r.lines()
+    assert r.best.sidecar and "sqladmin.googleapis.com" in r.best.cause
+    # the same log from the app's own container: its refused call ranks first (no sidecar)
+    assert ids(ev(logs=[app, proxy]))[0] == "dependency-refused"
+
+
+def test_a_sidecar_403_is_named_over_a_handled_app_error() -> None:
+    e = ev(
+        logs=[
+            L("psycopg2.OperationalError: server closed the connection unexpectedly"),
+            S(PROXY_403),
+        ],
+        sidecars={("api-7c9f-x2x4k", "cloud-sql-proxy")},
+    )
+    r = diagnose(e)
+    assert r.best is not None and r.best.entry.id == "gcp-permission-denied", r.lines()
+    assert "cloudsql.instances.get" in r.best.cause
+
+
+def test_the_apps_own_specific_cause_wins_over_envoy_noise() -> None:
+    envoy = S(
+        '[2026-12-07T06:00:00.000Z] "GET / HTTP/1.1" 503 UF upstream_reset_before_response_'
+        "started{connection_failure,TLS_error:_268435581:SSL_routines:OPENSSL_internal:"
+        "CERTIFICATE_VERIFY_FAILED} x509: certificate signed by unknown authority",
+        container="istio-proxy",
+    )
+    app = L("ERROR orders: dial tcp 10.4.0.9:8080: connect: connection refused", source="current")
+    r = diagnose(ev(logs=[app, envoy], sidecars={("api-7c9f-x2x4k", "istio-proxy")}))
+    assert r.best is not None and r.best.entry.id == "dependency-refused", r.lines()
+    assert not r.best.sidecar
+    assert "tls-unknown-authority" in [h.entry.id for h in r.hypotheses]  # a runner-up
+
+
+def test_sidecar_logs_are_marked_from_the_investigation_details() -> None:
+    details = {
+        "logs": [
+            {"pod": "p", "container": "app", "current": ["x"]},
+            {"pod": "p", "container": "cloud-sql-proxy", "sidecar": True, "current": ["y"]},
+        ]
+    }
+    e = Evidence.from_details(details, START)
+    assert e.sidecars == {("p", "cloud-sql-proxy")}
+    assert [x["container"] for x in e.logs] == ["app", "cloud-sql-proxy"]
