@@ -45,6 +45,7 @@ SPLITS = {
     "holdout3": HERE / "diagnosis" / "holdout3",
     "holdout4": HERE / "diagnosis" / "holdout4",
     "holdout5": HERE / "diagnosis" / "holdout5",
+    "holdout6": HERE / "diagnosis" / "holdout6",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"
