@@ -454,6 +454,9 @@ class _Handler(BaseHTTPRequestHandler):
     api: KubeApiServer
     protocol_version = "HTTP/1.1"
     server_version = "alertloop-kube-sandbox/1"
+    # Headers and body go out in two writes: on a keep-alive connection, Nagle + delayed ACK
+    # would add ~40 ms to every request (measured: 322 doctor checks took 14 s).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return

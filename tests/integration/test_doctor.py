@@ -44,13 +44,16 @@ def _env(world: GkeWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     cluster_clients.clear_caches()
 
 
-def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = main(["doctor", *args])
+def doctor(
+    world: GkeWorld, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    # Google's tokeninfo is the local stand-in's: a test never reaches the real endpoint.
+    code = main(["doctor", "--tokeninfo-url", world.md.tokeninfo_url, *args])
     return code, capsys.readouterr().out
 
 
 def test_all_good_exits_zero(world: GkeWorld, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = doctor(capsys)
+    code, out = doctor(world, capsys)
     assert code == 0, out
     assert "result: OK (2 cluster(s))" in out
     for name in ("east", "west"):
@@ -74,7 +77,7 @@ def test_a_removed_rule_exits_one_naming_it(
     world: GkeWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.kubes["west"].load_rbac(_without_rule(world.rbac, "alertloop-rollback", "replicasets"))
-    code, out = doctor(capsys)
+    code, out = doctor(world, capsys)
     assert code == 1
     assert "result: FAILED (problems on west)" in out
     missing = [line for line in out.splitlines() if "MISSING" in line]
@@ -98,7 +101,7 @@ def test_an_excess_grant_is_named_with_the_binding_that_grants_it(
                       "name": sa("investigate")}],
     }  # fmt: skip
     world.kubes["east"].load_rbac([*world.rbac, extra])
-    code, out = doctor(capsys, "--cluster", "east")
+    code, out = doctor(world, capsys, "--cluster", "east")
     assert code == 1
     excess = [line for line in out.splitlines() if "EXCESS" in line]
     assert any("investigate" in line and "patch deployments.apps in shop" in line
@@ -119,7 +122,7 @@ def test_json_output_and_an_unreachable_cluster(
         "ca_data": world.kubes["east"].certificates.ca_b64,  # type: ignore[union-attr]
     }
     monkeypatch.setenv("ALERTLOOP_CLUSTERS", json.dumps(table))
-    code, out = doctor(capsys, "--json")
+    code, out = doctor(world, capsys, "--json")
     assert code == 1
     report = json.loads(out)
     by_name = {c["name"]: c for c in report["clusters"]}
@@ -132,7 +135,7 @@ def test_an_operator_who_cannot_review_access_is_told_so(
     world: GkeWorld, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_identity(monkeypatch, world.md, "investigate")  # may read, may not create reviews
-    code, out = doctor(capsys, "--cluster", "west")
+    code, out = doctor(world, capsys, "--cluster", "west")
     assert code == 1
     assert "ERROR: cannot ask the API server (SubjectAccessReview)" in out
     assert "create on subjectaccessreviews.authorization.k8s.io" in out
@@ -144,11 +147,11 @@ def test_missing_identities_fail_and_print_rbac_renders_the_manifests(
     table = world.table()
     del table["identities"]["rollback"]
     monkeypatch.setenv("ALERTLOOP_CLUSTERS", json.dumps(table))
-    code, out = doctor(capsys)
+    code, out = doctor(world, capsys)
     assert code == 1
     assert "identity not configured for rollback" in out
     monkeypatch.setenv("ALERTLOOP_IDENTITY_ROLLBACK", sa("rollback"))
-    code, out = doctor(capsys, "--print-rbac")
+    code, out = doctor(world, capsys, "--print-rbac")
     assert code == 0
     docs = [d for d in yaml.safe_load_all(out) if d]
     ids = {fn: sa(fn) for fn in ("investigate", "remediate", "rollback", "dispatch", "sweeper")}
