@@ -44,9 +44,7 @@ def _env(world: GkeWorld, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     cluster_clients.clear_caches()
 
 
-def doctor(
-    world: GkeWorld, capsys: pytest.CaptureFixture[str], *args: str
-) -> tuple[int, str]:
+def doctor(world: GkeWorld, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     # Google's tokeninfo is the local stand-in's: a test never reaches the real endpoint.
     code = main(["doctor", "--tokeninfo-url", world.md.tokeninfo_url, *args])
     return code, capsys.readouterr().out
