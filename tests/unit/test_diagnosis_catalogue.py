@@ -2279,6 +2279,25 @@ TLS_FORMS = [
         "",
     ),
     (
+        # Ruby's OpenSSL binding puts the verify reason in parentheses (ruby/openssl ssl.c)
+        "Ruby unknown authority",
+        [
+            "SSL_connect returned=1 errno=0 peeraddr=203.0.113.9:443 state=error: certificate "
+            "verify failed (unable to get local issuer certificate) (OpenSSL::SSL::SSLError)"
+        ],
+        "tls-unknown-authority",
+        "",
+    ),
+    (
+        "Ruby expired",
+        [
+            "SSL_connect returned=1 errno=0 peeraddr=198.51.100.4:443 state=error: certificate "
+            "verify failed (certificate has expired) (OpenSSL::SSL::SSLError)"
+        ],
+        "tls-expired",
+        "",
+    ),
+    (
         ".NET untrusted root",
         [
             "The remote certificate is invalid because of errors in the certificate chain: "
@@ -2302,6 +2321,9 @@ def test_tls_failures_of_each_runtime(
 def test_tls_look_alikes() -> None:
     renewed = ev(logs=[L("INFO cert-manager: certificate will expire in 29 days, renewing")])
     assert not {"tls-expired", "tls-unknown-authority"} & set(ids(renewed))
+    # a verify mode being configured is not a verification failure
+    configured = ev(logs=[L("INFO ssl: certificate verify failed checks enabled (VERIFY_PEER)")])
+    assert not {"tls-expired", "tls-unknown-authority"} & set(ids(configured))
 
 
 def test_the_rust_panic_message_on_the_next_line_is_captured() -> None:
