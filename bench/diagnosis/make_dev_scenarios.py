@@ -2205,6 +2205,68 @@ def logfmt_default_warning_then_tls_error() -> Built:
     )
 
 
+def _grpc_headless_app(upstream_ready: bool) -> Scenario:
+    """quote-api balances gRPC over a headless Service itself (dns:/// resolves to pod IPs), so
+    its errors name the pod IP it dialled, never a Service name."""
+    sc = Scenario("grpcpodip")
+    _d, _rs, pods = add_app(
+        sc, "quote-api", [(f"{REG}/quote-api:2.3.0", 20000)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    for p in pods:
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "quote-api",
+            [
+                '{"level":"info","ts":"2026-06-12T09:58:30Z","msg":"serving","addr":":8080"}',
+                '{"level":"error","ts":"2026-06-12T09:58:41Z","msg":"price lookup failed",'
+                '"error":"rpc error: code = Unavailable desc = connection error: desc = '
+                '\\"transport: Error while dialing: dial tcp 10.4.9.31:50051: connect: '
+                'connection refused\\""}',
+            ],
+        )
+    state = {} if upstream_ready else crash(2, "Error", restarts=9)
+    _d, _rs, engine = add_app(
+        sc,
+        "pricing-engine",
+        [(f"{REG}/pricing-engine:7.0.1", 20000)],
+        now=NOW,
+        replicas=1,
+        pod_kwargs=[state],
+    )
+    # the pod a client dials: its own IP (the builders number pods per app, not per cluster)
+    engine[0]["status"]["podIP"] = "10.4.9.31"
+    engine[0]["status"]["podIPs"] = [{"ip": "10.4.9.31"}]
+    sc.add(metrics_apiservice(True, now=NOW))
+    return sc
+
+
+@scenario
+def upstream_pod_ip_crashlooping() -> Built:
+    return (
+        _grpc_headless_app(upstream_ready=False),
+        alert("HighErrorRate", "quote-api"),
+        expect(
+            "upstream-down",
+            ["pricing-engine"],
+            "the refused address is the pod IP of pricing-engine, which is crash looping",
+        ),
+    )
+
+
+@scenario
+def pod_ip_refused_upstream_ready() -> Built:
+    return (
+        _grpc_headless_app(upstream_ready=True),
+        alert("HighErrorRate", "quote-api"),
+        expect(
+            "dependency-refused",
+            ["10.4.9.31"],
+            "the pod at the refused IP is ready: it is not down, the refusal is all we know",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -14,7 +14,11 @@ from sandbox.kube.errors import ApiError, conflict, invalid, no_such_resource, n
 from sandbox.kube.patches import json_patch, merge_patch, strategic_merge_patch
 from sandbox.kube.request import ParsedRequest
 from sandbox.kube.resources import GENERATION_TRACKED, RESOURCES, SCALABLE, Resource
-from sandbox.kube.selectors import field_selector_matches, label_selector_matches
+from sandbox.kube.selectors import (
+    field_selector_matches,
+    label_selector_matches,
+    unsupported_field,
+)
 from sandbox.kube.store import ClusterState
 from sandbox.kube.validation import hpa_causes, workload_causes
 
@@ -125,6 +129,9 @@ class ResourceApi:
                 i for i in items if label_selector_matches(lsel, i["metadata"].get("labels") or {})
             ]
         if fsel:
+            refusal = unsupported_field(res.plural, fsel)
+            if refusal is not None:
+                raise ApiError(400, "BadRequest", refusal)
             items = [i for i in items if field_selector_matches(fsel, i)]
         limit = int(req.query.get("limit") or 0)
         if limit:

@@ -59,6 +59,57 @@ def _dotted(obj: Any, path: str) -> Any:
     return obj
 
 
+# Field labels the real API server accepts per resource; any other is a 400 BadRequest.
+# Source: kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/ ("Supported
+# fields": every kind has metadata.name and metadata.namespace, and the kinds below more).
+_META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+SUPPORTED_FIELDS: dict[str, frozenset[str]] = {
+    "pods": _META_FIELDS
+    | {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.podIPs",
+        "status.nominatedNodeName",
+    },
+    "events": _META_FIELDS
+    | {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
+    "nodes": _META_FIELDS | {"spec.unschedulable"},
+    "namespaces": _META_FIELDS | {"status.phase"},
+    "secrets": _META_FIELDS | {"type"},
+    "replicasets": _META_FIELDS | {"status.replicas"},
+    "jobs": _META_FIELDS | {"status.successful"},
+}
+
+
+def unsupported_field(plural: str, selector: str) -> str | None:
+    """The API server's refusal of the first field label of `selector` that `plural` does not
+    support (None when all are supported)."""
+    allowed = SUPPORTED_FIELDS.get(plural, _META_FIELDS)
+    for term in _split_top(selector):
+        key = re.split(r"!=|==|=", term, maxsplit=1)[0].strip()
+        if key not in allowed:
+            only = ", ".join(f'"{f}"' for f in sorted(allowed))
+            return f'"{key}" is not a known field selector: only {only}'
+    return None
+
+
 def field_selector_matches(selector: str, obj: dict[str, Any]) -> bool:
     for term in _split_top(selector):
         if "!=" in term:

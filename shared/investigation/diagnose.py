@@ -492,7 +492,7 @@ def _upstream_hits(m: Matcher, ev: Evidence, ctx: Capture) -> Iterator[Capture]:
     spec = m.upstream
     assert spec is not None
     # the host an earlier matcher captured; without one, every host the logs failed to reach
-    # (diagnosis_reads found them with the catalogue's dependency patterns, and kept the line)
+    # (shared.investigation.upstreams found them, and kept the line)
     hosts = [str(ctx["host"])] if ctx.get("host") else list(ev.upstreams)
     for host in hosts:
         up = ev.upstreams.get(host)

@@ -15,9 +15,9 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.investigation.catalogue import default_catalogue
+from shared.investigation.noted_reads import StopReading, noted
+from shared.investigation.upstreams import read_upstreams
 from shared.k8s import reads
-from shared.k8s.errors import K8sError, K8sNotFound, K8sTimeout, K8sUnreachable
 from shared.untrusted import redact, redact_lines
 
 if TYPE_CHECKING:
@@ -26,32 +26,17 @@ if TYPE_CHECKING:
     from shared.k8s.settings import K8sSettings
     from shared.workload.resolve import Resolution
 
-MAX_UPSTREAMS = 3
 MAX_NODES = 2
 MAX_INIT_LOG_PODS = 2
 MAX_SIDECAR_LOG_PODS = 2
 MAX_SIDECARS = 3  # per pod
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CONFIG_ANNOTATION = re.compile(r"(?i)checksum|config|secret")
 _SCALED_DOWN = re.compile(r"Scaled down replica set (?P<rs>\S+) (?:to|from \d+ to) (?P<to>\d+)")
 _RESCALE = re.compile(r"New size: (?P<to>\d+); reason: (?P<why>.+)")
 
 
-class _Stop(Exception):
-    pass
-
-
-def _read(diag: dict[str, Any], what: str, fn: Any, *args: Any, **kw: Any) -> Any:
-    try:
-        return fn(*args, **kw)
-    except (K8sTimeout, K8sUnreachable) as exc:
-        diag["notes"].append(f"{what}: {exc}")
-        raise _Stop from exc
-    except K8sNotFound:
-        return None  # gone (a deleted node, a pod not started): nothing to say
-    except K8sError as exc:
-        diag["notes"].append(f"{what}: {exc}")
-        return None
+_Stop = StopReading
+_read = noted
 
 
 def collect(
@@ -113,7 +98,7 @@ def _collect(
     diag["nodes"] = _nodes(diag, ev, clients)
     if any(e["reason"] == "FailedCreate" and "quota" in e["message"] for e in events):
         diag["quotas"] = _read(diag, "listing resourcequotas", reads.resource_quotas, clients, ns)
-    diag["upstreams"] = _upstreams(diag, ev, clients, ns)
+    diag["upstreams"] = read_upstreams(diag, ev.logs, clients, ns)
 
 
 def _init_logs(
@@ -284,128 +269,4 @@ def _nodes(diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients) -> list[
         node = _read(diag, f"reading node {name}", reads.get_node, clients, name)
         if node is not None:
             out.append(reads.node_summary(node))
-    return out
-
-
-def _host_patterns() -> list[re.Pattern[str]]:
-    out = []
-    for entry in default_catalogue().entries:
-        for m in [*entry.all, *entry.any]:
-            if m.log is not None and "?P<host" in m.log.pattern:
-                out.append(re.compile(m.log.pattern))
-    return out
-
-
-def hosts_in_logs(logs: list[dict[str, Any]]) -> list[str]:
-    """Host names the logs fail to reach (from the catalogue's dependency patterns)."""
-    return list(host_lines(logs))
-
-
-def host_lines(logs: list[dict[str, Any]]) -> dict[str, str]:
-    """Each host the logs fail to reach, with the (last) line that says so."""
-    found: dict[str, str] = {}
-    patterns = _host_patterns()
-    for entry in logs:
-        for source in ("previous", "current", "init"):
-            for line in entry.get(source) or []:
-                for rx in patterns:
-                    m = rx.search(line)
-                    if not m:
-                        continue
-                    for k, v in m.groupdict().items():
-                        if k.startswith("host") and v:
-                            found[v] = line
-    return found
-
-
-def service_of(host: str, namespace: str) -> tuple[str, str] | None:
-    """(service, namespace) for an in-cluster host name: `svc`, `svc.ns`, `svc.ns.svc[.cluster
-    .local]`; None for anything else (an external host, an IP)."""
-    host = host.lower().rstrip(".")
-    for suffix in (".svc.cluster.local", ".svc"):
-        if host.endswith(suffix):
-            host = host[: -len(suffix)]
-            break
-    else:
-        if host.count(".") > 1:
-            return None
-    parts = host.split(".")
-    if not all(_DNS_LABEL.match(p) for p in parts) or parts[0].isdigit():
-        return None
-    if len(parts) == 1:
-        return parts[0], namespace
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return None
-
-
-def _upstreams(
-    diag: dict[str, Any], ev: K8sEvidence, clients: KubeClients, ns: str
-) -> dict[str, dict[str, Any]]:
-    from shared.remediation.workload_safety import classify
-    from shared.workload.resolve import selector_string
-
-    out: dict[str, dict[str, Any]] = {}
-    lines = host_lines(ev.logs)
-    # only in-cluster names are looked up (an IP or an external host has no Service to read)
-    for host in [h for h in lines if service_of(h, ns) is not None][:MAX_UPSTREAMS]:
-        svc_ns = service_of(host, ns)
-        if svc_ns is None:
-            continue
-        name, where = svc_ns
-        target = f"service {where}/{name}"
-        try:
-            svc = reads.get_service(clients, where, name)
-        except (K8sTimeout, K8sUnreachable) as exc:
-            diag["notes"].append(f"reading {target}: {exc}")
-            raise _Stop from exc
-        except K8sNotFound:
-            out[host] = {"target": target, "state": "not-found", "detail": "no such Service"}
-            continue
-        except K8sError as exc:
-            diag["notes"].append(f"reading {target}: {exc}")
-            continue
-        slices = _read(diag, f"endpoints of {target}", reads.endpoint_slices, clients, where, name)
-        selector = selector_string({"matchLabels": (svc.get("spec") or {}).get("selector") or {}})
-        listed = (
-            _read(diag, f"pods of {target}", reads.list_pods_selected, clients, where, selector)
-            if selector
-            else None
-        )
-        pods = listed or []
-        ready_eps, total_eps = reads.ready_endpoints(slices or [])
-        summaries = [reads.pod_summary(p) for p in pods]
-        ready_pods = sum(1 for p in summaries if p["ready"])
-        crashing = [
-            c["waiting_reason"]
-            for p in summaries
-            for c in p["containers"]
-            if c["waiting_reason"] in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull")
-        ]
-        ready = ready_eps if slices else ready_pods
-        if (svc.get("spec") or {}).get("type") == "ExternalName":
-            state, detail = "external", "an ExternalName Service (outside the cluster)"
-        elif ready:
-            state, detail = "ready", f"{ready} ready endpoints"
-        elif listed is None and slices is None:
-            # Neither read answered: an unread Service is not a down one (absence is no evidence).
-            state, detail = "unknown", "its endpoints and pods could not be read"
-        elif listed is None:
-            state, detail = "no-endpoints", f"0 ready endpoints of {total_eps}"
-        elif not pods:
-            state, detail = "scaled-to-zero", "no pods match its selector (scaled to zero?)"
-        elif crashing:
-            state = "crash-looping"
-            detail = f"0 ready endpoints, its {len(pods)} pods are in {crashing[0]}"
-        else:
-            state = "no-endpoints"
-            detail = f"0 ready endpoints of {total_eps or len(pods)}"
-        database = bool(pods) and classify(pods[0], pods=pods).data_class
-        out[host] = {
-            "target": target,
-            "state": state,
-            "detail": detail,
-            "database": database,
-            "line": redact(lines[host])[:300],
-        }
     return out

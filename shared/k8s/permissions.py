@@ -51,7 +51,7 @@ def _read(verb: str, resource: str, group: str = "", *, name: str = "", why: str
 # Investigation (and remediation's workload resolution): reads in any namespace an alert names.
 READS: tuple[Access, ...] = (
     _read("get", "pods", why="resolve a pod-named alert to its workload"),
-    _read("list", "pods", why="the workload's pods and their state"),
+    _read("list", "pods", why="the workload's pods and their state; the pod at an IP a log names"),
     _read("get", "pods/log", why="recent logs of troubled containers"),
     _read("list", "events", why="warning events of the workload and its pods"),
     _read("get", "services", why="resolve a service-named alert"),

@@ -326,6 +326,22 @@ def ready_endpoints(slices: list[dict[str, Any]]) -> tuple[int, int]:
 list_pods_selected = list_pods
 
 
+def pods_at_ip(clients: KubeClients, ip: str) -> list[dict[str, Any]]:
+    """The pods, in any namespace, whose IP is `ip` (the API server indexes status.podIP as a
+    pod field selector: kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/).
+    Host-network pods share their node's IP, so they are left out: the IP is not theirs alone."""
+    data = clients.call(
+        "list",
+        "pods",
+        None,
+        lambda **kw: clients.core.list_pod_for_all_namespaces(
+            field_selector=f"status.podIP={ip}", **kw
+        ),
+    )
+    items = data.get("items") or []
+    return [p for p in items if not (p.get("spec") or {}).get("hostNetwork")]
+
+
 def get_node(clients: KubeClients, name: str) -> dict[str, Any]:
     result: dict[str, Any] = clients.call(
         "get", "nodes", None, lambda **kw: clients.core.read_node(name, **kw)

@@ -94,6 +94,25 @@ def test_the_dump_is_served_as_it_was_taken(srv: KubeApiServer, clients: KubeCli
     assert srv.get_object("deployments", "shop", "checkout")["status"] == given["status"]
 
 
+def test_field_selectors_are_the_ones_the_api_server_supports(clients: KubeClients) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    core = clients.core
+    pod = core.list_namespaced_pod("shop", label_selector="app=checkout").items[0]
+    by_ip = core.list_pod_for_all_namespaces(field_selector=f"status.podIP={pod.status.pod_ip}")
+    assert [p.metadata.name for p in by_ip.items] == [pod.metadata.name]
+    # a field the API server does not index for that kind is refused, not silently matched
+    # (kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/)
+    for call, selector in (
+        (core.list_pod_for_all_namespaces, "spec.containers.image=x"),
+        (core.list_service_for_all_namespaces, "spec.clusterIP=10.0.0.1"),
+    ):
+        with pytest.raises(ApiException) as refused:
+            call(field_selector=selector)
+        assert refused.value.status == 400
+        assert "is not a known field selector" in json.loads(refused.value.body)["message"]
+
+
 @pytest.mark.parametrize(
     ("labels", "want", "via"),
     [

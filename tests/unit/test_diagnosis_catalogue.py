@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from shared.investigation import catalogue as cat
 from shared.investigation.diagnose import Evidence, diagnose, fill
-from shared.investigation.diagnosis_reads import hosts_in_logs, service_of
+from shared.investigation.upstreams import host_lines, hosts_in_logs, service_of
 
 START = datetime(2026, 6, 12, 10, 0, tzinfo=UTC)
 
@@ -1648,7 +1648,7 @@ def test_a_readiness_probe_failing_because_of_a_dependency_names_the_dependency(
 
 
 def test_an_upstream_down_explains_the_refusals_without_a_log_matcher_of_its_own() -> None:
-    """upstream-down takes the host from diagnosis_reads (which kept the line naming it)."""
+    """upstream-down takes the host from shared.investigation.upstreams (which kept the line)."""
     line = "Error connecting to Redis on sessions-redis:6379 (Errno::ECONNREFUSED)"
     e = ev(
         logs=[L(line)],
@@ -1665,6 +1665,57 @@ def test_an_upstream_down_explains_the_refusals_without_a_log_matcher_of_its_own
     assert r.best is not None and r.best.entry.id == "upstream-down"
     assert r.best.evidence[0] == f"log: {line}"
     assert hosts_in_logs([{"previous": [line]}]) == ["sessions-redis"]
+
+
+OPENSEARCH_REFUSED = [
+    "WARNING:opensearch:GET http://opensearch.search.svc.cluster.local:9200/products/_search "
+    "[status:N/A request:0.002s]",
+    "Traceback (most recent call last):",
+    '  File "/usr/local/lib/python3.11/site-packages/urllib3/connection.py", line 198, in '
+    "_new_conn",
+    "    sock = connection.create_connection(",
+    "ConnectionRefusedError: [Errno 111] Connection refused",
+]
+
+
+def test_a_failure_naming_no_host_is_about_the_request_logged_just_before_it() -> None:
+    # opensearch-py logs the request, then urllib3's traceback names no host
+    found = host_lines([{"current": OPENSEARCH_REFUSED}])
+    assert list(found) == ["opensearch.search.svc.cluster.local"]
+    assert found["opensearch.search.svc.cluster.local"].startswith(
+        "ConnectionRefusedError: [Errno 111] Connection refused (after: WARNING:opensearch:GET"
+    )
+
+
+def test_an_ip_failure_is_also_about_the_name_on_its_own_line() -> None:
+    # NestJS microservices (amqplib): the IP it dialled, then the URL it was given
+    line = (
+        "[Nest] 1  - 11/08/2026, 7:02:01 AM   ERROR [Server] Error: connect ECONNREFUSED "
+        "10.12.44.17:5672 (amqp://rabbitmq.messaging.svc.cluster.local:5672/notify)"
+    )
+    assert hosts_in_logs([{"current": [line]}]) == [
+        "10.12.44.17",
+        "rabbitmq.messaging.svc.cluster.local",
+    ]
+
+
+def test_request_context_look_alikes() -> None:
+    far = [OPENSEARCH_REFUSED[0], *["  frame"] * 25, OPENSEARCH_REFUSED[-1]]
+    assert hosts_in_logs([{"current": far}]) == []  # too far back to be the same request
+    after = [OPENSEARCH_REFUSED[-1], OPENSEARCH_REFUSED[0]]
+    assert hosts_in_logs([{"current": after}]) == []  # a later request is another one
+    local = ["GET http://localhost:9200/_search", OPENSEARCH_REFUSED[-1]]
+    assert hosts_in_logs([{"current": local}]) == []  # localhost has no Service
+    by_ip = ["GET http://10.12.0.5:9200/_search", OPENSEARCH_REFUSED[-1]]
+    assert hosts_in_logs([{"current": by_ip}]) == []  # nor has a bare IP a name
+    fine = ["GET http://opensearch.search.svc:9200/_search 200", "INFO refused 0 requests"]
+    assert hosts_in_logs([{"current": fine}]) == []  # no failure, no host
+    # a line that names its host wins over one that only follows a request to it
+    named = "Failed to connect to opensearch port 9200 after 0 ms: Connection refused"
+    found = host_lines(
+        [{"current": [named, "GET http://opensearch:9200/x", "Errno::ECONNREFUSED"]}]
+    )
+    assert found == {"opensearch": named}
 
 
 # ----------------------------------------------------------------- the JVM's root cause
