@@ -46,6 +46,7 @@ SPLITS = {
     "holdout4": HERE / "diagnosis" / "holdout4",
     "holdout5": HERE / "diagnosis" / "holdout5",
     "holdout6": HERE / "diagnosis" / "holdout6",
+    "holdout7": HERE / "diagnosis" / "holdout7",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"
