@@ -82,7 +82,7 @@ _LONG_KEYS = "|".join(
 )
 _SHORT_KEYS = r"pass|pwd|pw|sig|auth|sas"
 _KEY = (
-    rf"(?<![A-Za-z0-9_.-])(?:[A-Za-z0-9_.-]*?(?:{_LONG_KEYS})"
+    rf"(?<![A-Za-z0-9_./-])(?:[A-Za-z0-9_.-]*?(?:{_LONG_KEYS})"
     rf"|(?:[A-Za-z0-9]+[_.-])*(?:{_SHORT_KEYS}))(?![A-Za-z0-9])"
 )
 # Values: double-quoted (backslash escapes), backslash-escaped-double-quoted (JSON inside a JSON
@@ -146,6 +146,10 @@ def _keep(value: str) -> bool:
     return not v or v.lower() in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(v))
 
 
+# A version tag glued to a name by a bare colon: `oauth-proxy:v7.6.0`, `edge-auth:5.0.0-rc.1`.
+_VERSION_TAG = re.compile(r"v?\d+(?:\.\d+){1,3}(?:[-+][0-9A-Za-z.-]+)?")
+
+
 def _kv_sub(m: re.Match[str]) -> str:
     groups = m.groupdict()
     if groups["tpl"] is not None:
@@ -165,6 +169,8 @@ def _kv_sub(m: re.Match[str]) -> str:
         # `(password=abc)`: give back closing brackets that the value did not open.
         while value and value[-1] in _OPEN and _OPEN[value[-1]] not in value:
             value, tail = value[:-1], value[-1] + tail
+    if groups["sep"] == ":" and _VERSION_TAG.fullmatch(value):
+        return m.group(0)  # an image reference (edge-auth:5.0.0), not `auth: <secret>`
     if _keep(value):
         return m.group(0)
     return f"{groups['key']}{groups['sep']}{quote}{REDACTED}{quote}{tail}"

@@ -2267,6 +2267,44 @@ def pod_ip_refused_upstream_ready() -> Built:
     )
 
 
+@scenario
+def upstream_cluster_ip_no_endpoints() -> Built:
+    """Node's net module reports the address it resolved the Service name to: the ClusterIP."""
+    sc = Scenario("clusterip")
+    _d, _rs, pods = add_app(
+        sc, "basket-api", [(f"{REG}/basket-api:4.2.0", 20000)], now=NOW, pod_kwargs=[{}, {}]
+    )
+    for p in pods:
+        sc.log(
+            NS,
+            p["metadata"]["name"],
+            "basket-api",
+            [
+                "[ioredis] Unhandled error event: Error: connect ECONNREFUSED 10.8.0.42:6379",
+                "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1605:16)",
+            ],
+        )
+    add_app(
+        sc,
+        "session-cache",
+        [("docker.io/library/redis:7.2", 20000)],
+        now=NOW,
+        replicas=1,
+        pod_kwargs=[crash(1, "Error", restarts=7)],
+    )
+    sc.add(service(NS, "session-cache", {"app": "session-cache"}, created=ago(NOW, 30000)))
+    sc.add(metrics_apiservice(True, now=NOW))
+    return (
+        sc,
+        alert("HighErrorRate", "basket-api"),
+        expect(
+            "upstream-down",
+            ["session-cache"],
+            "10.8.0.42 is the ClusterIP of Service session-cache, whose only pod crash loops",
+        ),
+    )
+
+
 def dump_list(sc: Scenario) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": sc.objects, "metadata": {}}
 

@@ -7,7 +7,8 @@ connection refused` names it). Clients do not always name it on the failing line
 - a line that names an IP often carries the name it dialled too (`ECONNREFUSED
   10.12.44.17:5672 (amqp://rabbitmq.messaging.svc.cluster.local:5672)`);
 - an IP alone may be a pod's (a headless Service, a broker advertising its pod IP): the pod
-  at that IP is looked up in any namespace.
+  at that IP is looked up in any namespace; else the Service whose ClusterIP it is (Node
+  clients print the address they resolved the name to).
 Only reads, never a Secret: Services, EndpointSlices, pods.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from shared.k8s.client import KubeClients
 
 MAX_UPSTREAMS = 3
-MAX_POD_IPS = 2
+MAX_POD_IPS = 2  # private IPs looked up as a pod's, then as a Service's ClusterIP
 # how far back from a failure that names no host the request's own log line is looked for
 # (a Python traceback through urllib3 puts a dozen lines between them)
 CONTEXT_LINES = 20
@@ -160,10 +161,21 @@ def read_upstreams(
         if state is not None:
             out[host] = {**state, "line": redact(lines[host])[:300]}
     for ip in [h for h in lines if _in_cluster_ip(h)][:MAX_POD_IPS]:
-        state = _pod_ip_state(diag, clients, ip)
+        state = _pod_ip_state(diag, clients, ip) or _cluster_ip_state(diag, clients, ip)
         if state is not None:
             out[ip] = {**state, "line": redact(lines[ip])[:300]}
     return out
+
+
+def _cluster_ip_state(diag: dict[str, Any], clients: KubeClients, ip: str) -> dict[str, Any] | None:
+    """The Service whose ClusterIP is `ip` (a client given the IP, or one that logs the address
+    it resolved the Service name to): that Service's state, as if the log had named it."""
+    services = noted(diag, f"the Service at {ip}", reads.services_at_ip, clients, ip)
+    if not services:
+        return None
+    md = services[0].get("metadata") or {}
+    name, where = str(md.get("name") or ""), str(md.get("namespace") or "")
+    return _service_state(diag, clients, f"{name}.{where}", where)
 
 
 def _service_state(

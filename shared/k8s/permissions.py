@@ -64,6 +64,7 @@ READS: tuple[Access, ...] = (
     _read("get", "horizontalpodautoscalers", "autoscaling", why="the workload's HPA"),
     _read("list", "horizontalpodautoscalers", "autoscaling", why="find the workload's HPA"),
     _read("list", "endpointslices", "discovery.k8s.io", why="a dependency's ready endpoints"),
+    _read("list", "services", why="the Service behind a ClusterIP a log names"),
     _read("list", "resourcequotas", why="the quota a FailedCreate names: used and hard"),
     _read("get", "nodes", why="the node a pod ran on: pressure, taints, NotReady"),
     _read(

@@ -342,6 +342,27 @@ def pods_at_ip(clients: KubeClients, ip: str) -> list[dict[str, Any]]:
     return [p for p in items if not (p.get("spec") or {}).get("hostNetwork")]
 
 
+def services_at_ip(clients: KubeClients, ip: str) -> list[dict[str, Any]]:
+    """The Services, in any namespace, whose ClusterIP is `ip`. Services index no field but
+    their name and namespace (kubernetes.io/docs/concepts/overview/working-with-objects/
+    field-selectors/), so all are listed and matched here."""
+    data = clients.call(
+        "list",
+        "services",
+        None,
+        lambda **kw: clients.core.list_service_for_all_namespaces(**kw),
+    )
+    return [
+        s
+        for s in data.get("items") or []
+        if ip
+        in {
+            (s.get("spec") or {}).get("clusterIP"),
+            *((s.get("spec") or {}).get("clusterIPs") or []),
+        }
+    ]
+
+
 def get_node(clients: KubeClients, name: str) -> dict[str, Any]:
     result: dict[str, Any] = clients.call(
         "get", "nodes", None, lambda **kw: clients.core.read_node(name, **kw)

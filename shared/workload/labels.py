@@ -16,13 +16,15 @@ LABEL_KINDS: tuple[tuple[str, str], ...] = (
     ("daemonset", "DaemonSet"),
     ("pod", "Pod"),
     ("service", "Service"),
+    # kube-state-metrics' job_name names exactly one Job: before `app`, which a CronJob's runs
+    # (and other workloads) share
+    ("job_name", "Job"),
     ("app.kubernetes.io/name", "App"),
     ("app_kubernetes_io_name", "App"),  # the same label after Prometheus relabelling
     ("label_app_kubernetes_io_name", "App"),  # kube-state-metrics kube_pod_labels
     ("app", "App"),
     ("label_app", "App"),
     ("container", "App"),
-    ("job_name", "Job"),  # kube-state-metrics
     ("job", "Job"),  # often the Prometheus scrape job: tried last, 404 is expected
 )
 

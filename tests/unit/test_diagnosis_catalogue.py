@@ -2619,6 +2619,21 @@ def test_a_missing_variable_at_error_level_is_named(line: str) -> None:
     assert r.best is not None and r.best.entry.id == "config-missing-env", r.lines()
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "KeyError: 'payout_account'",  # a dict key in the data, not os.environ
+        "ERROR env lookup: environment variable database_host is not set in the row",
+        "ValueError: missing required variable: tenantId",
+    ],
+)
+def test_a_lower_case_key_is_data_not_an_environment_variable(line: str) -> None:
+    # environment variable names are upper case (POSIX: "uppercase letters, digits and the
+    # underscore"); the entry's case-insensitive wording must not lend that to its capture
+    r = diagnose(ev(logs=[L(line)], containers=[C("Error", 1)]))
+    assert r.best is None or r.best.entry.id != "config-missing-env", r.lines()
+
+
 def test_a_dependency_failure_logged_as_a_retry_warning_still_counts() -> None:
     line = (
         "2026-06-12T09:58:00.127Z pid=1 tid=2lqf WARN: Net::OpenTimeout: Failed to open TCP "

@@ -30,6 +30,17 @@ def test_candidates_in_priority_order_and_namespace() -> None:
     assert hints.container == "checkout"
 
 
+def test_a_job_name_comes_before_the_app_label_its_cronjobs_runs_share() -> None:
+    # KubeJobFailed (kube-state-metrics) names one run; `app` matches every run's pods
+    hints = candidates_from_labels(
+        {"namespace": "batch", "job_name": "export-29943480", "app": "export"}, "default"
+    )
+    assert [(c.kind, c.name) for c in hints.candidates] == [
+        ("Job", "export-29943480"),
+        ("App", "export"),
+    ]
+
+
 def test_default_namespace_and_relabelled_app_label() -> None:
     hints = candidates_from_labels({"app_kubernetes_io_name": "cart"}, "default")
     assert hints.namespace == "default" and not hints.namespace_from_label
