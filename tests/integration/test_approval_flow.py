@@ -160,8 +160,18 @@ def test_concurrent_workers_approve_once(client: Any, slack: SlackApiServer, top
     results: list[str] = []
 
     def go(m: Any) -> None:
-        out = Worker().handle(parse_message(bytes(m.message.data)))
-        results.append(out.result if out else "none")
+        # A worker whose transaction stays contended on the emulator fails closed and raises,
+        # so Pub/Sub redelivers the message: handle it again, as the redelivery would.
+        from shared.ledger.base import LedgerError
+
+        for _ in range(5):
+            try:
+                out = Worker().handle(parse_message(bytes(m.message.data)))
+            except LedgerError:
+                continue
+            results.append(out.result if out else "none")
+            return
+        results.append("still contended")
 
     threads = [threading.Thread(target=go, args=(m,)) for m in messages]
     for t in threads:
