@@ -47,6 +47,7 @@ SPLITS = {
     "holdout5": HERE / "diagnosis" / "holdout5",
     "holdout6": HERE / "diagnosis" / "holdout6",
     "holdout7": HERE / "diagnosis" / "holdout7",
+    "holdout8": HERE / "diagnosis" / "holdout8",
 }
 INVESTIGATE_USER = "alertloop-investigate@alertloop-sandbox.iam.gserviceaccount.com"
 TOKEN = "bench-investigate-token"
