@@ -1187,6 +1187,13 @@ def test_the_hpa_message_naming_the_metrics_api_needs_no_apiservice_read() -> No
 # ----------------------------------------------------------------- runtimes' spellings
 
 DNS_FORMS = [
+    # Elixir (Postgrex/DBConnection over :gen_tcp: the inet error atom after the reason)
+    (
+        "08:19:00.000 [error] Postgrex.Protocol (#PID<0.2852.0>) failed to connect: ** "
+        "(DBConnection.ConnectionError) tcp connect (orders-pg.orders.svc.cluster.local:5432): "
+        "non-existing domain - :nxdomain",
+        "orders-pg.orders.svc.cluster.local",
+    ),
     # Ruby (redis-client, net/http)
     (
         "/usr/local/bundle/gems/redis-client-0.22.2/lib/redis_client/ruby_connection.rb:128:in "
@@ -1237,6 +1244,38 @@ def test_dns_failures_of_each_runtime_name_the_host(line: str, host: str) -> Non
     assert f"the name {host} does not resolve" in r.best.cause
 
 
+def test_elixir_connect_timeout_names_the_host() -> None:
+    line = (
+        "[error] Postgrex.Protocol (#PID<0.300.0>) failed to connect: ** "
+        "(DBConnection.ConnectionError) tcp connect (10.20.0.3:5432): timeout"
+    )
+    r = diagnose(ev(logs=[L(line)]))
+    assert r.best is not None and r.best.entry.id == "dependency-timeout", r.likely_cause_line()
+    assert "10.20.0.3:5432" in r.best.cause
+
+
+def test_elixir_connection_look_alikes() -> None:
+    # a successful connect and a query timeout name no connection failure
+    for line in (
+        "[info] tcp connect (ledger-db:5432): ok in 3ms",
+        "[error] Postgrex.Protocol (#PID<0.300.0>) disconnected: ** (DBConnection.ConnectionError)"
+        " client #PID<0.512.0> timed out because it queued and checked out the connection for "
+        "longer than 15000ms",
+    ):
+        found = set(ids(ev(logs=[L(line)])))
+        assert not {"dependency-dns", "dependency-refused", "dependency-timeout"} & found, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "tcp connect (orders-pg:5432): non-existing domain cache flushed",
+    ],
+)
+def test_elixir_dns_look_alike(line: str) -> None:
+    assert "dependency-dns" not in ids(ev(logs=[L(line)]))
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -1252,6 +1291,14 @@ def test_dns_look_alikes_do_not_match(line: str) -> None:
 
 
 REFUSED_FORMS = [
+    (
+        "Elixir",
+        "[error] Postgrex.Protocol (#PID<0.411.0>) failed to connect: ** "
+        "(DBConnection.ConnectionError) tcp connect (ledger-db:5432): connection refused - "
+        ":econnrefused",
+        "ledger-db",
+        "5432",
+    ),
     (
         ".NET",
         "System.Net.Http.HttpRequestException: Connection refused (tax-api:8080)",
