@@ -160,7 +160,9 @@ def read_upstreams(
         state = _service_state(diag, clients, host, ns)
         if state is not None:
             out[host] = {**state, "line": redact(lines[host])[:300]}
-    for ip in [h for h in lines if _in_cluster_ip(h)][:MAX_POD_IPS]:
+    # an IP whose own line also named the host was looked up by that name already
+    named_lines = {lines[h] for h in lines if service_of(h, ns) is not None}
+    for ip in [h for h in lines if _in_cluster_ip(h) and lines[h] not in named_lines][:MAX_POD_IPS]:
         state = _pod_ip_state(diag, clients, ip) or _cluster_ip_state(diag, clients, ip)
         if state is not None:
             out[ip] = {**state, "line": redact(lines[ip])[:300]}
