@@ -72,6 +72,24 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         srv.stop()
 
 
+def investigate_again(sid: str, run_id: str) -> Finding:
+    """The scenario's alert investigated again, against the server as a test has changed it."""
+    al = yaml.safe_load((SCENARIOS / sid / "alert.yaml").read_text())
+    run = Run(
+        run_id=run_id,
+        source="dispatch",
+        alert=Alert(
+            name=al["alertname"],
+            labels=al["labels"],
+            starts_at=_time(al["startsAt"]),
+            fingerprint=f"fp-{run_id}",
+        ),
+        alert_type=al["alertname"],
+        plan=["investigate"],
+    )
+    return investigate(run, now=_time(al["now"]))
+
+
 def likely(finding: Finding) -> str:
     return next(x for x in finding.summary.splitlines() if x.startswith("Likely cause:"))
 
@@ -137,24 +155,50 @@ def test_rbac_refusal_of_a_diagnosis_read_is_a_note_not_an_error(served: Any) ->
     srv, _finding, _ = served("evicted-memory-pressure")
     rbac = (REPO / "deploy" / "rbac.yaml").read_text()
     srv.load_rbac(rbac.replace('    resources: ["nodes"]\n', '    resources: ["nodesx"]\n'))
-    al = yaml.safe_load((SCENARIOS / "evicted-memory-pressure" / "alert.yaml").read_text())
-    run = Run(
-        run_id="run-evicted-2",
-        source="dispatch",
-        alert=Alert(
-            name=al["alertname"],
-            labels=al["labels"],
-            starts_at=_time(al["startsAt"]),
-            fingerprint="fp-diagnosis",
-        ),
-        alert_type=al["alertname"],
-        plan=["investigate"],
-    )
-    finding = investigate(run, now=_time(al["now"]))
+    finding = investigate_again("evicted-memory-pressure", "run-evicted-2")
     assert finding.status == "ok"
     notes = finding.details["diagnosis_evidence"]["notes"]
     assert any("nodes" in n and "forbidden" in n.lower() for n in notes)
     assert finding.details["diagnosis"]["best"] == "evicted-node-pressure"
+
+
+def test_rbac_without_listing_services_still_names_the_refusal(served: Any) -> None:
+    # A cluster whose alertloop-read role predates `list services` (deploy/rbac.yaml not
+    # re-applied after an upgrade): the ClusterIP cannot be tied to its Service, which is a
+    # note; the refusal itself is still named, at medium confidence, and nothing fails.
+    sid = "upstream-cluster-ip-no-endpoints"
+    srv, finding, _ = served(sid)
+    assert finding.details["diagnosis"]["best"] == "upstream-down"
+    rbac = (REPO / "deploy" / "rbac.yaml").read_text()
+    rule = '    resources: ["services"]\n    verbs: ["list"]\n'
+    assert rule in rbac
+    srv.load_rbac(rbac.replace(rule, '    resources: ["servicesx"]\n    verbs: ["list"]\n'))
+    refused = investigate_again(sid, "run-clusterip-2")
+    assert refused.status == "ok"
+    notes = refused.details["diagnosis_evidence"]["notes"]
+    assert any("10.8.0.42" in n and "forbidden" in n.lower() for n in notes), notes
+    diag = refused.details["diagnosis"]
+    assert (diag["best"], diag["confidence"]) == ("dependency-refused", "medium")
+
+
+def test_a_host_network_pod_does_not_own_the_ip_it_shares_with_its_node(served: Any) -> None:
+    sid = "upstream-pod-ip-crashlooping"
+    srv, finding, _ = served(sid)
+    assert finding.details["diagnosis"]["best"] == "upstream-down"
+    items = yaml.safe_load((SCENARIOS / sid / "dump.yaml").read_text())["items"]
+    engine = next(
+        i["metadata"]
+        for i in items
+        if i["kind"] == "Pod" and i["metadata"]["name"].startswith("pricing-engine-")
+    )
+    srv.mutate(
+        "pods",
+        engine["namespace"],
+        engine["name"],
+        lambda pod: pod["spec"].__setitem__("hostNetwork", True),
+    )
+    again = investigate_again(sid, "run-podip-hostnet")
+    assert again.details["diagnosis"]["best"] == "dependency-refused"
 
 
 def test_a_healthy_workload_reads_replicas_until_one_has_lines(served: Any) -> None:
