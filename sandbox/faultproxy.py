@@ -21,6 +21,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self.refused = 0  # connections refused while down: proof a client tried to get through
 
     @property
     def address(self) -> str:
@@ -69,6 +70,7 @@ class FaultProxy:
             except OSError:
                 return
             if not self._up.is_set():
+                self.refused += 1
                 client.close()
                 continue
             try:
